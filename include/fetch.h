@@ -1,0 +1,20 @@
+/*-------------------------------------------------------------------------
+ *
+ * fetch.h
+ *	  Reading a partition below its last stable offset.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FETCH_H
+#define FETCH_H
+
+#include "funcapi.h"
+#include "topic.h"
+
+extern int64 fetch_messages(Topic *topic, int partition, int64 from_offset,
+							int max_messages, TimestampTz deadline,
+							Tuplestorestate *store, TupleDesc desc);
+extern bool fetch_offset_for_time(Topic *topic, int partition,
+								  TimestampTz ts, int64 *offset);
+
+#endif							/* FETCH_H */

@@ -1,0 +1,188 @@
+/*-------------------------------------------------------------------------
+ *
+ * fetch.c
+ *	  Reading a partition: committed messages below its last stable offset
+ *	  (LSO), in offset order.
+ *
+ * The reader looks at the LSO first and takes a fresh snapshot
+ * (GetLatestSnapshot) after that, whatever the caller's isolation level:
+ * every offset below the LSO then belongs to a transaction that ended
+ * before the snapshot, so the rows seen are exactly the committed ones and
+ * no later commit can add a row below the offsets returned.  Segments are
+ * read with an index scan on msg_offset, straight from the segment tables
+ * rather than through the topic's root, which would plan and lock every
+ * segment of every partition.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "fetch.h"
+
+/* Columns of a fetched message: topic, then the stored columns. */
+#define Natts_fetch		7
+
+/*
+ * fetch_segment appends to store the messages of one segment with offsets
+ * in [from, below), at most max of them, and returns how many it added.
+ */
+static int
+fetch_segment(const TopicSegment *seg, Snapshot snapshot, int64 from,
+			  int64 below, int max, Datum topic_name,
+			  Tuplestorestate *store, TupleDesc desc)
+{
+	Relation	rel = table_open(seg->relid, AccessShareLock);
+	Relation	index = index_open(segment_offset_index(rel), AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	IndexScanDesc scan;
+	ScanKeyData keys[2];
+	int			n = 0;
+	Datum		values[Natts_fetch];
+	bool		nulls[Natts_fetch];
+
+	ScanKeyInit(&keys[0], 1, BTGreaterEqualStrategyNumber, F_INT8GE,
+				Int64GetDatum(from));
+	ScanKeyInit(&keys[1], 1, BTLessStrategyNumber, F_INT8LT,
+				Int64GetDatum(below));
+	scan = index_beginscan(rel, index, snapshot, 2, 0);
+	index_rescan(scan, keys, 2, NULL, 0);
+
+	values[0] = topic_name;
+	nulls[0] = false;
+	while (n < max && index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		slot_getallattrs(slot);
+		memcpy(&values[1], slot->tts_values, sizeof(Datum) * Natts_message);
+		memcpy(&nulls[1], slot->tts_isnull, sizeof(bool) * Natts_message);
+		tuplestore_putvalues(store, desc, values, nulls);
+		n++;
+	}
+
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	return n;
+}
+
+/*
+ * fetch_messages appends to store up to max_messages committed messages of
+ * a partition, from from_offset on, waiting until deadline for the first
+ * one.  Returns the partition's LSO as seen by the read.
+ */
+int64
+fetch_messages(Topic *topic, int partition, int64 from_offset,
+			   int max_messages, TimestampTz deadline,
+			   Tuplestorestate *store, TupleDesc desc)
+{
+	PartitionState *state = topic_partition_state(topic, partition);
+	PartitionSnapshot look;
+	Snapshot	snapshot;
+	Datum		topic_name;
+	int			found = 0;
+	int			i;
+	int64		from;
+
+	partition_look(state, &look);
+	if (from_offset > look.log_end)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("offset %lld is beyond the end of partition %d of topic \"%s\"",
+						(long long) from_offset, partition, topic->name),
+				 errdetail("The next offset of the partition is %lld.",
+						   (long long) look.log_end),
+				 errhint("Look up the partition's log end in topics.partitions.")));
+
+	if (look.lso <= from_offset && deadline > GetCurrentTimestamp())
+		partition_wait(state, from_offset, deadline, &look);
+	if (look.lso <= from_offset)
+		return look.lso;
+
+	/* segments created since the topic was cached hold offsets below the LSO */
+	{
+		TopicPartition *part = &topic->partitions[partition];
+
+		if (part->segments[part->nsegments - 1].end < look.lso)
+			topic = topic_reload(topic);
+	}
+
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	topic_name = CStringGetTextDatum(topic->name);
+	from = from_offset;
+	for (i = 0; i < topic->partitions[partition].nsegments && found < max_messages; i++)
+	{
+		const TopicSegment *seg = &topic->partitions[partition].segments[i];
+
+		if (seg->end <= from)
+			continue;
+		if (seg->base >= look.lso)
+			break;
+		found += fetch_segment(seg, snapshot, Max(from, seg->base),
+							   Min(look.lso, seg->end), max_messages - found,
+							   topic_name, store, desc);
+	}
+	UnregisterSnapshot(snapshot);
+	return look.lso;
+}
+
+/*
+ * fetch_offset_for_time sets *offset to the earliest offset whose timestamp
+ * is at or after ts, as Kafka's ListOffsets does, and returns false when
+ * no committed message is that recent.  It scans the partition: timestamps
+ * are the producer's and need not grow with offsets.
+ */
+bool
+fetch_offset_for_time(Topic *topic, int partition, TimestampTz ts,
+					  int64 *offset)
+{
+	PartitionState *state = topic_partition_state(topic, partition);
+	PartitionSnapshot look;
+	Oid			argtypes[2] = {TIMESTAMPTZOID, INT8OID};
+	Datum		args[2];
+	SPIPlanPtr	plan;
+	char	   *sql;
+	bool		found = false;
+
+	partition_look(state, &look);
+	sql = psprintf("SELECT msg_offset FROM %s "
+				   "WHERE \"timestamp\" OPERATOR(pg_catalog.>=) $1 "
+				   "AND msg_offset OPERATOR(pg_catalog.<) $2 "
+				   "ORDER BY msg_offset LIMIT 1",
+				   quote_qualified_identifier(TOPICS_DATA_SCHEMA,
+											  get_rel_name(topic->partitions[partition].relid)));
+	args[0] = TimestampTzGetDatum(ts);
+	args[1] = Int64GetDatum(look.lso);
+
+	SPI_connect();
+	plan = SPI_prepare(sql, 2, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (SPI_execute_snapshot(plan, args, NULL, GetLatestSnapshot(),
+							 InvalidSnapshot, true, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up an offset by time");
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+
+		*offset = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											  SPI_tuptable->tupdesc, 1,
+											  &isnull));
+		found = true;
+	}
+	SPI_finish();
+	return found;
+}

@@ -1,0 +1,114 @@
+/*-------------------------------------------------------------------------
+ *
+ * fetch_funcs.c
+ *	  SQL-callable functions that read a partition.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "fetch.h"
+#include "topic.h"
+
+PG_FUNCTION_INFO_V1(pg_topics_fetch);
+PG_FUNCTION_INFO_V1(pg_topics_offset_for_time);
+
+/* The most messages one fetch returns. */
+#define FETCH_MAX_MESSAGES	1000000
+
+/*
+ * interval_ms returns a wait given as an interval in milliseconds, raising
+ * 22023 when it is negative.
+ */
+static int64
+interval_ms(Interval *span)
+{
+	int64		ms;
+
+	ms = span->time / 1000 +
+		((int64) span->day * SECS_PER_DAY + (int64) span->month * DAYS_PER_MONTH * SECS_PER_DAY) * 1000;
+	if (ms < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_wait must not be negative")));
+	return ms;
+}
+
+/*
+ * topics.fetch(topic, partition, from_offset, max_messages, max_wait)
+ * returns up to max_messages committed messages of a partition from
+ * from_offset on, waiting up to max_wait for the first one.
+ */
+Datum
+pg_topics_fetch(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Topic	   *topic;
+	int32		partition;
+	int64		from;
+	int32		max;
+	int64		wait_ms;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) ||
+		PG_ARGISNULL(3) || PG_ARGISNULL(4))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("arguments of topics.fetch() must not be null")));
+
+	topic = topic_open(topic_name_from_text(PG_GETARG_TEXT_PP(0)),
+					   AccessShareLock);
+	topic_check_privilege(topic, ACL_SELECT);
+	partition = PG_GETARG_INT32(1);
+	topic_check_partition(topic, partition);
+	from = PG_GETARG_INT64(2);
+	max = PG_GETARG_INT32(3);
+	wait_ms = interval_ms(PG_GETARG_INTERVAL_P(4));
+	if (from < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid offset %lld", (long long) from),
+				 errdetail("Offsets start at 0.")));
+	if (max < 1 || max > FETCH_MAX_MESSAGES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid max_messages %d", max),
+				 errdetail("One fetch returns from 1 to %d messages.",
+						   FETCH_MAX_MESSAGES)));
+
+	InitMaterializedSRF(fcinfo, 0);
+	fetch_messages(topic, partition, from, max,
+				   TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms),
+				   rsinfo->setResult, rsinfo->setDesc);
+	return (Datum) 0;
+}
+
+/*
+ * topics.offset_for_time(topic, partition, ts) returns the earliest offset
+ * whose timestamp is at or after ts, or NULL when there is none.
+ */
+Datum
+pg_topics_offset_for_time(PG_FUNCTION_ARGS)
+{
+	Topic	   *topic;
+	int32		partition;
+	int64		offset;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("arguments of topics.offset_for_time() must not be null")));
+	topic = topic_open(topic_name_from_text(PG_GETARG_TEXT_PP(0)),
+					   AccessShareLock);
+	topic_check_privilege(topic, ACL_SELECT);
+	partition = PG_GETARG_INT32(1);
+	topic_check_partition(topic, partition);
+	if (!fetch_offset_for_time(topic, partition, PG_GETARG_TIMESTAMPTZ(2),
+							   &offset))
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(offset);
+}

@@ -1,0 +1,61 @@
+/*-------------------------------------------------------------------------
+ *
+ * guc.c
+ *	  The settings of pg_topics, all under the reserved prefix pg_topics.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "utils/guc.h"
+#include "utils/memutils.h"
+
+#include "pg_topics.h"
+
+int			pg_topics_max_message_bytes = 1024 * 1024;
+int			pg_topics_max_partitions = 4096;
+int			pg_topics_max_open_producers = 8192;
+int			pg_topics_segment_create_timeout = 30000;
+
+/*
+ * pg_topics_define_gucs defines every setting and reserves the prefix.
+ */
+void
+pg_topics_define_gucs(void)
+{
+	DefineCustomIntVariable("pg_topics.max_message_bytes",
+							"Largest message (key plus value plus headers) a producer may send.",
+							NULL,
+							&pg_topics_max_message_bytes,
+							1024 * 1024, 1, MaxAllocSize / 2,
+							PGC_SUSET, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_topics.max_partitions",
+							"Partitions, across all topics and databases, whose state shared memory can hold.",
+							NULL,
+							&pg_topics_max_partitions,
+							4096, 16, 1024 * 1024,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_topics.max_open_producers",
+							"Pairs of open producing transaction and partition that shared memory can track.",
+							NULL,
+							&pg_topics_max_open_producers,
+							8192, 64, 1024 * 1024,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_topics.segment_create_timeout",
+							"How long a producer waits for a new segment table to be created.",
+							NULL,
+							&pg_topics_segment_create_timeout,
+							30000, 100, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("pg_topics");
+}

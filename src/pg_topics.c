@@ -1,0 +1,71 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg_topics.c
+ *	  Loading pg_topics: settings, shared memory hooks, and the check that
+ *	  every SQL entry point makes before touching shared state.
+ *
+ * The library must be listed in shared_preload_libraries.  When it is not,
+ * _PG_init still defines the settings so that CREATE EXTENSION works, and
+ * every function that needs shared memory raises 55000 with a hint.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "storage/ipc.h"
+
+#include "pg_topics.h"
+#include "partition_state.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static void
+pgt_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	pg_topics_shmem_request();
+}
+
+static void
+pgt_shmem_startup(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	pg_topics_shmem_startup();
+}
+
+void
+_PG_init(void)
+{
+	pg_topics_define_gucs();
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = pgt_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = pgt_shmem_startup;
+}
+
+/*
+ * pg_topics_check_loaded raises 55000 unless the library was preloaded,
+ * and makes sure this backend's transaction callbacks are installed.
+ */
+void
+pg_topics_check_loaded(void)
+{
+	if (!pg_topics_shmem_ready())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pg_topics must be loaded via \"shared_preload_libraries\""),
+				 errhint("Add pg_topics to \"shared_preload_libraries\" in postgresql.conf and restart the server.")));
+	pg_topics_register_xact_callbacks();
+}

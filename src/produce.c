@@ -1,0 +1,302 @@
+/*-------------------------------------------------------------------------
+ *
+ * produce.c
+ *	  Appending messages: routing, taking offsets, and writing the rows.
+ *
+ * This is the hot path, so it does not go through SPI or the executor's
+ * tuple routing: it takes the offsets from the partition's shared counter
+ * and inserts straight into the segment that holds them, with
+ * table_tuple_insert (one message) or table_multi_insert (a batch, which
+ * also writes less WAL), then maintains the segment's indexes with
+ * ExecInsertIndexTuples so that an index a user added on the topic's root
+ * is kept right as well.  Triggers and constraints other than NOT NULL on
+ * topics_data tables are not run.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/execnodes.h"
+#include "utils/rel.h"
+
+#include "produce.h"
+#include "segment.h"
+
+/* Rows written to one segment in one go, at most. */
+#define PRODUCE_FLUSH_ROWS	1000
+
+/* An open segment being written. */
+typedef struct SegmentWriter
+{
+	Relation	rel;
+	ResultRelInfo *rri;
+	EState	   *estate;
+	BulkInsertState bistate;
+	TupleTableSlot *slots[PRODUCE_FLUSH_ROWS];
+	int			nslots;			/* slots created so far */
+	int			nused;			/* slots holding rows not yet written */
+} SegmentWriter;
+
+/*
+ * produce_check_message raises 22023 when a message breaks a limit.
+ */
+void
+produce_check_message(Topic *topic, ProduceMessage *msg)
+{
+	int64		size = 0;
+
+	if (msg->key)
+		size += VARSIZE_ANY_EXHDR(msg->key);
+	if (msg->value)
+		size += VARSIZE_ANY_EXHDR(msg->value);
+	if (msg->headers)
+		size += VARSIZE_ANY_EXHDR(DatumGetPointer(msg->headers));
+	if (size > pg_topics_max_message_bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("message of %lld bytes is too large for topic \"%s\"",
+						(long long) size, topic->name),
+				 errdetail("Key, value and headers together may hold at most %d bytes.",
+						   pg_topics_max_message_bytes),
+				 errhint("Raise \"pg_topics.max_message_bytes\", or split the message.")));
+	if (msg->partition >= 0)
+		topic_check_partition(topic, msg->partition);
+}
+
+/*
+ * route assigns a partition to every message that has none: Kafka's
+ * murmur2 of the key, else round robin per message, or one partition for
+ * all keyless messages of the call when sticky.
+ */
+static void
+route(Topic *topic, ProduceMessage *msgs, int n, bool sticky)
+{
+	int			i;
+	int			keyless = -1;
+
+	for (i = 0; i < n; i++)
+	{
+		ProduceMessage *msg = &msgs[i];
+
+		if (msg->partition >= 0)
+			continue;
+		if (msg->key != NULL)
+			msg->partition =
+				kafka_partition_for_key(VARDATA_ANY(msg->key),
+											VARSIZE_ANY_EXHDR(msg->key),
+											topic->npartitions);
+		else if (sticky && keyless >= 0)
+			msg->partition = keyless;
+		else
+		{
+			msg->partition = topic->next_partition++ % topic->npartitions;
+			keyless = msg->partition;
+		}
+	}
+}
+
+static void
+writer_open(SegmentWriter *w, Oid relid)
+{
+	w->rel = table_open(relid, RowExclusiveLock);
+	w->estate = CreateExecutorState();
+	w->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(w->rri, w->rel, 1, NULL, 0);
+	ExecOpenIndices(w->rri, false);
+	w->bistate = NULL;
+	w->nslots = 0;
+	w->nused = 0;
+}
+
+/*
+ * writer_flush writes the buffered rows and their index entries.
+ */
+static void
+writer_flush(SegmentWriter *w)
+{
+	CommandId	cid = GetCurrentCommandId(true);
+	int			i;
+
+	if (w->nused == 0)
+		return;
+	if (w->nused == 1)
+		table_tuple_insert(w->rel, w->slots[0], cid, 0, NULL);
+	else
+	{
+		if (w->bistate == NULL)
+			w->bistate = GetBulkInsertState();
+		table_multi_insert(w->rel, w->slots, w->nused, cid, 0, w->bistate);
+	}
+	for (i = 0; i < w->nused; i++)
+	{
+		if (w->rri->ri_NumIndices > 0)
+			ExecInsertIndexTuples(w->rri, w->slots[i], w->estate,
+								  false, false, NULL, NIL);
+		ExecClearTuple(w->slots[i]);
+	}
+	w->nused = 0;
+	ResetPerTupleExprContext(w->estate);
+}
+
+static void
+writer_close(SegmentWriter *w)
+{
+	int			i;
+
+	if (w->rel == NULL)
+		return;
+	writer_flush(w);
+	for (i = 0; i < w->nslots; i++)
+		ExecDropSingleTupleTableSlot(w->slots[i]);
+	if (w->bistate)
+		FreeBulkInsertState(w->bistate);
+	ExecCloseIndices(w->rri);
+	FreeExecutorState(w->estate);
+	table_close(w->rel, NoLock);
+	w->rel = NULL;
+}
+
+/*
+ * writer_add buffers one message as a row of the open segment.
+ */
+static void
+writer_add(SegmentWriter *w, ProduceMessage *msg)
+{
+	TupleTableSlot *slot;
+
+	if (w->nused == PRODUCE_FLUSH_ROWS)
+		writer_flush(w);
+	if (w->nused == w->nslots)
+		w->slots[w->nslots++] =
+			MakeSingleTupleTableSlot(RelationGetDescr(w->rel),
+									 &TTSOpsVirtual);
+	slot = w->slots[w->nused++];
+
+	slot->tts_values[Anum_message_partition - 1] = Int32GetDatum(msg->partition);
+	slot->tts_isnull[Anum_message_partition - 1] = false;
+	slot->tts_values[Anum_message_offset - 1] = Int64GetDatum(msg->offset);
+	slot->tts_isnull[Anum_message_offset - 1] = false;
+	slot->tts_values[Anum_message_timestamp - 1] = TimestampTzGetDatum(msg->timestamp);
+	slot->tts_isnull[Anum_message_timestamp - 1] = false;
+	slot->tts_values[Anum_message_key - 1] = PointerGetDatum(msg->key);
+	slot->tts_isnull[Anum_message_key - 1] = (msg->key == NULL);
+	slot->tts_values[Anum_message_value - 1] = PointerGetDatum(msg->value);
+	slot->tts_isnull[Anum_message_value - 1] = (msg->value == NULL);
+	slot->tts_values[Anum_message_headers - 1] = msg->headers;
+	slot->tts_isnull[Anum_message_headers - 1] = (msg->headers == 0);
+	ExecStoreVirtualTuple(slot);
+}
+
+/*
+ * precreate_next asks, without waiting, for the segment after the last one
+ * once a producer passes its middle, so that producers rarely wait for one.
+ */
+static void
+precreate_next(Topic *topic, int partition, int64 last_offset)
+{
+	TopicPartition *part = &topic->partitions[partition];
+	TopicSegment *last = &part->segments[part->nsegments - 1];
+	PartitionState *state = part->state;
+	bool		ask = false;
+
+	if (last_offset < last->base + (last->end - last->base) / 2)
+		return;
+	LWLockAcquire(&state->lock, LW_EXCLUSIVE);
+	if (state->segment_requested_end < last->end + 1)
+	{
+		state->segment_requested_end = last->end + 1;
+		ask = true;
+	}
+	LWLockRelease(&state->lock);
+	if (ask)
+		segment_request(topic, partition, last->end, false);
+}
+
+/*
+ * produce_messages appends msgs to an open topic, setting each message's
+ * partition and offset.  Messages of one partition get consecutive offsets
+ * in the order given.
+ */
+void
+produce_messages(Topic *topic, ProduceMessage *msgs, int n, bool sticky)
+{
+	int		   *count;
+	int64	   *next;
+	int64	   *last;
+	int			i;
+	int			p;
+	int			npartitions = topic->npartitions;
+	SegmentWriter w;
+	const TopicSegment *seg = NULL;
+	char		name[NAMEDATALEN];
+
+	strlcpy(name, topic->name, NAMEDATALEN);
+	route(topic, msgs, n, sticky);
+
+	count = palloc0(sizeof(int) * npartitions);
+	next = palloc(sizeof(int64) * npartitions);
+	last = palloc(sizeof(int64) * npartitions);
+	for (i = 0; i < n; i++)
+		count[msgs[i].partition]++;
+	for (p = 0; p < npartitions; p++)
+	{
+		if (count[p] == 0)
+			continue;
+		next[p] = partition_take_offsets(topic_partition_state(topic, p),
+										 count[p]);
+		last[p] = next[p] + count[p] - 1;
+	}
+	for (i = 0; i < n; i++)
+		msgs[i].offset = next[msgs[i].partition]++;
+
+	/* write partition by partition, switching segments as offsets cross */
+	memset(&w, 0, sizeof(w));
+	for (p = 0; p < npartitions; p++)
+	{
+		if (count[p] == 0)
+			continue;
+		for (i = 0; i < n; i++)
+		{
+			ProduceMessage *msg = &msgs[i];
+
+			if (msg->partition != p)
+				continue;
+			if (seg == NULL || msg->offset >= seg->end || msg->offset < seg->base)
+			{
+				writer_close(&w);
+				seg = topic_find_segment(topic, p, msg->offset);
+				if (seg == NULL)
+				{
+					/* another worker may have added it already */
+					topic = topic_reload(topic);
+					seg = topic_find_segment(topic, p, msg->offset);
+				}
+				if (seg == NULL)
+				{
+					segment_request(topic, p, last[p], true);
+					topic = topic_reload(topic);
+					seg = topic_find_segment(topic, p, msg->offset);
+					if (seg == NULL)
+						ereport(ERROR,
+								(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+								 errmsg("no segment of topic \"%s\" holds offset %lld of partition %d",
+										name, (long long) msg->offset, p),
+								 errdetail("The worker that adds segments did not add one."),
+								 errhint("See the server log for the worker's error.")));
+				}
+				writer_open(&w, seg->relid);
+			}
+			writer_add(&w, msg);
+		}
+		writer_close(&w);
+		seg = NULL;
+		topic_partition_state(topic, p);
+		precreate_next(topic, p, last[p]);
+	}
+}

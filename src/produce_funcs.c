@@ -1,0 +1,302 @@
+/*-------------------------------------------------------------------------
+ *
+ * produce_funcs.c
+ *	  SQL-callable produce functions: one message or a batch, with bytea,
+ *	  text or jsonb values.
+ *
+ * Keys and values are bytes, as in Kafka.  Text and jsonb are conveniences
+ * that store their UTF-8 bytes, whatever the server encoding.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "tcop/utility.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+
+#include "produce.h"
+#include "topic.h"
+
+PG_FUNCTION_INFO_V1(pg_topics_produce);
+PG_FUNCTION_INFO_V1(pg_topics_produce_text);
+PG_FUNCTION_INFO_V1(pg_topics_produce_jsonb);
+PG_FUNCTION_INFO_V1(pg_topics_produce_batch);
+PG_FUNCTION_INFO_V1(pg_topics_produce_batch_text);
+PG_FUNCTION_INFO_V1(pg_topics_produce_batch_jsonb);
+
+typedef enum PayloadKind
+{
+	PAYLOAD_BYTEA,
+	PAYLOAD_TEXT,
+	PAYLOAD_JSONB
+} PayloadKind;
+
+/* Argument positions shared by produce and produce_batch. */
+#define ARG_TOPIC		0
+#define ARG_VALUE		1
+#define ARG_KEY			2
+#define ARG_PARTITION	3
+#define ARG_HEADERS		4
+#define ARG_TIMESTAMP	5
+
+/*
+ * utf8_bytes returns a string of the server encoding as a bytea of its
+ * UTF-8 bytes, sharing the input when no conversion is needed.
+ */
+static bytea *
+utf8_bytes(const char *s, int len, bytea *same)
+{
+	char	   *conv = pg_server_to_any(s, len, PG_UTF8);
+	bytea	   *result;
+
+	if (conv == s && same != NULL)
+		return same;
+	if (conv != s)
+		len = strlen(conv);
+	result = palloc(VARHDRSZ + len);
+	SET_VARSIZE(result, VARHDRSZ + len);
+	memcpy(VARDATA(result), conv, len);
+	return result;
+}
+
+/*
+ * payload_bytes returns a key or value argument as the bytes to store.
+ */
+static bytea *
+payload_bytes(Datum d, PayloadKind kind)
+{
+	if (kind == PAYLOAD_BYTEA)
+		return DatumGetByteaPP(d);
+	if (kind == PAYLOAD_TEXT)
+	{
+		text	   *t = DatumGetTextPP(d);
+
+		return utf8_bytes(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), (bytea *) t);
+	}
+	else
+	{
+		Jsonb	   *jb = DatumGetJsonbP(d);
+		char	   *s = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+
+		return utf8_bytes(s, strlen(s), NULL);
+	}
+}
+
+/*
+ * check_headers returns headers as a Datum, raising 22023 unless they are
+ * a JSON object.
+ */
+static Datum
+check_headers(Datum d)
+{
+	Jsonb	   *jb = DatumGetJsonbP(d);
+
+	if (!JB_ROOT_IS_OBJECT(jb) || JB_ROOT_IS_SCALAR(jb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("message headers must be a JSON object")));
+	return PointerGetDatum(jb);
+}
+
+/*
+ * open_for_produce checks the common arguments and returns the topic,
+ * open for appending.
+ */
+static Topic *
+open_for_produce(FunctionCallInfo fcinfo, int *partition, TimestampTz *ts)
+{
+	Topic	   *topic;
+
+	if (PG_ARGISNULL(ARG_TOPIC))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("topic name must not be null")));
+	PreventCommandIfReadOnly("topics.produce()");
+	PreventCommandDuringRecovery("topics.produce()");
+
+	topic = topic_open(topic_name_from_text(PG_GETARG_TEXT_PP(ARG_TOPIC)),
+					   RowExclusiveLock);
+	topic_check_privilege(topic, ACL_INSERT);
+
+	*partition = PG_ARGISNULL(ARG_PARTITION) ? -1 : PG_GETARG_INT32(ARG_PARTITION);
+	if (!PG_ARGISNULL(ARG_PARTITION))
+		topic_check_partition(topic, *partition);
+	*ts = PG_ARGISNULL(ARG_TIMESTAMP) ? GetCurrentTimestamp() :
+		PG_GETARG_TIMESTAMPTZ(ARG_TIMESTAMP);
+	return topic;
+}
+
+/*
+ * produce_one is topics.produce() for every kind of value.
+ */
+static Datum
+produce_one(FunctionCallInfo fcinfo, PayloadKind kind)
+{
+	ProduceMessage msg;
+	Topic	   *topic;
+	TupleDesc	desc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	topic = open_for_produce(fcinfo, &msg.partition, &msg.timestamp);
+	msg.value = PG_ARGISNULL(ARG_VALUE) ? NULL :
+		payload_bytes(PG_GETARG_DATUM(ARG_VALUE), kind);
+	msg.key = PG_ARGISNULL(ARG_KEY) ? NULL :
+		payload_bytes(PG_GETARG_DATUM(ARG_KEY),
+					  kind == PAYLOAD_BYTEA ? PAYLOAD_BYTEA : PAYLOAD_TEXT);
+	msg.headers = PG_ARGISNULL(ARG_HEADERS) ? (Datum) 0 :
+		check_headers(PG_GETARG_DATUM(ARG_HEADERS));
+	produce_check_message(topic, &msg);
+
+	produce_messages(topic, &msg, 1, false);
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	values[0] = Int32GetDatum(msg.partition);
+	values[1] = Int64GetDatum(msg.offset);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc),
+													  values, nulls)));
+}
+
+Datum
+pg_topics_produce(PG_FUNCTION_ARGS)
+{
+	return produce_one(fcinfo, PAYLOAD_BYTEA);
+}
+
+Datum
+pg_topics_produce_text(PG_FUNCTION_ARGS)
+{
+	return produce_one(fcinfo, PAYLOAD_TEXT);
+}
+
+Datum
+pg_topics_produce_jsonb(PG_FUNCTION_ARGS)
+{
+	return produce_one(fcinfo, PAYLOAD_JSONB);
+}
+
+/*
+ * array_elements deconstructs an array argument, raising 22023 unless it
+ * has n elements (or any number, when n is -1), and returns their count.
+ */
+static int
+array_elements(FunctionCallInfo fcinfo, int argno, Oid elemtype, int n,
+			   const char *what, Datum **elems, bool **nulls)
+{
+	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(argno);
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			count;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a one-dimensional array", what)));
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(arr, elemtype, typlen, typbyval, typalign,
+					  elems, nulls, &count);
+	if (n >= 0 && count != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s has %d elements but there are %d values", what,
+						count, n),
+				 errhint("Pass one element per value, NULL where there is none.")));
+	return count;
+}
+
+/*
+ * produce_many is topics.produce_batch() for every kind of value: one
+ * message per element of values, all in one go.
+ */
+static Datum
+produce_many(FunctionCallInfo fcinfo, PayloadKind kind)
+{
+	static const Oid elemtypes[] = {BYTEAOID, TEXTOID, JSONBOID};
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Topic	   *topic;
+	int			partition;
+	TimestampTz ts;
+	Datum	   *vals;
+	bool	   *valnulls;
+	Datum	   *keys = NULL;
+	bool	   *keynulls = NULL;
+	Datum	   *hdrs = NULL;
+	bool	   *hdrnulls = NULL;
+	ProduceMessage *msgs;
+	int			n;
+	int			i;
+
+	topic = open_for_produce(fcinfo, &partition, &ts);
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(ARG_VALUE))
+		return (Datum) 0;
+
+	n = array_elements(fcinfo, ARG_VALUE, elemtypes[kind], -1, "values",
+					   &vals, &valnulls);
+	if (!PG_ARGISNULL(ARG_KEY))
+		array_elements(fcinfo, ARG_KEY,
+					   kind == PAYLOAD_BYTEA ? BYTEAOID : TEXTOID, n, "keys",
+					   &keys, &keynulls);
+	if (!PG_ARGISNULL(ARG_HEADERS))
+		array_elements(fcinfo, ARG_HEADERS, JSONBOID, n, "headers",
+					   &hdrs, &hdrnulls);
+	if (n == 0)
+		return (Datum) 0;
+
+	msgs = palloc(sizeof(ProduceMessage) * n);
+	for (i = 0; i < n; i++)
+	{
+		ProduceMessage *msg = &msgs[i];
+
+		msg->partition = partition;
+		msg->timestamp = ts;
+		msg->value = valnulls[i] ? NULL : payload_bytes(vals[i], kind);
+		msg->key = (keys == NULL || keynulls[i]) ? NULL :
+			payload_bytes(keys[i],
+						  kind == PAYLOAD_BYTEA ? PAYLOAD_BYTEA : PAYLOAD_TEXT);
+		msg->headers = (hdrs == NULL || hdrnulls[i]) ? (Datum) 0 :
+			check_headers(hdrs[i]);
+		produce_check_message(topic, msg);
+	}
+
+	produce_messages(topic, msgs, n, true);
+
+	for (i = 0; i < n; i++)
+	{
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		values[0] = Int32GetDatum(msgs[i].partition);
+		values[1] = Int64GetDatum(msgs[i].offset);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+Datum
+pg_topics_produce_batch(PG_FUNCTION_ARGS)
+{
+	return produce_many(fcinfo, PAYLOAD_BYTEA);
+}
+
+Datum
+pg_topics_produce_batch_text(PG_FUNCTION_ARGS)
+{
+	return produce_many(fcinfo, PAYLOAD_TEXT);
+}
+
+Datum
+pg_topics_produce_batch_jsonb(PG_FUNCTION_ARGS)
+{
+	return produce_many(fcinfo, PAYLOAD_JSONB);
+}

@@ -1,0 +1,213 @@
+/*-------------------------------------------------------------------------
+ *
+ * topic_funcs.c
+ *	  SQL-callable functions to manage topics and to look at partitions.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+
+#include "topic.h"
+#include "topic_admin.h"
+
+PG_FUNCTION_INFO_V1(pg_topics_create_topic);
+PG_FUNCTION_INFO_V1(pg_topics_drop_topic);
+PG_FUNCTION_INFO_V1(pg_topics_add_partitions);
+PG_FUNCTION_INFO_V1(pg_topics_partition_info);
+PG_FUNCTION_INFO_V1(pg_topics_murmur2);
+PG_FUNCTION_INFO_V1(pg_topics_partition_for_key);
+
+/*
+ * arg_not_null raises 22004 when a required argument is NULL.
+ */
+static void
+arg_not_null(FunctionCallInfo fcinfo, int n, const char *name)
+{
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", name)));
+}
+
+/*
+ * topics.create_topic(name, partitions, mode, config) creates a topic owned
+ * by the caller and returns its name, partition count and mode.
+ */
+Datum
+pg_topics_create_topic(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	int32		partitions;
+	char	   *mode;
+	Jsonb	   *config;
+	TopicAdmin admin;
+	TupleDesc	desc;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+
+	pg_topics_check_loaded();
+	arg_not_null(fcinfo, 0, "topic name");
+	arg_not_null(fcinfo, 1, "partitions");
+	arg_not_null(fcinfo, 2, "mode");
+	name = topic_name_from_text(PG_GETARG_TEXT_PP(0));
+	partitions = PG_GETARG_INT32(1);
+	mode = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	config = PG_ARGISNULL(3) ? DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"))) :
+		PG_GETARG_JSONB_P(3);
+
+	if (partitions < 1 || partitions > pg_topics_max_partitions)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid partition count %d", partitions),
+				 errdetail("A topic has from 1 to \"pg_topics.max_partitions\" (%d) partitions.",
+						   pg_topics_max_partitions)));
+	if (strcmp(mode, "stream") != 0 && strcmp(mode, "store") != 0 &&
+		strcmp(mode, "queue") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid topic mode \"%s\"", mode),
+				 errhint("Valid modes are \"stream\", \"store\" and \"queue\".")));
+	topic_check_config(config);
+	topic_check_create();
+
+	topic_admin_begin(&admin);
+	topic_create(&admin, name, partitions, mode, config);
+	topic_admin_end(&admin);
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	values[0] = CStringGetTextDatum(name);
+	values[1] = Int32GetDatum(partitions);
+	values[2] = CStringGetTextDatum(mode);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc),
+													  values, nulls)));
+}
+
+/*
+ * topics.drop_topic(name) drops a topic and all its messages.
+ */
+Datum
+pg_topics_drop_topic(PG_FUNCTION_ARGS)
+{
+	Topic	   *topic;
+	TopicAdmin	admin;
+
+	arg_not_null(fcinfo, 0, "topic name");
+	topic = topic_open(topic_name_from_text(PG_GETARG_TEXT_PP(0)),
+					   AccessExclusiveLock);
+	topic_check_owner(topic);
+
+	topic_admin_begin(&admin);
+	topic_drop(&admin, topic);
+	topic_admin_end(&admin);
+	PG_RETURN_VOID();
+}
+
+/*
+ * topics.add_partitions(name, count) adds count partitions and returns the
+ * new partition count.
+ */
+Datum
+pg_topics_add_partitions(PG_FUNCTION_ARGS)
+{
+	Topic	   *topic;
+	TopicAdmin	admin;
+	int32		count;
+	int			total;
+
+	arg_not_null(fcinfo, 0, "topic name");
+	arg_not_null(fcinfo, 1, "count");
+	topic = topic_open(topic_name_from_text(PG_GETARG_TEXT_PP(0)),
+					   ShareUpdateExclusiveLock);
+	count = PG_GETARG_INT32(1);
+	if (count < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid partition count %d", count),
+				 errdetail("The number of partitions to add must be at least 1.")));
+	topic_check_owner(topic);
+
+	topic_admin_begin(&admin);
+	total = topic_add_partitions(&admin, topic, count);
+	topic_admin_end(&admin);
+
+	ereport(NOTICE,
+			(errmsg("topic \"%s\" now has %d partitions", topic->name, total),
+			 errdetail("Keyed messages produced from now on may go to another partition than earlier messages with the same key.")));
+	PG_RETURN_INT32(total);
+}
+
+/*
+ * topics.partition_info(topic) returns, per partition, the log start, the
+ * last stable offset, the log end and the oldest open producer.
+ */
+Datum
+pg_topics_partition_info(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Topic	   *topic;
+	int			p;
+
+	arg_not_null(fcinfo, 0, "topic name");
+	topic = topic_open(topic_name_from_text(PG_GETARG_TEXT_PP(0)),
+					   AccessShareLock);
+	InitMaterializedSRF(fcinfo, 0);
+
+	for (p = 0; p < topic->npartitions; p++)
+	{
+		PartitionSnapshot look;
+		Datum		values[8];
+		bool		nulls[8] = {false};
+		TopicPartition *part;
+
+		partition_look(topic_partition_state(topic, p), &look);
+		part = &topic->partitions[p];
+		values[0] = Int32GetDatum(p);
+		values[1] = Int64GetDatum(Min(part->segments[0].base, look.log_end));
+		values[2] = Int64GetDatum(look.lso);
+		values[3] = Int64GetDatum(look.log_end);
+		values[4] = Int32GetDatum(part->nsegments);
+		nulls[5] = nulls[6] = nulls[7] = (look.oldest_xid == InvalidTransactionId);
+		values[5] = Int32GetDatum(look.oldest_pid);
+		values[6] = TransactionIdGetDatum(look.oldest_xid);
+		values[7] = TimestampTzGetDatum(look.oldest_since);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * topics.murmur2(key) returns Kafka's murmur2 hash of key as a signed
+ * int32, as Java computes it.
+ */
+Datum
+pg_topics_murmur2(PG_FUNCTION_ARGS)
+{
+	bytea	   *key = PG_GETARG_BYTEA_PP(0);
+
+	PG_RETURN_INT32(kafka_murmur2(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key)));
+}
+
+/*
+ * topics.partition_for_key(key, partitions) returns the partition Kafka's
+ * default partitioner chooses for key.
+ */
+Datum
+pg_topics_partition_for_key(PG_FUNCTION_ARGS)
+{
+	bytea	   *key = PG_GETARG_BYTEA_PP(0);
+	int32		n = PG_GETARG_INT32(1);
+
+	if (n < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid partition count %d", n)));
+	PG_RETURN_INT32(kafka_partition_for_key(VARDATA_ANY(key),
+												VARSIZE_ANY_EXHDR(key), n));
+}
