@@ -22,12 +22,14 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
 #include "access/xact.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
+#include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
@@ -132,8 +134,12 @@ segment_span(Topic *topic, TopicPartition *part)
 	used = Min(part->state->next_offset, last->end) - last->base;
 	if (used <= 0)
 		return messages;
-	size = DatumGetInt64(DirectFunctionCall1(pg_relation_size,
-											 ObjectIdGetDatum(last->relid)));
+	{
+		Relation	rel = table_open(last->relid, AccessShareLock);
+
+		size = (int64) RelationGetNumberOfBlocks(rel) * BLCKSZ;
+		table_close(rel, AccessShareLock);
+	}
 	if (size <= 0)
 		return messages;
 	return Max(1, Min(messages, bytes / Max(1, size / used)));

@@ -258,7 +258,10 @@ topic_lookup(const char *name)
 
 	if (found && entry->cxt != NULL)
 	{
+		MemoryContext old = MemoryContextSwitchTo(CacheMemoryContext);
+
 		retired_contexts = lappend(retired_contexts, entry->cxt);
+		MemoryContextSwitchTo(old);
 		entry->cxt = NULL;
 	}
 	entry->valid = false;
