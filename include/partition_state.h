@@ -69,6 +69,7 @@ extern void pg_topics_shmem_startup(void);
 extern bool pg_topics_shmem_ready(void);
 extern PartitionState *partition_state_find(Oid relid, bool create);
 extern void partition_state_forget(Oid dbid, Oid relid);
+extern void partition_state_foreach(void (*fn) (PartitionState *state));
 extern ProducerSlot *producer_slot(int32 index);
 extern int32 producer_slot_alloc(void);
 extern void producer_slot_free(int32 index);
@@ -81,6 +82,7 @@ extern void partition_look(PartitionState *state, PartitionSnapshot *snap);
 extern bool partition_wait(PartitionState *state, int64 from_offset,
 						   TimestampTz deadline, PartitionSnapshot *snap);
 extern void partition_forget_at_commit(Oid relid);
+extern void partition_wake_prepared(void);
 extern void pg_topics_register_xact_callbacks(void);
 
 /* A prepared transaction found holding offsets at start-up. */

@@ -59,8 +59,10 @@ extern int64 partition_scan_log_end(TopicPartition *part, List **prepared);
 extern Oid	segment_offset_index(Relation rel);
 
 /* segment.c */
-extern void segment_request(Topic *topic, int partition, int64 end,
+extern bool segment_request(Topic *topic, int partition, int64 target,
 							bool wait);
+extern const TopicSegment *segment_wait_for(Topic **topicp, int partition,
+											int64 offset, int64 target);
 extern int64 segment_span(Topic *topic, TopicPartition *part);
 
 /* topic.c */

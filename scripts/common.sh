@@ -16,6 +16,9 @@ BUILD_DIR=${PGTOPICS_BUILD_DIR:-/var/tmp/pg_topics-build}
 # dpkg-dev. postgresql-server-dev-15 brings clang/llvm for the JIT bitcode that
 # PGXS builds. libipc-run-perl + perl (prove, Test::More) run the TAP tests.
 PACKAGES=(postgresql-15 postgresql-server-dev-15 gcc make libc6-dev perl libipc-run-perl)
+# test/bench/run adds these to PACKAGES: PgQ, the baseline of one of its
+# measures (pgbench itself ships in postgresql-15).
+BENCH_PACKAGES=(postgresql-15-pgq3)
 
 POLICY_RC=/usr/sbin/policy-rc.d
 POLICY_RC_MARK='# created by pg_topics scripts/common.sh'

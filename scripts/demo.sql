@@ -27,4 +27,5 @@ ORDER BY m.partition, m.msg_offset;
 
 \echo
 \echo '=== 4. Offsets per partition'
-SELECT * FROM topics.partitions WHERE topic = 'demo' ORDER BY partition;
+SELECT topic, partition, log_start, lso, log_end
+FROM topics.partitions WHERE topic = 'demo' ORDER BY partition;

@@ -73,12 +73,19 @@ pg_topics_fetch(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid offset %lld", (long long) from),
 				 errdetail("Offsets start at 0.")));
-	if (max < 1 || max > FETCH_MAX_MESSAGES)
+	if (max < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid max_messages %d", max),
 				 errdetail("One fetch returns from 1 to %d messages.",
 						   FETCH_MAX_MESSAGES)));
+	if (max > FETCH_MAX_MESSAGES)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("max_messages %d is out of range", max),
+				 errdetail("One fetch returns from 1 to %d messages.",
+						   FETCH_MAX_MESSAGES),
+				 errhint("Fetch again from the next offset to read more.")));
 
 	InitMaterializedSRF(fcinfo, 0);
 	fetch_messages(topic, partition, from, max,

@@ -50,7 +50,7 @@ pg_topics_define_gucs(void)
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("pg_topics.segment_create_timeout",
-							"How long a producer waits for a new segment table to be created.",
+							"How long a producer waits for a new segment table: for a free worker slot, and the worker for its locks.",
 							NULL,
 							&pg_topics_segment_create_timeout,
 							30000, 100, INT_MAX,

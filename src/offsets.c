@@ -134,6 +134,32 @@ prune_prepared(PartitionState *state)
 }
 
 /*
+ * wake_if_prepared_ended prunes a partition's ended prepared transactions
+ * and wakes its readers if there were any.
+ */
+static void
+wake_if_prepared_ended(PartitionState *state)
+{
+	int32		index;
+	bool		ended = false;
+
+	LWLockAcquire(&state->lock, LW_EXCLUSIVE);
+	for (index = state->producers_head; index >= 0;
+		 index = producer_slot(index)->next)
+	{
+		ProducerSlot *slot = producer_slot(index);
+
+		if (slot->pid == 0 && !TransactionIdIsInProgress(slot->xid))
+			ended = true;
+	}
+	if (ended)
+		prune_prepared(state);
+	LWLockRelease(&state->lock);
+	if (ended)
+		ConditionVariableBroadcast(&state->wait_cv);
+}
+
+/*
  * partition_state_init sets the counter of a partition rebuilt from storage,
  * and re-registers the prepared transactions found holding offsets in it,
  * unless another backend did so first.
@@ -397,6 +423,18 @@ producers_xact_callback(XactEvent event, void *arg)
 		default:
 			break;
 	}
+}
+
+/*
+ * partition_wake_prepared unlinks the registrations of prepared
+ * transactions that have ended and wakes the readers of their partitions.
+ * Called after COMMIT PREPARED and ROLLBACK PREPARED, whose commit or abort
+ * runs no callback of the backend that produced.
+ */
+void
+partition_wake_prepared(void)
+{
+	partition_state_foreach(wake_if_prepared_ended);
 }
 
 /*

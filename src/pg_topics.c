@@ -14,6 +14,7 @@
 
 #include "miscadmin.h"
 #include "storage/ipc.h"
+#include "tcop/utility.h"
 
 #include "pg_topics.h"
 #include "partition_state.h"
@@ -23,6 +24,7 @@ PG_MODULE_MAGIC;
 void		_PG_init(void);
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static ProcessUtility_hook_type prev_process_utility_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 static void
@@ -41,6 +43,35 @@ pgt_shmem_startup(void)
 	pg_topics_shmem_startup();
 }
 
+/*
+ * pgt_process_utility wakes the readers held back by a prepared transaction
+ * once COMMIT PREPARED or ROLLBACK PREPARED has ended it.
+ */
+static void
+pgt_process_utility(PlannedStmt *pstmt, const char *queryString,
+					bool readOnlyTree, ProcessUtilityContext context,
+					ParamListInfo params, QueryEnvironment *queryEnv,
+					DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+
+	if (prev_process_utility_hook)
+		prev_process_utility_hook(pstmt, queryString, readOnlyTree, context,
+								  params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+
+	if (IsA(parsetree, TransactionStmt))
+	{
+		TransactionStmt *stmt = (TransactionStmt *) parsetree;
+
+		if (stmt->kind == TRANS_STMT_COMMIT_PREPARED ||
+			stmt->kind == TRANS_STMT_ROLLBACK_PREPARED)
+			partition_wake_prepared();
+	}
+}
+
 void
 _PG_init(void)
 {
@@ -53,6 +84,8 @@ _PG_init(void)
 	shmem_request_hook = pgt_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = pgt_shmem_startup;
+	prev_process_utility_hook = ProcessUtility_hook;
+	ProcessUtility_hook = pgt_process_utility;
 }
 
 /*

@@ -214,8 +214,13 @@ precreate_next(Topic *topic, int partition, int64 last_offset)
 		ask = true;
 	}
 	LWLockRelease(&state->lock);
-	if (ask)
-		segment_request(topic, partition, last->end, false);
+	if (ask && !segment_request(topic, partition, last->end, false))
+	{
+		/* no worker slot: let a later producer ask again */
+		LWLockAcquire(&state->lock, LW_EXCLUSIVE);
+		state->segment_requested_end = 0;
+		LWLockRelease(&state->lock);
+	}
 }
 
 /*
@@ -234,9 +239,7 @@ produce_messages(Topic *topic, ProduceMessage *msgs, int n, bool sticky)
 	int			npartitions = topic->npartitions;
 	SegmentWriter w;
 	const TopicSegment *seg = NULL;
-	char		name[NAMEDATALEN];
 
-	strlcpy(name, topic->name, NAMEDATALEN);
 	route(topic, msgs, n, sticky);
 
 	count = palloc0(sizeof(int) * npartitions);
@@ -272,24 +275,7 @@ produce_messages(Topic *topic, ProduceMessage *msgs, int n, bool sticky)
 				writer_close(&w);
 				seg = topic_find_segment(topic, p, msg->offset);
 				if (seg == NULL)
-				{
-					/* another worker may have added it already */
-					topic = topic_reload(topic);
-					seg = topic_find_segment(topic, p, msg->offset);
-				}
-				if (seg == NULL)
-				{
-					segment_request(topic, p, last[p], true);
-					topic = topic_reload(topic);
-					seg = topic_find_segment(topic, p, msg->offset);
-					if (seg == NULL)
-						ereport(ERROR,
-								(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-								 errmsg("no segment of topic \"%s\" holds offset %lld of partition %d",
-										name, (long long) msg->offset, p),
-								 errdetail("The worker that adds segments did not add one."),
-								 errhint("See the server log for the worker's error.")));
-				}
+					seg = segment_wait_for(&topic, p, msg->offset, last[p]);
 				writer_open(&w, seg->relid);
 			}
 			writer_add(&w, msg);

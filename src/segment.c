@@ -29,6 +29,7 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
+#include "storage/latch.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "tcop/tcopprot.h"
@@ -36,9 +37,13 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "segment.h"
 #include "topic.h"
+
+/* How often a producer looks for a free worker slot. */
+#define SEGMENT_SLOT_RETRY_MS	20
 
 /* What the worker is asked to do, passed in bgw_extra. */
 typedef struct SegmentRequest
@@ -147,11 +152,11 @@ segment_span(Topic *topic, TopicPartition *part)
 
 /*
  * segment_request starts a worker that extends the chain of a partition
- * until it covers offset target.  With wait, it returns once the worker has
- * finished (the caller then reloads the topic); without, it returns at once
- * and a failure to start is ignored, since a producer will ask again.
+ * until it covers offset target, and returns false when no worker slot is
+ * free.  With wait, it returns once the worker has finished (the caller
+ * then reloads the topic); without, it returns at once.
  */
-void
+bool
 segment_request(Topic *topic, int partition, int64 target, bool wait)
 {
 	BackgroundWorker worker;
@@ -180,25 +185,70 @@ segment_request(Topic *topic, int partition, int64 target, bool wait)
 	memcpy(worker.bgw_extra, &req, sizeof(req));
 
 	if (!RegisterDynamicBackgroundWorker(&worker, wait ? &handle : NULL))
-	{
-		if (!wait)
-			return;
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
-				 errmsg("could not start a worker to add a segment to topic \"%s\"",
-						topic->name),
-				 errdetail("Partition %d needs a new segment table, which a background worker creates.",
-						   partition),
-				 errhint("Increase \"max_worker_processes\" and restart the server.")));
-	}
+		return false;
 	if (!wait)
-		return;
+		return true;
 
 	if (WaitForBackgroundWorkerStartup(handle, &pid) == BGWH_POSTMASTER_DIED)
 		ereport(FATAL,
 				(errcode(ERRCODE_ADMIN_SHUTDOWN),
 				 errmsg("postmaster exited while waiting for a segment worker")));
 	WaitForBackgroundWorkerShutdown(handle);
+	return true;
+}
+
+/*
+ * segment_wait_for returns the segment of a partition that holds offset,
+ * starting workers to add segments up to target until one does.  While no
+ * worker slot is free it waits, since the workers of other producers free
+ * theirs within moments, up to pg_topics.segment_create_timeout.  Returns
+ * the reloaded topic in *topicp.
+ */
+const TopicSegment *
+segment_wait_for(Topic **topicp, int partition, int64 offset, int64 target)
+{
+	TimestampTz deadline =
+		TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+									pg_topics_segment_create_timeout);
+	const TopicSegment *seg;
+	char		name[NAMEDATALEN];
+
+	strlcpy(name, (*topicp)->name, NAMEDATALEN);
+	for (;;)
+	{
+		/* another producer's worker may have added it already */
+		*topicp = topic_reload(*topicp);
+		seg = topic_find_segment(*topicp, partition, offset);
+		if (seg != NULL)
+			return seg;
+
+		if (segment_request(*topicp, partition, target, true))
+		{
+			*topicp = topic_reload(*topicp);
+			seg = topic_find_segment(*topicp, partition, offset);
+			if (seg == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("no segment of topic \"%s\" holds offset %lld of partition %d",
+								name, (long long) offset, partition),
+						 errdetail("The worker that adds segments did not add one."),
+						 errhint("See the server log for the worker's error.")));
+			return seg;
+		}
+
+		if (GetCurrentTimestamp() >= deadline)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+					 errmsg("could not start a worker to add a segment to topic \"%s\"",
+							name),
+					 errdetail("Partition %d needs a new segment table, which a background worker creates, and no worker slot was free for %d ms.",
+							   partition, pg_topics_segment_create_timeout),
+					 errhint("Increase \"max_worker_processes\" and restart the server.")));
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 SEGMENT_SLOT_RETRY_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 
 /*

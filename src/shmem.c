@@ -12,8 +12,9 @@
  *	- PgTopicsShared->hash_lock (the "pg_topics" named tranche) protects
  *	  the partition hash: shared to look up, exclusive to add or remove.
  *	- PartitionState.lock protects every field of one partition, and the
- *	  links of the producer slots chained on it.  It is taken after
- *	  hash_lock is released, never together with another partition's lock.
+ *	  links of the producer slots chained on it.  It is never held together
+ *	  with another partition's lock.  When both are held, hash_lock is
+ *	  taken first (partition_state_foreach).
  *	- PgTopicsShared->slot_mutex (a spinlock) protects the free list of
  *	  producer slots only; it may be taken while a partition lock is held.
  *
@@ -187,6 +188,28 @@ partition_state_forget(Oid dbid, Oid relid)
 
 	LWLockAcquire(PgTopicsShared->hash_lock, LW_EXCLUSIVE);
 	hash_search(PartitionHash, &key, HASH_REMOVE, NULL);
+	LWLockRelease(PgTopicsShared->hash_lock);
+}
+
+/*
+ * partition_state_foreach calls fn on every partition state of this
+ * database.  fn may take the partition's lock; the hash lock is held
+ * shared throughout, which is allowed by the lock order (hash, then
+ * partition), so fn must not add or remove partitions.
+ */
+void
+partition_state_foreach(void (*fn) (PartitionState *state))
+{
+	HASH_SEQ_STATUS status;
+	PartitionState *state;
+
+	LWLockAcquire(PgTopicsShared->hash_lock, LW_SHARED);
+	hash_seq_init(&status, PartitionHash);
+	while ((state = hash_seq_search(&status)) != NULL)
+	{
+		if (state->key.dbid == MyDatabaseId && state->initialized)
+			fn(state);
+	}
 	LWLockRelease(PgTopicsShared->hash_lock);
 }
 

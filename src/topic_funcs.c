@@ -173,7 +173,9 @@ pg_topics_partition_info(PG_FUNCTION_ARGS)
 		values[2] = Int64GetDatum(look.lso);
 		values[3] = Int64GetDatum(look.log_end);
 		values[4] = Int32GetDatum(part->nsegments);
-		nulls[5] = nulls[6] = nulls[7] = (look.oldest_xid == InvalidTransactionId);
+		nulls[6] = nulls[7] = (look.oldest_xid == InvalidTransactionId);
+		/* a prepared transaction has no backend */
+		nulls[5] = (look.oldest_pid == 0);
 		values[5] = Int32GetDatum(look.oldest_pid);
 		values[6] = TransactionIdGetDatum(look.oldest_xid);
 		values[7] = TimestampTzGetDatum(look.oldest_since);

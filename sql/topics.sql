@@ -1,0 +1,214 @@
+--
+-- Topics: create, describe, add partitions, drop, segment roll-over
+--
+-- After each expected error, \echo :SQLSTATE prints its SQLSTATE.
+--
+\set VERBOSITY terse
+CREATE EXTENSION pg_topics;
+
+-- The extension's schemas
+SELECT nspname FROM pg_namespace
+ WHERE nspname IN ('topics', 'topics_data')
+ ORDER BY nspname COLLATE "C";
+
+-- create_topic with the defaults: one partition, mode stream, no config
+SELECT * FROM topics.create_topic('orders');
+
+-- create_topic with a mode and a config
+SELECT * FROM topics.create_topic('events', 3, 'store', '{"segment.messages": 1000}');
+SELECT * FROM topics.create_topic('jobs', partitions => 2, mode => 'queue');
+SELECT * FROM topics.create_topic('my.topic_name-1', config => '{"segment.bytes": 1048576}');
+
+-- topics.topics lists them, with the owner and the root table
+SELECT name, mode, partitions, config, owner, root_table,
+       created_at IS NOT NULL AS t
+  FROM topics.topics
+ ORDER BY name COLLATE "C";
+
+-- the catalog: one row per topic, per partition and (at first) one
+-- segment per partition
+SELECT t.name, count(*) AS partitions
+  FROM topics.topic t JOIN topics.partition p USING (topic_id)
+ GROUP BY t.name
+ ORDER BY t.name COLLATE "C";
+SELECT t.name, s.partition, s.base_offset, s.end_offset
+  FROM topics.topic t JOIN topics.segment s USING (topic_id)
+ WHERE t.name IN ('events', 'orders')
+ ORDER BY t.name COLLATE "C", s.partition, s.base_offset;
+
+-- the root table has the message columns and is partitioned by list
+SELECT attname, format_type(atttypid, atttypmod) AS type
+  FROM pg_attribute
+ WHERE attrelid = 'topics_data.orders'::regclass AND attnum > 0
+ ORDER BY attnum;
+SELECT pg_get_partkeydef('topics_data.orders'::regclass);
+SELECT count(*) AS partition_tables FROM pg_inherits
+ WHERE inhparent = 'topics_data.events'::regclass;
+
+-- topics.partitions: an empty partition starts and ends at 0
+SELECT topic, partition, log_start, lso, log_end, segments,
+       size_bytes IS NOT NULL AS t,
+       oldest_producer_pid, oldest_producer_xid, oldest_producer_age
+  FROM topics.partitions
+ ORDER BY topic COLLATE "C", partition;
+
+-- after producing, log_end (and the lso, nothing being open) move on
+SELECT partition, msg_offset FROM topics.produce('orders', 'a');
+SELECT partition, msg_offset FROM topics.produce('orders', 'b');
+SELECT topic, partition, log_start, lso, log_end, segments
+  FROM topics.partitions WHERE topic = 'orders';
+
+-- partition_info is the function behind the view
+SELECT partition, log_start, lso, log_end, segments, oldest_producer_pid
+  FROM topics.partition_info('orders');
+
+-- add_partitions returns the new total and raises a NOTICE
+SELECT topics.add_partitions('events', 2);
+SELECT name, partitions FROM topics.topics WHERE name = 'events';
+SELECT partition, log_start, lso, log_end, segments
+  FROM topics.partitions WHERE topic = 'events' ORDER BY partition;
+-- the root table gets the new partitions: produce there and read it back
+SELECT count(*) AS partition_tables FROM pg_inherits
+ WHERE inhparent = 'topics_data.events'::regclass;
+SELECT * FROM topics.produce('events', 'to 4', partition => 4);
+SELECT partition, msg_offset, convert_from(value, 'UTF8') AS value
+  FROM topics_data.events;
+
+-- drop_topic leaves no table and no catalog row behind
+SELECT topics.drop_topic('events');
+SELECT topics.drop_topic('jobs');
+SELECT topics.drop_topic('my.topic_name-1');
+SELECT topics.drop_topic('orders');
+SELECT count(*) AS tables FROM pg_class
+ WHERE relnamespace = 'topics_data'::regnamespace;
+SELECT (SELECT count(*) FROM topics.topic) AS topics,
+       (SELECT count(*) FROM topics.partition) AS partitions,
+       (SELECT count(*) FROM topics.segment) AS segments;
+-- and the name can be used again
+SELECT * FROM topics.create_topic('orders', 2);
+SELECT topic, partition, log_start, lso, log_end, segments
+  FROM topics.partitions ORDER BY partition;
+SELECT topics.drop_topic('orders');
+
+-- Segment roll-over: 10 offsets per segment
+SELECT * FROM topics.create_topic('small', 1, 'stream', '{"segment.messages": 10}');
+SELECT count(*) AS produced FROM generate_series(0, 34) i,
+       LATERAL topics.produce('small', 'm' || i) p;
+SELECT s.partition, s.base_offset, s.end_offset
+  FROM topics.segment s JOIN topics.topic t USING (topic_id)
+ WHERE t.name = 'small'
+ ORDER BY s.partition, s.base_offset;
+SELECT topic, partition, log_start, lso, log_end, segments
+  FROM topics.partitions WHERE topic = 'small';
+-- the segments are tables under the partition's table
+SELECT count(*) AS segment_tables FROM pg_inherits i
+  JOIN topics.partition p ON p.relid = i.inhparent
+  JOIN topics.topic t USING (topic_id)
+ WHERE t.name = 'small';
+-- plain SQL on the root reads every message, in every segment
+SELECT count(*), min(msg_offset), max(msg_offset),
+       count(DISTINCT msg_offset) AS distinct_offsets
+  FROM topics_data.small;
+SELECT msg_offset, convert_from(value, 'UTF8') AS value
+  FROM topics_data.small WHERE msg_offset BETWEEN 8 AND 11
+ ORDER BY msg_offset;
+SELECT bool_and(convert_from(value, 'UTF8') = 'm' || msg_offset) AS values_match
+  FROM topics_data.small;
+SELECT topics.drop_topic('small');
+SELECT count(*) AS tables FROM pg_class
+ WHERE relnamespace = 'topics_data'::regnamespace;
+
+-- Invalid input: topic names
+SELECT * FROM topics.create_topic('');
+\echo :SQLSTATE
+SELECT * FROM topics.create_topic('.');
+\echo :SQLSTATE
+SELECT * FROM topics.create_topic('..');
+\echo :SQLSTATE
+SELECT * FROM topics.create_topic('has space');
+\echo :SQLSTATE
+SELECT * FROM topics.create_topic('a/b');
+\echo :SQLSTATE
+SELECT * FROM topics.create_topic('quote"d');
+\echo :SQLSTATE
+SELECT * FROM topics.create_topic('ünïcode');
+\echo :SQLSTATE
+SELECT * FROM topics.create_topic(repeat('x', 64));
+\echo :SQLSTATE
+-- 63 characters is fine
+SELECT length(topic), partitions, mode FROM topics.create_topic(repeat('x', 63));
+SELECT topics.drop_topic(repeat('x', 63));
+
+-- Invalid input: duplicate topic
+SELECT * FROM topics.create_topic('dup');
+SELECT * FROM topics.create_topic('dup');
+\echo :SQLSTATE
+SELECT * FROM topics.create_topic('dup', 4, 'store');
+\echo :SQLSTATE
+SELECT name, partitions, mode FROM topics.topics;
+SELECT topics.drop_topic('dup');
+
+-- Invalid input: partitions and mode
+SELECT * FROM topics.create_topic('bad', 0);
+\echo :SQLSTATE
+SELECT * FROM topics.create_topic('bad', -1);
+\echo :SQLSTATE
+SELECT * FROM topics.create_topic('bad', 1000000);
+\echo :SQLSTATE
+SELECT * FROM topics.create_topic('bad', 1, 'log');
+\echo :SQLSTATE
+SELECT * FROM topics.create_topic('bad', 1, '');
+\echo :SQLSTATE
+SELECT * FROM topics.create_topic('bad', 1, 'STREAM');
+\echo :SQLSTATE
+
+-- Invalid input: config
+SELECT * FROM topics.create_topic('bad', 1, 'stream', '{"retention.ms": 1000}');
+\echo :SQLSTATE
+SELECT * FROM topics.create_topic('bad', 1, 'stream', '{"segment.messages": 0}');
+\echo :SQLSTATE
+SELECT * FROM topics.create_topic('bad', 1, 'stream', '{"segment.messages": -5}');
+\echo :SQLSTATE
+SELECT * FROM topics.create_topic('bad', 1, 'stream', '{"segment.messages": "ten"}');
+\echo :SQLSTATE
+SELECT * FROM topics.create_topic('bad', 1, 'stream', '{"segment.messages": 1.5}');
+\echo :SQLSTATE
+SELECT * FROM topics.create_topic('bad', 1, 'stream', '{"segment.bytes": null}');
+\echo :SQLSTATE
+SELECT * FROM topics.create_topic('bad', 1, 'stream', '[]');
+\echo :SQLSTATE
+SELECT * FROM topics.create_topic('bad', 1, 'stream', '"segment.bytes"');
+\echo :SQLSTATE
+
+-- Invalid input: NULL arguments
+SELECT * FROM topics.create_topic(NULL);
+\echo :SQLSTATE
+SELECT * FROM topics.create_topic('bad', NULL);
+\echo :SQLSTATE
+SELECT * FROM topics.create_topic('bad', 1, NULL);
+\echo :SQLSTATE
+
+-- nothing was left behind by the failed calls
+SELECT count(*) AS topics FROM topics.topic;
+SELECT count(*) AS tables FROM pg_class
+ WHERE relnamespace = 'topics_data'::regnamespace;
+
+-- Invalid input: unknown topic
+SELECT topics.drop_topic('nosuch');
+\echo :SQLSTATE
+SELECT topics.add_partitions('nosuch', 1);
+\echo :SQLSTATE
+SELECT * FROM topics.partition_info('nosuch');
+\echo :SQLSTATE
+
+-- Invalid input: add_partitions count
+SELECT * FROM topics.create_topic('grow');
+SELECT topics.add_partitions('grow', 0);
+\echo :SQLSTATE
+SELECT topics.add_partitions('grow', -2);
+\echo :SQLSTATE
+SELECT topics.add_partitions('grow', NULL);
+\echo :SQLSTATE
+SELECT name, partitions FROM topics.topics;
+SELECT topics.drop_topic('grow');
+SELECT count(*) AS topics FROM topics.topic;
