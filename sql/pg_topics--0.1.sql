@@ -165,8 +165,7 @@ COMMENT ON FUNCTION topics.fetch(text, integer, bigint, integer, interval) IS
 
 CREATE FUNCTION topics.offset_for_time(topic text, partition integer, ts timestamptz)
 RETURNS bigint
-LANGUAGE C STABLE PARALLEL UNSAFE
-SET search_path = pg_catalog, pg_temp
+LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'pg_topics_offset_for_time';
 COMMENT ON FUNCTION topics.offset_for_time(text, integer, timestamptz) IS
     'Earliest offset of a partition whose timestamp is at or after ts, or NULL';

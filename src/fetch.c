@@ -22,7 +22,6 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/pg_type.h"
-#include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -142,47 +141,65 @@ fetch_messages(Topic *topic, int partition, int64 from_offset,
 /*
  * fetch_offset_for_time sets *offset to the earliest offset whose timestamp
  * is at or after ts, as Kafka's ListOffsets does, and returns false when
- * no committed message is that recent.  It scans the partition: timestamps
- * are the producer's and need not grow with offsets.
+ * no committed message is that recent.  It scans the partition in offset
+ * order: timestamps are the producer's and need not grow with offsets.
  */
 bool
 fetch_offset_for_time(Topic *topic, int partition, TimestampTz ts,
 					  int64 *offset)
 {
-	PartitionState *state = topic_partition_state(topic, partition);
+	TopicPartition *part;
 	PartitionSnapshot look;
-	Oid			argtypes[2] = {TIMESTAMPTZOID, INT8OID};
-	Datum		args[2];
-	SPIPlanPtr	plan;
-	char	   *sql;
+	Snapshot	snapshot;
 	bool		found = false;
+	int			i;
 
-	partition_look(state, &look);
-	sql = psprintf("SELECT msg_offset FROM %s "
-				   "WHERE \"timestamp\" OPERATOR(pg_catalog.>=) $1 "
-				   "AND msg_offset OPERATOR(pg_catalog.<) $2 "
-				   "ORDER BY msg_offset LIMIT 1",
-				   quote_qualified_identifier(TOPICS_DATA_SCHEMA,
-											  get_rel_name(topic->partitions[partition].relid)));
-	args[0] = TimestampTzGetDatum(ts);
-	args[1] = Int64GetDatum(look.lso);
-
-	SPI_connect();
-	plan = SPI_prepare(sql, 2, argtypes);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	if (SPI_execute_snapshot(plan, args, NULL, GetLatestSnapshot(),
-							 InvalidSnapshot, true, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not look up an offset by time");
-	if (SPI_processed > 0)
+	partition_look(topic_partition_state(topic, partition), &look);
+	part = &topic->partitions[partition];
+	if (part->segments[part->nsegments - 1].end < look.lso)
 	{
-		bool		isnull;
-
-		*offset = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-											  SPI_tuptable->tupdesc, 1,
-											  &isnull));
-		found = true;
+		topic = topic_reload(topic);
+		part = &topic->partitions[partition];
 	}
-	SPI_finish();
+
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	for (i = 0; i < part->nsegments && !found; i++)
+	{
+		const TopicSegment *seg = &part->segments[i];
+		Relation	rel;
+		Relation	index;
+		TupleTableSlot *slot;
+		IndexScanDesc scan;
+		ScanKeyData key;
+
+		if (seg->base >= look.lso)
+			break;
+		rel = table_open(seg->relid, AccessShareLock);
+		index = index_open(segment_offset_index(rel), AccessShareLock);
+		slot = table_slot_create(rel, NULL);
+		ScanKeyInit(&key, 1, BTLessStrategyNumber, F_INT8LT,
+					Int64GetDatum(look.lso));
+		scan = index_beginscan(rel, index, snapshot, 1, 0);
+		index_rescan(scan, &key, 1, NULL, 0);
+		while (index_getnext_slot(scan, ForwardScanDirection, slot))
+		{
+			bool		isnull;
+
+			if (DatumGetTimestampTz(slot_getattr(slot, Anum_message_timestamp,
+												 &isnull)) >= ts)
+			{
+				*offset = DatumGetInt64(slot_getattr(slot, Anum_message_offset,
+													 &isnull));
+				found = true;
+				break;
+			}
+			CHECK_FOR_INTERRUPTS();
+		}
+		index_endscan(scan);
+		ExecDropSingleTupleTableSlot(slot);
+		index_close(index, AccessShareLock);
+		table_close(rel, AccessShareLock);
+	}
+	UnregisterSnapshot(snapshot);
 	return found;
 }

@@ -261,6 +261,7 @@ segment_worker_extend(SegmentRequest *req)
 	Datum		args[2];
 	Oid			parent;
 	Oid			owner;
+	Oid			root;
 	bool		isnull;
 	Topic		topic;
 	TopicPartition part;
@@ -269,7 +270,7 @@ segment_worker_extend(SegmentRequest *req)
 
 	args[0] = Int32GetDatum(req->topic_id);
 	args[1] = Int32GetDatum(req->partition);
-	rc = SPI_execute_with_args("SELECT p.relid::pg_catalog.oid, c.relowner, "
+	rc = SPI_execute_with_args("SELECT p.relid::pg_catalog.oid, c.relowner, t.relid::pg_catalog.oid, "
 							   "COALESCE((t.config OPERATOR(pg_catalog.->>) 'segment.messages')::pg_catalog.int8, 0), "
 							   "COALESCE((t.config OPERATOR(pg_catalog.->>) 'segment.bytes')::pg_catalog.int8, 0) "
 							   "FROM topics.partition p "
@@ -286,14 +287,21 @@ segment_worker_extend(SegmentRequest *req)
 	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
 										   SPI_tuptable->tupdesc, 2, &isnull));
 	memset(&topic, 0, sizeof(topic));
+	root = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 3, &isnull));
 	topic.segment_messages = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 														 SPI_tuptable->tupdesc,
-														 3, &isnull));
+														 4, &isnull));
 	topic.segment_bytes = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 													  SPI_tuptable->tupdesc,
-													  4, &isnull));
+													  5, &isnull));
 
-	/* serialize with other workers of this partition, then look again */
+	/*
+	 * Lock the root before the partition table, as ATTACH PARTITION will and
+	 * as drop_topic does, so that a concurrent drop cannot deadlock with us.
+	 * Then serialize with other workers of this partition and look again.
+	 */
+	LockRelationOid(root, AccessShareLock);
 	LockRelationOid(parent, ShareUpdateExclusiveLock);
 
 	for (;;)
