@@ -45,7 +45,7 @@ extern int	pg_topics_max_message_bytes;
 extern int	pg_topics_max_partitions;
 extern int	pg_topics_max_open_producers;
 extern int	pg_topics_segment_create_timeout;
-extern void pg_topics_define_gucs(void);
+extern void pg_topics_define_gucs(bool preloading);
 
 /* pg_topics.c */
 extern void pg_topics_check_loaded(void);

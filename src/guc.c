@@ -21,9 +21,12 @@ int			pg_topics_segment_create_timeout = 30000;
 
 /*
  * pg_topics_define_gucs defines every setting and reserves the prefix.
+ * Settings that size shared memory exist only when the library is
+ * preloaded: defining a PGC_POSTMASTER setting after start-up is an error,
+ * and CREATE EXTENSION must still work without preloading.
  */
 void
-pg_topics_define_gucs(void)
+pg_topics_define_gucs(bool preloading)
 {
 	DefineCustomIntVariable("pg_topics.max_message_bytes",
 							"Largest message (key plus value plus headers) a producer may send.",
@@ -33,6 +36,16 @@ pg_topics_define_gucs(void)
 							PGC_SUSET, GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("pg_topics.segment_create_timeout",
+							"How long a producer waits for a new segment table: for a free worker slot, and the worker for its locks.",
+							NULL,
+							&pg_topics_segment_create_timeout,
+							30000, 100, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	if (preloading)
+	{
 	DefineCustomIntVariable("pg_topics.max_partitions",
 							"Partitions, across all topics and databases, whose state shared memory can hold.",
 							NULL,
@@ -49,13 +62,7 @@ pg_topics_define_gucs(void)
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 
-	DefineCustomIntVariable("pg_topics.segment_create_timeout",
-							"How long a producer waits for a new segment table: for a free worker slot, and the worker for its locks.",
-							NULL,
-							&pg_topics_segment_create_timeout,
-							30000, 100, INT_MAX,
-							PGC_SUSET, GUC_UNIT_MS,
-							NULL, NULL, NULL);
+	}
 
 	MarkGUCPrefixReserved("pg_topics");
 }

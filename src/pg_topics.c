@@ -75,7 +75,7 @@ pgt_process_utility(PlannedStmt *pstmt, const char *queryString,
 void
 _PG_init(void)
 {
-	pg_topics_define_gucs();
+	pg_topics_define_gucs(process_shared_preload_libraries_in_progress);
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;

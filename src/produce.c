@@ -224,6 +224,28 @@ precreate_next(Topic *topic, int partition, int64 last_offset)
 }
 
 /*
+ * ensure_segment waits, before any offset is taken, for a segment to hold
+ * the count offsets a producer is about to take.  A producer that waits
+ * here holds no offset, so it holds back no reader, and if no segment can
+ * be added it fails without having used up offsets.  Offsets taken by
+ * others meanwhile can still carry it past the segment; produce_messages
+ * then waits again.
+ */
+static void
+ensure_segment(Topic **topicp, int partition, int64 count)
+{
+	PartitionState *state = topic_partition_state(*topicp, partition);
+	TopicPartition *part = &(*topicp)->partitions[partition];
+	int64		need;
+
+	LWLockAcquire(&state->lock, LW_SHARED);
+	need = state->next_offset + count - 1;
+	LWLockRelease(&state->lock);
+	if (need >= part->segments[part->nsegments - 1].end)
+		segment_wait_for(topicp, partition, need, need);
+}
+
+/*
  * produce_messages appends msgs to an open topic, setting each message's
  * partition and offset.  Messages of one partition get consecutive offsets
  * in the order given.
@@ -251,6 +273,7 @@ produce_messages(Topic *topic, ProduceMessage *msgs, int n, bool sticky)
 	{
 		if (count[p] == 0)
 			continue;
+		ensure_segment(&topic, p, count[p]);
 		next[p] = partition_take_offsets(topic_partition_state(topic, p),
 										 count[p]);
 		last[p] = next[p] + count[p] - 1;

@@ -43,25 +43,27 @@ my $plain = PostgreSQL::Test::Cluster->new('no_preload');
 $plain->init;
 $plain->start;
 
-$plain->safe_psql('postgres', 'CREATE EXTENSION pg_topics');
-is( $plain->safe_psql(
-		'postgres',
-		"SELECT extversion FROM pg_extension WHERE extname = 'pg_topics'"),
-	'0.1',
-	'CREATE EXTENSION works without shared_preload_libraries');
+my ($ret, $out, $stderr) = psql_verbose($plain, 'CREATE EXTENSION pg_topics');
+is($ret, 0, 'CREATE EXTENSION works without shared_preload_libraries')
+  or diag($stderr);
 
-fails_with($plain, "SELECT topics.create_topic('t')",
-	'55000', 'shared_preload_libraries', 'create_topic without preload');
-fails_with($plain, "SELECT * FROM topics.produce('t', 'v'::text)",
-	'55000', 'shared_preload_libraries', 'produce without preload');
-fails_with(
-	$plain,
-	"SELECT * FROM topics.produce_batch('t', ARRAY['a', 'b']::text[])",
-	'55000', 'shared_preload_libraries', 'produce_batch without preload');
-fails_with($plain, "SELECT * FROM topics.fetch('t', 0, 0)",
-	'55000', 'shared_preload_libraries', 'fetch without preload');
-is($plain->safe_psql('postgres', 'SELECT count(*) FROM topics.topic'),
-	'0', 'no topic was created');
+SKIP:
+{
+	skip 'the extension could not be created', 13 if $ret != 0;
+
+	fails_with($plain, "SELECT topics.create_topic('t')",
+		'55000', 'shared_preload_libraries', 'create_topic without preload');
+	fails_with($plain, "SELECT * FROM topics.produce('t', 'v'::text)",
+		'55000', 'shared_preload_libraries', 'produce without preload');
+	fails_with(
+		$plain,
+		"SELECT * FROM topics.produce_batch('t', ARRAY['a', 'b']::text[])",
+		'55000', 'shared_preload_libraries', 'produce_batch without preload');
+	fails_with($plain, "SELECT * FROM topics.fetch('t', 0, 0)",
+		'55000', 'shared_preload_libraries', 'fetch without preload');
+	is($plain->safe_psql('postgres', 'SELECT count(*) FROM topics.topic'),
+		'0', 'no topic was created');
+}
 
 $plain->stop;
 
@@ -73,6 +75,7 @@ $node->append_conf(
 	'postgresql.conf', q{
 shared_preload_libraries = 'pg_topics'
 max_worker_processes = 0
+pg_topics.segment_create_timeout = '500ms'
 });
 $node->start;
 
@@ -121,7 +124,7 @@ is( $node->safe_psql(
 	'the failed batch holds no LSO and left one segment');
 
 # A later produce that fits in the first segment still works.
-my ($ret, $out, $stderr) = psql_verbose(
+($ret, $out, $stderr) = psql_verbose(
 	$node, q{
 SELECT partition, msg_offset FROM topics.produce('t', 'after'::text)});
 is($ret, 0, 'a later produce works') or diag($stderr);
