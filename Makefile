@@ -3,9 +3,13 @@
 MODULE_big = pg_topics
 OBJS = \
 	$(WIN32RES) \
+	src/consume.o \
 	src/fetch.o \
 	src/fetch_funcs.o \
+	src/group.o \
+	src/group_state.o \
 	src/guc.o \
+	src/launcher.o \
 	src/murmur2.o \
 	src/offsets.o \
 	src/pg_topics.o \

@@ -36,6 +36,8 @@ typedef struct PartitionState
 	int32		producers_tail;
 	int64		segment_requested_end;	/* pre-creation asked up to here */
 	ConditionVariable wait_cv;	/* readers waiting for the LSO to move */
+	ConditionVariable topic_cv; /* of partition 0 only: any partition moved */
+	struct PartitionState *topic_state; /* partition 0 of the same topic */
 } PartitionState;
 
 /*

@@ -45,10 +45,12 @@ extern int	pg_topics_max_message_bytes;
 extern int	pg_topics_max_partitions;
 extern int	pg_topics_max_open_producers;
 extern int	pg_topics_segment_create_timeout;
+extern int	pg_topics_worker_naptime;
 extern void pg_topics_define_gucs(bool preloading);
 
 /* pg_topics.c */
 extern void pg_topics_check_loaded(void);
+extern bool pg_topics_loaded(void);
 
 /* murmur2.c */
 extern int32 kafka_murmur2(const char *data, int len);

@@ -18,6 +18,7 @@ BUILD_DIR=${PGTOPICS_BUILD_DIR:-/var/tmp/pg_topics-build}
 PACKAGES=(postgresql-15 postgresql-server-dev-15 gcc make libc6-dev perl libipc-run-perl)
 # test/bench/run adds these to PACKAGES: PgQ, the baseline of one of its
 # measures (pgbench itself ships in postgresql-15).
+# shellcheck disable=SC2034  # used by test/bench/run
 BENCH_PACKAGES=(postgresql-15-pgq3)
 
 POLICY_RC=/usr/sbin/policy-rc.d

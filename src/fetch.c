@@ -38,10 +38,12 @@
 /*
  * fetch_segment appends to store the messages of one segment with offsets
  * in [from, below), at most max of them, and returns how many it added.
+ * Each row is the topic's name, the stored columns and, when the store has
+ * one more column, ticket.
  */
 static int
 fetch_segment(const TopicSegment *seg, Snapshot snapshot, int64 from,
-			  int64 below, int max, Datum topic_name,
+			  int64 below, int max, Datum topic_name, int32 ticket,
 			  Tuplestorestate *store, TupleDesc desc)
 {
 	Relation	rel = table_open(seg->relid, AccessShareLock);
@@ -50,8 +52,8 @@ fetch_segment(const TopicSegment *seg, Snapshot snapshot, int64 from,
 	IndexScanDesc scan;
 	ScanKeyData keys[2];
 	int			n = 0;
-	Datum		values[Natts_fetch];
-	bool		nulls[Natts_fetch];
+	Datum		values[Natts_fetch + 1];
+	bool		nulls[Natts_fetch + 1];
 
 	ScanKeyInit(&keys[0], 1, BTGreaterEqualStrategyNumber, F_INT8GE,
 				Int64GetDatum(from));
@@ -62,6 +64,8 @@ fetch_segment(const TopicSegment *seg, Snapshot snapshot, int64 from,
 
 	values[0] = topic_name;
 	nulls[0] = false;
+	values[Natts_fetch] = Int32GetDatum(ticket);
+	nulls[Natts_fetch] = false;
 	while (n < max && index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
 		slot_getallattrs(slot);
@@ -79,6 +83,48 @@ fetch_segment(const TopicSegment *seg, Snapshot snapshot, int64 from,
 }
 
 /*
+ * fetch_partition_rows appends to store up to max committed messages of a
+ * partition with offsets in [from, below), and returns how many.  Caller
+ * has read the partition's LSO, which below must not exceed, before this
+ * takes its snapshot.
+ */
+int
+fetch_partition_rows(Topic *topic, int partition, int64 from, int64 below,
+					 int max, int32 ticket, Tuplestorestate *store,
+					 TupleDesc desc)
+{
+	TopicPartition *part = &topic->partitions[partition];
+	Snapshot	snapshot;
+	Datum		topic_name;
+	int			found = 0;
+	int			i;
+
+	/* segments created since the topic was cached hold offsets below the LSO */
+	if (part->segments[part->nsegments - 1].end < below)
+	{
+		topic = topic_reload(topic);
+		part = &topic->partitions[partition];
+	}
+
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	topic_name = CStringGetTextDatum(topic->name);
+	for (i = 0; i < part->nsegments && found < max; i++)
+	{
+		const TopicSegment *seg = &part->segments[i];
+
+		if (seg->end <= from)
+			continue;
+		if (seg->base >= below)
+			break;
+		found += fetch_segment(seg, snapshot, Max(from, seg->base),
+							   Min(below, seg->end), max - found,
+							   topic_name, ticket, store, desc);
+	}
+	UnregisterSnapshot(snapshot);
+	return found;
+}
+
+/*
  * fetch_messages appends to store up to max_messages committed messages of
  * a partition, from from_offset on, waiting until deadline for the first
  * one.  Returns the partition's LSO as seen by the read.
@@ -90,11 +136,6 @@ fetch_messages(Topic *topic, int partition, int64 from_offset,
 {
 	PartitionState *state = topic_partition_state(topic, partition);
 	PartitionSnapshot look;
-	Snapshot	snapshot;
-	Datum		topic_name;
-	int			found = 0;
-	int			i;
-	int64		from;
 
 	partition_look(state, &look);
 	if (from_offset > look.log_end)
@@ -108,33 +149,9 @@ fetch_messages(Topic *topic, int partition, int64 from_offset,
 
 	if (look.lso <= from_offset && deadline > GetCurrentTimestamp())
 		partition_wait(state, from_offset, deadline, &look);
-	if (look.lso <= from_offset)
-		return look.lso;
-
-	/* segments created since the topic was cached hold offsets below the LSO */
-	{
-		TopicPartition *part = &topic->partitions[partition];
-
-		if (part->segments[part->nsegments - 1].end < look.lso)
-			topic = topic_reload(topic);
-	}
-
-	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	topic_name = CStringGetTextDatum(topic->name);
-	from = from_offset;
-	for (i = 0; i < topic->partitions[partition].nsegments && found < max_messages; i++)
-	{
-		const TopicSegment *seg = &topic->partitions[partition].segments[i];
-
-		if (seg->end <= from)
-			continue;
-		if (seg->base >= look.lso)
-			break;
-		found += fetch_segment(seg, snapshot, Max(from, seg->base),
-							   Min(look.lso, seg->end), max_messages - found,
-							   topic_name, store, desc);
-	}
-	UnregisterSnapshot(snapshot);
+	if (look.lso > from_offset)
+		fetch_partition_rows(topic, partition, from_offset, look.lso,
+							 max_messages, 0, store, desc);
 	return look.lso;
 }
 

@@ -12,12 +12,14 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
+#include "group_state.h"
 #include "pg_topics.h"
 
 int			pg_topics_max_message_bytes = 1024 * 1024;
 int			pg_topics_max_partitions = 4096;
 int			pg_topics_max_open_producers = 8192;
 int			pg_topics_segment_create_timeout = 30000;
+int			pg_topics_worker_naptime = 1000;
 
 /*
  * pg_topics_define_gucs defines every setting and reserves the prefix.
@@ -44,12 +46,28 @@ pg_topics_define_gucs(bool preloading)
 							PGC_SUSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("pg_topics.worker_naptime",
+							"How often each database's worker expires silent consumer group members.",
+							NULL,
+							&pg_topics_worker_naptime,
+							1000, 10, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
 	if (preloading)
 	{
 	DefineCustomIntVariable("pg_topics.max_partitions",
 							"Partitions, across all topics and databases, whose state shared memory can hold.",
 							NULL,
 							&pg_topics_max_partitions,
+							4096, 16, 1024 * 1024,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_topics.max_members",
+							"Consumer group members, across all databases, whose heartbeats shared memory can hold.",
+							NULL,
+							&pg_topics_max_members,
 							4096, 16, 1024 * 1024,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);

@@ -61,6 +61,18 @@ static int	max_xact_producers = 0;
 static List *dropped_partitions = NIL;
 
 /*
+ * partition_broadcast wakes the readers of a partition, and those waiting
+ * for any partition of its topic.
+ */
+static void
+partition_broadcast(PartitionState *state)
+{
+	ConditionVariableBroadcast(&state->wait_cv);
+	if (state->topic_state != NULL)
+		ConditionVariableBroadcast(&state->topic_state->topic_cv);
+}
+
+/*
  * unlink_slot takes a slot off its partition's list and frees it.  Caller
  * holds the partition lock exclusively.
  */
@@ -156,7 +168,7 @@ wake_if_prepared_ended(PartitionState *state)
 		prune_prepared(state);
 	LWLockRelease(&state->lock);
 	if (ended)
-		ConditionVariableBroadcast(&state->wait_cv);
+		partition_broadcast(state);
 }
 
 /*
@@ -398,7 +410,7 @@ producers_xact_callback(XactEvent event, void *arg)
 				LWLockAcquire(&state->lock, LW_EXCLUSIVE);
 				unlink_slot(state, xact_producers[i].slot);
 				LWLockRelease(&state->lock);
-				ConditionVariableBroadcast(&state->wait_cv);
+				partition_broadcast(state);
 			}
 			n_xact_producers = 0;
 			if (event == XACT_EVENT_COMMIT && dropped_partitions != NIL)

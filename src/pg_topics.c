@@ -16,6 +16,7 @@
 #include "storage/ipc.h"
 #include "tcop/utility.h"
 
+#include "launcher.h"
 #include "pg_topics.h"
 #include "partition_state.h"
 
@@ -45,7 +46,8 @@ pgt_shmem_startup(void)
 
 /*
  * pgt_process_utility wakes the readers held back by a prepared transaction
- * once COMMIT PREPARED or ROLLBACK PREPARED has ended it.
+ * once COMMIT PREPARED or ROLLBACK PREPARED has ended it, and lets the
+ * launcher know of commands that concern its workers.
  */
 static void
 pgt_process_utility(PlannedStmt *pstmt, const char *queryString,
@@ -55,6 +57,7 @@ pgt_process_utility(PlannedStmt *pstmt, const char *queryString,
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 
+	launcher_utility_before(parsetree);
 	if (prev_process_utility_hook)
 		prev_process_utility_hook(pstmt, queryString, readOnlyTree, context,
 								  params, queryEnv, dest, qc);
@@ -70,6 +73,7 @@ pgt_process_utility(PlannedStmt *pstmt, const char *queryString,
 			stmt->kind == TRANS_STMT_ROLLBACK_PREPARED)
 			partition_wake_prepared();
 	}
+	launcher_utility_after(parsetree);
 }
 
 void
@@ -86,6 +90,17 @@ _PG_init(void)
 	shmem_startup_hook = pgt_shmem_startup;
 	prev_process_utility_hook = ProcessUtility_hook;
 	ProcessUtility_hook = pgt_process_utility;
+
+	launcher_register();
+}
+
+/*
+ * pg_topics_loaded tells whether the library was preloaded.
+ */
+bool
+pg_topics_loaded(void)
+{
+	return pg_topics_shmem_ready();
 }
 
 /*

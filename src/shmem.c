@@ -9,7 +9,8 @@
  * rather than a slow leak.
  *
  * Locking protocol:
- *	- PgTopicsShared->hash_lock (the "pg_topics" named tranche) protects
+ *	- PgTopicsShared->hash_lock (the first lock of the "pg_topics" named
+ *	  tranche; group_state.c has the second) protects
  *	  the partition hash: shared to look up, exclusive to add or remove.
  *	- PartitionState.lock protects every field of one partition, and the
  *	  links of the producer slots chained on it.  It is never held together
@@ -27,6 +28,7 @@
 #include "storage/shmem.h"
 #include "utils/hsearch.h"
 
+#include "group_state.h"
 #include "pg_topics.h"
 #include "partition_state.h"
 
@@ -56,6 +58,7 @@ shmem_size(void)
 								   sizeof(ProducerSlot)));
 	size = add_size(size, hash_estimate_size(pg_topics_max_partitions,
 											 sizeof(PartitionState)));
+	size = add_size(size, group_state_shmem_size());
 	return size;
 }
 
@@ -67,7 +70,7 @@ void
 pg_topics_shmem_request(void)
 {
 	RequestAddinShmemSpace(shmem_size());
-	RequestNamedLWLockTranche("pg_topics", 1);
+	RequestNamedLWLockTranche("pg_topics", 2);
 }
 
 /*
@@ -108,6 +111,8 @@ pg_topics_shmem_startup(void)
 								  pg_topics_max_partitions,
 								  pg_topics_max_partitions,
 								  &info, HASH_ELEM | HASH_BLOBS);
+
+	group_state_shmem_startup();
 
 	LWLockRelease(AddinShmemInitLock);
 
@@ -159,6 +164,8 @@ partition_state_find(Oid relid, bool create)
 		state->producers_tail = -1;
 		state->segment_requested_end = 0;
 		ConditionVariableInit(&state->wait_cv);
+		ConditionVariableInit(&state->topic_cv);
+		state->topic_state = NULL;
 	}
 	LWLockRelease(PgTopicsShared->hash_lock);
 

@@ -341,6 +341,14 @@ topic_add_partitions(TopicAdmin *admin, Topic *topic, int count)
 							  "WHERE topic_id OPERATOR(pg_catalog.=) $1",
 							  2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update topic \"%s\"", topic->name);
+
+	/* every consumer group of the topic shares out the new partitions */
+	if (SPI_execute_with_args("SELECT topics._rebalance(g.group_id) FROM "
+							  "(SELECT group_id FROM topics.consumer_group "
+							  " WHERE topic_id OPERATOR(pg_catalog.=) $1 "
+							  " ORDER BY group_id FOR UPDATE) g",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not rebalance the groups of topic \"%s\"", topic->name);
 	return have + count;
 }
 

@@ -566,6 +566,10 @@ topic_partition_state(Topic *topic, int partition)
 
 		partition_state_init(state, part->relid, log_end, prepared);
 	}
+	/* set once, to the same value by every backend: no lock needed */
+	if (state->topic_state == NULL)
+		state->topic_state = partition == 0 ? state :
+			topic_partition_state(topic, 0);
 	return state;
 }
 

@@ -1,0 +1,42 @@
+/*-------------------------------------------------------------------------
+ *
+ * group.h
+ *	  Consumer groups: membership, positions and polling.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef GROUP_H
+#define GROUP_H
+
+#include "topic.h"
+
+/* A member of a group, as one poll or commit sees it. */
+typedef struct GroupMember
+{
+	int32		group_id;
+	int32		generation;		/* the group's */
+	char		reset;			/* auto_offset_reset: 'e', 'l' or 'n' */
+	int32		member_id;		/* 0: no such member */
+	int32		member_generation;
+	int			nassigned;
+	int		   *assigned;		/* partitions, ascending */
+} GroupMember;
+
+/* group.c */
+extern bool group_lookup(Topic *topic, const char *group, const char *member,
+						 GroupMember *gm);
+extern void group_check_member(Topic *topic, const char *group,
+							   const char *member, GroupMember *gm);
+extern int64 group_read_position(int32 group_id, int partition, bool lock);
+extern int64 group_resolve_position(Topic *topic, const char *group,
+									GroupMember *gm, int partition,
+									int64 committed);
+
+/* consume.c */
+extern void position_register(int32 group_id, int partition, int64 committed,
+							  int64 value);
+extern bool position_pending(int32 group_id, int partition, int64 *value);
+extern void position_set(int32 group_id, int partition, int64 value);
+extern void pg_topics_register_consume_callbacks(void);
+
+#endif							/* GROUP_H */

@@ -1,0 +1,474 @@
+/*-------------------------------------------------------------------------
+ *
+ * consume.c
+ *	  Polling a consumer group: reading the member's partitions from the
+ *	  group's positions, and moving the positions inside the caller's
+ *	  transaction.
+ *
+ * topics.poll() is an SQL function that the planner inlines into the
+ * caller's query:
+ *
+ *		SELECT ..., topics._take(r.group_id, r.partition, r.msg_offset), ...
+ *		  FROM topics._poll(...) r
+ *
+ * _poll reads the messages (it locks the position row of each partition
+ * it reads from, so that a new owner after a rebalance waits for this
+ * transaction), and _take, evaluated for each row as the caller's query
+ * hands it out, moves the position past that row.  So a cursor over
+ * topics.poll() advances the group only past the rows it FETCHed, and a
+ * plain SELECT past every row it returned.
+ *
+ * Positions moved in a transaction are kept in backend memory and written
+ * to topics.committed_offset just before the transaction commits (or is
+ * prepared), so the new positions commit together with whatever else the
+ * transaction wrote, and vanish with it on rollback.  ROLLBACK TO SAVEPOINT
+ * puts back the positions of before the savepoint.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "tcop/utility.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "fetch.h"
+#include "group.h"
+#include "topic_admin.h"
+
+PG_FUNCTION_INFO_V1(pg_topics__poll);
+PG_FUNCTION_INFO_V1(pg_topics__take);
+
+/* The value a position had before a subtransaction changed it. */
+typedef struct SavedValue
+{
+	int			level;
+	int64		value;
+} SavedValue;
+
+/*
+ * A partition position this transaction holds locked.  committed is what
+ * topics.committed_offset held (-1: NULL), value where the group reads
+ * next once this transaction commits.
+ */
+typedef struct Position
+{
+	int32		group_id;
+	int32		partition;
+	int64		committed;
+	int64		value;
+	int			created_level;	/* nesting level that locked the row */
+	int			level;			/* nesting level of the last change */
+	int			nsaved;
+	SavedValue *saved;			/* values of outer levels, innermost last */
+} Position;
+
+/*
+ * The positions of the current transaction, in TopTransactionContext: they
+ * live exactly as long as the transaction and its row locks.
+ */
+static Position *positions = NULL;
+static int	npositions = 0;
+static int	maxpositions = 0;
+
+/* Polls rotate the partition they read first, for fairness. */
+static uint32 poll_rotation = 0;
+
+/* Most messages one poll returns, as for fetch. */
+#define POLL_MAX_MESSAGES	1000000
+
+static Position *
+position_find(int32 group_id, int partition)
+{
+	int			i;
+
+	for (i = 0; i < npositions; i++)
+		if (positions[i].group_id == group_id &&
+			positions[i].partition == partition)
+			return &positions[i];
+	return NULL;
+}
+
+/*
+ * position_register records a partition whose position row this
+ * transaction has just locked, unless it is known already.
+ */
+void
+position_register(int32 group_id, int partition, int64 committed, int64 value)
+{
+	Position   *pos;
+
+	if (position_find(group_id, partition) != NULL)
+		return;
+	if (npositions == maxpositions)
+	{
+		int			newmax = Max(8, maxpositions * 2);
+
+		if (positions == NULL)
+			positions = MemoryContextAlloc(TopTransactionContext,
+										   newmax * sizeof(Position));
+		else
+			positions = repalloc(positions, newmax * sizeof(Position));
+		maxpositions = newmax;
+	}
+	pos = &positions[npositions++];
+	pos->group_id = group_id;
+	pos->partition = partition;
+	pos->committed = committed;
+	pos->value = value;
+	pos->created_level = GetCurrentTransactionNestLevel();
+	pos->level = pos->created_level;
+	pos->nsaved = 0;
+	pos->saved = NULL;
+}
+
+/*
+ * position_pending returns whether this transaction holds a position for a
+ * partition, and sets *value to it.
+ */
+bool
+position_pending(int32 group_id, int partition, int64 *value)
+{
+	Position   *pos = position_find(group_id, partition);
+
+	if (pos == NULL)
+		return false;
+	*value = pos->value;
+	return true;
+}
+
+/*
+ * position_set moves a registered position, remembering the value of
+ * before for a rollback to savepoint.
+ */
+void
+position_set(int32 group_id, int partition, int64 value)
+{
+	Position   *pos = position_find(group_id, partition);
+	int			level = GetCurrentTransactionNestLevel();
+
+	if (pos == NULL)
+		elog(ERROR, "position of partition %d is not locked", partition);
+	if (pos->level < level)
+	{
+		pos->saved = pos->saved == NULL ?
+			MemoryContextAlloc(TopTransactionContext, sizeof(SavedValue)) :
+			repalloc(pos->saved, (pos->nsaved + 1) * sizeof(SavedValue));
+		pos->saved[pos->nsaved].level = pos->level;
+		pos->saved[pos->nsaved].value = pos->value;
+		pos->nsaved++;
+		pos->level = level;
+	}
+	pos->value = value;
+}
+
+/*
+ * positions_flush writes the moved positions of this transaction.  Called
+ * just before commit or prepare.
+ */
+static void
+positions_flush(void)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[3] = {INT4OID, INT4OID, INT8OID};
+	TopicAdmin	admin;
+	int			i;
+	bool		any = false;
+
+	for (i = 0; i < npositions; i++)
+		any |= (positions[i].value != positions[i].committed);
+	if (!any)
+		return;
+
+	PushActiveSnapshot(GetTransactionSnapshot());
+	topic_admin_begin(&admin);
+	if (plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare("INSERT INTO topics.committed_offset AS c "
+									"(group_id, partition, committed, committed_at) "
+									"VALUES ($1, $2, $3, pg_catalog.now()) "
+									"ON CONFLICT (group_id, partition) DO UPDATE "
+									"SET committed = EXCLUDED.committed, "
+									"committed_at = EXCLUDED.committed_at",
+									3, argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "could not prepare the position update");
+		SPI_keepplan(p);
+		plan = p;
+	}
+	for (i = 0; i < npositions; i++)
+	{
+		Datum		args[3];
+
+		if (positions[i].value == positions[i].committed)
+			continue;
+		args[0] = Int32GetDatum(positions[i].group_id);
+		args[1] = Int32GetDatum(positions[i].partition);
+		args[2] = Int64GetDatum(positions[i].value);
+		if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not write the position of partition %d",
+				 positions[i].partition);
+	}
+	topic_admin_end(&admin);
+	PopActiveSnapshot();
+}
+
+static void
+consume_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			if (npositions > 0)
+				positions_flush();
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			positions = NULL;
+			npositions = maxpositions = 0;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * consume_subxact_callback merges a committed subtransaction's changes into
+ * its parent, and undoes an aborted one's: its row locks are gone, so are
+ * the positions it registered.
+ */
+static void
+consume_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	int			level = GetCurrentTransactionNestLevel();
+	int			i;
+	int			kept = 0;
+
+	if (event != SUBXACT_EVENT_COMMIT_SUB && event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	for (i = 0; i < npositions; i++)
+	{
+		Position   *pos = &positions[i];
+
+		if (event == SUBXACT_EVENT_ABORT_SUB)
+		{
+			if (pos->created_level >= level)
+				continue;		/* dropped */
+			if (pos->level >= level)
+			{
+				pos->nsaved--;
+				pos->value = pos->saved[pos->nsaved].value;
+				pos->level = pos->saved[pos->nsaved].level;
+			}
+		}
+		else
+		{
+			if (pos->created_level >= level)
+				pos->created_level = level - 1;
+			if (pos->level >= level)
+			{
+				/* the parent's saved value, if any, is now the parent's own */
+				if (pos->nsaved > 0 && pos->saved[pos->nsaved - 1].level == level - 1)
+					pos->nsaved--;
+				pos->level = level - 1;
+			}
+		}
+		positions[kept++] = *pos;
+	}
+	npositions = kept;
+}
+
+/*
+ * pg_topics_register_consume_callbacks installs the callbacks once per
+ * backend.
+ */
+void
+pg_topics_register_consume_callbacks(void)
+{
+	static bool registered = false;
+
+	if (!registered)
+	{
+		RegisterXactCallback(consume_xact_callback, NULL);
+		RegisterSubXactCallback(consume_subxact_callback, NULL);
+		registered = true;
+	}
+}
+
+/*
+ * topics._poll(group, topic, member, max_messages, max_wait) returns the
+ * next committed messages of the member's partitions, with the group's id
+ * for topics._take.  It moves no position itself, except past a gap of
+ * rolled-back offsets that holds no message to take.
+ */
+Datum
+pg_topics__poll(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *group;
+	char	   *member;
+	Topic	   *topic;
+	int32		max;
+	Interval   *span;
+	int64		wait_ms;
+	TimestampTz deadline;
+	GroupMember gm;
+	int64	   *pos;
+	int64	   *lso;
+	PartitionState *topic_state;
+	int			i;
+	int			found = 0;
+
+	for (i = 0; i < 5; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("arguments of topics.poll() must not be null")));
+	group = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	topic = topic_open(topic_name_from_text(PG_GETARG_TEXT_PP(1)),
+					   AccessShareLock);
+	topic_check_privilege(topic, ACL_SELECT);
+	member = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	max = PG_GETARG_INT32(3);
+	span = PG_GETARG_INTERVAL_P(4);
+	wait_ms = span->time / 1000 + ((int64) span->day * SECS_PER_DAY +
+								   (int64) span->month * DAYS_PER_MONTH * SECS_PER_DAY) * 1000;
+	if (max < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid max_messages %d", max),
+				 errdetail("One poll returns from 1 to %d messages.", POLL_MAX_MESSAGES)));
+	if (max > POLL_MAX_MESSAGES)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("max_messages %d is out of range", max),
+				 errdetail("One poll returns from 1 to %d messages.", POLL_MAX_MESSAGES)));
+	if (wait_ms < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_wait must not be negative")));
+	PreventCommandIfReadOnly("topics.poll()");
+	pg_topics_register_consume_callbacks();
+
+	group_check_member(topic, group, member, &gm);
+	InitMaterializedSRF(fcinfo, 0);
+	if (gm.nassigned == 0)
+		return (Datum) 0;
+
+	/* where each partition is read from: this transaction's, or committed */
+	pos = palloc(sizeof(int64) * gm.nassigned);
+	lso = palloc(sizeof(int64) * gm.nassigned);
+	for (i = 0; i < gm.nassigned; i++)
+		if (!position_pending(gm.group_id, gm.assigned[i], &pos[i]))
+			pos[i] = group_read_position(gm.group_id, gm.assigned[i], false);
+
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
+	topic_state = topic_partition_state(topic, 0);
+	for (;;)
+	{
+		bool		any = false;
+		TimestampTz now;
+
+		for (i = 0; i < gm.nassigned; i++)
+		{
+			int			p = gm.assigned[i];
+			PartitionSnapshot look;
+			int64		committed;
+
+			if (!position_pending(gm.group_id, p, &pos[i]))
+			{
+				int64		resolved = group_resolve_position(topic, group, &gm,
+															  p, pos[i]);
+
+				partition_look(topic_partition_state(topic, p), &look);
+				if (resolved == pos[i] && look.lso <= resolved)
+				{
+					lso[i] = look.lso;
+					continue;	/* nothing to read, nothing to write */
+				}
+
+				/* lock, then look again: the previous owner may have moved it */
+				committed = group_read_position(gm.group_id, p, true);
+				position_register(gm.group_id, p, committed, committed);
+				pos[i] = group_resolve_position(topic, group, &gm, p, committed);
+				position_set(gm.group_id, p, pos[i]);
+			}
+			partition_look(topic_partition_state(topic, p), &look);
+			lso[i] = look.lso;
+			any |= (lso[i] > pos[i]);
+		}
+
+		if (any)
+		{
+			uint32		first = poll_rotation++;
+
+			for (i = 0; i < gm.nassigned && found < max; i++)
+			{
+				int			k = (first + i) % gm.nassigned;
+				int			n;
+
+				if (lso[k] <= pos[k])
+					continue;
+				n = fetch_partition_rows(topic, gm.assigned[k], pos[k], lso[k],
+										 max - found, gm.group_id,
+										 rsinfo->setResult, rsinfo->setDesc);
+				if (n == 0)
+				{
+					/* only rolled-back offsets below the LSO: skip the gap */
+					position_set(gm.group_id, gm.assigned[k], lso[k]);
+					pos[k] = lso[k];
+				}
+				found += n;
+			}
+			if (found > 0)
+				break;
+		}
+
+		now = GetCurrentTimestamp();
+		if (now >= deadline)
+			break;
+		ConditionVariableTimedSleep(&topic_state->topic_cv,
+									TimestampDifferenceMilliseconds(now, deadline),
+									PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
+	return (Datum) 0;
+}
+
+/*
+ * topics._take(group_id, partition, msg_offset) moves this transaction's
+ * position in a partition past msg_offset and returns msg_offset.  Only
+ * positions this transaction's poll locked can move.
+ */
+Datum
+pg_topics__take(PG_FUNCTION_ARGS)
+{
+	int32		group_id = PG_GETARG_INT32(0);
+	int32		partition = PG_GETARG_INT32(1);
+	int64		offset = PG_GETARG_INT64(2);
+	int64		value;
+
+	if (!position_pending(group_id, partition, &value))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("partition %d of consumer group %d was not polled in this transaction",
+						partition, group_id),
+				 errhint("Read a group's messages with topics.poll().")));
+	if (offset + 1 > value)
+		position_set(group_id, partition, offset + 1);
+	PG_RETURN_INT64(offset);
+}
