@@ -13,10 +13,10 @@
 
 extern int64 fetch_messages(Topic *topic, int partition, int64 from_offset,
 							int max_messages, TimestampTz deadline,
-							Tuplestorestate *store, TupleDesc desc);
+							Tuplestorestate *store);
 extern int	fetch_partition_rows(Topic *topic, int partition, int64 from,
-								 int64 below, int max, int32 ticket,
-								 Tuplestorestate *store, TupleDesc desc);
+								 int64 below, int max,
+								 Tuplestorestate *store);
 extern bool fetch_offset_for_time(Topic *topic, int partition,
 								  TimestampTz ts, int64 *offset);
 

@@ -49,6 +49,15 @@ SELECT pg_catalog.pg_extension_config_dump('topics.segment', '');
 REVOKE ALL ON topics.topic, topics.partition, topics.segment FROM PUBLIC;
 GRANT SELECT ON topics.topic, topics.partition, topics.segment TO PUBLIC;
 
+-- Row types of the hot paths: a named composite type costs the executor a
+-- type cache lookup, where OUT parameters are parsed again at every call.
+CREATE TYPE topics.produced AS (partition integer, msg_offset bigint);
+COMMENT ON TYPE topics.produced IS 'Where a produced message landed';
+CREATE TYPE topics.message AS (
+    partition integer, msg_offset bigint, "timestamp" timestamptz,
+    key bytea, value bytea, headers jsonb);
+COMMENT ON TYPE topics.message IS 'A message as stored in a partition';
+
 -- Topics
 
 CREATE FUNCTION topics.create_topic(
@@ -86,9 +95,8 @@ COMMENT ON FUNCTION topics.add_partitions(text, integer) IS
 CREATE FUNCTION topics.produce(
     topic text, value bytea, key bytea DEFAULT NULL,
     partition integer DEFAULT NULL, headers jsonb DEFAULT NULL,
-    "timestamp" timestamptz DEFAULT NULL,
-    OUT partition integer, OUT msg_offset bigint)
-RETURNS record
+    "timestamp" timestamptz DEFAULT NULL)
+RETURNS topics.produced
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'pg_topics_produce';
 COMMENT ON FUNCTION topics.produce(text, bytea, bytea, integer, jsonb, timestamptz) IS
@@ -97,9 +105,8 @@ COMMENT ON FUNCTION topics.produce(text, bytea, bytea, integer, jsonb, timestamp
 CREATE FUNCTION topics.produce(
     topic text, value text, key text DEFAULT NULL,
     partition integer DEFAULT NULL, headers jsonb DEFAULT NULL,
-    "timestamp" timestamptz DEFAULT NULL,
-    OUT partition integer, OUT msg_offset bigint)
-RETURNS record
+    "timestamp" timestamptz DEFAULT NULL)
+RETURNS topics.produced
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'pg_topics_produce_text';
 COMMENT ON FUNCTION topics.produce(text, text, text, integer, jsonb, timestamptz) IS
@@ -108,9 +115,8 @@ COMMENT ON FUNCTION topics.produce(text, text, text, integer, jsonb, timestamptz
 CREATE FUNCTION topics.produce(
     topic text, value jsonb, key text DEFAULT NULL,
     partition integer DEFAULT NULL, headers jsonb DEFAULT NULL,
-    "timestamp" timestamptz DEFAULT NULL,
-    OUT partition integer, OUT msg_offset bigint)
-RETURNS record
+    "timestamp" timestamptz DEFAULT NULL)
+RETURNS topics.produced
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'pg_topics_produce_jsonb';
 COMMENT ON FUNCTION topics.produce(text, jsonb, text, integer, jsonb, timestamptz) IS
@@ -119,9 +125,8 @@ COMMENT ON FUNCTION topics.produce(text, jsonb, text, integer, jsonb, timestampt
 CREATE FUNCTION topics.produce_batch(
     topic text, "values" bytea[], keys bytea[] DEFAULT NULL,
     partition integer DEFAULT NULL, headers jsonb[] DEFAULT NULL,
-    "timestamp" timestamptz DEFAULT NULL,
-    OUT partition integer, OUT msg_offset bigint)
-RETURNS SETOF record
+    "timestamp" timestamptz DEFAULT NULL)
+RETURNS SETOF topics.produced
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'pg_topics_produce_batch';
 COMMENT ON FUNCTION topics.produce_batch(text, bytea[], bytea[], integer, jsonb[], timestamptz) IS
@@ -130,9 +135,8 @@ COMMENT ON FUNCTION topics.produce_batch(text, bytea[], bytea[], integer, jsonb[
 CREATE FUNCTION topics.produce_batch(
     topic text, "values" text[], keys text[] DEFAULT NULL,
     partition integer DEFAULT NULL, headers jsonb[] DEFAULT NULL,
-    "timestamp" timestamptz DEFAULT NULL,
-    OUT partition integer, OUT msg_offset bigint)
-RETURNS SETOF record
+    "timestamp" timestamptz DEFAULT NULL)
+RETURNS SETOF topics.produced
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'pg_topics_produce_batch_text';
 COMMENT ON FUNCTION topics.produce_batch(text, text[], text[], integer, jsonb[], timestamptz) IS
@@ -141,9 +145,8 @@ COMMENT ON FUNCTION topics.produce_batch(text, text[], text[], integer, jsonb[],
 CREATE FUNCTION topics.produce_batch(
     topic text, "values" jsonb[], keys text[] DEFAULT NULL,
     partition integer DEFAULT NULL, headers jsonb[] DEFAULT NULL,
-    "timestamp" timestamptz DEFAULT NULL,
-    OUT partition integer, OUT msg_offset bigint)
-RETURNS SETOF record
+    "timestamp" timestamptz DEFAULT NULL)
+RETURNS SETOF topics.produced
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'pg_topics_produce_batch_jsonb';
 COMMENT ON FUNCTION topics.produce_batch(text, jsonb[], text[], integer, jsonb[], timestamptz) IS
@@ -151,15 +154,29 @@ COMMENT ON FUNCTION topics.produce_batch(text, jsonb[], text[], integer, jsonb[]
 
 -- Read
 
+CREATE FUNCTION topics._fetch(
+    topic text, partition integer, from_offset bigint,
+    max_messages integer, max_wait interval)
+RETURNS SETOF topics.message
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'pg_topics__fetch';
+COMMENT ON FUNCTION topics._fetch(text, integer, bigint, integer, interval) IS
+    'Internal: the messages topics.fetch() returns, as stored';
+
+-- fetch is SQL so that the planner inlines it: the C function then hands
+-- over rows as stored, and the topic's name is added by the caller's query.
+-- Inlining needs a non-volatile SQL function without a SET clause; the body
+-- names everything in full.
 CREATE FUNCTION topics.fetch(
     topic text, partition integer, from_offset bigint,
-    max_messages integer DEFAULT 100, max_wait interval DEFAULT '0',
-    OUT topic text, OUT partition integer, OUT msg_offset bigint,
-    OUT "timestamp" timestamptz, OUT key bytea, OUT value bytea,
-    OUT headers jsonb)
-RETURNS SETOF record
-LANGUAGE C VOLATILE PARALLEL UNSAFE
-AS 'MODULE_PATHNAME', 'pg_topics_fetch';
+    max_messages integer DEFAULT 100, max_wait interval DEFAULT '0')
+RETURNS TABLE (topic text, partition integer, msg_offset bigint,
+               "timestamp" timestamptz, key bytea, value bytea, headers jsonb)
+LANGUAGE sql STABLE PARALLEL UNSAFE
+AS $$
+SELECT $1, r.partition, r.msg_offset, r."timestamp", r.key, r.value, r.headers
+  FROM topics._fetch($1, $2, $3, $4, $5) r
+$$;
 COMMENT ON FUNCTION topics.fetch(text, integer, bigint, integer, interval) IS
     'Read committed messages of a partition from an offset, waiting up to max_wait for the first';
 
@@ -584,21 +601,20 @@ COMMENT ON FUNCTION topics.seek(text, text, integer, timestamptz) IS
     'Move the group''s position in a partition to the first message at or after a time';
 
 CREATE FUNCTION topics._poll(
-    p_group text, p_topic text, p_member text, p_max integer, p_wait interval,
-    OUT topic text, OUT partition integer, OUT msg_offset bigint,
-    OUT "timestamp" timestamptz, OUT key bytea, OUT value bytea,
-    OUT headers jsonb, OUT group_id integer)
-RETURNS SETOF record
+    group_name text, topic text, member_name text, max_messages integer,
+    max_wait interval)
+RETURNS SETOF topics.message
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'pg_topics__poll';
 COMMENT ON FUNCTION topics._poll(text, text, text, integer, interval) IS
     'Internal: the messages topics.poll() returns';
 
-CREATE FUNCTION topics._take(group_id integer, partition integer, msg_offset bigint)
+CREATE FUNCTION topics._take(group_name text, topic text, partition integer,
+    msg_offset bigint)
 RETURNS bigint
 LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'pg_topics__take';
-COMMENT ON FUNCTION topics._take(integer, integer, bigint) IS
+COMMENT ON FUNCTION topics._take(text, text, integer, bigint) IS
     'Internal: move this transaction''s position past a polled message';
 
 -- poll is SQL so that the planner inlines it into the caller's query: then
@@ -612,8 +628,7 @@ RETURNS TABLE (topic text, partition integer, msg_offset bigint,
                "timestamp" timestamptz, key bytea, value bytea, headers jsonb)
 LANGUAGE sql STABLE PARALLEL UNSAFE
 AS $$
-SELECT r.topic, r.partition,
-       topics._take(r.group_id, r.partition, r.msg_offset),
+SELECT $2, r.partition, topics._take($1, $2, r.partition, r.msg_offset),
        r."timestamp", r.key, r.value, r.headers
   FROM topics._poll($1, $2, $3, $4, $5) r
 $$;

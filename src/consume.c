@@ -79,6 +79,19 @@ static Position *positions = NULL;
 static int	npositions = 0;
 static int	maxpositions = 0;
 
+/*
+ * The groups polled in the current transaction, by name, so that _take can
+ * find the group of a row from the names the caller's query passes.
+ */
+typedef struct PolledGroup
+{
+	char	   *group;
+	char		topic[NAMEDATALEN];
+	int32		group_id;
+} PolledGroup;
+
+static List *polled_groups = NIL;	/* in TopTransactionContext */
+
 /* Polls rotate the partition they read first, for fairness. */
 static uint32 poll_rotation = 0;
 
@@ -239,6 +252,7 @@ consume_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 			positions = NULL;
 			npositions = maxpositions = 0;
+			polled_groups = NIL;
 			break;
 		default:
 			break;
@@ -310,10 +324,35 @@ pg_topics_register_consume_callbacks(void)
 }
 
 /*
+ * remember_group notes that this transaction polled a group.
+ */
+static void
+remember_group(const char *group, const char *topic, int32 group_id)
+{
+	MemoryContext old;
+	PolledGroup *pg;
+	ListCell   *lc;
+
+	foreach(lc, polled_groups)
+	{
+		pg = lfirst(lc);
+		if (pg->group_id == group_id)
+			return;
+	}
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	pg = palloc(sizeof(PolledGroup));
+	pg->group = pstrdup(group);
+	strlcpy(pg->topic, topic, NAMEDATALEN);
+	pg->group_id = group_id;
+	polled_groups = lappend(polled_groups, pg);
+	MemoryContextSwitchTo(old);
+}
+
+/*
  * topics._poll(group, topic, member, max_messages, max_wait) returns the
- * next committed messages of the member's partitions, with the group's id
- * for topics._take.  It moves no position itself, except past a gap of
- * rolled-back offsets that holds no message to take.
+ * next committed messages of the member's partitions, as stored.  It moves
+ * no position itself, except past a gap of rolled-back offsets that holds
+ * no message to take; topics._take moves them as rows are handed out.
  */
 Datum
 pg_topics__poll(PG_FUNCTION_ARGS)
@@ -365,6 +404,7 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 	pg_topics_register_consume_callbacks();
 
 	group_check_member(topic, group, member, &gm);
+	remember_group(group, topic->name, gm.group_id);
 	InitMaterializedSRF(fcinfo, 0);
 	if (gm.nassigned == 0)
 		return (Datum) 0;
@@ -424,8 +464,7 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 				if (lso[k] <= pos[k])
 					continue;
 				n = fetch_partition_rows(topic, gm.assigned[k], pos[k], lso[k],
-										 max - found, gm.group_id,
-										 rsinfo->setResult, rsinfo->setDesc);
+										 max - found, rsinfo->setResult);
 				if (n == 0)
 				{
 					/* only rolled-back offsets below the LSO: skip the gap */
@@ -450,25 +489,41 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 }
 
 /*
- * topics._take(group_id, partition, msg_offset) moves this transaction's
- * position in a partition past msg_offset and returns msg_offset.  Only
- * positions this transaction's poll locked can move.
+ * topics._take(group, topic, partition, msg_offset) moves this
+ * transaction's position in a partition past msg_offset and returns
+ * msg_offset.  Only positions this transaction's poll locked can move.
  */
 Datum
 pg_topics__take(PG_FUNCTION_ARGS)
 {
-	int32		group_id = PG_GETARG_INT32(0);
-	int32		partition = PG_GETARG_INT32(1);
-	int64		offset = PG_GETARG_INT64(2);
+	text	   *group = PG_GETARG_TEXT_PP(0);
+	text	   *topic = PG_GETARG_TEXT_PP(1);
+	int32		partition = PG_GETARG_INT32(2);
+	int64		offset = PG_GETARG_INT64(3);
+	int			glen = VARSIZE_ANY_EXHDR(group);
+	int			tlen = VARSIZE_ANY_EXHDR(topic);
 	int64		value;
+	ListCell   *lc;
 
-	if (!position_pending(group_id, partition, &value))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("partition %d of consumer group %d was not polled in this transaction",
-						partition, group_id),
-				 errhint("Read a group's messages with topics.poll().")));
-	if (offset + 1 > value)
-		position_set(group_id, partition, offset + 1);
-	PG_RETURN_INT64(offset);
+	foreach(lc, polled_groups)
+	{
+		PolledGroup *pg = lfirst(lc);
+
+		if (strlen(pg->group) == glen &&
+			memcmp(pg->group, VARDATA_ANY(group), glen) == 0 &&
+			strlen(pg->topic) == tlen &&
+			memcmp(pg->topic, VARDATA_ANY(topic), tlen) == 0 &&
+			position_pending(pg->group_id, partition, &value))
+		{
+			if (offset + 1 > value)
+				position_set(pg->group_id, partition, offset + 1);
+			PG_RETURN_INT64(offset);
+		}
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("partition %d of consumer group \"%s\" was not polled in this transaction",
+					partition, text_to_cstring(group)),
+			 errhint("Read a group's messages with topics.poll().")));
+	PG_RETURN_NULL();			/* keep the compiler quiet */
 }

@@ -13,6 +13,10 @@
  * rather than through the topic's root, which would plan and lock every
  * segment of every partition.
  *
+ * The C functions return rows of the stored shape; topics.fetch and
+ * topics.poll are SQL functions, inlined into the caller's query, that add
+ * the topic's name in front.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -32,19 +36,17 @@
 
 #include "fetch.h"
 
-/* Columns of a fetched message: topic, then the stored columns. */
-#define Natts_fetch		7
-
 /*
  * fetch_segment appends to store the messages of one segment with offsets
  * in [from, below), at most max of them, and returns how many it added.
- * Each row is the topic's name, the stored columns and, when the store has
- * one more column, ticket.
+ * The store holds rows of the stored shape, so each message is copied once,
+ * as it lies in the buffer, without taking it apart.  The segment stays
+ * locked until the transaction ends, so that a TOASTed value can still be
+ * read when the caller's query hands the row out.
  */
 static int
 fetch_segment(const TopicSegment *seg, Snapshot snapshot, int64 from,
-			  int64 below, int max, Datum topic_name, int32 ticket,
-			  Tuplestorestate *store, TupleDesc desc)
+			  int64 below, int max, Tuplestorestate *store)
 {
 	Relation	rel = table_open(seg->relid, AccessShareLock);
 	Relation	index = index_open(segment_offset_index(rel), AccessShareLock);
@@ -52,9 +54,8 @@ fetch_segment(const TopicSegment *seg, Snapshot snapshot, int64 from,
 	IndexScanDesc scan;
 	ScanKeyData keys[2];
 	int			n = 0;
-	Datum		values[Natts_fetch + 1];
-	bool		nulls[Natts_fetch + 1];
 
+	Assert(RelationGetDescr(rel)->natts == Natts_message);
 	ScanKeyInit(&keys[0], 1, BTGreaterEqualStrategyNumber, F_INT8GE,
 				Int64GetDatum(from));
 	ScanKeyInit(&keys[1], 1, BTLessStrategyNumber, F_INT8LT,
@@ -62,23 +63,16 @@ fetch_segment(const TopicSegment *seg, Snapshot snapshot, int64 from,
 	scan = index_beginscan(rel, index, snapshot, 2, 0);
 	index_rescan(scan, keys, 2, NULL, 0);
 
-	values[0] = topic_name;
-	nulls[0] = false;
-	values[Natts_fetch] = Int32GetDatum(ticket);
-	nulls[Natts_fetch] = false;
 	while (n < max && index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
-		slot_getallattrs(slot);
-		memcpy(&values[1], slot->tts_values, sizeof(Datum) * Natts_message);
-		memcpy(&nulls[1], slot->tts_isnull, sizeof(bool) * Natts_message);
-		tuplestore_putvalues(store, desc, values, nulls);
+		tuplestore_puttuple(store, ExecFetchSlotHeapTuple(slot, false, NULL));
 		n++;
 	}
 
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, AccessShareLock);
-	table_close(rel, AccessShareLock);
+	index_close(index, NoLock);
+	table_close(rel, NoLock);
 	return n;
 }
 
@@ -90,12 +84,10 @@ fetch_segment(const TopicSegment *seg, Snapshot snapshot, int64 from,
  */
 int
 fetch_partition_rows(Topic *topic, int partition, int64 from, int64 below,
-					 int max, int32 ticket, Tuplestorestate *store,
-					 TupleDesc desc)
+					 int max, Tuplestorestate *store)
 {
 	TopicPartition *part = &topic->partitions[partition];
 	Snapshot	snapshot;
-	Datum		topic_name;
 	int			found = 0;
 	int			i;
 
@@ -107,7 +99,6 @@ fetch_partition_rows(Topic *topic, int partition, int64 from, int64 below,
 	}
 
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	topic_name = CStringGetTextDatum(topic->name);
 	for (i = 0; i < part->nsegments && found < max; i++)
 	{
 		const TopicSegment *seg = &part->segments[i];
@@ -117,8 +108,7 @@ fetch_partition_rows(Topic *topic, int partition, int64 from, int64 below,
 		if (seg->base >= below)
 			break;
 		found += fetch_segment(seg, snapshot, Max(from, seg->base),
-							   Min(below, seg->end), max - found,
-							   topic_name, ticket, store, desc);
+							   Min(below, seg->end), max - found, store);
 	}
 	UnregisterSnapshot(snapshot);
 	return found;
@@ -132,7 +122,7 @@ fetch_partition_rows(Topic *topic, int partition, int64 from, int64 below,
 int64
 fetch_messages(Topic *topic, int partition, int64 from_offset,
 			   int max_messages, TimestampTz deadline,
-			   Tuplestorestate *store, TupleDesc desc)
+			   Tuplestorestate *store)
 {
 	PartitionState *state = topic_partition_state(topic, partition);
 	PartitionSnapshot look;
@@ -151,7 +141,7 @@ fetch_messages(Topic *topic, int partition, int64 from_offset,
 		partition_wait(state, from_offset, deadline, &look);
 	if (look.lso > from_offset)
 		fetch_partition_rows(topic, partition, from_offset, look.lso,
-							 max_messages, 0, store, desc);
+							 max_messages, store);
 	return look.lso;
 }
 

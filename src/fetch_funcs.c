@@ -15,7 +15,7 @@
 #include "fetch.h"
 #include "topic.h"
 
-PG_FUNCTION_INFO_V1(pg_topics_fetch);
+PG_FUNCTION_INFO_V1(pg_topics__fetch);
 PG_FUNCTION_INFO_V1(pg_topics_offset_for_time);
 
 /* The most messages one fetch returns. */
@@ -40,12 +40,13 @@ interval_ms(Interval *span)
 }
 
 /*
- * topics.fetch(topic, partition, from_offset, max_messages, max_wait)
+ * topics._fetch(topic, partition, from_offset, max_messages, max_wait)
  * returns up to max_messages committed messages of a partition from
- * from_offset on, waiting up to max_wait for the first one.
+ * from_offset on, as stored, waiting up to max_wait for the first one.
+ * topics.fetch wraps it.
  */
 Datum
-pg_topics_fetch(PG_FUNCTION_ARGS)
+pg_topics__fetch(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Topic	   *topic;
@@ -90,7 +91,7 @@ pg_topics_fetch(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	fetch_messages(topic, partition, from, max,
 				   TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms),
-				   rsinfo->setResult, rsinfo->setDesc);
+				   rsinfo->setResult);
 	return (Datum) 0;
 }
 

@@ -31,13 +31,19 @@
 /* Rows written to one segment in one go, at most. */
 #define PRODUCE_FLUSH_ROWS	1000
 
-/* An open segment being written. */
+/*
+ * An open segment being written.  The slots outlive it, for every segment
+ * written by one call: they are made from a copy of the first segment's
+ * descriptor (all segments have the same shape), which is not reference
+ * counted, so that a thousand slots cost no resource owner bookkeeping.
+ */
 typedef struct SegmentWriter
 {
 	Relation	rel;
 	ResultRelInfo *rri;
 	EState	   *estate;
 	BulkInsertState bistate;
+	TupleDesc	desc;			/* unpinned copy, for the slots */
 	TupleTableSlot *slots[PRODUCE_FLUSH_ROWS];
 	int			nslots;			/* slots created so far */
 	int			nused;			/* slots holding rows not yet written */
@@ -110,8 +116,9 @@ writer_open(SegmentWriter *w, Oid relid)
 	InitResultRelInfo(w->rri, w->rel, 1, NULL, 0);
 	ExecOpenIndices(w->rri, false);
 	w->bistate = NULL;
-	w->nslots = 0;
 	w->nused = 0;
+	if (w->desc == NULL)
+		w->desc = CreateTupleDescCopy(RelationGetDescr(w->rel));
 }
 
 /*
@@ -147,13 +154,9 @@ writer_flush(SegmentWriter *w)
 static void
 writer_close(SegmentWriter *w)
 {
-	int			i;
-
 	if (w->rel == NULL)
 		return;
 	writer_flush(w);
-	for (i = 0; i < w->nslots; i++)
-		ExecDropSingleTupleTableSlot(w->slots[i]);
 	if (w->bistate)
 		FreeBulkInsertState(w->bistate);
 	ExecCloseIndices(w->rri);
@@ -173,9 +176,8 @@ writer_add(SegmentWriter *w, ProduceMessage *msg)
 	if (w->nused == PRODUCE_FLUSH_ROWS)
 		writer_flush(w);
 	if (w->nused == w->nslots)
-		w->slots[w->nslots++] =
-			MakeSingleTupleTableSlot(RelationGetDescr(w->rel),
-									 &TTSOpsVirtual);
+		w->slots[w->nslots++] = MakeSingleTupleTableSlot(w->desc,
+														 &TTSOpsVirtual);
 	slot = w->slots[w->nused++];
 
 	slot->tts_values[Anum_message_partition - 1] = Int32GetDatum(msg->partition);
@@ -308,4 +310,6 @@ produce_messages(Topic *topic, ProduceMessage *msgs, int n, bool sticky)
 		topic_partition_state(topic, p);
 		precreate_next(topic, p, last[p]);
 	}
+	for (i = 0; i < w.nslots; i++)
+		ExecDropSingleTupleTableSlot(w.slots[i]);
 }
