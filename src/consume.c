@@ -34,6 +34,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "storage/latch.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -406,17 +407,29 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 	group_check_member(topic, group, member, &gm);
 	remember_group(group, topic->name, gm.group_id);
 	InitMaterializedSRF(fcinfo, 0);
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
 	if (gm.nassigned == 0)
+	{
+		/* more members than partitions: this one waits out its turn */
+		while (GetCurrentTimestamp() < deadline)
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+															 deadline),
+							 PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
 		return (Datum) 0;
+	}
 
 	/* where each partition is read from: this transaction's, or committed */
 	pos = palloc(sizeof(int64) * gm.nassigned);
 	lso = palloc(sizeof(int64) * gm.nassigned);
+	group_read_positions(gm.group_id, gm.nassigned, gm.assigned, pos);
 	for (i = 0; i < gm.nassigned; i++)
-		if (!position_pending(gm.group_id, gm.assigned[i], &pos[i]))
-			pos[i] = group_read_position(gm.group_id, gm.assigned[i], false);
+		position_pending(gm.group_id, gm.assigned[i], &pos[i]);
 
-	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
 	topic_state = topic_partition_state(topic, 0);
 	for (;;)
 	{

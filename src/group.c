@@ -228,6 +228,53 @@ group_read_position(int32 group_id, int partition, bool lock)
 }
 
 /*
+ * group_read_positions sets pos[i] to the committed position of partition
+ * parts[i] (-1: none), in one query, under the latest snapshot.
+ */
+void
+group_read_positions(int32 group_id, int n, const int *parts, int64 *pos)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1];
+	uint64		row;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		pos[i] = -1;
+	SPI_connect();
+	if (plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare("SELECT partition, committed FROM topics.committed_offset "
+									"WHERE group_id OPERATOR(pg_catalog.=) $1 "
+									"AND committed IS NOT NULL",
+									1, argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "could not prepare the position lookup");
+		SPI_keepplan(p);
+		plan = p;
+	}
+	args[0] = Int32GetDatum(group_id);
+	if (SPI_execute_snapshot(plan, args, NULL, GetLatestSnapshot(),
+							 InvalidSnapshot, true, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the positions of consumer group %d", group_id);
+	for (row = 0; row < SPI_processed; row++)
+	{
+		bool		isnull;
+		int32		p = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[row],
+												  SPI_tuptable->tupdesc, 1, &isnull));
+
+		for (i = 0; i < n; i++)
+			if (parts[i] == p)
+				pos[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[row],
+													 SPI_tuptable->tupdesc, 2,
+													 &isnull));
+	}
+	SPI_finish();
+}
+
+/*
  * group_resolve_position returns where a member reads a partition from,
  * given the committed position (-1: none).  With none, or one below the
  * oldest segment (removed since), auto_offset_reset decides, as in Kafka:
