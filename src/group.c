@@ -141,6 +141,29 @@ group_lookup(Topic *topic, const char *group, const char *member,
 }
 
 /*
+ * group_find fills gm like group_lookup, raising 42704 when the group does
+ * not exist, and also when the member does not unless member_optional.
+ */
+static void
+group_find(Topic *topic, const char *group, const char *member,
+		   bool member_optional, GroupMember *gm)
+{
+	if (!group_lookup(topic, group, member, gm))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("consumer group \"%s\" of topic \"%s\" does not exist",
+						group, topic->name),
+				 errhint("Members create the group with topics.join().")));
+	if (member != NULL && gm->member_id == 0 && !member_optional)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("member \"%s\" is not in consumer group \"%s\"",
+						member, group),
+				 errdetail("It never joined, it left, or it was expired after its session timeout."),
+				 errhint("Join the group again with topics.join().")));
+}
+
+/*
  * group_check_member fills gm like group_lookup and raises 42704 when the
  * group or member does not exist, 55000 when the member's generation is
  * older than the group's: it missed a rebalance and must join again.
@@ -149,19 +172,7 @@ void
 group_check_member(Topic *topic, const char *group, const char *member,
 				   GroupMember *gm)
 {
-	if (!group_lookup(topic, group, member, gm))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("consumer group \"%s\" of topic \"%s\" does not exist",
-						group, topic->name),
-				 errhint("Members create the group with topics.join().")));
-	if (gm->member_id == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("member \"%s\" is not in consumer group \"%s\"",
-						member, group),
-				 errdetail("It never joined, it left, or it was expired after its session timeout."),
-				 errhint("Join the group again with topics.join().")));
+	group_find(topic, group, member, false, gm);
 	if (gm->member_generation != gm->generation)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -459,18 +470,16 @@ pg_topics_leave(PG_FUNCTION_ARGS)
 	TopicAdmin	admin;
 	Oid			argtypes[1] = {INT4ARRAYOID};
 	Datum		args[1];
+	Datum		member_datum;
 
 	PreventCommandIfReadOnly("topics.leave()");
-	if (!group_lookup(topic, group, member, &gm))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("consumer group \"%s\" of topic \"%s\" does not exist",
-						group, topic->name)));
+	group_find(topic, group, member, true, &gm);
 	if (gm.member_id == 0)
 		PG_RETURN_BOOL(false);
 
-	args[0] = PointerGetDatum(construct_array(&(Datum) {Int32GetDatum(gm.member_id)},
-											  1, INT4OID, 4, true, TYPALIGN_INT));
+	member_datum = Int32GetDatum(gm.member_id);
+	args[0] = PointerGetDatum(construct_array(&member_datum, 1, INT4OID, 4,
+											  true, TYPALIGN_INT));
 	topic_admin_begin(&admin);
 	if (SPI_execute_with_args("SELECT topics._leave($1)", 1, argtypes, args,
 							  NULL, false, 1) != SPI_OK_SELECT)
@@ -495,17 +504,7 @@ pg_topics_heartbeat(PG_FUNCTION_ARGS)
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
 
-	if (!group_lookup(topic, group, member, &gm))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("consumer group \"%s\" of topic \"%s\" does not exist",
-						group, topic->name)));
-	if (gm.member_id == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("member \"%s\" is not in consumer group \"%s\"",
-						member, group),
-				 errhint("Join the group again with topics.join().")));
+	group_find(topic, group, member, false, &gm);
 	member_touch(gm.member_id);
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
@@ -586,12 +585,8 @@ pg_topics_commit(PG_FUNCTION_ARGS)
 							member, partition, topic->name),
 					 errhint("Commit only the partitions topics.join() assigned to the member.")));
 	}
-	else if (!group_lookup(topic, group, NULL, &gm))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("consumer group \"%s\" of topic \"%s\" does not exist",
-						group, topic->name),
-				 errhint("Members create the group with topics.join().")));
+	else
+		group_find(topic, group, NULL, false, &gm);
 	check_offset(topic, partition, offset);
 	set_position(&gm, partition, offset);
 	PG_RETURN_VOID();
@@ -606,12 +601,7 @@ seek_common(FunctionCallInfo fcinfo, Topic *topic, const char *group,
 {
 	GroupMember gm;
 
-	if (!group_lookup(topic, group, NULL, &gm))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("consumer group \"%s\" of topic \"%s\" does not exist",
-						group, topic->name),
-				 errhint("Members create the group with topics.join().")));
+	group_find(topic, group, NULL, false, &gm);
 	check_offset(topic, partition, offset);
 	set_position(&gm, partition, offset);
 	return offset;

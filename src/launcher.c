@@ -165,6 +165,24 @@ start_worker(Oid dbid)
 	}
 }
 
+/*
+ * nap waits for the latch or for ms, then handles interrupts and a
+ * configuration reload: the one place the launcher and workers sleep.
+ */
+static void
+nap(long ms)
+{
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 ms, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+	}
+}
+
 static void
 launcher_exit(int code, Datum arg)
 {
@@ -208,15 +226,7 @@ pg_topics_launcher_main(Datum arg)
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(loop_cxt);
 
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 LAUNCHER_NAPTIME_MS, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
+		nap(LAUNCHER_NAPTIME_MS);
 	}
 }
 
@@ -283,15 +293,7 @@ pg_topics_worker_main(Datum arg)
 			proc_exit(0);
 		}
 
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 pg_topics_worker_naptime, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
+		nap(pg_topics_worker_naptime);
 	}
 }
 
