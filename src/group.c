@@ -671,7 +671,7 @@ pg_topics__expire_members(PG_FUNCTION_ARGS)
 
 	pg_topics_check_loaded();
 	SPI_connect();
-	if (SPI_execute("SELECT member_id, (pg_catalog.extract(epoch FROM session_timeout) "
+	if (SPI_execute("SELECT member_id, (pg_catalog.date_part('epoch', session_timeout) "
 					"OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8 "
 					"FROM topics.group_member", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not list consumer group members");

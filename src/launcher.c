@@ -20,7 +20,7 @@
  * holds the launcher off.
  *
  * Errors end a worker (as for any background worker); the launcher starts
- * a new one at its next look.  Every job is idempotent.
+ * a new one ERROR_HOLD_MS later.  Every job is idempotent.
  *
  *-------------------------------------------------------------------------
  */
@@ -63,6 +63,8 @@
 #define DROP_HOLD_MS				60000
 /* other commands that need the database to themselves */
 #define UTILITY_HOLD_MS				5000
+/* a worker that failed is replaced after this long */
+#define ERROR_HOLD_MS				10000
 /* how long a command waits for a worker to stop */
 #define WORKER_STOP_TIMEOUT_MS		10000
 
@@ -230,9 +232,21 @@ pg_topics_launcher_main(Datum arg)
 	}
 }
 
+static Oid	worker_dbid = InvalidOid;
+
+/*
+ * worker_exit frees the worker's slot.  After an error it also holds the
+ * launcher off for a while: the launcher is told at once of a worker's
+ * exit, and would otherwise start the next one straight into the same
+ * error.
+ */
 static void
 worker_exit(int code, Datum arg)
 {
+	if (code != 0 && OidIsValid(worker_dbid))
+		worker_slots_hold_off(worker_dbid,
+							  TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														  ERROR_HOLD_MS));
 	worker_slot_release(DatumGetInt32(arg));
 }
 
@@ -273,6 +287,7 @@ pg_topics_worker_main(Datum arg)
 	WorkerArgs	args;
 
 	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
+	worker_dbid = args.dbid;
 	before_shmem_exit(worker_exit, Int32GetDatum(args.slot));
 	worker_slot_set_pid(args.slot, MyProcPid);
 
