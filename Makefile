@@ -27,11 +27,11 @@ PGFILEDESC = "pg_topics - Kafka-style topics and partitions"
 
 PG_CPPFLAGS = -I$(srcdir)/include
 
-REGRESS = topics produce fetch murmur2 privileges errors
+REGRESS = topics produce fetch murmur2 privileges errors groups
 REGRESS_OPTS = --temp-config=$(srcdir)/pg_topics.conf \
 	--temp-instance=./tmp_check_regress
 
-ISOLATION = lso_out_of_order lso_rollback_gap lso_savepoint lso_prepared
+ISOLATION = lso_out_of_order lso_rollback_gap lso_savepoint lso_prepared group_rebalance group_stale_commit group_poll_rollback group_longpoll
 ISOLATION_OPTS = --temp-config=$(srcdir)/pg_topics.conf \
 	--temp-instance=./tmp_check_iso --inputdir=test \
 	--outputdir=output_iso

@@ -689,7 +689,8 @@ SELECT g.name AS group_name,
        c.committed,
        i.lso,
        i.log_end,
-       GREATEST(i.lso OPERATOR(pg_catalog.-) c.committed, 0) AS lag,
+       CASE WHEN c.committed IS NOT NULL
+            THEN GREATEST(i.lso OPERATOR(pg_catalog.-) c.committed, 0) END AS lag,
        m.member
   FROM topics.consumer_group g
   JOIN topics.topic t USING (topic_id)

@@ -16,6 +16,7 @@
 #include "storage/ipc.h"
 #include "tcop/utility.h"
 
+#include "group.h"
 #include "launcher.h"
 #include "pg_topics.h"
 #include "partition_state.h"
@@ -116,4 +117,5 @@ pg_topics_check_loaded(void)
 				 errmsg("pg_topics must be loaded via \"shared_preload_libraries\""),
 				 errhint("Add pg_topics to \"shared_preload_libraries\" in postgresql.conf and restart the server.")));
 	pg_topics_register_xact_callbacks();
+	pg_topics_register_consume_callbacks();
 }
