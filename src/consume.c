@@ -372,6 +372,7 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 	PartitionState *topic_state;
 	int			i;
 	int			found = 0;
+	bool		prelock = false;
 
 	for (i = 0; i < 5; i++)
 		if (PG_ARGISNULL(i))
@@ -434,6 +435,7 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 	for (;;)
 	{
 		bool		any = false;
+		bool		lock_all = prelock;
 		TimestampTz now;
 
 		for (i = 0; i < gm.nassigned; i++)
@@ -448,7 +450,7 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 															  p, pos[i]);
 
 				partition_look(topic_partition_state(topic, p), &look);
-				if (resolved == pos[i] && look.lso <= resolved)
+				if (resolved == pos[i] && look.lso <= resolved && !lock_all)
 				{
 					lso[i] = look.lso;
 					continue;	/* nothing to read, nothing to write */
@@ -493,6 +495,16 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 		now = GetCurrentTimestamp();
 		if (now >= deadline)
 			break;
+
+		/*
+		 * Before the first sleep, lock every partition's position: the
+		 * commit that wakes us should find nothing left to do but read.
+		 */
+		if (!prelock)
+		{
+			prelock = true;
+			continue;
+		}
 		ConditionVariableTimedSleep(&topic_state->topic_cv,
 									TimestampDifferenceMilliseconds(now, deadline),
 									PG_WAIT_EXTENSION);

@@ -1,4 +1,5 @@
 -- pg_topics: read 1000 messages from a random offset of the 200k-message
--- topic "f" (1 partition).  :maxo is set by the run script.
+-- topic "f" (1 partition), handing them to the client as a consumer does.
+-- :maxo is set by the run script.
 \set o random(0, :maxo)
-SELECT count(*), sum(length(value)) FROM topics.fetch('f', 0, :o, 1000);
+SELECT msg_offset, "timestamp", key, value FROM topics.fetch('f', 0, :o, 1000);

@@ -19,7 +19,8 @@
  *           until its backend is idle (wait_event ClientRead); the
  *           producer runs BEGIN; NOTIFY lp; t0 right before COMMIT, t1 when
  *           PQnotifies() returns the notification.
- * and two informational kinds that split the difference:
+ * and the two kinds test/bench/run reports as the headline, since they
+ * compare the wake-ups under the same producer commit:
  *   poll_in_xact: as poll, but the consumer polls inside BEGIN ... COMMIT,
  *           so its result arrives before its own commit (sent after t1);
  *   notify_wal: as notify, but the producer also runs

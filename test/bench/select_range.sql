@@ -1,6 +1,5 @@
 -- Baseline: the same 1000 rows (same ids as the offsets) by an indexed range
--- scan of a plain table holding the same 200k rows, counted the same way.
+-- scan of a plain table holding the same 200k rows, handed to the client.
 \set o random(0, :maxo)
-SELECT count(*), sum(length(value))
-  FROM (SELECT id, ts, key, value FROM fplain
-         WHERE id >= :o AND id < :o + 1000 ORDER BY id) AS s;
+SELECT id, ts, key, value FROM fplain
+ WHERE id >= :o AND id < :o + 1000 ORDER BY id;
