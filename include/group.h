@@ -20,6 +20,7 @@ typedef struct GroupMember
 	int32		member_generation;
 	int			nassigned;
 	int		   *assigned;		/* partitions, ascending */
+	int64	   *committed;		/* their committed positions, -1: none */
 } GroupMember;
 
 /* group.c */
@@ -28,8 +29,6 @@ extern bool group_lookup(Topic *topic, const char *group, const char *member,
 extern void group_check_member(Topic *topic, const char *group,
 							   const char *member, GroupMember *gm);
 extern int64 group_read_position(int32 group_id, int partition, bool lock);
-extern void group_read_positions(int32 group_id, int n, const int *parts,
-								 int64 *pos);
 extern int64 group_resolve_position(Topic *topic, const char *group,
 									GroupMember *gm, int partition,
 									int64 committed);

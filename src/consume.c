@@ -87,9 +87,14 @@ static int	maxpositions = 0;
 typedef struct PolledGroup
 {
 	char	   *group;
+	int			group_len;
 	char		topic[NAMEDATALEN];
+	int			topic_len;
 	int32		group_id;
 } PolledGroup;
+
+/* index in positions of the one _take moved last, or -1 */
+static int	last_taken = -1;
 
 static List *polled_groups = NIL;	/* in TopTransactionContext */
 
@@ -98,6 +103,8 @@ static uint32 poll_rotation = 0;
 
 /* Most messages one poll returns, as for fetch. */
 #define POLL_MAX_MESSAGES	1000000
+
+static void position_move(Position *pos, int64 value);
 
 static Position *
 position_find(int32 group_id, int partition)
@@ -167,10 +174,20 @@ void
 position_set(int32 group_id, int partition, int64 value)
 {
 	Position   *pos = position_find(group_id, partition);
-	int			level = GetCurrentTransactionNestLevel();
 
 	if (pos == NULL)
 		elog(ERROR, "position of partition %d is not locked", partition);
+	position_move(pos, value);
+}
+
+/*
+ * position_move is position_set for a position already found.
+ */
+static void
+position_move(Position *pos, int64 value)
+{
+	int			level = GetCurrentTransactionNestLevel();
+
 	if (pos->level < level)
 	{
 		pos->saved = pos->saved == NULL ?
@@ -206,12 +223,10 @@ positions_flush(void)
 	topic_admin_begin(&admin);
 	if (plan == NULL)
 	{
-		SPIPlanPtr	p = SPI_prepare("INSERT INTO topics.committed_offset AS c "
-									"(group_id, partition, committed, committed_at) "
-									"VALUES ($1, $2, $3, pg_catalog.now()) "
-									"ON CONFLICT (group_id, partition) DO UPDATE "
-									"SET committed = EXCLUDED.committed, "
-									"committed_at = EXCLUDED.committed_at",
+		SPIPlanPtr	p = SPI_prepare("UPDATE topics.committed_offset "
+									"SET committed = $3, committed_at = pg_catalog.now() "
+									"WHERE group_id OPERATOR(pg_catalog.=) $1 "
+									"AND partition OPERATOR(pg_catalog.=) $2",
 									3, argtypes);
 
 		if (p == NULL)
@@ -228,7 +243,18 @@ positions_flush(void)
 		args[0] = Int32GetDatum(positions[i].group_id);
 		args[1] = Int32GetDatum(positions[i].partition);
 		args[2] = Int64GetDatum(positions[i].value);
-		if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
+		if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not write the position of partition %d",
+				 positions[i].partition);
+		/* a partition added since the group's last rebalance has no row yet */
+		if (SPI_processed == 0 &&
+			SPI_execute_with_args("INSERT INTO topics.committed_offset "
+								  "(group_id, partition, committed, committed_at) "
+								  "VALUES ($1, $2, $3, pg_catalog.now()) "
+								  "ON CONFLICT (group_id, partition) DO UPDATE "
+								  "SET committed = EXCLUDED.committed, "
+								  "committed_at = EXCLUDED.committed_at",
+								  3, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not write the position of partition %d",
 				 positions[i].partition);
 	}
@@ -254,6 +280,7 @@ consume_xact_callback(XactEvent event, void *arg)
 			positions = NULL;
 			npositions = maxpositions = 0;
 			polled_groups = NIL;
+			last_taken = -1;
 			break;
 		default:
 			break;
@@ -343,7 +370,9 @@ remember_group(const char *group, const char *topic, int32 group_id)
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	pg = palloc(sizeof(PolledGroup));
 	pg->group = pstrdup(group);
+	pg->group_len = strlen(group);
 	strlcpy(pg->topic, topic, NAMEDATALEN);
+	pg->topic_len = strlen(pg->topic);
 	pg->group_id = group_id;
 	polled_groups = lappend(polled_groups, pg);
 	MemoryContextSwitchTo(old);
@@ -427,9 +456,9 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 	/* where each partition is read from: this transaction's, or committed */
 	pos = palloc(sizeof(int64) * gm.nassigned);
 	lso = palloc(sizeof(int64) * gm.nassigned);
-	group_read_positions(gm.group_id, gm.nassigned, gm.assigned, pos);
 	for (i = 0; i < gm.nassigned; i++)
-		position_pending(gm.group_id, gm.assigned[i], &pos[i]);
+		if (!position_pending(gm.group_id, gm.assigned[i], &pos[i]))
+			pos[i] = gm.committed[i];
 
 	topic_state = topic_partition_state(topic, 0);
 	for (;;)
@@ -527,23 +556,29 @@ pg_topics__take(PG_FUNCTION_ARGS)
 	int64		offset = PG_GETARG_INT64(3);
 	int			glen = VARSIZE_ANY_EXHDR(group);
 	int			tlen = VARSIZE_ANY_EXHDR(topic);
-	int64		value;
 	ListCell   *lc;
 
 	foreach(lc, polled_groups)
 	{
 		PolledGroup *pg = lfirst(lc);
+		Position   *pos;
 
-		if (strlen(pg->group) == glen &&
-			memcmp(pg->group, VARDATA_ANY(group), glen) == 0 &&
-			strlen(pg->topic) == tlen &&
-			memcmp(pg->topic, VARDATA_ANY(topic), tlen) == 0 &&
-			position_pending(pg->group_id, partition, &value))
-		{
-			if (offset + 1 > value)
-				position_set(pg->group_id, partition, offset + 1);
-			PG_RETURN_INT64(offset);
-		}
+		if (pg->group_len != glen || pg->topic_len != tlen ||
+			memcmp(pg->group, VARDATA_ANY(group), glen) != 0 ||
+			memcmp(pg->topic, VARDATA_ANY(topic), tlen) != 0)
+			continue;
+
+		/* rows come partition by partition: the last one found is likely */
+		pos = (last_taken >= 0 && last_taken < npositions &&
+			   positions[last_taken].group_id == pg->group_id &&
+			   positions[last_taken].partition == partition) ?
+			&positions[last_taken] : position_find(pg->group_id, partition);
+		if (pos == NULL)
+			continue;
+		last_taken = pos - positions;
+		if (offset + 1 > pos->value)
+			position_move(pos, offset + 1);
+		PG_RETURN_INT64(offset);
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

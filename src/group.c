@@ -82,6 +82,14 @@ group_lookup(Topic *topic, const char *group, const char *member,
 									   "ARRAY(SELECT a.partition FROM topics.group_assignment a "
 									   "  WHERE a.group_id OPERATOR(pg_catalog.=) g.group_id "
 									   "  AND a.member_id OPERATOR(pg_catalog.=) m.member_id "
+									   "  ORDER BY a.partition), "
+									   "ARRAY(SELECT COALESCE(c.committed, -1) "
+									   "  FROM topics.group_assignment a "
+									   "  LEFT JOIN topics.committed_offset c "
+									   "  ON c.group_id OPERATOR(pg_catalog.=) a.group_id "
+									   "  AND c.partition OPERATOR(pg_catalog.=) a.partition "
+									   "  WHERE a.group_id OPERATOR(pg_catalog.=) g.group_id "
+									   "  AND a.member_id OPERATOR(pg_catalog.=) m.member_id "
 									   "  ORDER BY a.partition) "
 									   "FROM topics.consumer_group g "
 									   "LEFT JOIN topics.group_member m "
@@ -122,6 +130,7 @@ group_lookup(Topic *topic, const char *group, const char *member,
 	gm->member_generation = isnull ? 0 : DatumGetInt32(d);
 	gm->nassigned = 0;
 	gm->assigned = NULL;
+	gm->committed = NULL;
 	d = SPI_getbinval(tup, desc, 6, &isnull);
 	if (!isnull && gm->member_id != 0)
 	{
@@ -135,6 +144,16 @@ group_lookup(Topic *topic, const char *group, const char *member,
 										  sizeof(int) * Max(gm->nassigned, 1));
 		for (i = 0; i < gm->nassigned; i++)
 			gm->assigned[i] = DatumGetInt32(elems[i]);
+
+		/* the committed positions of those partitions, in the same order */
+		arr = DatumGetArrayTypeP(SPI_getbinval(tup, desc, 7, &isnull));
+		deconstruct_array(arr, INT8OID, 8, true, TYPALIGN_DOUBLE, &elems, NULL,
+						  &i);
+		Assert(i == gm->nassigned);
+		gm->committed = MemoryContextAlloc(CurTransactionContext,
+										   sizeof(int64) * Max(gm->nassigned, 1));
+		for (i = 0; i < gm->nassigned; i++)
+			gm->committed[i] = DatumGetInt64(elems[i]);
 	}
 	SPI_finish();
 	return true;
@@ -236,53 +255,6 @@ group_read_position(int32 group_id, int partition, bool lock)
 	}
 	topic_admin_end(&admin);
 	return result;
-}
-
-/*
- * group_read_positions sets pos[i] to the committed position of partition
- * parts[i] (-1: none), in one query, under the latest snapshot.
- */
-void
-group_read_positions(int32 group_id, int n, const int *parts, int64 *pos)
-{
-	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[1] = {INT4OID};
-	Datum		args[1];
-	uint64		row;
-	int			i;
-
-	for (i = 0; i < n; i++)
-		pos[i] = -1;
-	SPI_connect();
-	if (plan == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare("SELECT partition, committed FROM topics.committed_offset "
-									"WHERE group_id OPERATOR(pg_catalog.=) $1 "
-									"AND committed IS NOT NULL",
-									1, argtypes);
-
-		if (p == NULL)
-			elog(ERROR, "could not prepare the position lookup");
-		SPI_keepplan(p);
-		plan = p;
-	}
-	args[0] = Int32GetDatum(group_id);
-	if (SPI_execute_snapshot(plan, args, NULL, GetLatestSnapshot(),
-							 InvalidSnapshot, true, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the positions of consumer group %d", group_id);
-	for (row = 0; row < SPI_processed; row++)
-	{
-		bool		isnull;
-		int32		p = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[row],
-												  SPI_tuptable->tupdesc, 1, &isnull));
-
-		for (i = 0; i < n; i++)
-			if (parts[i] == p)
-				pos[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[row],
-													 SPI_tuptable->tupdesc, 2,
-													 &isnull));
-	}
-	SPI_finish();
 }
 
 /*
