@@ -226,3 +226,18 @@ SELECT topic, partition, lso, log_end FROM topics.partitions
 SELECT topics.drop_topic('p1');
 SELECT topics.drop_topic('p3');
 SELECT count(*) AS topics FROM topics.topic;
+
+-- Indexes a user adds on the root reach every segment, and produce keeps
+-- them right: an expression index and a partial index, across segments.
+SELECT * FROM topics.create_topic('ix', 1, 'stream', '{"segment.messages": 4}');
+CREATE INDEX ix_md5 ON topics_data.ix (md5(value));
+CREATE INDEX ix_key ON topics_data.ix (key) WHERE key IS NOT NULL;
+SELECT count(*) FROM topics.produce_batch('ix', ARRAY['a','b','c','d','e','f']::text[],
+                                          ARRAY['1','2','3','4','5','6']);
+SELECT * FROM topics.produce('ix', 'g'::text);
+SET enable_seqscan = off;
+SELECT msg_offset FROM topics_data.ix WHERE md5(value) = md5('e');
+SELECT msg_offset FROM topics_data.ix WHERE key = '\x33';
+SELECT count(*) FROM topics_data.ix WHERE key IS NOT NULL AND key > '\x30';
+RESET enable_seqscan;
+SELECT topics.drop_topic('ix');

@@ -7,15 +7,16 @@
  * tuple routing: it takes the offsets from the partition's shared counter
  * and inserts straight into the segment that holds them, with
  * table_tuple_insert (one message) or table_multi_insert (a batch, which
- * also writes less WAL), then maintains the segment's indexes with
- * ExecInsertIndexTuples so that an index a user added on the topic's root
- * is kept right as well.  Triggers and constraints other than NOT NULL on
+ * also writes less WAL), then makes the index entries: directly for plain
+ * indexes, through ExecInsertIndexTuples for any index a user added on the
+ * topic's root that needs the executor.  Triggers and constraints other than NOT NULL on
  * topics_data tables are not run.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/heapam.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -111,7 +112,7 @@ static void
 writer_open(SegmentWriter *w, Oid relid)
 {
 	w->rel = table_open(relid, RowExclusiveLock);
-	w->estate = CreateExecutorState();
+	w->estate = NULL;
 	w->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(w->rri, w->rel, 1, NULL, 0);
 	ExecOpenIndices(w->rri, false);
@@ -119,6 +120,85 @@ writer_open(SegmentWriter *w, Oid relid)
 	w->nused = 0;
 	if (w->desc == NULL)
 		w->desc = CreateTupleDescCopy(RelationGetDescr(w->rel));
+}
+
+/*
+ * writer_plain_index tells whether an index takes its keys straight from
+ * columns and checks uniqueness at once, as the segments' own index on
+ * msg_offset does: then its entry is made without an executor state.
+ */
+static bool
+writer_plain_index(Relation index, IndexInfo *ii)
+{
+	return ii->ii_Expressions == NIL && ii->ii_Predicate == NIL &&
+		ii->ii_ExclusionOps == NULL && ii->ii_ReadyForInserts &&
+		index->rd_index->indimmediate;
+}
+
+/*
+ * writer_index makes the index entries of one written row.  Plain indexes
+ * are filled directly: building an executor state for each produced
+ * message costs more than its insert.  Any other index (one a user added
+ * on the topic's root, with expressions, a predicate or deferred checks)
+ * goes through ExecInsertIndexTuples.
+ */
+static void
+writer_index(SegmentWriter *w, TupleTableSlot *slot)
+{
+	ResultRelInfo *rri = w->rri;
+	bool		need_executor = false;
+	int			i;
+
+	for (i = 0; i < rri->ri_NumIndices; i++)
+	{
+		Relation	index = rri->ri_IndexRelationDescs[i];
+		IndexInfo  *ii = rri->ri_IndexRelationInfo[i];
+		Datum		values[INDEX_MAX_KEYS];
+		bool		isnull[INDEX_MAX_KEYS];
+		int			k;
+
+		if (!writer_plain_index(index, ii))
+		{
+			need_executor = true;
+			continue;
+		}
+		for (k = 0; k < ii->ii_NumIndexAttrs; k++)
+			values[k] = slot_getattr(slot, ii->ii_IndexAttrNumbers[k],
+									 &isnull[k]);
+		index_insert(index, values, isnull, &slot->tts_tid, w->rel,
+					 ii->ii_Unique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
+					 false, ii);
+	}
+	if (!need_executor)
+		return;
+
+	/* the other indexes: hand the executor only those */
+	if (w->estate == NULL)
+		w->estate = CreateExecutorState();
+	{
+		int			n = rri->ri_NumIndices;
+		RelationPtr descs = rri->ri_IndexRelationDescs;
+		IndexInfo **infos = rri->ri_IndexRelationInfo;
+		RelationPtr rest_descs = palloc(sizeof(Relation) * n);
+		IndexInfo **rest_infos = palloc(sizeof(IndexInfo *) * n);
+		int			nrest = 0;
+
+		for (i = 0; i < n; i++)
+			if (!writer_plain_index(descs[i], infos[i]))
+			{
+				rest_descs[nrest] = descs[i];
+				rest_infos[nrest++] = infos[i];
+			}
+		rri->ri_NumIndices = nrest;
+		rri->ri_IndexRelationDescs = rest_descs;
+		rri->ri_IndexRelationInfo = rest_infos;
+		ExecInsertIndexTuples(rri, slot, w->estate, false, false, NULL, NIL);
+		rri->ri_NumIndices = n;
+		rri->ri_IndexRelationDescs = descs;
+		rri->ri_IndexRelationInfo = infos;
+		pfree(rest_descs);
+		pfree(rest_infos);
+	}
 }
 
 /*
@@ -143,12 +223,12 @@ writer_flush(SegmentWriter *w)
 	for (i = 0; i < w->nused; i++)
 	{
 		if (w->rri->ri_NumIndices > 0)
-			ExecInsertIndexTuples(w->rri, w->slots[i], w->estate,
-								  false, false, NULL, NIL);
+			writer_index(w, w->slots[i]);
 		ExecClearTuple(w->slots[i]);
 	}
 	w->nused = 0;
-	ResetPerTupleExprContext(w->estate);
+	if (w->estate)
+		ResetPerTupleExprContext(w->estate);
 }
 
 static void
@@ -160,7 +240,8 @@ writer_close(SegmentWriter *w)
 	if (w->bistate)
 		FreeBulkInsertState(w->bistate);
 	ExecCloseIndices(w->rri);
-	FreeExecutorState(w->estate);
+	if (w->estate)
+		FreeExecutorState(w->estate);
 	table_close(w->rel, NoLock);
 	w->rel = NULL;
 }
