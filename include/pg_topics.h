@@ -51,6 +51,12 @@ extern void pg_topics_define_gucs(bool preloading);
 /* pg_topics.c */
 extern void pg_topics_check_loaded(void);
 extern bool pg_topics_loaded(void);
+extern int64 pg_topics_interval_ms(Interval *span);
+extern int64 pg_topics_wait_ms(Interval *span);
+extern void pg_topics_check_max_messages(int max, const char *what);
+
+/* The most messages one fetch or poll returns. */
+#define MAX_MESSAGES_PER_CALL	1000000
 
 /* murmur2.c */
 extern int32 kafka_murmur2(const char *data, int len);

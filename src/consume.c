@@ -101,8 +101,6 @@ static List *polled_groups = NIL;	/* in TopTransactionContext */
 /* Polls rotate the partition they read first, for fairness. */
 static uint32 poll_rotation = 0;
 
-/* Most messages one poll returns, as for fetch. */
-#define POLL_MAX_MESSAGES	1000000
 
 static void position_move(Position *pos, int64 value);
 
@@ -392,7 +390,6 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 	char	   *member;
 	Topic	   *topic;
 	int32		max;
-	Interval   *span;
 	int64		wait_ms;
 	TimestampTz deadline;
 	GroupMember gm;
@@ -414,23 +411,8 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 	topic_check_privilege(topic, ACL_SELECT);
 	member = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	max = PG_GETARG_INT32(3);
-	span = PG_GETARG_INTERVAL_P(4);
-	wait_ms = span->time / 1000 + ((int64) span->day * SECS_PER_DAY +
-								   (int64) span->month * DAYS_PER_MONTH * SECS_PER_DAY) * 1000;
-	if (max < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid max_messages %d", max),
-				 errdetail("One poll returns from 1 to %d messages.", POLL_MAX_MESSAGES)));
-	if (max > POLL_MAX_MESSAGES)
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("max_messages %d is out of range", max),
-				 errdetail("One poll returns from 1 to %d messages.", POLL_MAX_MESSAGES)));
-	if (wait_ms < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_wait must not be negative")));
+	wait_ms = pg_topics_wait_ms(PG_GETARG_INTERVAL_P(4));
+	pg_topics_check_max_messages(max, "poll");
 	PreventCommandIfReadOnly("topics.poll()");
 	pg_topics_register_consume_callbacks();
 

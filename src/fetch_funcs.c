@@ -18,26 +18,6 @@
 PG_FUNCTION_INFO_V1(pg_topics__fetch);
 PG_FUNCTION_INFO_V1(pg_topics_offset_for_time);
 
-/* The most messages one fetch returns. */
-#define FETCH_MAX_MESSAGES	1000000
-
-/*
- * interval_ms returns a wait given as an interval in milliseconds, raising
- * 22023 when it is negative.
- */
-static int64
-interval_ms(Interval *span)
-{
-	int64		ms;
-
-	ms = span->time / 1000 +
-		((int64) span->day * SECS_PER_DAY + (int64) span->month * DAYS_PER_MONTH * SECS_PER_DAY) * 1000;
-	if (ms < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_wait must not be negative")));
-	return ms;
-}
 
 /*
  * topics._fetch(topic, partition, from_offset, max_messages, max_wait)
@@ -68,25 +48,13 @@ pg_topics__fetch(PG_FUNCTION_ARGS)
 	topic_check_partition(topic, partition);
 	from = PG_GETARG_INT64(2);
 	max = PG_GETARG_INT32(3);
-	wait_ms = interval_ms(PG_GETARG_INTERVAL_P(4));
+	wait_ms = pg_topics_wait_ms(PG_GETARG_INTERVAL_P(4));
 	if (from < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid offset %lld", (long long) from),
 				 errdetail("Offsets start at 0.")));
-	if (max < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid max_messages %d", max),
-				 errdetail("One fetch returns from 1 to %d messages.",
-						   FETCH_MAX_MESSAGES)));
-	if (max > FETCH_MAX_MESSAGES)
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("max_messages %d is out of range", max),
-				 errdetail("One fetch returns from 1 to %d messages.",
-						   FETCH_MAX_MESSAGES),
-				 errhint("Fetch again from the next offset to read more.")));
+	pg_topics_check_max_messages(max, "fetch");
 
 	InitMaterializedSRF(fcinfo, 0);
 	fetch_messages(topic, partition, from, max,

@@ -318,14 +318,6 @@ open_for_group(FunctionCallInfo fcinfo)
 	return topic;
 }
 
-static int64
-interval_to_ms(Interval *span)
-{
-	return span->time / 1000 +
-		((int64) span->day * SECS_PER_DAY +
-		 (int64) span->month * DAYS_PER_MONTH * SECS_PER_DAY) * 1000;
-}
-
 /*
  * topics.join(group, topic, member, session_timeout, strategy,
  * auto_offset_reset) adds a member to a group, creating the group, or
@@ -379,7 +371,7 @@ pg_topics_join(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("session_timeout must not be null")));
 	timeout = PG_GETARG_INTERVAL_P(3);
-	timeout_ms = interval_to_ms(timeout);
+	timeout_ms = pg_topics_interval_ms(timeout);
 	if (timeout_ms < SESSION_TIMEOUT_MIN_MS || timeout_ms > SESSION_TIMEOUT_MAX_MS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
