@@ -7,6 +7,7 @@ OBJS = \
 	src/fetch.o \
 	src/fetch_funcs.o \
 	src/group.o \
+	src/group_catalog.o \
 	src/group_state.o \
 	src/guc.o \
 	src/launcher.o \

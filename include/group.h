@@ -24,14 +24,17 @@ typedef struct GroupMember
 } GroupMember;
 
 /* group.c */
-extern bool group_lookup(Topic *topic, const char *group, const char *member,
-						 GroupMember *gm);
 extern void group_check_member(Topic *topic, const char *group,
 							   const char *member, GroupMember *gm);
-extern int64 group_read_position(int32 group_id, int partition, bool lock);
 extern int64 group_resolve_position(Topic *topic, const char *group,
 									GroupMember *gm, int partition,
 									int64 committed);
+
+/* group_catalog.c */
+extern bool group_lookup(Topic *topic, const char *group, const char *member,
+						 GroupMember *gm);
+extern int64 group_lock_position(int32 group_id, int partition);
+extern bool group_write_position(int32 group_id, int partition, int64 value);
 
 /* consume.c */
 extern void position_register(int32 group_id, int partition, int64 committed,

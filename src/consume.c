@@ -200,64 +200,52 @@ position_move(Position *pos, int64 value)
 }
 
 /*
+ * position_insert writes the position of a partition that has no position
+ * row yet: one added to the topic since the group's last rebalance.
+ */
+static void
+position_insert(Position *pos)
+{
+	Oid			argtypes[3] = {INT4OID, INT4OID, INT8OID};
+	Datum		args[3];
+	TopicAdmin	admin;
+
+	args[0] = Int32GetDatum(pos->group_id);
+	args[1] = Int32GetDatum(pos->partition);
+	args[2] = Int64GetDatum(pos->value);
+	PushActiveSnapshot(GetTransactionSnapshot());
+	topic_admin_begin(&admin);
+	if (SPI_execute_with_args("INSERT INTO topics.committed_offset "
+							  "(group_id, partition, committed, committed_at) "
+							  "VALUES ($1, $2, $3, pg_catalog.now()) "
+							  "ON CONFLICT (group_id, partition) DO UPDATE "
+							  "SET committed = EXCLUDED.committed, "
+							  "committed_at = EXCLUDED.committed_at",
+							  3, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not write the position of partition %d",
+			 pos->partition);
+	topic_admin_end(&admin);
+	PopActiveSnapshot();
+}
+
+/*
  * positions_flush writes the moved positions of this transaction.  Called
  * just before commit or prepare.
  */
 static void
 positions_flush(void)
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[3] = {INT4OID, INT4OID, INT8OID};
-	TopicAdmin	admin;
 	int			i;
-	bool		any = false;
 
 	for (i = 0; i < npositions; i++)
-		any |= (positions[i].value != positions[i].committed);
-	if (!any)
-		return;
-
-	PushActiveSnapshot(GetTransactionSnapshot());
-	topic_admin_begin(&admin);
-	if (plan == NULL)
 	{
-		SPIPlanPtr	p = SPI_prepare("UPDATE topics.committed_offset "
-									"SET committed = $3, committed_at = pg_catalog.now() "
-									"WHERE group_id OPERATOR(pg_catalog.=) $1 "
-									"AND partition OPERATOR(pg_catalog.=) $2",
-									3, argtypes);
+		Position   *pos = &positions[i];
 
-		if (p == NULL)
-			elog(ERROR, "could not prepare the position update");
-		SPI_keepplan(p);
-		plan = p;
-	}
-	for (i = 0; i < npositions; i++)
-	{
-		Datum		args[3];
-
-		if (positions[i].value == positions[i].committed)
+		if (pos->value == pos->committed ||
+			group_write_position(pos->group_id, pos->partition, pos->value))
 			continue;
-		args[0] = Int32GetDatum(positions[i].group_id);
-		args[1] = Int32GetDatum(positions[i].partition);
-		args[2] = Int64GetDatum(positions[i].value);
-		if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "could not write the position of partition %d",
-				 positions[i].partition);
-		/* a partition added since the group's last rebalance has no row yet */
-		if (SPI_processed == 0 &&
-			SPI_execute_with_args("INSERT INTO topics.committed_offset "
-								  "(group_id, partition, committed, committed_at) "
-								  "VALUES ($1, $2, $3, pg_catalog.now()) "
-								  "ON CONFLICT (group_id, partition) DO UPDATE "
-								  "SET committed = EXCLUDED.committed, "
-								  "committed_at = EXCLUDED.committed_at",
-								  3, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not write the position of partition %d",
-				 positions[i].partition);
+		position_insert(pos);
 	}
-	topic_admin_end(&admin);
-	PopActiveSnapshot();
 }
 
 static void
@@ -468,7 +456,7 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 				}
 
 				/* lock, then look again: the previous owner may have moved it */
-				committed = group_read_position(gm.group_id, p, true);
+				committed = group_lock_position(gm.group_id, p);
 				position_register(gm.group_id, p, committed, committed);
 				pos[i] = group_resolve_position(topic, group, &gm, p, committed);
 				position_set(gm.group_id, p, pos[i]);

@@ -13,7 +13,7 @@
  * Fencing: a rebalance bumps the group's generation, and a member whose
  * generation is older may neither poll nor commit until it joins again.
  * A poll also locks the position row of each partition it reads from
- * (SELECT ... FOR UPDATE) until its transaction ends, so a member that gets
+ * until its transaction ends (group_catalog.c), so a member that gets
  * the partition in a rebalance waits for the old owner's transaction and
  * then reads on from the position that transaction committed: two members
  * never consume the same messages of a partition.
@@ -52,112 +52,6 @@ PG_FUNCTION_INFO_V1(pg_topics__last_seen);
 #define MEMBER_NAME_MAXLEN		255
 #define SESSION_TIMEOUT_MIN_MS	100
 #define SESSION_TIMEOUT_MAX_MS	(3600 * 1000)
-
-static SPIPlanPtr lookup_plan = NULL;
-
-/*
- * group_lookup fills gm with a group of a topic and, when member is not
- * NULL, that member (member_id 0 when it is not one).  Returns false when
- * there is no such group.  Reads under the latest snapshot, so a rebalance
- * committed during the caller's transaction is seen.
- */
-bool
-group_lookup(Topic *topic, const char *group, const char *member,
-			 GroupMember *gm)
-{
-	Oid			argtypes[3] = {INT4OID, TEXTOID, TEXTOID};
-	Datum		args[3];
-	char		nulls[3] = {' ', ' ', ' '};
-	bool		isnull;
-	HeapTuple	tup;
-	TupleDesc	desc;
-	Datum		d;
-
-	SPI_connect();
-	if (lookup_plan == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare(
-									   "SELECT g.group_id, g.generation, g.auto_offset_reset, "
-									   "m.member_id, m.generation, "
-									   "ARRAY(SELECT a.partition FROM topics.group_assignment a "
-									   "  WHERE a.group_id OPERATOR(pg_catalog.=) g.group_id "
-									   "  AND a.member_id OPERATOR(pg_catalog.=) m.member_id "
-									   "  ORDER BY a.partition), "
-									   "ARRAY(SELECT COALESCE(c.committed, -1) "
-									   "  FROM topics.group_assignment a "
-									   "  LEFT JOIN topics.committed_offset c "
-									   "  ON c.group_id OPERATOR(pg_catalog.=) a.group_id "
-									   "  AND c.partition OPERATOR(pg_catalog.=) a.partition "
-									   "  WHERE a.group_id OPERATOR(pg_catalog.=) g.group_id "
-									   "  AND a.member_id OPERATOR(pg_catalog.=) m.member_id "
-									   "  ORDER BY a.partition) "
-									   "FROM topics.consumer_group g "
-									   "LEFT JOIN topics.group_member m "
-									   "  ON m.group_id OPERATOR(pg_catalog.=) g.group_id "
-									   "  AND m.member OPERATOR(pg_catalog.=) $3 "
-									   "WHERE g.topic_id OPERATOR(pg_catalog.=) $1 "
-									   "AND g.name OPERATOR(pg_catalog.=) $2",
-									   3, argtypes);
-
-		if (plan == NULL)
-			elog(ERROR, "could not prepare the group lookup");
-		SPI_keepplan(plan);
-		lookup_plan = plan;
-	}
-	args[0] = Int32GetDatum(topic->topic_id);
-	args[1] = CStringGetTextDatum(group);
-	if (member)
-		args[2] = CStringGetTextDatum(member);
-	else
-		nulls[2] = 'n';
-	if (SPI_execute_snapshot(lookup_plan, args, nulls, GetLatestSnapshot(),
-							 InvalidSnapshot, true, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not look up consumer group \"%s\"", group);
-	if (SPI_processed == 0)
-	{
-		SPI_finish();
-		return false;
-	}
-
-	tup = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	gm->group_id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
-	gm->generation = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
-	gm->reset = TextDatumGetCString(SPI_getbinval(tup, desc, 3, &isnull))[0];
-	d = SPI_getbinval(tup, desc, 4, &isnull);
-	gm->member_id = isnull ? 0 : DatumGetInt32(d);
-	d = SPI_getbinval(tup, desc, 5, &isnull);
-	gm->member_generation = isnull ? 0 : DatumGetInt32(d);
-	gm->nassigned = 0;
-	gm->assigned = NULL;
-	gm->committed = NULL;
-	d = SPI_getbinval(tup, desc, 6, &isnull);
-	if (!isnull && gm->member_id != 0)
-	{
-		ArrayType  *arr = DatumGetArrayTypeP(d);
-		Datum	   *elems;
-		int			i;
-
-		deconstruct_array(arr, INT4OID, 4, true, TYPALIGN_INT, &elems, NULL,
-						  &gm->nassigned);
-		gm->assigned = MemoryContextAlloc(CurTransactionContext,
-										  sizeof(int) * Max(gm->nassigned, 1));
-		for (i = 0; i < gm->nassigned; i++)
-			gm->assigned[i] = DatumGetInt32(elems[i]);
-
-		/* the committed positions of those partitions, in the same order */
-		arr = DatumGetArrayTypeP(SPI_getbinval(tup, desc, 7, &isnull));
-		deconstruct_array(arr, INT8OID, 8, true, TYPALIGN_DOUBLE, &elems, NULL,
-						  &i);
-		Assert(i == gm->nassigned);
-		gm->committed = MemoryContextAlloc(CurTransactionContext,
-										   sizeof(int64) * Max(gm->nassigned, 1));
-		for (i = 0; i < gm->nassigned; i++)
-			gm->committed[i] = DatumGetInt64(elems[i]);
-	}
-	SPI_finish();
-	return true;
-}
 
 /*
  * group_find fills gm like group_lookup, raising 42704 when the group does
@@ -200,61 +94,6 @@ group_check_member(Topic *topic, const char *group, const char *member,
 				 errdetail("The group was rebalanced since the member joined."),
 				 errhint("Call topics.join() again to get the new assignment.")));
 	member_touch(gm->member_id);
-}
-
-/*
- * group_read_position returns the committed position of a partition, -1
- * when there is none.  With lock, the row is locked until the transaction
- * ends (waiting for a previous owner's transaction) and read as the latest
- * committed version.
- */
-int64
-group_read_position(int32 group_id, int partition, bool lock)
-{
-	static SPIPlanPtr plans[2] = {NULL, NULL};
-	Oid			argtypes[2] = {INT4OID, INT4OID};
-	Datum		args[2];
-	TopicAdmin	admin;
-	int64		result = -1;
-	int			rc;
-
-	topic_admin_begin(&admin);
-	if (plans[lock] == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare(lock ?
-									   "SELECT committed FROM topics.committed_offset "
-									   "WHERE group_id OPERATOR(pg_catalog.=) $1 "
-									   "AND partition OPERATOR(pg_catalog.=) $2 FOR UPDATE" :
-									   "SELECT committed FROM topics.committed_offset "
-									   "WHERE group_id OPERATOR(pg_catalog.=) $1 "
-									   "AND partition OPERATOR(pg_catalog.=) $2",
-									   2, argtypes);
-
-		if (plan == NULL)
-			elog(ERROR, "could not prepare the position lookup");
-		SPI_keepplan(plan);
-		plans[lock] = plan;
-	}
-	args[0] = Int32GetDatum(group_id);
-	args[1] = Int32GetDatum(partition);
-	if (lock)
-		rc = SPI_execute_plan(plans[lock], args, NULL, false, 1);
-	else
-		rc = SPI_execute_snapshot(plans[lock], args, NULL, GetLatestSnapshot(),
-								  InvalidSnapshot, true, false, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "could not read the position of partition %d", partition);
-	if (SPI_processed > 0)
-	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0],
-									  SPI_tuptable->tupdesc, 1, &isnull);
-
-		if (!isnull)
-			result = DatumGetInt64(d);
-	}
-	topic_admin_end(&admin);
-	return result;
 }
 
 /*
@@ -504,7 +343,7 @@ check_offset(Topic *topic, int partition, int64 offset)
 static void
 set_position(GroupMember *gm, int partition, int64 offset)
 {
-	int64		committed = group_read_position(gm->group_id, partition, true);
+	int64		committed = group_lock_position(gm->group_id, partition);
 
 	position_register(gm->group_id, partition, committed, committed);
 	position_set(gm->group_id, partition, offset);

@@ -1,0 +1,411 @@
+/*-------------------------------------------------------------------------
+ *
+ * group_catalog.c
+ *	  Reading a consumer group and locking and writing its positions
+ *	  straight from the group tables, without SPI: the path every poll
+ *	  takes.
+ *
+ * A poll looks up its member (group, generation, partitions and their
+ * committed positions), locks the position row of each partition it reads
+ * and, at commit, writes the new positions.  Through SPI these three cost
+ * more than reading a thousand messages; here each is one or two index
+ * scans and, for the write, a heap update (HOT when the page has room).
+ *
+ * Reads use the latest snapshot, whatever the caller's isolation level: a
+ * rebalance or a position committed during the caller's transaction must
+ * be seen, as the row lock that a new owner of a partition waits on would
+ * be useless if it then read an old position.  For the same reason a
+ * locked row whose newer version committed meanwhile is followed to that
+ * version, where SELECT ... FOR UPDATE would raise a serialization failure
+ * under REPEATABLE READ.
+ *
+ * Membership changes (join, leave, rebalance) stay in PL/pgSQL: they are
+ * rare, and they write several tables under the group's row lock.
+ *
+ * The column numbers below are those of the tables created by the
+ * extension script; an upgrade script may add columns at the end only.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "group.h"
+
+/* topics.consumer_group */
+#define Anum_group_id				1
+#define Anum_group_name				2
+#define Anum_group_topic_id			3
+#define Anum_group_reset			5
+#define Anum_group_generation		6
+
+/* topics.group_member */
+#define Anum_member_id				1
+#define Anum_member_group_id		2
+#define Anum_member_name			3
+#define Anum_member_generation		4
+
+/* topics.group_assignment */
+#define Anum_assignment_group_id	1
+#define Anum_assignment_partition	2
+#define Anum_assignment_member_id	3
+
+/* topics.committed_offset */
+#define Anum_offset_group_id		1
+#define Anum_offset_partition		2
+#define Anum_offset_committed		3
+#define Anum_offset_committed_at	4
+#define Natts_offset				4
+
+/*
+ * The group tables and the indexes scanned, looked up by name once and
+ * forgotten on any invalidation of one of them (DROP EXTENSION drops them).
+ */
+typedef struct GroupRelids
+{
+	bool		valid;
+	Oid			groups;
+	Oid			groups_by_name;
+	Oid			members;
+	Oid			members_by_name;
+	Oid			assignments;
+	Oid			assignments_pkey;
+	Oid			offsets;
+	Oid			offsets_pkey;
+} GroupRelids;
+
+static GroupRelids relids = {false};
+
+static void
+gcat_inval(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == relids.groups ||
+		relid == relids.members || relid == relids.assignments ||
+		relid == relids.offsets)
+		relids.valid = false;
+}
+
+static Oid
+gcat_relid(const char *name, Oid nspid)
+{
+	Oid			relid = get_relname_relid(name, nspid);
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "relation \"%s.%s\" of pg_topics is missing",
+			 TOPICS_SCHEMA, name);
+	return relid;
+}
+
+/*
+ * gcat_relids returns the OIDs of the group tables and their indexes.
+ */
+static const GroupRelids *
+gcat_relids(void)
+{
+	static bool callback_registered = false;
+	Oid			nspid;
+
+	if (relids.valid)
+		return &relids;
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(gcat_inval, (Datum) 0);
+		callback_registered = true;
+	}
+	nspid = get_namespace_oid(TOPICS_SCHEMA, false);
+	relids.groups = gcat_relid("consumer_group", nspid);
+	relids.groups_by_name = gcat_relid("consumer_group_name_topic_id_key", nspid);
+	relids.members = gcat_relid("group_member", nspid);
+	relids.members_by_name = gcat_relid("group_member_group_id_member_key", nspid);
+	relids.assignments = gcat_relid("group_assignment", nspid);
+	relids.assignments_pkey = gcat_relid("group_assignment_pkey", nspid);
+	relids.offsets = gcat_relid("committed_offset", nspid);
+	relids.offsets_pkey = gcat_relid("committed_offset_pkey", nspid);
+	relids.valid = true;
+	return &relids;
+}
+
+static void
+gcat_key_int4(ScanKey key, AttrNumber attno, int32 value)
+{
+	ScanKeyInit(key, attno, BTEqualStrategyNumber, F_INT4EQ,
+				Int32GetDatum(value));
+}
+
+/*
+ * gcat_key_text sets up an equality key on a text column.  The key takes
+ * the column's collation (the database default): a btree descends with
+ * the collation of the search key, which must order as the index does.
+ */
+static void
+gcat_key_text(ScanKey key, AttrNumber attno, const char *value)
+{
+	ScanKeyInit(key, attno, BTEqualStrategyNumber, F_TEXTEQ,
+				CStringGetTextDatum(value));
+	key->sk_collation = DEFAULT_COLLATION_OID;
+}
+
+static int32
+gcat_int4(HeapTuple tup, TupleDesc desc, AttrNumber attno, bool *isnull)
+{
+	Datum		d = heap_getattr(tup, attno, desc, isnull);
+
+	return *isnull ? 0 : DatumGetInt32(d);
+}
+
+/*
+ * group_lookup fills gm with a group of a topic and, when member is not
+ * NULL, that member (member_id 0 when it is not one), its partitions in
+ * ascending order and their committed positions (-1: none).  Returns false
+ * when there is no such group.  Reads under the latest snapshot, so a
+ * rebalance committed during the caller's transaction is seen.
+ */
+bool
+group_lookup(Topic *topic, const char *group, const char *member,
+			 GroupMember *gm)
+{
+	const GroupRelids *ids = gcat_relids();
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData keys[2];
+	HeapTuple	tup;
+	bool		isnull;
+	bool		found;
+	int			max = 0;
+
+	memset(gm, 0, sizeof(*gm));
+
+	rel = table_open(ids->groups, AccessShareLock);
+	gcat_key_text(&keys[0], Anum_group_name, group);
+	gcat_key_int4(&keys[1], Anum_group_topic_id, topic->topic_id);
+	scan = systable_beginscan(rel, ids->groups_by_name, true, snapshot, 2, keys);
+	tup = systable_getnext(scan);
+	found = HeapTupleIsValid(tup);
+	if (found)
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		text	   *reset;
+
+		gm->group_id = gcat_int4(tup, desc, Anum_group_id, &isnull);
+		gm->generation = gcat_int4(tup, desc, Anum_group_generation, &isnull);
+		reset = DatumGetTextPP(heap_getattr(tup, Anum_group_reset, desc, &isnull));
+		gm->reset = VARDATA_ANY(reset)[0];
+	}
+	systable_endscan(scan);
+	table_close(rel, NoLock);
+	if (!found || member == NULL)
+	{
+		UnregisterSnapshot(snapshot);
+		return found;
+	}
+
+	rel = table_open(ids->members, AccessShareLock);
+	gcat_key_int4(&keys[0], Anum_member_group_id, gm->group_id);
+	gcat_key_text(&keys[1], Anum_member_name, member);
+	scan = systable_beginscan(rel, ids->members_by_name, true, snapshot, 2, keys);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+
+		gm->member_id = gcat_int4(tup, desc, Anum_member_id, &isnull);
+		gm->member_generation = gcat_int4(tup, desc, Anum_member_generation,
+										  &isnull);
+	}
+	systable_endscan(scan);
+	table_close(rel, NoLock);
+	if (gm->member_id == 0)
+	{
+		UnregisterSnapshot(snapshot);
+		return true;
+	}
+
+	/* the member's partitions, in partition order (the key's) */
+	rel = table_open(ids->assignments, AccessShareLock);
+	gcat_key_int4(&keys[0], Anum_assignment_group_id, gm->group_id);
+	scan = systable_beginscan(rel, ids->assignments_pkey, true, snapshot, 1, keys);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		int32		owner = gcat_int4(tup, desc, Anum_assignment_member_id, &isnull);
+
+		if (isnull || owner != gm->member_id)
+			continue;
+		if (gm->nassigned == max)
+		{
+			max = Max(8, max * 2);
+			gm->assigned = gm->assigned == NULL ?
+				MemoryContextAlloc(CurTransactionContext, sizeof(int) * max) :
+				repalloc(gm->assigned, sizeof(int) * max);
+		}
+		gm->assigned[gm->nassigned++] =
+			gcat_int4(tup, desc, Anum_assignment_partition, &isnull);
+	}
+	systable_endscan(scan);
+	table_close(rel, NoLock);
+	if (gm->nassigned == 0)
+	{
+		UnregisterSnapshot(snapshot);
+		return true;
+	}
+
+	/* their committed positions: both scans come in partition order */
+	gm->committed = MemoryContextAlloc(CurTransactionContext,
+									   sizeof(int64) * gm->nassigned);
+	{
+		int			i = 0;
+		int			k;
+
+		rel = table_open(ids->offsets, AccessShareLock);
+		gcat_key_int4(&keys[0], Anum_offset_group_id, gm->group_id);
+		scan = systable_beginscan(rel, ids->offsets_pkey, true, snapshot, 1, keys);
+		while (i < gm->nassigned && HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			TupleDesc	desc = RelationGetDescr(rel);
+			int32		partition = gcat_int4(tup, desc, Anum_offset_partition,
+											  &isnull);
+			Datum		d;
+
+			while (i < gm->nassigned && gm->assigned[i] < partition)
+				gm->committed[i++] = -1;
+			if (i == gm->nassigned || gm->assigned[i] != partition)
+				continue;
+			d = heap_getattr(tup, Anum_offset_committed, desc, &isnull);
+			gm->committed[i++] = isnull ? -1 : DatumGetInt64(d);
+		}
+		systable_endscan(scan);
+		table_close(rel, NoLock);
+		for (k = i; k < gm->nassigned; k++)
+			gm->committed[k] = -1;
+	}
+	UnregisterSnapshot(snapshot);
+	return true;
+}
+
+/*
+ * gcat_position_scan starts a scan for the position row of a partition.
+ */
+static SysScanDesc
+gcat_position_scan(Relation rel, Snapshot snapshot, int32 group_id,
+				   int partition)
+{
+	ScanKeyData keys[2];
+
+	gcat_key_int4(&keys[0], Anum_offset_group_id, group_id);
+	gcat_key_int4(&keys[1], Anum_offset_partition, partition);
+	return systable_beginscan(rel, gcat_relids()->offsets_pkey, true,
+							  snapshot, 2, keys);
+}
+
+/*
+ * group_lock_position locks the position row of a partition until the
+ * transaction ends, waiting for a previous owner's transaction, and
+ * returns the committed position of its latest version, -1 when there is
+ * none (no row, or NULL).  Like SELECT ... FOR UPDATE, but always on the
+ * latest version (see the header).
+ */
+int64
+group_lock_position(int32 group_id, int partition)
+{
+	Relation	rel = table_open(gcat_relids()->offsets, RowShareLock);
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	SysScanDesc scan = gcat_position_scan(rel, snapshot, group_id, partition);
+	HeapTuple	tup = systable_getnext(scan);
+	int64		result = -1;
+
+	if (HeapTupleIsValid(tup))
+	{
+		ItemPointerData tid = tup->t_self;
+		TupleTableSlot *slot = table_slot_create(rel, NULL);
+		TM_FailureData tmfd;
+		TM_Result	rc;
+
+		systable_endscan(scan);
+		scan = NULL;
+		rc = table_tuple_lock(rel, &tid, snapshot, slot,
+							  GetCurrentCommandId(true), LockTupleExclusive,
+							  LockWaitBlock,
+							  TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS |
+							  TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+							  &tmfd);
+		if (rc == TM_Ok)
+		{
+			bool		isnull;
+			Datum		d = slot_getattr(slot, Anum_offset_committed, &isnull);
+
+			if (!isnull)
+				result = DatumGetInt64(d);
+		}
+		else if (rc != TM_Deleted)	/* deleted: the group is being dropped */
+			elog(ERROR, "could not lock the position of partition %d: status %u",
+				 partition, rc);
+		ExecDropSingleTupleTableSlot(slot);
+	}
+	if (scan != NULL)
+		systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, NoLock);
+	return result;
+}
+
+/*
+ * group_write_position sets the committed position of a partition, whose
+ * row the caller's transaction holds locked, to value.  Returns false when
+ * the partition has no position row (it was added since the group's last
+ * rebalance).
+ */
+bool
+group_write_position(int32 group_id, int partition, int64 value)
+{
+	Relation	rel = table_open(gcat_relids()->offsets, RowExclusiveLock);
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	SysScanDesc scan = gcat_position_scan(rel, snapshot, group_id, partition);
+	HeapTuple	tup = systable_getnext(scan);
+	bool		found = HeapTupleIsValid(tup);
+
+	if (found)
+	{
+		Datum		values[Natts_offset] = {0};
+		bool		nulls[Natts_offset] = {false};
+		bool		replace[Natts_offset] = {false};
+		HeapTuple	newtup;
+
+		values[Anum_offset_committed - 1] = Int64GetDatum(value);
+		replace[Anum_offset_committed - 1] = true;
+		values[Anum_offset_committed_at - 1] =
+			TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+		replace[Anum_offset_committed_at - 1] = true;
+		newtup = heap_modify_tuple(tup, RelationGetDescr(rel), values, nulls,
+								   replace);
+
+		/*
+		 * A heap update plus entries in the table's plain indexes, which is
+		 * what CatalogTupleUpdate does for any table; no trigger of the
+		 * table concerns a change of these two columns.
+		 */
+		CatalogTupleUpdate(rel, &tup->t_self, newtup);
+		heap_freetuple(newtup);
+	}
+	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, NoLock);
+	return found;
+}
