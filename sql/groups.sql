@@ -303,6 +303,12 @@ SELECT committed FROM topics.group_lag WHERE group_name = 'gcur';
 SELECT msg_offset, convert_from(value, 'UTF8') AS value
   FROM topics.poll('gcur', 'gc', 'c') LIMIT 2;
 SELECT committed FROM topics.group_lag WHERE group_name = 'gcur';
+-- rows that the query's own WHERE drops are passed too: of the next three
+-- (c5, c6, c7) one matches, and the position moves past all three
+SELECT msg_offset, convert_from(value, 'UTF8') AS value
+  FROM topics.poll('gcur', 'gc', 'c', 3) WHERE value = convert_to('c6', 'UTF8');
+SELECT committed FROM topics.group_lag WHERE group_name = 'gcur';
+SELECT topics.seek('gcur', 'gc', 0, 5::bigint);
 -- a cursor that fetches nothing moves nothing
 BEGIN;
 DECLARE cur CURSOR FOR SELECT msg_offset FROM topics.poll('gcur', 'gc', 'c');

@@ -609,18 +609,26 @@ AS 'MODULE_PATHNAME', 'pg_topics__poll';
 COMMENT ON FUNCTION topics._poll(text, text, text, integer, interval) IS
     'Internal: the messages topics.poll() returns';
 
+-- _take is the poll's row filter: it runs once for each row the poll's scan
+-- hands out and lets every row through.  Its tiny cost puts it before the
+-- caller's own WHERE conditions, which the planner orders cheapest first.
+-- Not STRICT: the planner would fold a call with a NULL argument to NULL,
+-- a filter that drops every row without calling _poll and its checks.
 CREATE FUNCTION topics._take(group_name text, topic text, partition integer,
     msg_offset bigint)
-RETURNS bigint
-LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+RETURNS boolean
+LANGUAGE C VOLATILE PARALLEL UNSAFE COST 0.0001
 AS 'MODULE_PATHNAME', 'pg_topics__take';
 COMMENT ON FUNCTION topics._take(text, text, integer, bigint) IS
     'Internal: move this transaction''s position past a polled message';
 
 -- poll is SQL so that the planner inlines it into the caller's query: then
--- _take runs for each row as the query hands it out, and a cursor moves the
--- position only past the rows it fetched.  Inlining needs a non-volatile
--- SQL function without a SET clause; the body names everything in full.
+-- _take runs for each row as the query's scan hands it out, and a cursor
+-- moves the position only past the rows it fetched.  As a WHERE condition
+-- (not an output column) it leaves the inlined subquery simple enough to be
+-- pulled up into the caller's query, which saves a plan node per row.
+-- Inlining needs a non-volatile SQL function without a SET clause; the body
+-- names everything in full.
 CREATE FUNCTION topics.poll(
     group_name text, topic text, member_name text,
     max_messages integer DEFAULT 100, max_wait interval DEFAULT '0')
@@ -628,9 +636,9 @@ RETURNS TABLE (topic text, partition integer, msg_offset bigint,
                "timestamp" timestamptz, key bytea, value bytea, headers jsonb)
 LANGUAGE sql STABLE PARALLEL UNSAFE
 AS $$
-SELECT $2, r.partition, topics._take($1, $2, r.partition, r.msg_offset),
-       r."timestamp", r.key, r.value, r.headers
+SELECT $2, r.partition, r.msg_offset, r."timestamp", r.key, r.value, r.headers
   FROM topics._poll($1, $2, $3, $4, $5) r
+ WHERE topics._take($1, $2, r.partition, r.msg_offset)
 $$;
 COMMENT ON FUNCTION topics.poll(text, text, text, integer, interval) IS
     'Read the next committed messages of a member''s partitions; the group''s position moves with the caller''s transaction';

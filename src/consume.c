@@ -8,15 +8,17 @@
  * topics.poll() is an SQL function that the planner inlines into the
  * caller's query:
  *
- *		SELECT ..., topics._take(r.group_id, r.partition, r.msg_offset), ...
- *		  FROM topics._poll(...) r
+ *		SELECT ... FROM topics._poll(...) r
+ *		 WHERE topics._take(group, topic, r.partition, r.msg_offset)
  *
  * _poll reads the messages (it locks the position row of each partition
  * it reads from, so that a new owner after a rebalance waits for this
- * transaction), and _take, evaluated for each row as the caller's query
- * hands it out, moves the position past that row.  So a cursor over
- * topics.poll() advances the group only past the rows it FETCHed, and a
- * plain SELECT past every row it returned.
+ * transaction), and _take, a filter evaluated for each row as the scan
+ * hands it to the rest of the caller's query, moves the position past that
+ * row.  So a cursor over topics.poll() advances the group only past the
+ * rows it FETCHed, and a plain SELECT past every row it read, including
+ * those its own WHERE conditions then dropped (they run after _take, the
+ * cheapest condition).
  *
  * Positions moved in a transaction are kept in backend memory and written
  * to topics.committed_offset just before the transaction commits (or is
@@ -514,19 +516,31 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 
 /*
  * topics._take(group, topic, partition, msg_offset) moves this
- * transaction's position in a partition past msg_offset and returns
- * msg_offset.  Only positions this transaction's poll locked can move.
+ * transaction's position in a partition past msg_offset and returns true:
+ * topics.poll() calls it as a row filter that lets every row through.
+ * Only positions this transaction's poll locked can move.
  */
 Datum
 pg_topics__take(PG_FUNCTION_ARGS)
 {
-	text	   *group = PG_GETARG_TEXT_PP(0);
-	text	   *topic = PG_GETARG_TEXT_PP(1);
-	int32		partition = PG_GETARG_INT32(2);
-	int64		offset = PG_GETARG_INT64(3);
-	int			glen = VARSIZE_ANY_EXHDR(group);
-	int			tlen = VARSIZE_ANY_EXHDR(topic);
+	text	   *group;
+	text	   *topic;
+	int32		partition;
+	int64		offset;
+	int			glen;
+	int			tlen;
 	ListCell   *lc;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("arguments of topics._take() must not be null")));
+	group = PG_GETARG_TEXT_PP(0);
+	topic = PG_GETARG_TEXT_PP(1);
+	partition = PG_GETARG_INT32(2);
+	offset = PG_GETARG_INT64(3);
+	glen = VARSIZE_ANY_EXHDR(group);
+	tlen = VARSIZE_ANY_EXHDR(topic);
 
 	foreach(lc, polled_groups)
 	{
@@ -548,7 +562,7 @@ pg_topics__take(PG_FUNCTION_ARGS)
 		last_taken = pos - positions;
 		if (offset + 1 > pos->value)
 			position_move(pos, offset + 1);
-		PG_RETURN_INT64(offset);
+		PG_RETURN_BOOL(true);
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
