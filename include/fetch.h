@@ -11,6 +11,7 @@
 #include "funcapi.h"
 #include "topic.h"
 
+extern Tuplestorestate *fetch_store_begin(FunctionCallInfo fcinfo);
 extern int64 fetch_messages(Topic *topic, int partition, int64 from_offset,
 							int max_messages, TimestampTz deadline,
 							Tuplestorestate *store);

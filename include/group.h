@@ -8,6 +8,8 @@
 #ifndef GROUP_H
 #define GROUP_H
 
+#include "storage/itemptr.h"
+
 #include "topic.h"
 
 /* A member of a group, as one poll or commit sees it. */
@@ -33,12 +35,17 @@ extern int64 group_resolve_position(Topic *topic, const char *group,
 /* group_catalog.c */
 extern bool group_lookup(Topic *topic, const char *group, const char *member,
 						 GroupMember *gm);
-extern int64 group_lock_position(int32 group_id, int partition);
-extern bool group_write_position(int32 group_id, int partition, int64 value);
+/* the value a claimed position row is written with, given its committed one */
+typedef int64 (*GroupClaimDecide) (int64 committed, void *arg);
+
+extern int64 group_claim_position(int32 group_id, int partition,
+								  GroupClaimDecide decide, void *arg,
+								  int64 *written, ItemPointer tid);
+extern void group_write_position(ItemPointer tid, int64 value);
 
 /* consume.c */
 extern void position_register(int32 group_id, int partition, int64 committed,
-							  int64 value);
+							  int64 value, ItemPointer tid);
 extern bool position_pending(int32 group_id, int partition, int64 *value);
 extern void position_set(int32 group_id, int partition, int64 value);
 extern void pg_topics_register_consume_callbacks(void);

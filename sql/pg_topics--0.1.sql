@@ -416,9 +416,14 @@ BEGIN
     SELECT * INTO STRICT g FROM topics.consumer_group WHERE group_id OPERATOR(pg_catalog.=) p_group_id;
     SELECT t.partitions INTO STRICT n FROM topics.topic t WHERE t.topic_id OPERATOR(pg_catalog.=) g.topic_id;
 
-    -- every partition has a position row and an assignment row
+    -- every partition has a position row and an assignment row.  Rows that
+    -- exist are filtered out first: ON CONFLICT alone would wait for a poll
+    -- in progress, which writes its position row when it claims it.
     INSERT INTO topics.committed_offset (group_id, partition)
     SELECT p_group_id, p FROM generate_series(0, n - 1) p
+     WHERE NOT EXISTS (SELECT FROM topics.committed_offset c
+                        WHERE c.group_id OPERATOR(pg_catalog.=) p_group_id
+                          AND c.partition OPERATOR(pg_catalog.=) p)
     ON CONFLICT DO NOTHING;
     INSERT INTO topics.group_assignment (group_id, partition)
     SELECT p_group_id, p FROM generate_series(0, n - 1) p

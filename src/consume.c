@@ -59,8 +59,9 @@ typedef struct SavedValue
 
 /*
  * A partition position this transaction holds locked.  committed is what
- * topics.committed_offset held (-1: NULL), value where the group reads
- * next once this transaction commits.
+ * the position row holds as this transaction sees it (-1: NULL), value
+ * where the group reads next once this transaction commits; tid is the
+ * row version the transaction holds (invalid: the row is missing).
  */
 typedef struct Position
 {
@@ -68,6 +69,7 @@ typedef struct Position
 	int32		partition;
 	int64		committed;
 	int64		value;
+	ItemPointerData tid;
 	int			created_level;	/* nesting level that locked the row */
 	int			level;			/* nesting level of the last change */
 	int			nsaved;
@@ -123,7 +125,8 @@ position_find(int32 group_id, int partition)
  * transaction has just locked, unless it is known already.
  */
 void
-position_register(int32 group_id, int partition, int64 committed, int64 value)
+position_register(int32 group_id, int partition, int64 committed, int64 value,
+				  ItemPointer tid)
 {
 	Position   *pos;
 
@@ -145,6 +148,7 @@ position_register(int32 group_id, int partition, int64 committed, int64 value)
 	pos->partition = partition;
 	pos->committed = committed;
 	pos->value = value;
+	pos->tid = *tid;
 	pos->created_level = GetCurrentTransactionNestLevel();
 	pos->level = pos->created_level;
 	pos->nsaved = 0;
@@ -237,16 +241,27 @@ position_insert(Position *pos)
 static void
 positions_flush(void)
 {
+	bool		incremented = false;
 	int			i;
 
 	for (i = 0; i < npositions; i++)
 	{
 		Position   *pos = &positions[i];
 
-		if (pos->value == pos->committed ||
-			group_write_position(pos->group_id, pos->partition, pos->value))
+		if (pos->value == pos->committed)
 			continue;
-		position_insert(pos);
+		if (!ItemPointerIsValid(&pos->tid))
+		{
+			position_insert(pos);
+			continue;
+		}
+		/* a row version this statement wrote can only be updated by a later command */
+		if (!incremented)
+		{
+			CommandCounterIncrement();
+			incremented = true;
+		}
+		group_write_position(&pos->tid, pos->value);
 	}
 }
 
@@ -367,6 +382,65 @@ remember_group(const char *group, const char *topic, int32 group_id)
 }
 
 /*
+ * A poll's claim of a partition's position (see poll_claim_decide).
+ */
+typedef struct PollClaim
+{
+	Topic	   *topic;
+	const char *group;
+	GroupMember *gm;
+	int			partition;
+	int			budget;			/* rows the poll may still return */
+	bool		lock_only;		/* write nothing but a reset position */
+	int64		start;			/* set: where the read starts */
+	int64		lso;			/* set: where it stops */
+} PollClaim;
+
+/*
+ * poll_claim_decide returns the value a poll writes into the position row
+ * of a partition it claims, given the committed position: where the read
+ * ends if the caller takes every row, the LSO or budget rows on.  Rows
+ * the caller leaves untaken, and rolled-back offsets that let the read go
+ * further, make the commit write the difference.  When only locking, the
+ * position where the read starts, which differs from the committed one
+ * only where auto_offset_reset applies.
+ */
+static int64
+poll_claim_decide(int64 committed, void *arg)
+{
+	PollClaim  *c = arg;
+	PartitionSnapshot look;
+
+	c->start = group_resolve_position(c->topic, c->group, c->gm, c->partition,
+									  committed);
+	partition_look(topic_partition_state(c->topic, c->partition), &look);
+	c->lso = look.lso;
+	if (c->lock_only || c->lso <= c->start)
+		return c->start;
+	return c->lso - c->start <= c->budget ? c->lso : c->start + c->budget;
+}
+
+/*
+ * poll_claim locks the position row of a partition for this transaction,
+ * writing it as poll_claim_decide says, and registers the position.
+ * Returns where the read starts and sets *lso to the LSO it stops at.
+ */
+static int64
+poll_claim(Topic *topic, const char *group, GroupMember *gm, int partition,
+		   int budget, bool lock_only, int64 *lso)
+{
+	PollClaim	claim = {topic, group, gm, partition, budget, lock_only, 0, 0};
+	ItemPointerData tid;
+	int64		written;
+
+	(void) group_claim_position(gm->group_id, partition, poll_claim_decide,
+								&claim, &written, &tid);
+	position_register(gm->group_id, partition, written, claim.start, &tid);
+	*lso = claim.lso;
+	return claim.start;
+}
+
+/*
  * topics._poll(group, topic, member, max_messages, max_wait) returns the
  * next committed messages of the member's partitions, as stored.  It moves
  * no position itself, except past a gap of rolled-back offsets that holds
@@ -375,7 +449,7 @@ remember_group(const char *group, const char *topic, int32 group_id)
 Datum
 pg_topics__poll(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Tuplestorestate *store;
 	char	   *group;
 	char	   *member;
 	Topic	   *topic;
@@ -408,7 +482,7 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 
 	group_check_member(topic, group, member, &gm);
 	remember_group(group, topic->name, gm.group_id);
-	InitMaterializedSRF(fcinfo, 0);
+	store = fetch_store_begin(fcinfo);
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
 	if (gm.nassigned == 0)
 	{
@@ -425,43 +499,32 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 		return (Datum) 0;
 	}
 
-	/* where each partition is read from: this transaction's, or committed */
 	pos = palloc(sizeof(int64) * gm.nassigned);
 	lso = palloc(sizeof(int64) * gm.nassigned);
-	for (i = 0; i < gm.nassigned; i++)
-		if (!position_pending(gm.group_id, gm.assigned[i], &pos[i]))
-			pos[i] = gm.committed[i];
-
 	topic_state = topic_partition_state(topic, 0);
 	for (;;)
 	{
 		bool		any = false;
-		bool		lock_all = prelock;
 		TimestampTz now;
 
+		/* where each partition is read from: this transaction's, or committed */
 		for (i = 0; i < gm.nassigned; i++)
 		{
 			int			p = gm.assigned[i];
 			PartitionSnapshot look;
-			int64		committed;
 
 			if (!position_pending(gm.group_id, p, &pos[i]))
 			{
-				int64		resolved = group_resolve_position(topic, group, &gm,
-															  p, pos[i]);
+				pos[i] = group_resolve_position(topic, group, &gm, p,
+												gm.committed[i]);
 
-				partition_look(topic_partition_state(topic, p), &look);
-				if (resolved == pos[i] && look.lso <= resolved && !lock_all)
-				{
-					lso[i] = look.lso;
-					continue;	/* nothing to read, nothing to write */
-				}
-
-				/* lock, then look again: the previous owner may have moved it */
-				committed = group_lock_position(gm.group_id, p);
-				position_register(gm.group_id, p, committed, committed);
-				pos[i] = group_resolve_position(topic, group, &gm, p, committed);
-				position_set(gm.group_id, p, pos[i]);
+				/*
+				 * A position to reset is written now.  Before the first
+				 * sleep every position is locked: the commit that wakes us
+				 * should find nothing left to do but read.
+				 */
+				if (pos[i] != gm.committed[i] || prelock)
+					pos[i] = poll_claim(topic, group, &gm, p, 0, true, &lso[i]);
 			}
 			partition_look(topic_partition_state(topic, p), &look);
 			lso[i] = look.lso;
@@ -475,16 +538,25 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 			for (i = 0; i < gm.nassigned && found < max; i++)
 			{
 				int			k = (first + i) % gm.nassigned;
+				int			p = gm.assigned[k];
 				int			n;
 
 				if (lso[k] <= pos[k])
 					continue;
-				n = fetch_partition_rows(topic, gm.assigned[k], pos[k], lso[k],
-										 max - found, rsinfo->setResult);
+				/* claim, then look again: the previous owner may have moved it */
+				if (!position_pending(gm.group_id, p, &pos[k]))
+				{
+					pos[k] = poll_claim(topic, group, &gm, p, max - found, false,
+										&lso[k]);
+					if (lso[k] <= pos[k])
+						continue;
+				}
+				n = fetch_partition_rows(topic, p, pos[k], lso[k], max - found,
+										 store);
 				if (n == 0)
 				{
 					/* only rolled-back offsets below the LSO: skip the gap */
-					position_set(gm.group_id, gm.assigned[k], lso[k]);
+					position_set(gm.group_id, p, lso[k]);
 					pos[k] = lso[k];
 				}
 				found += n;
@@ -497,10 +569,6 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 		if (now >= deadline)
 			break;
 
-		/*
-		 * Before the first sleep, lock every partition's position: the
-		 * commit that wakes us should find nothing left to do but read.
-		 */
 		if (!prelock)
 		{
 			prelock = true;

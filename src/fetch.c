@@ -25,16 +25,86 @@
 #include "access/relscan.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
 #include "fetch.h"
+
+/*
+ * The rows that fetch and poll hand over live in this context rather than
+ * in the query's memory.  A query's memory goes back to malloc when it
+ * ends, and for a result of a few hundred kilobytes malloc gives it back
+ * to the kernel: the next read page-faults on fresh zeroed pages, which
+ * costs as much as reading the rows.  This context keeps a block of
+ * FETCH_STORE_KEEP bytes for the backend's life, so the rows of a typical
+ * read land in memory already mapped and warm.  It is reset when each
+ * transaction ends, after every query that read a store has ended (cursors
+ * are closed or, WITH HOLD, copied out before the commit callbacks run).
+ */
+#define FETCH_STORE_KEEP	(1024 * 1024)
+
+static MemoryContext store_context = NULL;
+
+static void
+fetch_store_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT)
+		MemoryContextReset(store_context);
+}
+
+/*
+ * fetch_store_begin makes a set-returning function's result a tuplestore
+ * of messages (the rows of topics.message), as InitMaterializedSRF does,
+ * with the rows kept in the backend's store context, and returns it.
+ */
+Tuplestorestate *
+fetch_store_begin(FunctionCallInfo fcinfo)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext old;
+	TupleDesc	desc;
+	Tuplestorestate *store;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	if (!(rsinfo->allowedModes & SFRM_Materialize))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("materialize mode required, but it is not allowed in this context")));
+	if (store_context == NULL)
+	{
+		store_context = AllocSetContextCreate(TopMemoryContext,
+											  "pg_topics fetched messages",
+											  FETCH_STORE_KEEP,
+											  FETCH_STORE_KEEP,
+											  ALLOCSET_DEFAULT_MAXSIZE);
+		RegisterXactCallback(fetch_store_xact_callback, NULL);
+	}
+
+	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	MemoryContextSwitchTo(store_context);
+	store = tuplestore_begin_heap((rsinfo->allowedModes & SFRM_Materialize_Random) != 0,
+								  false, work_mem);
+	MemoryContextSwitchTo(old);
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = store;
+	rsinfo->setDesc = desc;
+	return store;
+}
 
 /*
  * fetch_segment appends to store the messages of one segment with offsets

@@ -28,7 +28,6 @@ PG_FUNCTION_INFO_V1(pg_topics_offset_for_time);
 Datum
 pg_topics__fetch(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Topic	   *topic;
 	int32		partition;
 	int64		from;
@@ -56,10 +55,9 @@ pg_topics__fetch(PG_FUNCTION_ARGS)
 				 errdetail("Offsets start at 0.")));
 	pg_topics_check_max_messages(max, "fetch");
 
-	InitMaterializedSRF(fcinfo, 0);
 	fetch_messages(topic, partition, from, max,
 				   TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms),
-				   rsinfo->setResult);
+				   fetch_store_begin(fcinfo));
 	return (Datum) 0;
 }
 

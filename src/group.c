@@ -343,9 +343,12 @@ check_offset(Topic *topic, int partition, int64 offset)
 static void
 set_position(GroupMember *gm, int partition, int64 offset)
 {
-	int64		committed = group_lock_position(gm->group_id, partition);
+	ItemPointerData tid;
+	int64		written;
+	int64		committed = group_claim_position(gm->group_id, partition,
+												 NULL, NULL, &written, &tid);
 
-	position_register(gm->group_id, partition, committed, committed);
+	position_register(gm->group_id, partition, committed, committed, &tid);
 	position_set(gm->group_id, partition, offset);
 }
 

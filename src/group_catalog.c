@@ -30,15 +30,19 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/index.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_collation.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "nodes/execnodes.h"
+#include "storage/bufmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
@@ -316,96 +320,183 @@ gcat_position_scan(Relation rel, Snapshot snapshot, int32 group_id,
 }
 
 /*
- * group_lock_position locks the position row of a partition until the
- * transaction ends, waiting for a previous owner's transaction, and
- * returns the committed position of its latest version, -1 when there is
- * none (no row, or NULL).  Like SELECT ... FOR UPDATE, but always on the
- * latest version (see the header).
+ * gcat_index_entries makes the index entries of a row version that a
+ * non-HOT update created, as CatalogTupleUpdate does (the group tables'
+ * indexes are plain ones on columns).
  */
-int64
-group_lock_position(int32 group_id, int partition)
+static void
+gcat_index_entries(Relation rel, HeapTuple tup)
 {
-	Relation	rel = table_open(gcat_relids()->offsets, RowShareLock);
-	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	SysScanDesc scan = gcat_position_scan(rel, snapshot, group_id, partition);
-	HeapTuple	tup = systable_getnext(scan);
-	int64		result = -1;
+	ResultRelInfo *indexes = CatalogOpenIndexes(rel);
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel),
+													&TTSOpsHeapTuple);
+	int			i;
 
-	if (HeapTupleIsValid(tup))
+	ExecStoreHeapTuple(tup, slot, false);
+	for (i = 0; i < indexes->ri_NumIndices; i++)
 	{
-		ItemPointerData tid = tup->t_self;
-		TupleTableSlot *slot = table_slot_create(rel, NULL);
-		TM_FailureData tmfd;
-		TM_Result	rc;
+		IndexInfo  *ii = indexes->ri_IndexRelationInfo[i];
+		Datum		values[INDEX_MAX_KEYS];
+		bool		isnull[INDEX_MAX_KEYS];
 
-		systable_endscan(scan);
-		scan = NULL;
-		rc = table_tuple_lock(rel, &tid, snapshot, slot,
-							  GetCurrentCommandId(true), LockTupleExclusive,
-							  LockWaitBlock,
-							  TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS |
-							  TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
-							  &tmfd);
-		if (rc == TM_Ok)
-		{
-			bool		isnull;
-			Datum		d = slot_getattr(slot, Anum_offset_committed, &isnull);
-
-			if (!isnull)
-				result = DatumGetInt64(d);
-		}
-		else if (rc != TM_Deleted)	/* deleted: the group is being dropped */
-			elog(ERROR, "could not lock the position of partition %d: status %u",
-				 partition, rc);
-		ExecDropSingleTupleTableSlot(slot);
+		if (ii->ii_Expressions != NIL || ii->ii_Predicate != NIL)
+			elog(ERROR, "index \"%s\" of a pg_topics group table is not a plain index",
+				 RelationGetRelationName(indexes->ri_IndexRelationDescs[i]));
+		FormIndexDatum(ii, slot, NULL, values, isnull);
+		index_insert(indexes->ri_IndexRelationDescs[i], values, isnull,
+					 &tup->t_self, rel,
+					 ii->ii_Unique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
+					 false, ii);
 	}
-	if (scan != NULL)
-		systable_endscan(scan);
-	UnregisterSnapshot(snapshot);
-	table_close(rel, NoLock);
-	return result;
+	ExecDropSingleTupleTableSlot(slot);
+	CatalogCloseIndexes(indexes);
 }
 
 /*
- * group_write_position sets the committed position of a partition, whose
- * row the caller's transaction holds locked, to value.  Returns false when
- * the partition has no position row (it was added since the group's last
- * rebalance).
+ * gcat_update replaces the position row version otid with one holding
+ * value, waiting for a transaction that holds the row, and sets *newtid
+ * to the new version.  Returns TM_Ok, or TM_Updated or TM_Deleted when
+ * another transaction changed the row since the caller read it.
  */
-bool
-group_write_position(int32 group_id, int partition, int64 value)
+static TM_Result
+gcat_update(Relation rel, HeapTuple oldtup, int64 value, ItemPointer newtid)
+{
+	Datum		values[Natts_offset] = {0};
+	bool		nulls[Natts_offset] = {false};
+	bool		replace[Natts_offset] = {false};
+	HeapTuple	newtup;
+	TM_FailureData tmfd;
+	LockTupleMode lockmode;
+	TM_Result	rc;
+
+	values[Anum_offset_committed - 1] = Int64GetDatum(value);
+	replace[Anum_offset_committed - 1] = true;
+	values[Anum_offset_committed_at - 1] =
+		TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	replace[Anum_offset_committed_at - 1] = true;
+	newtup = heap_modify_tuple(oldtup, RelationGetDescr(rel), values, nulls,
+							   replace);
+	rc = heap_update(rel, &oldtup->t_self, newtup, GetCurrentCommandId(true),
+					 InvalidSnapshot, true, &tmfd, &lockmode);
+	if (rc == TM_Ok)
+	{
+		/* the key does not change: a HOT update needs no index entry */
+		if (!HeapTupleIsHeapOnly(newtup))
+			gcat_index_entries(rel, newtup);
+		*newtid = newtup->t_self;
+	}
+	heap_freetuple(newtup);
+	return rc;
+}
+
+/*
+ * gcat_lock locks the position row version tid until the transaction
+ * ends, waiting for a transaction that holds it.  Returns TM_Ok, or
+ * TM_Updated or TM_Deleted when another transaction changed the row since
+ * the caller read it.
+ */
+static TM_Result
+gcat_lock(Relation rel, ItemPointer tid)
+{
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	TM_FailureData tmfd;
+	TM_Result	rc;
+
+	rc = table_tuple_lock(rel, tid, InvalidSnapshot, slot,
+						  GetCurrentCommandId(true), LockTupleExclusive,
+						  LockWaitBlock, TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS,
+						  &tmfd);
+	ExecDropSingleTupleTableSlot(slot);
+	return rc;
+}
+
+/*
+ * group_claim_position locks the position row of a partition until the
+ * transaction ends, waiting for a previous owner's transaction, and
+ * returns the committed position of its latest version (-1: none, or no
+ * row).  When decide is given, it is called with that position and the
+ * row is written with the value it returns in the same step, if that
+ * differs: a poll claims a partition by writing where its read will end,
+ * so that when the caller takes every row there is nothing left to write
+ * at commit.  *written is set to the value the row holds for this
+ * transaction (the committed one when there is no row) and *tid to the
+ * row version it holds (invalid: no row).
+ */
+int64
+group_claim_position(int32 group_id, int partition, GroupClaimDecide decide,
+					 void *arg, int64 *written, ItemPointer tid)
 {
 	Relation	rel = table_open(gcat_relids()->offsets, RowExclusiveLock);
-	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	SysScanDesc scan = gcat_position_scan(rel, snapshot, group_id, partition);
-	HeapTuple	tup = systable_getnext(scan);
-	bool		found = HeapTupleIsValid(tup);
+	int64		committed;
 
-	if (found)
+	for (;;)
 	{
-		Datum		values[Natts_offset] = {0};
-		bool		nulls[Natts_offset] = {false};
-		bool		replace[Natts_offset] = {false};
-		HeapTuple	newtup;
+		Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+		SysScanDesc scan = gcat_position_scan(rel, snapshot, group_id,
+											  partition);
+		HeapTuple	tup = systable_getnext(scan);
+		TM_Result	rc = TM_Ok;
+		int64		value;
 
-		values[Anum_offset_committed - 1] = Int64GetDatum(value);
-		replace[Anum_offset_committed - 1] = true;
-		values[Anum_offset_committed_at - 1] =
-			TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-		replace[Anum_offset_committed_at - 1] = true;
-		newtup = heap_modify_tuple(tup, RelationGetDescr(rel), values, nulls,
-								   replace);
+		committed = -1;
+		ItemPointerSetInvalid(tid);
+		if (HeapTupleIsValid(tup))
+		{
+			bool		isnull;
+			Datum		d = heap_getattr(tup, Anum_offset_committed,
+										 RelationGetDescr(rel), &isnull);
 
-		/*
-		 * A heap update plus entries in the table's plain indexes, which is
-		 * what CatalogTupleUpdate does for any table; no trigger of the
-		 * table concerns a change of these two columns.
-		 */
-		CatalogTupleUpdate(rel, &tup->t_self, newtup);
-		heap_freetuple(newtup);
+			if (!isnull)
+				committed = DatumGetInt64(d);
+		}
+		value = decide ? decide(committed, arg) : committed;
+		*written = committed;
+		if (HeapTupleIsValid(tup))
+		{
+			if (value != committed)
+				rc = gcat_update(rel, tup, value, tid);
+			else
+			{
+				*tid = tup->t_self;
+				rc = gcat_lock(rel, tid);
+			}
+			*written = value;
+		}
+		systable_endscan(scan);
+		UnregisterSnapshot(snapshot);
+
+		/* changed since read: read the latest version again */
+		if (rc == TM_Updated || rc == TM_Deleted)
+			continue;
+		if (rc != TM_Ok)
+			elog(ERROR, "could not lock the position of partition %d: status %u",
+				 partition, rc);
+		break;
 	}
-	systable_endscan(scan);
-	UnregisterSnapshot(snapshot);
 	table_close(rel, NoLock);
-	return found;
+	return committed;
+}
+
+/*
+ * group_write_position replaces the position row version *tid, which the
+ * caller's transaction holds, by one holding value, and sets *tid to the
+ * new version.
+ */
+void
+group_write_position(ItemPointer tid, int64 value)
+{
+	Relation	rel = table_open(gcat_relids()->offsets, RowExclusiveLock);
+	HeapTupleData tuple;
+	Buffer		buffer;
+	TM_Result	rc;
+
+	tuple.t_self = *tid;
+	if (!heap_fetch(rel, SnapshotAny, &tuple, &buffer, false))
+		elog(ERROR, "could not find the position row (%u,%u)",
+			 ItemPointerGetBlockNumber(tid), ItemPointerGetOffsetNumber(tid));
+	rc = gcat_update(rel, &tuple, value, tid);
+	ReleaseBuffer(buffer);
+	if (rc != TM_Ok)
+		elog(ERROR, "could not write a position: status %u", rc);
+	table_close(rel, NoLock);
 }

@@ -406,6 +406,12 @@ segment_offset_index(Relation rel)
 /*
  * segment_max_offset returns the highest offset physically present in a
  * segment, committed or not, or -1 when it holds none.
+ *
+ * The index gives the highest offset with an index entry.  A crash can
+ * leave rows whose heap insert reached the WAL but whose index entry did
+ * not (their transaction never committed, and no reader can have skipped
+ * them, or its commit would have flushed that WAL too); they sit at the
+ * end of the heap, so the heap is read on from the row the index gave.
  */
 static int64
 segment_max_offset(Oid relid)
@@ -413,19 +419,31 @@ segment_max_offset(Oid relid)
 	Relation	rel = table_open(relid, AccessShareLock);
 	Relation	index = index_open(segment_offset_index(rel), AccessShareLock);
 	IndexScanDesc scan;
+	TableScanDesc tail;
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	ItemPointerData from;
+	ItemPointerData to;
 	int64		result = -1;
+	bool		isnull;
 
 	/* SnapshotAny: an aborted offset must not be handed out again */
+	ItemPointerSet(&from, 0, FirstOffsetNumber);
 	scan = index_beginscan(rel, index, SnapshotAny, 0, 0);
 	index_rescan(scan, NULL, 0, NULL, 0);
 	if (index_getnext_slot(scan, BackwardScanDirection, slot))
 	{
-		bool		isnull;
-
 		result = DatumGetInt64(slot_getattr(slot, Anum_message_offset, &isnull));
+		from = slot->tts_tid;
 	}
 	index_endscan(scan);
+
+	ItemPointerSet(&to, MaxBlockNumber, MaxOffsetNumber);
+	tail = table_beginscan_tidrange(rel, SnapshotAny, &from, &to);
+	while (table_scan_getnextslot_tidrange(tail, ForwardScanDirection, slot))
+		result = Max(result, DatumGetInt64(slot_getattr(slot, Anum_message_offset,
+														&isnull)));
+	table_endscan(tail);
+
 	ExecDropSingleTupleTableSlot(slot);
 	index_close(index, AccessShareLock);
 	table_close(rel, AccessShareLock);
