@@ -78,7 +78,7 @@ typedef struct Position
 
 /*
  * The positions of the current transaction, in TopTransactionContext: they
- * live exactly as long as the transaction and its row locks.
+ * live exactly as long as the transaction and its position locks.
  */
 static Position *positions = NULL;
 static int	npositions = 0;
@@ -292,8 +292,8 @@ consume_xact_callback(XactEvent event, void *arg)
 
 /*
  * consume_subxact_callback merges a committed subtransaction's changes into
- * its parent, and undoes an aborted one's: its row locks are gone, so are
- * the positions it registered.
+ * its parent, and undoes an aborted one's: its position locks are gone, so
+ * are the positions it registered.
  */
 static void
 consume_subxact_callback(SubXactEvent event, SubTransactionId mySubid,

@@ -6,18 +6,17 @@
  *	  takes.
  *
  * A poll looks up its member (group, generation, partitions and their
- * committed positions), locks the position row of each partition it reads
- * and, at commit, writes the new positions.  Through SPI these three cost
- * more than reading a thousand messages; here each is one or two index
- * scans and, for the write, a heap update (HOT when the page has room).
+ * committed positions), locks the position of each partition it reads
+ * and writes the new positions, when it claims them or at commit.  Through
+ * SPI these cost more than reading a thousand messages; here the lookup is
+ * four index scans, and a claim an advisory lock, an index scan and a heap
+ * update (HOT when the page has room).
  *
  * Reads use the latest snapshot, whatever the caller's isolation level: a
  * rebalance or a position committed during the caller's transaction must
- * be seen, as the row lock that a new owner of a partition waits on would
- * be useless if it then read an old position.  For the same reason a
- * locked row whose newer version committed meanwhile is followed to that
- * version, where SELECT ... FOR UPDATE would raise a serialization failure
- * under REPEATABLE READ.
+ * be seen, as the lock that a new owner of a partition waits on would be
+ * useless if it then read an old position.  (SELECT ... FOR UPDATE would
+ * instead raise a serialization failure under REPEATABLE READ.)
  *
  * Membership changes (join, leave, rebalance) stay in PL/pgSQL: they are
  * rare, and they write several tables under the group's row lock.
@@ -43,6 +42,7 @@
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
 #include "storage/bufmgr.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
@@ -77,6 +77,13 @@
 #define Anum_offset_committed		3
 #define Anum_offset_committed_at	4
 #define Natts_offset				4
+
+/*
+ * The class of our advisory locks (field4 of the lock tag): user advisory
+ * locks use 1 and 2.  pg_locks shows position locks as advisory locks with
+ * this objsubid, the group id as classid and the partition as objid.
+ */
+#define POSITION_LOCK_CLASS			0x7470
 
 /*
  * The group tables and the indexes scanned, looked up by name once and
@@ -354,9 +361,9 @@ gcat_index_entries(Relation rel, HeapTuple tup)
 
 /*
  * gcat_update replaces the position row version otid with one holding
- * value, waiting for a transaction that holds the row, and sets *newtid
- * to the new version.  Returns TM_Ok, or TM_Updated or TM_Deleted when
- * another transaction changed the row since the caller read it.
+ * value and sets *newtid to the new version.  Returns TM_Ok, or what
+ * heap_update says when the row changed since the caller read it (which
+ * the position lock rules out but for a group being dropped).
  */
 static TM_Result
 gcat_update(Relation rel, HeapTuple oldtup, int64 value, ItemPointer newtid)
@@ -390,97 +397,79 @@ gcat_update(Relation rel, HeapTuple oldtup, int64 value, ItemPointer newtid)
 }
 
 /*
- * gcat_lock locks the position row version tid until the transaction
- * ends, waiting for a transaction that holds it.  Returns TM_Ok, or
- * TM_Updated or TM_Deleted when another transaction changed the row since
- * the caller read it.
- */
-static TM_Result
-gcat_lock(Relation rel, ItemPointer tid)
-{
-	TupleTableSlot *slot = table_slot_create(rel, NULL);
-	TM_FailureData tmfd;
-	TM_Result	rc;
-
-	rc = table_tuple_lock(rel, tid, InvalidSnapshot, slot,
-						  GetCurrentCommandId(true), LockTupleExclusive,
-						  LockWaitBlock, TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS,
-						  &tmfd);
-	ExecDropSingleTupleTableSlot(slot);
-	return rc;
-}
-
-/*
- * group_claim_position locks the position row of a partition until the
- * transaction ends, waiting for a previous owner's transaction, and
- * returns the committed position of its latest version (-1: none, or no
- * row).  When decide is given, it is called with that position and the
- * row is written with the value it returns in the same step, if that
- * differs: a poll claims a partition by writing where its read will end,
- * so that when the caller takes every row there is nothing left to write
- * at commit.  *written is set to the value the row holds for this
- * transaction (the committed one when there is no row) and *tid to the
- * row version it holds (invalid: no row).
+ * group_claim_position takes this transaction's lock on the position of a
+ * partition, waiting for a transaction that holds it (the previous owner
+ * after a rebalance, or a commit() or seek()), and returns the committed
+ * position as that transaction left it, -1 when there is none (no row, or
+ * NULL).  When decide is given, it is called with that position, and the
+ * row is written with the value it returns when that differs: a poll
+ * claims a partition by writing where its read will end, so that when the
+ * caller takes every row there is nothing left to write at commit.
+ * *written is set to the value the row holds for this transaction (the
+ * committed one when there is no row) and *tid to the row version read or
+ * written (invalid: no row).
+ *
+ * The lock is a transaction-level advisory lock of our own class on the
+ * group and partition rather than a row lock: it is released at commit or
+ * abort like one (and at the abort of the subtransaction that took it),
+ * but needs no transaction id, WAL record or page write.  A long poll
+ * locks its positions before it sleeps; were that a row lock, its
+ * transaction id would slow down the commit of the very producer that
+ * wakes it.  Every writer of a position takes the lock first, so once it
+ * is held the latest committed row version is the one to update.
  */
 int64
 group_claim_position(int32 group_id, int partition, GroupClaimDecide decide,
 					 void *arg, int64 *written, ItemPointer tid)
 {
-	Relation	rel = table_open(gcat_relids()->offsets, RowExclusiveLock);
-	int64		committed;
+	LOCKTAG		tag;
+	Relation	rel;
+	Snapshot	snapshot;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	int64		committed = -1;
+	int64		value;
 
-	for (;;)
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) group_id,
+						 (uint32) partition, POSITION_LOCK_CLASS);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+
+	/* a snapshot taken now sees the commit of the lock's previous holder */
+	rel = table_open(gcat_relids()->offsets, RowExclusiveLock);
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	scan = gcat_position_scan(rel, snapshot, group_id, partition);
+	tup = systable_getnext(scan);
+	ItemPointerSetInvalid(tid);
+	if (HeapTupleIsValid(tup))
 	{
-		Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
-		SysScanDesc scan = gcat_position_scan(rel, snapshot, group_id,
-											  partition);
-		HeapTuple	tup = systable_getnext(scan);
-		TM_Result	rc = TM_Ok;
-		int64		value;
+		bool		isnull;
+		Datum		d = heap_getattr(tup, Anum_offset_committed,
+									 RelationGetDescr(rel), &isnull);
 
-		committed = -1;
-		ItemPointerSetInvalid(tid);
-		if (HeapTupleIsValid(tup))
-		{
-			bool		isnull;
-			Datum		d = heap_getattr(tup, Anum_offset_committed,
-										 RelationGetDescr(rel), &isnull);
-
-			if (!isnull)
-				committed = DatumGetInt64(d);
-		}
-		value = decide ? decide(committed, arg) : committed;
-		*written = committed;
-		if (HeapTupleIsValid(tup))
-		{
-			if (value != committed)
-				rc = gcat_update(rel, tup, value, tid);
-			else
-			{
-				*tid = tup->t_self;
-				rc = gcat_lock(rel, tid);
-			}
-			*written = value;
-		}
-		systable_endscan(scan);
-		UnregisterSnapshot(snapshot);
-
-		/* changed since read: read the latest version again */
-		if (rc == TM_Updated || rc == TM_Deleted)
-			continue;
-		if (rc != TM_Ok)
-			elog(ERROR, "could not lock the position of partition %d: status %u",
-				 partition, rc);
-		break;
+		if (!isnull)
+			committed = DatumGetInt64(d);
 	}
+	value = decide ? decide(committed, arg) : committed;
+	*written = committed;
+	if (HeapTupleIsValid(tup))
+	{
+		*tid = tup->t_self;
+		if (value != committed &&
+			gcat_update(rel, tup, value, tid) != TM_Ok)
+			elog(ERROR, "position of partition %d changed under its lock",
+				 partition);
+		*written = value;
+	}
+	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
 	table_close(rel, NoLock);
 	return committed;
 }
 
 /*
- * group_write_position replaces the position row version *tid, which the
- * caller's transaction holds, by one holding value, and sets *tid to the
- * new version.
+ * group_write_position replaces the position row version *tid, read or
+ * written under this transaction's position lock, by one holding value,
+ * and sets *tid to the new version.
  */
 void
 group_write_position(ItemPointer tid, int64 value)
