@@ -688,6 +688,13 @@ SELECT * FROM topics.heartbeat('ginv', 'gi', NULL);
 SELECT * FROM topics.heartbeat('ginv', NULL, 'a');
 \echo :SQLSTATE
 
+-- topics._take() is internal: outside the query of a poll it has nothing
+-- to move
+SELECT topics._take('ginv', 'gi', 0, 0);
+\echo :SQLSTATE
+SELECT topics._take(NULL, 'gi', 0, 0);
+\echo :SQLSTATE
+
 -- after all these errors the group is as it was
 SELECT group_name, strategy, auto_offset_reset, generation, members
   FROM topics.groups WHERE topic = 'gi';

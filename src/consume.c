@@ -591,51 +591,65 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 Datum
 pg_topics__take(PG_FUNCTION_ARGS)
 {
-	text	   *group;
-	text	   *topic;
+	PolledGroup *pg = fcinfo->flinfo->fn_extra;
 	int32		partition;
 	int64		offset;
-	int			glen;
-	int			tlen;
-	ListCell   *lc;
+	Position   *pos;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("arguments of topics._take() must not be null")));
-	group = PG_GETARG_TEXT_PP(0);
-	topic = PG_GETARG_TEXT_PP(1);
 	partition = PG_GETARG_INT32(2);
 	offset = PG_GETARG_INT64(3);
-	glen = VARSIZE_ANY_EXHDR(group);
-	tlen = VARSIZE_ANY_EXHDR(topic);
 
-	foreach(lc, polled_groups)
+	if (pg == NULL)
 	{
-		PolledGroup *pg = lfirst(lc);
-		Position   *pos;
+		text	   *group = PG_GETARG_TEXT_PP(0);
+		text	   *topic = PG_GETARG_TEXT_PP(1);
+		int			glen = VARSIZE_ANY_EXHDR(group);
+		int			tlen = VARSIZE_ANY_EXHDR(topic);
+		ListCell   *lc;
 
-		if (pg->group_len != glen || pg->topic_len != tlen ||
-			memcmp(pg->group, VARDATA_ANY(group), glen) != 0 ||
-			memcmp(pg->topic, VARDATA_ANY(topic), tlen) != 0)
-			continue;
+		foreach(lc, polled_groups)
+		{
+			PolledGroup *candidate = lfirst(lc);
 
-		/* rows come partition by partition: the last one found is likely */
-		pos = (last_taken >= 0 && last_taken < npositions &&
-			   positions[last_taken].group_id == pg->group_id &&
-			   positions[last_taken].partition == partition) ?
-			&positions[last_taken] : position_find(pg->group_id, partition);
-		if (pos == NULL)
-			continue;
-		last_taken = pos - positions;
-		if (offset + 1 > pos->value)
-			position_move(pos, offset + 1);
-		PG_RETURN_BOOL(true);
+			if (candidate->group_len == glen && candidate->topic_len == tlen &&
+				memcmp(candidate->group, VARDATA_ANY(group), glen) == 0 &&
+				memcmp(candidate->topic, VARDATA_ANY(topic), tlen) == 0)
+				pg = candidate;
+		}
+		if (pg == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("consumer group \"%s\" of topic \"%s\" was not polled in this transaction",
+							text_to_cstring(group), text_to_cstring(topic)),
+					 errhint("Read a group's messages with topics.poll().")));
+
+		/*
+		 * topics.poll() passes its group and topic as constants: then the
+		 * group found holds for every row of the query (which cannot
+		 * outlive the transaction, whose memory holds the group).
+		 */
+		if (get_fn_expr_arg_stable(fcinfo->flinfo, 0) &&
+			get_fn_expr_arg_stable(fcinfo->flinfo, 1))
+			fcinfo->flinfo->fn_extra = pg;
 	}
-	ereport(ERROR,
-			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("partition %d of consumer group \"%s\" was not polled in this transaction",
-					partition, text_to_cstring(group)),
-			 errhint("Read a group's messages with topics.poll().")));
-	PG_RETURN_NULL();			/* keep the compiler quiet */
+
+	/* rows come partition by partition: the last one found is likely */
+	pos = (last_taken >= 0 && last_taken < npositions &&
+		   positions[last_taken].group_id == pg->group_id &&
+		   positions[last_taken].partition == partition) ?
+		&positions[last_taken] : position_find(pg->group_id, partition);
+	if (pos == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("partition %d of consumer group \"%s\" was not polled in this transaction",
+						partition, pg->group),
+				 errhint("Read a group's messages with topics.poll().")));
+	last_taken = pos - positions;
+	if (offset + 1 > pos->value)
+		position_move(pos, offset + 1);
+	PG_RETURN_BOOL(true);
 }
