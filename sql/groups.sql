@@ -407,6 +407,18 @@ DELETE FROM topics.committed_offset c USING topics.consumer_group g
 SELECT committed FROM topics.group_lag WHERE group_name = 'gcur';
 SELECT topics.commit('gcur', 'gc', 0, 5);
 SELECT committed FROM topics.group_lag WHERE group_name = 'gcur';
+-- a prepared transaction keeps its position lock (an advisory lock of
+-- class 29808 on group and partition) until COMMIT PREPARED writes its
+-- position
+BEGIN;
+SELECT msg_offset FROM topics.poll('gcur', 'gc', 'c', 2);
+PREPARE TRANSACTION 'gpoll';
+SELECT objid AS partition, objsubid, mode, pid IS NULL AS prepared
+  FROM pg_locks WHERE locktype = 'advisory';
+SELECT committed FROM topics.group_lag WHERE group_name = 'gcur';
+COMMIT PREPARED 'gpoll';
+SELECT committed FROM topics.group_lag WHERE group_name = 'gcur';
+SELECT count(*) AS advisory_locks FROM pg_locks WHERE locktype = 'advisory';
 
 -- seek by offset, and by timestamp (the first message at or after it, or
 -- the LSO if none), also as the first call of a session
