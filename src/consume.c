@@ -11,8 +11,8 @@
  *		SELECT ... FROM topics._poll(...) r
  *		 WHERE topics._take(group, topic, r.partition, r.msg_offset)
  *
- * _poll reads the messages (it locks the position row of each partition
- * it reads from, so that a new owner after a rebalance waits for this
+ * _poll reads the messages (it locks the position of each partition it
+ * reads from, so that a new owner after a rebalance waits for this
  * transaction), and _take, a filter evaluated for each row as the scan
  * hands it to the rest of the caller's query, moves the position past that
  * row.  So a cursor over topics.poll() advances the group only past the
@@ -21,10 +21,13 @@
  * cheapest condition).
  *
  * Positions moved in a transaction are kept in backend memory and written
- * to topics.committed_offset just before the transaction commits (or is
- * prepared), so the new positions commit together with whatever else the
- * transaction wrote, and vanish with it on rollback.  ROLLBACK TO SAVEPOINT
- * puts back the positions of before the savepoint.
+ * to topics.committed_offset in the transaction, so the new positions
+ * commit together with whatever else it wrote and vanish with it on
+ * rollback.  A poll writes a partition's row once, when it claims it, with
+ * where its read ends if the caller takes every row; just before commit
+ * (or prepare) the rows whose position differs from what was written are
+ * written again.  ROLLBACK TO SAVEPOINT puts back the positions of before
+ * the savepoint.
  *
  *-------------------------------------------------------------------------
  */
@@ -70,7 +73,7 @@ typedef struct Position
 	int64		committed;
 	int64		value;
 	ItemPointerData tid;
-	int			created_level;	/* nesting level that locked the row */
+	int			created_level;	/* nesting level that locked it */
 	int			level;			/* nesting level of the last change */
 	int			nsaved;
 	SavedValue *saved;			/* values of outer levels, innermost last */
@@ -421,7 +424,7 @@ poll_claim_decide(int64 committed, void *arg)
 }
 
 /*
- * poll_claim locks the position row of a partition for this transaction,
+ * poll_claim locks the position of a partition for this transaction,
  * writing it as poll_claim_decide says, and registers the position.
  * Returns where the read starts and sets *lso to the LSO it stops at.
  */
