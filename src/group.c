@@ -12,8 +12,8 @@
  *
  * Fencing: a rebalance bumps the group's generation, and a member whose
  * generation is older may neither poll nor commit until it joins again.
- * A poll also locks the position row of each partition it reads from
- * until its transaction ends (group_catalog.c), so a member that gets
+ * A poll also locks the position of each partition it reads from until
+ * its transaction ends (group_catalog.c), so a member that gets
  * the partition in a rebalance waits for the old owner's transaction and
  * then reads on from the position that transaction committed: two members
  * never consume the same messages of a partition.
@@ -260,6 +260,27 @@ pg_topics_join(PG_FUNCTION_ARGS)
 }
 
 /*
+ * remove_members removes members (by id, int4 datums) from their groups,
+ * rebalancing each group, and forgets their heartbeats.  Caller is
+ * connected to SPI.
+ */
+static void
+remove_members(Datum *member_ids, int n)
+{
+	Oid			argtypes[1] = {INT4ARRAYOID};
+	Datum		args[1];
+	int			i;
+
+	args[0] = PointerGetDatum(construct_array(member_ids, n, INT4OID, 4, true,
+											  TYPALIGN_INT));
+	if (SPI_execute_with_args("SELECT topics._leave($1)", 1, argtypes, args,
+							  NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not remove consumer group members");
+	for (i = 0; i < n; i++)
+		member_forget(DatumGetInt32(member_ids[i]));
+}
+
+/*
  * topics.leave(group, topic, member) removes a member and rebalances its
  * group.  Returns false when it was not a member.
  */
@@ -271,24 +292,17 @@ pg_topics_leave(PG_FUNCTION_ARGS)
 	char	   *member = text_arg(fcinfo, 2, "member name");
 	GroupMember gm;
 	TopicAdmin	admin;
-	Oid			argtypes[1] = {INT4ARRAYOID};
-	Datum		args[1];
-	Datum		member_datum;
+	Datum		member_id;
 
 	PreventCommandIfReadOnly("topics.leave()");
 	group_find(topic, group, member, true, &gm);
 	if (gm.member_id == 0)
 		PG_RETURN_BOOL(false);
 
-	member_datum = Int32GetDatum(gm.member_id);
-	args[0] = PointerGetDatum(construct_array(&member_datum, 1, INT4OID, 4,
-											  true, TYPALIGN_INT));
+	member_id = Int32GetDatum(gm.member_id);
 	topic_admin_begin(&admin);
-	if (SPI_execute_with_args("SELECT topics._leave($1)", 1, argtypes, args,
-							  NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not leave consumer group \"%s\"", group);
+	remove_members(&member_id, 1);
 	topic_admin_end(&admin);
-	member_forget(gm.member_id);
 	PG_RETURN_BOOL(true);
 }
 
@@ -498,21 +512,11 @@ pg_topics__expire_members(PG_FUNCTION_ARGS)
 	}
 	if (nexpired > 0)
 	{
-		Oid			argtypes[1] = {INT4ARRAYOID};
-		Datum		args[1];
-
-		args[0] = PointerGetDatum(construct_array(expired, nexpired, INT4OID,
-												  4, true, TYPALIGN_INT));
-		if (SPI_execute_with_args("SELECT topics._leave($1)", 1, argtypes, args,
-								  NULL, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not expire consumer group members");
+		remove_members(expired, nexpired);
 		for (i = 0; i < nexpired; i++)
-		{
-			member_forget(DatumGetInt32(expired[i]));
 			ereport(LOG,
 					(errmsg("expired consumer group member %d after its session timeout",
 							DatumGetInt32(expired[i]))));
-		}
 	}
 	SPI_finish();
 	PG_RETURN_INT32(nexpired);
