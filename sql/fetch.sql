@@ -184,6 +184,42 @@ SELECT * FROM topics.fetch('nosuch', 0, 0);
 SELECT topics.offset_for_time('nosuch', 0, now());
 \echo :SQLSTATE
 
+-- Reads follow offsets, not the heap: VACUUM frees the space of a batch
+-- rolled back between two others, and a later batch fills it.  The heap
+-- then holds offsets 0-99, 300-399, 200-299.
+SELECT topics.create_topic('fo', 1);
+SELECT count(*) FROM topics.produce_batch('fo',
+    ARRAY(SELECT convert_to(lpad(i::text, 200, 'a'), 'UTF8') FROM generate_series(0, 99) i));
+BEGIN;
+SELECT count(*) FROM topics.produce_batch('fo',
+    ARRAY(SELECT convert_to(lpad(i::text, 200, 'r'), 'UTF8') FROM generate_series(100, 199) i));
+ROLLBACK;
+SELECT count(*) FROM topics.produce_batch('fo',
+    ARRAY(SELECT convert_to(lpad(i::text, 200, 'a'), 'UTF8') FROM generate_series(200, 299) i));
+VACUUM topics_data.fo;
+SELECT count(*) FROM topics.produce_batch('fo',
+    ARRAY(SELECT convert_to(lpad(i::text, 200, 'a'), 'UTF8') FROM generate_series(300, 399) i));
+SELECT (SELECT ctid FROM topics_data.fo WHERE msg_offset = 99) <
+       (SELECT ctid FROM topics_data.fo WHERE msg_offset = 300) AND
+       (SELECT ctid FROM topics_data.fo WHERE msg_offset = 399) <
+       (SELECT ctid FROM topics_data.fo WHERE msg_offset = 200) AS later_batch_in_the_gap;
+-- every offset once, in order, each with its own value
+SELECT count(*), min(msg_offset), max(msg_offset),
+       bool_and(convert_from(value, 'UTF8') = lpad(msg_offset::text, 200, 'a')) AS values_match,
+       array_agg(msg_offset) = array_agg(msg_offset ORDER BY msg_offset) AS in_order
+  FROM topics.fetch('fo', 0, 0, 1000);
+-- reads that start in each run of the heap
+SELECT min(msg_offset), max(msg_offset), count(*),
+       array_agg(msg_offset) = array_agg(msg_offset ORDER BY msg_offset) AS in_order
+  FROM topics.fetch('fo', 0, 50, 100);
+SELECT min(msg_offset), max(msg_offset), count(*),
+       array_agg(msg_offset) = array_agg(msg_offset ORDER BY msg_offset) AS in_order
+  FROM topics.fetch('fo', 0, 250, 100);
+SELECT min(msg_offset), max(msg_offset), count(*),
+       array_agg(msg_offset) = array_agg(msg_offset ORDER BY msg_offset) AS in_order
+  FROM topics.fetch('fo', 0, 350, 100);
+SELECT topics.drop_topic('fo');
+
 SELECT topics.drop_topic('f');
 SELECT topics.drop_topic('ft');
 SELECT count(*) AS topics FROM topics.topic;

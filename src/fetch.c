@@ -107,12 +107,56 @@ fetch_store_begin(FunctionCallInfo fcinfo)
 }
 
 /*
+ * fetch_in_log_order appends to store the messages that follow, in the
+ * heap, the row at start, as long as they carry the offsets *next,
+ * *next + 1, ... below below, at most max of them, and returns how many it
+ * added; *next is left at the first offset not added.  A partition is
+ * appended to in offset order, so its rows mostly lie in the heap as they
+ * do in the index, and reading the pages in turn costs half as much per row
+ * as an index scan.  The first row out of order (a concurrent producer's,
+ * or a gap left by a rollback) ends the run: the caller's index scan goes
+ * on from *next.  Rows below *next were handed out already or lie before
+ * the read.
+ */
+static int
+fetch_in_log_order(Relation rel, Snapshot snapshot, ItemPointer start,
+				   int64 *next, int64 below, int max, TupleTableSlot *slot,
+				   Tuplestorestate *store)
+{
+	ItemPointerData end;
+	TableScanDesc scan;
+	int			n = 0;
+
+	ItemPointerSet(&end, MaxBlockNumber, MaxOffsetNumber);
+	scan = table_beginscan_tidrange(rel, snapshot, start, &end);
+	while (n < max && *next < below &&
+		   table_scan_getnextslot_tidrange(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		int64		offset = DatumGetInt64(slot_getattr(slot, Anum_message_offset,
+														&isnull));
+
+		if (offset < *next)
+			continue;
+		if (offset != *next)
+			break;
+		tuplestore_puttuple(store, ExecFetchSlotHeapTuple(slot, false, NULL));
+		(*next)++;
+		n++;
+	}
+	table_endscan(scan);
+	return n;
+}
+
+/*
  * fetch_segment appends to store the messages of one segment with offsets
  * in [from, below), at most max of them, and returns how many it added.
- * The store holds rows of the stored shape, so each message is copied once,
- * as it lies in the buffer, without taking it apart.  The segment stays
- * locked until the transaction ends, so that a TOASTed value can still be
- * read when the caller's query hands the row out.
+ * The index finds the first; the heap pages that follow give the next ones
+ * while they come in offset order, and the index the rest.  The store
+ * holds rows of the stored shape, so each message is copied once, as it
+ * lies in the buffer, without taking it apart.  The segment stays locked
+ * until the transaction ends, so that a TOASTed value can still be read
+ * when the caller's query hands the row out.
  */
 static int
 fetch_segment(const TopicSegment *seg, Snapshot snapshot, int64 from,
@@ -133,10 +177,31 @@ fetch_segment(const TopicSegment *seg, Snapshot snapshot, int64 from,
 	scan = index_beginscan(rel, index, snapshot, 2, 0);
 	index_rescan(scan, keys, 2, NULL, 0);
 
-	while (n < max && index_getnext_slot(scan, ForwardScanDirection, slot))
+	if (max > 0 && index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
+		bool		isnull;
+		int64		next = DatumGetInt64(slot_getattr(slot, Anum_message_offset,
+													  &isnull)) + 1;
+		ItemPointerData start = slot->tts_tid;
+
 		tuplestore_puttuple(store, ExecFetchSlotHeapTuple(slot, false, NULL));
 		n++;
+		if (n < max && next < below)
+		{
+			n += fetch_in_log_order(rel, snapshot, &start, &next, below,
+									max - n, slot, store);
+			if (n < max && next < below)
+			{
+				keys[0].sk_argument = Int64GetDatum(next);
+				index_rescan(scan, keys, 2, NULL, 0);
+			}
+		}
+		while (n < max && next < below &&
+			   index_getnext_slot(scan, ForwardScanDirection, slot))
+		{
+			tuplestore_puttuple(store, ExecFetchSlotHeapTuple(slot, false, NULL));
+			n++;
+		}
 	}
 
 	index_endscan(scan);
