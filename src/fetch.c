@@ -116,18 +116,25 @@ fetch_store_begin(FunctionCallInfo fcinfo)
  * as an index scan.  The first row out of order (a concurrent producer's,
  * or a gap left by a rollback) ends the run: the caller's index scan goes
  * on from *next.  Rows below *next were handed out already or lie before
- * the read.
+ * the read; they are skipped, but no more of them than rows wanted, and
+ * the scan stops max pages past the start (max rows in order fit in
+ * them), so that a heap laid out otherwise costs no more than the index.
  */
 static int
 fetch_in_log_order(Relation rel, Snapshot snapshot, ItemPointer start,
 				   int64 *next, int64 below, int max, TupleTableSlot *slot,
 				   Tuplestorestate *store)
 {
+	BlockNumber start_block = ItemPointerGetBlockNumber(start);
 	ItemPointerData end;
 	TableScanDesc scan;
 	int			n = 0;
+	int			skipped = 0;
 
-	ItemPointerSet(&end, MaxBlockNumber, MaxOffsetNumber);
+	ItemPointerSet(&end,
+				   (BlockNumber) Min((uint64) start_block + max,
+									 (uint64) MaxBlockNumber),
+				   MaxOffsetNumber);
 	scan = table_beginscan_tidrange(rel, snapshot, start, &end);
 	while (n < max && *next < below &&
 		   table_scan_getnextslot_tidrange(scan, ForwardScanDirection, slot))
@@ -136,7 +143,7 @@ fetch_in_log_order(Relation rel, Snapshot snapshot, ItemPointer start,
 		int64		offset = DatumGetInt64(slot_getattr(slot, Anum_message_offset,
 														&isnull));
 
-		if (offset < *next)
+		if (offset < *next && ++skipped <= max)
 			continue;
 		if (offset != *next)
 			break;
