@@ -28,8 +28,16 @@
  *           NOTIFY, so its commit waits for the WAL flush as the poll's
  *           producer's does (NOTIFY alone writes only a commit record, and
  *           such a commit does not wait for the flush).
+ * and a floor for any SQL statement woken by a commit:
+ *   lock_in_xact: the producer runs BEGIN; SELECT pg_advisory_xact_lock(k);
+ *           SELECT topics.produce('nt', 'x'); the consumer, inside BEGIN,
+ *           sends SELECT pg_advisory_xact_lock(k) and waits for the lock
+ *           (wait_event advisory); t0 right before the producer's COMMIT,
+ *           t1 when the consumer's one-row result has arrived.  The same
+ *           flush as notify_wal and poll_in_xact, a wake-up by the commit
+ *           (at lock release), and a statement that reads nothing.
  *
- * Kinds rotate (sample i starts with kind i % 4), so that drift and noise
+ * Kinds rotate (sample i starts with kind i % 5), so that drift and noise
  * hit all of them.  The caller has created topics lt and nt and made member
  * m of group lg join lt, with a session timeout longer than the run.
  *
@@ -46,6 +54,7 @@
 #include "libpq-fe.h"
 
 #define POLL_SQL "SELECT msg_offset FROM topics.poll('lg', 'lt', 'm', 10, '10 s')"
+#define LOCK_KEY "29809"
 
 static PGconn *consumer;
 static PGconn *producer;
@@ -249,9 +258,51 @@ sample_notify(bool with_wal)
 	return t1 - t0;
 }
 
+/*
+ * sample_lock: one lock_in_xact sample: a statement woken by the
+ * producer's commit releasing the advisory lock it waits for.
+ */
+static double
+sample_lock(void)
+{
+	PGresult   *res;
+	double		t0,
+				t1;
+
+	exec_ok(producer, "BEGIN; SELECT pg_advisory_xact_lock(" LOCK_KEY "); "
+			"SELECT topics.produce('nt', 'x')");
+	exec_ok(consumer, "BEGIN");
+	if (!PQsendQuery(consumer, "SELECT pg_advisory_xact_lock(" LOCK_KEY ")"))
+		die("could not send the lock request", consumer);
+	wait_state("Lock", "advisory");
+	t0 = now_ms();
+	if (!PQsendQuery(producer, "COMMIT"))
+		die("could not send COMMIT", producer);
+	for (;;)
+	{
+		if (!PQconsumeInput(consumer))
+			die("consumer connection failed", consumer);
+		if (!PQisBusy(consumer))
+			break;
+		wait_readable(consumer);
+	}
+	t1 = now_ms();
+	res = PQgetResult(consumer);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		die("the lock request failed", consumer);
+	PQclear(res);
+	while ((res = PQgetResult(consumer)) != NULL)
+		PQclear(res);
+	finish_commit();
+	exec_ok(consumer, "COMMIT");
+	return t1 - t0;
+}
+
 /* The kinds of samples, in the order of the output lines. */
-#define NKINDS 4
-static const char *const kind_names[NKINDS] = {"poll", "notify", "poll_in_xact", "notify_wal"};
+#define NKINDS 5
+static const char *const kind_names[NKINDS] = {
+	"poll", "notify", "poll_in_xact", "notify_wal", "lock_in_xact"
+};
 
 static double
 sample(int kind)
@@ -264,8 +315,10 @@ sample(int kind)
 			return sample_notify(false);
 		case 2:
 			return sample_poll(true);
-		default:
+		case 3:
 			return sample_notify(true);
+		default:
+			return sample_lock();
 	}
 }
 
