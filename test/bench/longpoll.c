@@ -175,24 +175,17 @@ finish_commit(void)
 }
 
 /*
- * sample_poll: one poll sample.  in_xact: the consumer polls inside an
- * explicit transaction, so its result arrives before its own commit (the
- * COMMIT is sent after t1); otherwise the poll is autocommit and its result
- * arrives after the commit that writes the new position (the measure).
+ * commit_and_await: the producer sends COMMIT (t0), and the consumer's
+ * pending query returns its one row (t1); returns t1 - t0 in ms.  what
+ * names the query in errors.
  */
 static double
-sample_poll(bool in_xact)
+commit_and_await(const char *what)
 {
 	PGresult   *res;
 	double		t0,
 				t1;
 
-	if (in_xact)
-		exec_ok(consumer, "BEGIN");
-	if (!PQsendQuery(consumer, POLL_SQL))
-		die("could not send the poll", consumer);
-	wait_state("Extension", NULL);
-	exec_ok(producer, "BEGIN; SELECT topics.produce('lt', 'x')");
 	t0 = now_ms();
 	if (!PQsendQuery(producer, "COMMIT"))
 		die("could not send COMMIT", producer);
@@ -207,20 +200,41 @@ sample_poll(bool in_xact)
 	t1 = now_ms();
 	res = PQgetResult(consumer);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		die("poll failed", consumer);
+		die(what, consumer);
 	if (PQntuples(res) != 1)
 	{
-		fprintf(stderr, "longpoll: the poll returned %d rows, not 1 (did it time out?)\n",
-				PQntuples(res));
+		fprintf(stderr, "longpoll: %s returned %d rows, not 1 (did it time out?)\n",
+				what, PQntuples(res));
 		exit(1);
 	}
 	PQclear(res);
 	while ((res = PQgetResult(consumer)) != NULL)
 		PQclear(res);
 	finish_commit();
+	return t1 - t0;
+}
+
+/*
+ * sample_poll: one poll sample.  in_xact: the consumer polls inside an
+ * explicit transaction, so its result arrives before its own commit (the
+ * COMMIT is sent after t1); otherwise the poll is autocommit and its result
+ * arrives after the commit that writes the new position (the measure).
+ */
+static double
+sample_poll(bool in_xact)
+{
+	double		latency;
+
+	if (in_xact)
+		exec_ok(consumer, "BEGIN");
+	if (!PQsendQuery(consumer, POLL_SQL))
+		die("could not send the poll", consumer);
+	wait_state("Extension", NULL);
+	exec_ok(producer, "BEGIN; SELECT topics.produce('lt', 'x')");
+	latency = commit_and_await("the poll");
 	if (in_xact)
 		exec_ok(consumer, "COMMIT");
-	return t1 - t0;
+	return latency;
 }
 
 /*
@@ -265,9 +279,7 @@ sample_notify(bool with_wal)
 static double
 sample_lock(void)
 {
-	PGresult   *res;
-	double		t0,
-				t1;
+	double		latency;
 
 	exec_ok(producer, "BEGIN; SELECT pg_advisory_xact_lock(" LOCK_KEY "); "
 			"SELECT topics.produce('nt', 'x')");
@@ -275,27 +287,9 @@ sample_lock(void)
 	if (!PQsendQuery(consumer, "SELECT pg_advisory_xact_lock(" LOCK_KEY ")"))
 		die("could not send the lock request", consumer);
 	wait_state("Lock", "advisory");
-	t0 = now_ms();
-	if (!PQsendQuery(producer, "COMMIT"))
-		die("could not send COMMIT", producer);
-	for (;;)
-	{
-		if (!PQconsumeInput(consumer))
-			die("consumer connection failed", consumer);
-		if (!PQisBusy(consumer))
-			break;
-		wait_readable(consumer);
-	}
-	t1 = now_ms();
-	res = PQgetResult(consumer);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-		die("the lock request failed", consumer);
-	PQclear(res);
-	while ((res = PQgetResult(consumer)) != NULL)
-		PQclear(res);
-	finish_commit();
+	latency = commit_and_await("the lock request");
 	exec_ok(consumer, "COMMIT");
-	return t1 - t0;
+	return latency;
 }
 
 /* The kinds of samples, in the order of the output lines. */
