@@ -218,6 +218,14 @@ SELECT min(msg_offset), max(msg_offset), count(*),
 SELECT min(msg_offset), max(msg_offset), count(*),
        array_agg(msg_offset) = array_agg(msg_offset ORDER BY msg_offset) AS in_order
   FROM topics.fetch('fo', 0, 350, 100);
+-- a serializable transaction reads through the index only: the same rows
+BEGIN ISOLATION LEVEL SERIALIZABLE;
+SELECT count(*), min(msg_offset), max(msg_offset),
+       array_agg(msg_offset) = array_agg(msg_offset ORDER BY msg_offset) AS in_order
+  FROM topics.fetch('fo', 0, 0, 1000);
+SELECT min(msg_offset), max(msg_offset), count(*)
+  FROM topics.fetch('fo', 0, 50, 100);
+COMMIT;
 SELECT topics.drop_topic('fo');
 
 SELECT topics.drop_topic('f');

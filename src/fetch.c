@@ -9,9 +9,10 @@
  * every offset below the LSO then belongs to a transaction that ended
  * before the snapshot, so the rows seen are exactly the committed ones and
  * no later commit can add a row below the offsets returned.  Segments are
- * read with an index scan on msg_offset, straight from the segment tables
- * rather than through the topic's root, which would plan and lock every
- * segment of every partition.
+ * read straight from the segment tables rather than through the topic's
+ * root, which would plan and lock every segment of every partition: the
+ * index on msg_offset finds the first row, and the heap pages that follow
+ * give the next ones as long as they lie there in offset order.
  *
  * The C functions return rows of the stored shape; topics.fetch and
  * topics.poll are SQL functions, inlined into the caller's query, that add
@@ -115,10 +116,11 @@ fetch_store_begin(FunctionCallInfo fcinfo)
  * do in the index, and reading the pages in turn costs half as much per row
  * as an index scan.  The first row out of order (a concurrent producer's,
  * or a gap left by a rollback) ends the run: the caller's index scan goes
- * on from *next.  Rows below *next were handed out already or lie before
- * the read; they are skipped, but no more of them than rows wanted, and
- * the scan stops max pages past the start (max rows in order fit in
- * them), so that a heap laid out otherwise costs no more than the index.
+ * on from *next.  Rows below *next (the start row among them) were handed
+ * out already or lie before the read; at most max of them are skipped, and
+ * the scan stops max pages past the start (max rows in order fit in them),
+ * so that a heap laid out otherwise, or rows rolled back in bulk right
+ * after the start, cost at most that many pages before the index goes on.
  */
 static int
 fetch_in_log_order(Relation rel, Snapshot snapshot, ItemPointer start,
@@ -151,6 +153,8 @@ fetch_in_log_order(Relation rel, Snapshot snapshot, ItemPointer start,
 		(*next)++;
 		n++;
 	}
+	/* the slot may point into the scan's tuple, which endscan frees */
+	ExecClearTuple(slot);
 	table_endscan(scan);
 	return n;
 }
@@ -159,9 +163,12 @@ fetch_in_log_order(Relation rel, Snapshot snapshot, ItemPointer start,
  * fetch_segment appends to store the messages of one segment with offsets
  * in [from, below), at most max of them, and returns how many it added.
  * The index finds the first; the heap pages that follow give the next ones
- * while they come in offset order, and the index the rest.  The store
- * holds rows of the stored shape, so each message is copied once, as it
- * lies in the buffer, without taking it apart.  The segment stays locked
+ * while they come in offset order, and the index the rest.  A serializable
+ * transaction reads through the index only: a heap page read whole would
+ * also check the rows of producers still in progress past the LSO, and
+ * record conflicts with transactions none of whose rows it returns.  The
+ * store holds rows of the stored shape, so each message is copied once, as
+ * it lies in the buffer, without taking it apart.  The segment stays locked
  * until the transaction ends, so that a TOASTed value can still be read
  * when the caller's query hands the row out.
  */
@@ -193,7 +200,7 @@ fetch_segment(const TopicSegment *seg, Snapshot snapshot, int64 from,
 
 		tuplestore_puttuple(store, ExecFetchSlotHeapTuple(slot, false, NULL));
 		n++;
-		if (n < max && next < below)
+		if (n < max && next < below && !IsolationIsSerializable())
 		{
 			n += fetch_in_log_order(rel, snapshot, &start, &next, below,
 									max - n, slot, store);
