@@ -10,6 +10,7 @@ OBJS = \
 	src/group_catalog.o \
 	src/group_state.o \
 	src/guc.o \
+	src/index_entries.o \
 	src/launcher.o \
 	src/murmur2.o \
 	src/offsets.o \

@@ -34,7 +34,6 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
-#include "catalog/index.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_collation.h"
@@ -52,6 +51,7 @@
 #include "utils/snapmgr.h"
 
 #include "group.h"
+#include "index_entries.h"
 
 /* topics.consumer_group */
 #define Anum_group_id				1
@@ -342,18 +342,13 @@ gcat_index_entries(Relation rel, HeapTuple tup)
 	ExecStoreHeapTuple(tup, slot, false);
 	for (i = 0; i < indexes->ri_NumIndices; i++)
 	{
+		Relation	index = indexes->ri_IndexRelationDescs[i];
 		IndexInfo  *ii = indexes->ri_IndexRelationInfo[i];
-		Datum		values[INDEX_MAX_KEYS];
-		bool		isnull[INDEX_MAX_KEYS];
 
-		if (ii->ii_Expressions != NIL || ii->ii_Predicate != NIL)
+		if (!index_is_plain(index, ii))
 			elog(ERROR, "index \"%s\" of a pg_topics group table is not a plain index",
-				 RelationGetRelationName(indexes->ri_IndexRelationDescs[i]));
-		FormIndexDatum(ii, slot, NULL, values, isnull);
-		index_insert(indexes->ri_IndexRelationDescs[i], values, isnull,
-					 &tup->t_self, rel,
-					 ii->ii_Unique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
-					 false, ii);
+				 RelationGetRelationName(index));
+		index_entry_insert(rel, index, ii, slot, &tup->t_self);
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	CatalogCloseIndexes(indexes);

@@ -16,7 +16,6 @@
  */
 #include "postgres.h"
 
-#include "access/genam.h"
 #include "access/heapam.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -26,6 +25,7 @@
 #include "nodes/execnodes.h"
 #include "utils/rel.h"
 
+#include "index_entries.h"
 #include "produce.h"
 #include "segment.h"
 
@@ -42,7 +42,9 @@ typedef struct SegmentWriter
 {
 	Relation	rel;
 	ResultRelInfo *rri;
-	EState	   *estate;
+	bool	   *plain;			/* per index of rri: index_is_plain() */
+	ResultRelInfo *rest;		/* the other indexes, or NULL */
+	EState	   *estate;			/* for rest */
 	BulkInsertState bistate;
 	TupleDesc	desc;			/* unpinned copy, for the slots */
 	TupleTableSlot *slots[PRODUCE_FLUSH_ROWS];
@@ -108,14 +110,51 @@ route(Topic *topic, ProduceMessage *msgs, int n, bool sticky)
 	}
 }
 
+/*
+ * writer_open opens a segment for writing.  Its plain indexes (the
+ * segments' own on msg_offset) get their entries directly: building an
+ * executor state for each produced message costs more than its insert.
+ * Any other index (one a user added on the topic's root, with expressions,
+ * a predicate or deferred checks) goes through ExecInsertIndexTuples, which
+ * is handed a ResultRelInfo of those alone.
+ */
 static void
 writer_open(SegmentWriter *w, Oid relid)
 {
+	ResultRelInfo *rri;
+	int			nrest = 0;
+	int			i;
+
 	w->rel = table_open(relid, RowExclusiveLock);
+	rri = w->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, w->rel, 1, NULL, 0);
+	ExecOpenIndices(rri, false);
+	w->plain = palloc(sizeof(bool) * Max(rri->ri_NumIndices, 1));
+	for (i = 0; i < rri->ri_NumIndices; i++)
+	{
+		w->plain[i] = index_is_plain(rri->ri_IndexRelationDescs[i],
+									 rri->ri_IndexRelationInfo[i]);
+		nrest += !w->plain[i];
+	}
+	w->rest = NULL;
 	w->estate = NULL;
-	w->rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(w->rri, w->rel, 1, NULL, 0);
-	ExecOpenIndices(w->rri, false);
+	if (nrest > 0)
+	{
+		w->rest = makeNode(ResultRelInfo);
+		*w->rest = *rri;
+		w->rest->ri_NumIndices = 0;
+		w->rest->ri_IndexRelationDescs = palloc(sizeof(Relation) * nrest);
+		w->rest->ri_IndexRelationInfo = palloc(sizeof(IndexInfo *) * nrest);
+		for (i = 0; i < rri->ri_NumIndices; i++)
+			if (!w->plain[i])
+			{
+				int			k = w->rest->ri_NumIndices++;
+
+				w->rest->ri_IndexRelationDescs[k] = rri->ri_IndexRelationDescs[i];
+				w->rest->ri_IndexRelationInfo[k] = rri->ri_IndexRelationInfo[i];
+			}
+		w->estate = CreateExecutorState();
+	}
 	w->bistate = NULL;
 	w->nused = 0;
 	if (w->desc == NULL)
@@ -123,82 +162,23 @@ writer_open(SegmentWriter *w, Oid relid)
 }
 
 /*
- * writer_plain_index tells whether an index takes its keys straight from
- * columns and checks uniqueness at once, as the segments' own index on
- * msg_offset does: then its entry is made without an executor state.
- */
-static bool
-writer_plain_index(Relation index, IndexInfo *ii)
-{
-	return ii->ii_Expressions == NIL && ii->ii_Predicate == NIL &&
-		ii->ii_ExclusionOps == NULL && ii->ii_ReadyForInserts &&
-		index->rd_index->indimmediate;
-}
-
-/*
- * writer_index makes the index entries of one written row.  Plain indexes
- * are filled directly: building an executor state for each produced
- * message costs more than its insert.  Any other index (one a user added
- * on the topic's root, with expressions, a predicate or deferred checks)
- * goes through ExecInsertIndexTuples.
+ * writer_index makes the index entries of one written row (see
+ * writer_open).
  */
 static void
 writer_index(SegmentWriter *w, TupleTableSlot *slot)
 {
 	ResultRelInfo *rri = w->rri;
-	bool		need_executor = false;
 	int			i;
 
 	for (i = 0; i < rri->ri_NumIndices; i++)
-	{
-		Relation	index = rri->ri_IndexRelationDescs[i];
-		IndexInfo  *ii = rri->ri_IndexRelationInfo[i];
-		Datum		values[INDEX_MAX_KEYS];
-		bool		isnull[INDEX_MAX_KEYS];
-		int			k;
-
-		if (!writer_plain_index(index, ii))
-		{
-			need_executor = true;
-			continue;
-		}
-		for (k = 0; k < ii->ii_NumIndexAttrs; k++)
-			values[k] = slot_getattr(slot, ii->ii_IndexAttrNumbers[k],
-									 &isnull[k]);
-		index_insert(index, values, isnull, &slot->tts_tid, w->rel,
-					 ii->ii_Unique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
-					 false, ii);
-	}
-	if (!need_executor)
-		return;
-
-	/* the other indexes: hand the executor only those */
-	if (w->estate == NULL)
-		w->estate = CreateExecutorState();
-	{
-		int			n = rri->ri_NumIndices;
-		RelationPtr descs = rri->ri_IndexRelationDescs;
-		IndexInfo **infos = rri->ri_IndexRelationInfo;
-		RelationPtr rest_descs = palloc(sizeof(Relation) * n);
-		IndexInfo **rest_infos = palloc(sizeof(IndexInfo *) * n);
-		int			nrest = 0;
-
-		for (i = 0; i < n; i++)
-			if (!writer_plain_index(descs[i], infos[i]))
-			{
-				rest_descs[nrest] = descs[i];
-				rest_infos[nrest++] = infos[i];
-			}
-		rri->ri_NumIndices = nrest;
-		rri->ri_IndexRelationDescs = rest_descs;
-		rri->ri_IndexRelationInfo = rest_infos;
-		ExecInsertIndexTuples(rri, slot, w->estate, false, false, NULL, NIL);
-		rri->ri_NumIndices = n;
-		rri->ri_IndexRelationDescs = descs;
-		rri->ri_IndexRelationInfo = infos;
-		pfree(rest_descs);
-		pfree(rest_infos);
-	}
+		if (w->plain[i])
+			index_entry_insert(w->rel, rri->ri_IndexRelationDescs[i],
+							   rri->ri_IndexRelationInfo[i], slot,
+							   &slot->tts_tid);
+	if (w->rest)
+		ExecInsertIndexTuples(w->rest, slot, w->estate, false, false, NULL,
+							  NIL);
 }
 
 /*
@@ -239,9 +219,16 @@ writer_close(SegmentWriter *w)
 	writer_flush(w);
 	if (w->bistate)
 		FreeBulkInsertState(w->bistate);
+	/* closes the indexes of rest too: it shares their relations */
 	ExecCloseIndices(w->rri);
-	if (w->estate)
+	pfree(w->plain);
+	if (w->rest)
+	{
+		pfree(w->rest->ri_IndexRelationDescs);
+		pfree(w->rest->ri_IndexRelationInfo);
+		pfree(w->rest);
 		FreeExecutorState(w->estate);
+	}
 	table_close(w->rel, NoLock);
 	w->rel = NULL;
 }
