@@ -175,14 +175,14 @@ finish_commit(void)
 }
 
 /*
- * commit_and_await: the producer sends COMMIT (t0), and the consumer's
- * pending query returns its one row (t1); returns t1 - t0 in ms.  what
- * names the query in errors.
+ * commit_and_wake: the producer sends COMMIT (t0), and the consumer wakes
+ * up (t1): its pending query's result is complete or, with notification,
+ * a notification has come.  Returns t1 - t0 in ms.
  */
 static double
-commit_and_await(const char *what)
+commit_and_wake(bool notification)
 {
-	PGresult   *res;
+	PGnotify   *n = NULL;
 	double		t0,
 				t1;
 
@@ -193,11 +193,27 @@ commit_and_await(const char *what)
 	{
 		if (!PQconsumeInput(consumer))
 			die("consumer connection failed", consumer);
-		if (!PQisBusy(consumer))
+		if (notification ? (n = PQnotifies(consumer)) != NULL :
+			!PQisBusy(consumer))
 			break;
 		wait_readable(consumer);
 	}
 	t1 = now_ms();
+	if (n != NULL)
+		PQfreemem(n);
+	return t1 - t0;
+}
+
+/*
+ * commit_and_await: commit_and_wake for a consumer's query that must
+ * return one row; what names the query in errors.
+ */
+static double
+commit_and_await(const char *what)
+{
+	PGresult   *res;
+	double		latency = commit_and_wake(false);
+
 	res = PQgetResult(consumer);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		die(what, consumer);
@@ -211,7 +227,7 @@ commit_and_await(const char *what)
 	while ((res = PQgetResult(consumer)) != NULL)
 		PQclear(res);
 	finish_commit();
-	return t1 - t0;
+	return latency;
 }
 
 /*
@@ -247,29 +263,15 @@ sample_poll(bool in_xact)
 static double
 sample_notify(bool with_wal)
 {
-	PGnotify   *n;
-	double		t0,
-				t1;
+	double		latency;
 
 	wait_state("Client", "ClientRead");
 	exec_ok(producer, with_wal ?
 			"BEGIN; SELECT topics.produce('nt', 'x'); NOTIFY lp" :
 			"BEGIN; NOTIFY lp");
-	t0 = now_ms();
-	if (!PQsendQuery(producer, "COMMIT"))
-		die("could not send COMMIT", producer);
-	for (;;)
-	{
-		if (!PQconsumeInput(consumer))
-			die("consumer connection failed", consumer);
-		if ((n = PQnotifies(consumer)) != NULL)
-			break;
-		wait_readable(consumer);
-	}
-	t1 = now_ms();
-	PQfreemem(n);
+	latency = commit_and_wake(true);
 	finish_commit();
-	return t1 - t0;
+	return latency;
 }
 
 /*

@@ -106,14 +106,19 @@ for (keys %$a_committed)
 	my ($p, $o) = split /\|/;
 	$a_position{$p}++;
 }
+# the committed positions of partitions 0 and 1 (a's), as "p|offset" lines
+sub committed_0_1
+{
+	return $node->safe_psql(
+		'postgres',
+		q{SELECT partition, committed FROM topics.group_lag
+		   WHERE group_name = 'g' AND partition < 2 ORDER BY partition});
+}
+
 ok( $a_position{0} > 0 && $a_position{1} > 0,
 	"a read both partitions: $a_position{0} of partition 0, "
 	  . "$a_position{1} of partition 1");
-is( $node->safe_psql(
-		'postgres',
-		q{SELECT partition, committed FROM topics.group_lag
-		   WHERE group_name = 'g' AND partition < 2 ORDER BY partition}),
-	"0|$a_position{0}\n1|$a_position{1}",
+is(committed_0_1(), "0|$a_position{0}\n1|$a_position{1}",
 	'a\'s positions are committed, from offset 0 on');
 
 # b reads its own partitions.
@@ -130,11 +135,7 @@ my $a_uncommitted = message_set(
 	$session_a->query_safe(
 		q{SELECT partition, msg_offset FROM topics.poll('g', 'e', 'a', 4)}));
 is(scalar(keys %$a_uncommitted), 4, 'a polls 4 more in an open transaction');
-is( $node->safe_psql(
-		'postgres',
-		q{SELECT partition, committed FROM topics.group_lag
-		   WHERE group_name = 'g' AND partition < 2 ORDER BY partition}),
-	"0|$a_position{0}\n1|$a_position{1}",
+is(committed_0_1(), "0|$a_position{0}\n1|$a_position{1}",
 	'the open transaction has not moved the committed positions');
 
 # a's client dies: its backend ends as if the connection dropped.  (b
