@@ -514,7 +514,7 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 		for (i = 0; i < gm.nassigned; i++)
 		{
 			int			p = gm.assigned[i];
-			PartitionSnapshot look;
+			bool		claimed = false;
 
 			if (!position_pending(gm.group_id, p, &pos[i]))
 			{
@@ -524,13 +524,22 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 				/*
 				 * A position to reset is written now.  Before the first
 				 * sleep every position is locked: the commit that wakes us
-				 * should find nothing left to do but read.
+				 * should find nothing left to do but read.  A claim looks
+				 * at the LSO itself.
 				 */
 				if (pos[i] != gm.committed[i] || prelock)
+				{
 					pos[i] = poll_claim(topic, group, &gm, p, 0, true, &lso[i]);
+					claimed = true;
+				}
 			}
-			partition_look(topic_partition_state(topic, p), &look);
-			lso[i] = look.lso;
+			if (!claimed)
+			{
+				PartitionSnapshot look;
+
+				partition_look(topic_partition_state(topic, p), &look);
+				lso[i] = look.lso;
+			}
 			any |= (lso[i] > pos[i]);
 		}
 
