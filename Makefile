@@ -3,25 +3,30 @@
 MODULE_big = pg_topics
 OBJS = \
 	$(WIN32RES) \
-	src/consume.o \
-	src/fetch.o \
-	src/fetch_funcs.o \
-	src/group.o \
-	src/group_catalog.o \
-	src/group_state.o \
+	src/args.o \
+	src/groups/consume.o \
+	src/groups/group.o \
+	src/groups/group_catalog.o \
+	src/groups/heartbeat.o \
+	src/groups/positions.o \
 	src/guc.o \
 	src/index_entries.o \
-	src/launcher.o \
-	src/murmur2.o \
-	src/offsets.o \
+	src/log/fetch.o \
+	src/log/fetch_funcs.o \
+	src/log/murmur2.o \
+	src/log/partition.o \
+	src/log/produce.o \
+	src/log/produce_funcs.o \
+	src/log/segment.o \
+	src/log/topic.o \
+	src/log/topic_admin.o \
+	src/log/topic_funcs.o \
 	src/pg_topics.o \
-	src/produce.o \
-	src/produce_funcs.o \
-	src/segment.o \
+	src/preload.o \
 	src/shmem.o \
-	src/topic.o \
-	src/topic_cache.o \
-	src/topic_funcs.o
+	src/utility.o \
+	src/workers/launcher.o \
+	src/workers/worker_state.o
 
 EXTENSION = pg_topics
 DATA = sql/pg_topics--0.1.sql

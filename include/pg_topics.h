@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * pg_topics.h
- *	  Declarations shared by every part of pg_topics: settings, the shape
- *	  of a message row, and the entry points of each concern.
+ *	  Constants shared by every part of pg_topics: the schemas, the shape
+ *	  of a message row and the topic modes.
  *
  * A topic is a row of topics.topic and a tree of tables in schema
  * topics_data: the root (LIST on partition, named after the topic), one
@@ -13,9 +13,6 @@
  */
 #ifndef PG_TOPICS_H
 #define PG_TOPICS_H
-
-#include "fmgr.h"
-#include "utils/timestamp.h"
 
 /* Columns of every message table (root, partition and segment alike). */
 #define Natts_message				6
@@ -39,28 +36,5 @@ typedef enum TopicMode
 	TOPIC_MODE_STORE,
 	TOPIC_MODE_QUEUE
 } TopicMode;
-
-/* guc.c */
-extern int	pg_topics_max_message_bytes;
-extern int	pg_topics_max_partitions;
-extern int	pg_topics_max_open_producers;
-extern int	pg_topics_segment_create_timeout;
-extern int	pg_topics_worker_naptime;
-extern void pg_topics_define_gucs(bool preloading);
-
-/* pg_topics.c */
-extern void pg_topics_check_loaded(void);
-extern bool pg_topics_loaded(void);
-extern int64 pg_topics_interval_ms(Interval *span);
-extern int64 pg_topics_wait_ms(Interval *span);
-extern void pg_topics_check_max_messages(int max, const char *what);
-
-/* The most messages one fetch or poll returns. */
-#define MAX_MESSAGES_PER_CALL	1000000
-
-/* murmur2.c */
-extern int32 kafka_murmur2(const char *data, int len);
-extern int	kafka_partition_for_key(const char *data, int len,
-										int npartitions);
 
 #endif							/* PG_TOPICS_H */

@@ -7,7 +7,9 @@
 # to run as root.
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PG_BIN=/usr/lib/postgresql/15/bin
+# PGTOPICS_PG_BIN: another copy of the PostgreSQL 15 binaries, so that two
+# checkouts can install and test side by side.
+PG_BIN=${PGTOPICS_PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_CONFIG=$PG_BIN/pg_config
 # Scratch copy we build and test in; owned by postgres so the checkout never is.
 BUILD_DIR=${PGTOPICS_BUILD_DIR:-/var/tmp/pg_topics-build}

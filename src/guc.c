@@ -12,12 +12,12 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
-#include "group_state.h"
-#include "pg_topics.h"
+#include "guc.h"
 
 int			pg_topics_max_message_bytes = 1024 * 1024;
 int			pg_topics_max_partitions = 4096;
 int			pg_topics_max_open_producers = 8192;
+int			pg_topics_max_members = 4096;
 int			pg_topics_segment_create_timeout = 30000;
 int			pg_topics_worker_naptime = 1000;
 

@@ -33,9 +33,10 @@
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
-#include "segment.h"
-#include "topic.h"
-#include "topic_admin.h"
+#include "guc.h"
+#include "log/segment.h"
+#include "log/topic.h"
+#include "log/topic_admin.h"
 
 /*
  * topic_name_from_text returns a topic name argument as a C string,

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * group.h
- *	  Consumer groups: membership, positions and polling.
+ *	  Consumer groups: membership, and their rows in the catalog.
  *
  *-------------------------------------------------------------------------
  */
@@ -10,7 +10,7 @@
 
 #include "storage/itemptr.h"
 
-#include "topic.h"
+#include "log/topic.h"
 
 /* A member of a group, as one poll or commit sees it. */
 typedef struct GroupMember
@@ -42,12 +42,5 @@ extern int64 group_claim_position(int32 group_id, int partition,
 								  GroupClaimDecide decide, void *arg,
 								  int64 *written, ItemPointer tid);
 extern void group_write_position(ItemPointer tid, int64 value);
-
-/* consume.c */
-extern void position_register(int32 group_id, int partition, int64 committed,
-							  int64 value, ItemPointer tid);
-extern bool position_pending(int32 group_id, int partition, int64 *value);
-extern void position_set(int32 group_id, int partition, int64 value);
-extern void pg_topics_register_consume_callbacks(void);
 
 #endif							/* GROUP_H */

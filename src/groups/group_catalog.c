@@ -50,7 +50,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
-#include "group.h"
+#include "groups/group.h"
 #include "index_entries.h"
 
 /* topics.consumer_group */

@@ -34,10 +34,13 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "fetch.h"
-#include "group.h"
-#include "group_state.h"
-#include "topic_admin.h"
+#include "log/fetch.h"
+#include "args.h"
+#include "groups/group.h"
+#include "groups/heartbeat.h"
+#include "groups/positions.h"
+#include "log/topic_admin.h"
+#include "preload.h"
 
 PG_FUNCTION_INFO_V1(pg_topics_join);
 PG_FUNCTION_INFO_V1(pg_topics_leave);

@@ -8,7 +8,7 @@
 #ifndef PRODUCE_H
 #define PRODUCE_H
 
-#include "topic.h"
+#include "log/topic.h"
 
 /* One message to append; partition -1 means "route it". */
 typedef struct ProduceMessage

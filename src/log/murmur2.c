@@ -10,7 +10,7 @@
  */
 #include "postgres.h"
 
-#include "pg_topics.h"
+#include "log/murmur2.h"
 
 /*
  * kafka_murmur2 returns Kafka's Utils.murmur2 of data, as the signed

@@ -12,9 +12,13 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/timestamp.h"
 
-#include "topic.h"
-#include "topic_admin.h"
+#include "guc.h"
+#include "log/murmur2.h"
+#include "log/topic.h"
+#include "log/topic_admin.h"
+#include "preload.h"
 
 PG_FUNCTION_INFO_V1(pg_topics_create_topic);
 PG_FUNCTION_INFO_V1(pg_topics_drop_topic);

@@ -24,10 +24,13 @@
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
 #include "utils/rel.h"
+#include "utils/timestamp.h"
 
 #include "index_entries.h"
-#include "produce.h"
-#include "segment.h"
+#include "guc.h"
+#include "log/murmur2.h"
+#include "log/produce.h"
+#include "log/segment.h"
 
 /* Rows written to one segment in one go, at most. */
 #define PRODUCE_FLUSH_ROWS	1000

@@ -12,8 +12,9 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-#include "fetch.h"
-#include "topic.h"
+#include "args.h"
+#include "log/fetch.h"
+#include "log/topic.h"
 
 PG_FUNCTION_INFO_V1(pg_topics__fetch);
 PG_FUNCTION_INFO_V1(pg_topics_offset_for_time);

@@ -10,7 +10,7 @@
 
 #include "utils/jsonb.h"
 
-#include "topic.h"
+#include "log/topic.h"
 
 /* The caller of an admin call, and the user it saved to run as owner. */
 typedef struct TopicAdmin

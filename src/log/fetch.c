@@ -36,8 +36,9 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
-#include "fetch.h"
+#include "log/fetch.h"
 
 /*
  * The rows that fetch and poll hand over live in this context rather than

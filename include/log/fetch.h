@@ -9,7 +9,7 @@
 #define FETCH_H
 
 #include "funcapi.h"
-#include "topic.h"
+#include "log/topic.h"
 
 extern Tuplestorestate *fetch_store_begin(FunctionCallInfo fcinfo);
 extern int64 fetch_messages(Topic *topic, int partition, int64 from_offset,

@@ -39,8 +39,9 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "segment.h"
-#include "topic.h"
+#include "guc.h"
+#include "log/segment.h"
+#include "log/topic.h"
 
 /* How often a producer looks for a free worker slot. */
 #define SEGMENT_SLOT_RETRY_MS	20

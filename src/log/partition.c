@@ -33,12 +33,215 @@
 #include "access/xact.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "storage/ipc.h"
 #include "storage/procarray.h"
+#include "storage/shmem.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "pg_topics.h"
-#include "partition_state.h"
+#include "guc.h"
+#include "log/partition.h"
+
+typedef struct PgTopicsSharedState
+{
+	LWLock	   *hash_lock;
+	int			partition_tranche;	/* tranche of PartitionState.lock */
+	slock_t		slot_mutex;
+	int32		free_head;		/* free producer slots, or -1 */
+	int32		nslots;
+	ProducerSlot slots[FLEXIBLE_ARRAY_MEMBER];
+} PgTopicsSharedState;
+
+static PgTopicsSharedState *PgTopicsShared = NULL;
+static HTAB *PartitionHash = NULL;
+
+/*
+ * partition_shmem_size returns the shared memory of the partition states
+ * and the producer slots.
+ */
+Size
+partition_shmem_size(void)
+{
+	Size		size;
+
+	size = offsetof(PgTopicsSharedState, slots);
+	size = add_size(size, mul_size(pg_topics_max_open_producers,
+								   sizeof(ProducerSlot)));
+	size = add_size(size, hash_estimate_size(pg_topics_max_partitions,
+											 sizeof(PartitionState)));
+	return size;
+}
+
+/*
+ * partition_shmem_startup attaches to (and in the postmaster, creates) the
+ * shared state of the partitions.  Caller holds AddinShmemInitLock.
+ */
+void
+partition_shmem_startup(void)
+{
+	bool		found;
+	HASHCTL		info;
+
+	PgTopicsShared = ShmemInitStruct("pg_topics partitions",
+									 offsetof(PgTopicsSharedState, slots) +
+									 mul_size(pg_topics_max_open_producers,
+											  sizeof(ProducerSlot)),
+									 &found);
+	if (!found)
+	{
+		int			i;
+
+		PgTopicsShared->hash_lock = &(GetNamedLWLockTranche("pg_topics"))->lock;
+		PgTopicsShared->partition_tranche = LWLockNewTrancheId();
+		SpinLockInit(&PgTopicsShared->slot_mutex);
+		PgTopicsShared->nslots = pg_topics_max_open_producers;
+		for (i = 0; i < pg_topics_max_open_producers; i++)
+			PgTopicsShared->slots[i].next =
+				(i + 1 < pg_topics_max_open_producers) ? i + 1 : -1;
+		PgTopicsShared->free_head = pg_topics_max_open_producers > 0 ? 0 : -1;
+	}
+
+	memset(&info, 0, sizeof(info));
+	info.keysize = sizeof(PartitionStateKey);
+	info.entrysize = sizeof(PartitionState);
+	PartitionHash = ShmemInitHash("pg_topics partition states",
+								  pg_topics_max_partitions,
+								  pg_topics_max_partitions,
+								  &info, HASH_ELEM | HASH_BLOBS);
+
+	LWLockRegisterTranche(PgTopicsShared->partition_tranche,
+						  "pg_topics partition");
+}
+
+/*
+ * partition_state_find returns the shared state of a partition of this
+ * database, adding an uninitialized one when create is true (NULL when it
+ * is absent and create is false).  Entries never move, so the pointer
+ * stays valid until the partition's table is dropped.
+ */
+PartitionState *
+partition_state_find(Oid relid, bool create)
+{
+	PartitionStateKey key;
+	PartitionState *state;
+	bool		found;
+
+	memset(&key, 0, sizeof(key));
+	key.dbid = MyDatabaseId;
+	key.relid = relid;
+
+	LWLockAcquire(PgTopicsShared->hash_lock, LW_SHARED);
+	state = hash_search(PartitionHash, &key, HASH_FIND, NULL);
+	LWLockRelease(PgTopicsShared->hash_lock);
+	if (state != NULL || !create)
+		return state;
+
+	LWLockAcquire(PgTopicsShared->hash_lock, LW_EXCLUSIVE);
+	state = hash_search(PartitionHash, &key, HASH_ENTER_NULL, &found);
+	if (state != NULL && !found)
+	{
+		LWLockInitialize(&state->lock, PgTopicsShared->partition_tranche);
+		state->initialized = false;
+		state->next_offset = 0;
+		state->producers_head = -1;
+		state->producers_tail = -1;
+		state->segment_requested_end = 0;
+		ConditionVariableInit(&state->wait_cv);
+		ConditionVariableInit(&state->topic_cv);
+		state->topic_state = NULL;
+	}
+	LWLockRelease(PgTopicsShared->hash_lock);
+
+	if (state == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("too many partitions in use"),
+				 errdetail("The shared state holds at most %d partitions.",
+						   pg_topics_max_partitions),
+				 errhint("Increase \"pg_topics.max_partitions\" and restart the server.")));
+	return state;
+}
+
+/*
+ * partition_state_forget removes a dropped partition's state.  Caller
+ * guarantees that the partition's table is gone, so no backend can reach
+ * the entry again.
+ */
+void
+partition_state_forget(Oid dbid, Oid relid)
+{
+	PartitionStateKey key;
+
+	memset(&key, 0, sizeof(key));
+	key.dbid = dbid;
+	key.relid = relid;
+
+	LWLockAcquire(PgTopicsShared->hash_lock, LW_EXCLUSIVE);
+	hash_search(PartitionHash, &key, HASH_REMOVE, NULL);
+	LWLockRelease(PgTopicsShared->hash_lock);
+}
+
+/*
+ * partition_state_foreach calls fn on every partition state of this
+ * database.  fn may take the partition's lock; the hash lock is held
+ * shared throughout, which is allowed by the lock order (hash, then
+ * partition), so fn must not add or remove partitions.
+ */
+void
+partition_state_foreach(void (*fn) (PartitionState *state))
+{
+	HASH_SEQ_STATUS status;
+	PartitionState *state;
+
+	LWLockAcquire(PgTopicsShared->hash_lock, LW_SHARED);
+	hash_seq_init(&status, PartitionHash);
+	while ((state = hash_seq_search(&status)) != NULL)
+	{
+		if (state->key.dbid == MyDatabaseId && state->initialized)
+			fn(state);
+	}
+	LWLockRelease(PgTopicsShared->hash_lock);
+}
+
+/*
+ * producer_slot returns the slot at index; the caller holds the lock of the
+ * partition the slot is chained on.
+ */
+ProducerSlot *
+producer_slot(int32 index)
+{
+	Assert(index >= 0 && index < PgTopicsShared->nslots);
+	return &PgTopicsShared->slots[index];
+}
+
+/*
+ * producer_slot_alloc takes a free slot, or returns -1 when none is left.
+ */
+int32
+producer_slot_alloc(void)
+{
+	int32		index;
+
+	SpinLockAcquire(&PgTopicsShared->slot_mutex);
+	index = PgTopicsShared->free_head;
+	if (index >= 0)
+		PgTopicsShared->free_head = PgTopicsShared->slots[index].next;
+	SpinLockRelease(&PgTopicsShared->slot_mutex);
+	return index;
+}
+
+/*
+ * producer_slot_free returns a slot, already unlinked, to the free list.
+ */
+void
+producer_slot_free(int32 index)
+{
+	SpinLockAcquire(&PgTopicsShared->slot_mutex);
+	PgTopicsShared->slots[index].next = PgTopicsShared->free_head;
+	PgTopicsShared->free_head = index;
+	SpinLockRelease(&PgTopicsShared->slot_mutex);
+}
 
 /* A partition the current top-level transaction produced into. */
 typedef struct XactProducer
@@ -450,16 +653,11 @@ partition_wake_prepared(void)
 }
 
 /*
- * pg_topics_register_xact_callbacks installs the callback once per backend.
+ * partition_init installs the transaction callback; called from _PG_init
+ * while the library is preloaded, so that every backend inherits it.
  */
 void
-pg_topics_register_xact_callbacks(void)
+partition_init(void)
 {
-	static bool registered = false;
-
-	if (!registered)
-	{
-		RegisterXactCallback(producers_xact_callback, NULL);
-		registered = true;
-	}
+	RegisterXactCallback(producers_xact_callback, NULL);
 }

@@ -14,7 +14,7 @@
 #include "utils/relcache.h"
 
 #include "pg_topics.h"
-#include "partition_state.h"
+#include "log/partition.h"
 
 /* One segment table: the offsets [base, end) of one partition. */
 typedef struct TopicSegment

@@ -41,7 +41,8 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
-#include "topic.h"
+#include "log/topic.h"
+#include "preload.h"
 
 static HTAB *TopicCache = NULL;
 static List *retired_contexts = NIL;

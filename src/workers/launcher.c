@@ -52,9 +52,10 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "group_state.h"
-#include "launcher.h"
-#include "pg_topics.h"
+#include "workers/worker_state.h"
+#include "workers/launcher.h"
+#include "guc.h"
+#include "preload.h"
 
 #define LAUNCHER_NAPTIME_MS			10000
 /* a database without the extension is looked at again after this long */

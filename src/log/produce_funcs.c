@@ -21,10 +21,11 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 #include "utils/typcache.h"
 
-#include "produce.h"
-#include "topic.h"
+#include "log/produce.h"
+#include "log/topic.h"
 
 PG_FUNCTION_INFO_V1(pg_topics_produce);
 PG_FUNCTION_INFO_V1(pg_topics_produce_text);

@@ -14,6 +14,7 @@
 #include "storage/condition_variable.h"
 #include "storage/lwlock.h"
 #include "storage/spin.h"
+#include "utils/timestamp.h"
 
 /*
  * A partition is known by its database and the OID of its partition table
@@ -65,10 +66,9 @@ typedef struct PartitionSnapshot
 	TimestampTz oldest_since;
 } PartitionSnapshot;
 
-/* shmem.c */
-extern void pg_topics_shmem_request(void);
-extern void pg_topics_shmem_startup(void);
-extern bool pg_topics_shmem_ready(void);
+extern Size partition_shmem_size(void);
+extern void partition_shmem_startup(void);
+extern void partition_init(void);
 extern PartitionState *partition_state_find(Oid relid, bool create);
 extern void partition_state_forget(Oid dbid, Oid relid);
 extern void partition_state_foreach(void (*fn) (PartitionState *state));
@@ -76,7 +76,6 @@ extern ProducerSlot *producer_slot(int32 index);
 extern int32 producer_slot_alloc(void);
 extern void producer_slot_free(int32 index);
 
-/* offsets.c */
 extern void partition_state_init(PartitionState *state, Oid relid,
 								 int64 log_end, List *prepared);
 extern int64 partition_take_offsets(PartitionState *state, int64 count);
@@ -85,7 +84,6 @@ extern bool partition_wait(PartitionState *state, int64 from_offset,
 						   TimestampTz deadline, PartitionSnapshot *snap);
 extern void partition_forget_at_commit(Oid relid);
 extern void partition_wake_prepared(void);
-extern void pg_topics_register_xact_callbacks(void);
 
 /* A prepared transaction found holding offsets at start-up. */
 typedef struct PreparedProducer

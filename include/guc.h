@@ -1,0 +1,20 @@
+/*-------------------------------------------------------------------------
+ *
+ * guc.h
+ *	  The settings of pg_topics.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PG_TOPICS_GUC_H
+#define PG_TOPICS_GUC_H
+
+extern int	pg_topics_max_message_bytes;
+extern int	pg_topics_max_partitions;
+extern int	pg_topics_max_open_producers;
+extern int	pg_topics_max_members;
+extern int	pg_topics_segment_create_timeout;
+extern int	pg_topics_worker_naptime;
+
+extern void pg_topics_define_gucs(bool preloading);
+
+#endif							/* PG_TOPICS_GUC_H */

@@ -1,0 +1,309 @@
+/*-------------------------------------------------------------------------
+ *
+ * consume.c
+ *	  Polling a consumer group: reading the member's partitions from the
+ *	  group's positions, and moving the positions inside the caller's
+ *	  transaction.
+ *
+ * topics.poll() is an SQL function that the planner inlines into the
+ * caller's query:
+ *
+ *		SELECT ... FROM topics._poll(...) r
+ *		 WHERE topics._take(group, topic, r.partition, r.msg_offset)
+ *
+ * _poll reads the messages (it locks the position of each partition it
+ * reads from, so that a new owner after a rebalance waits for this
+ * transaction), and _take, a filter evaluated for each row as the scan
+ * hands it to the rest of the caller's query, moves the position past that
+ * row.  So a cursor over topics.poll() advances the group only past the
+ * rows it FETCHed, and a plain SELECT past every row it read, including
+ * those its own WHERE conditions then dropped (they run after _take, the
+ * cheapest condition).
+ *
+ * The positions a transaction moves are kept by its ledger (positions.c)
+ * and written when it commits.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "tcop/utility.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "args.h"
+#include "groups/group.h"
+#include "groups/positions.h"
+#include "log/fetch.h"
+
+PG_FUNCTION_INFO_V1(pg_topics__poll);
+PG_FUNCTION_INFO_V1(pg_topics__take);
+
+/* Polls rotate the partition they read first, for fairness. */
+static uint32 poll_rotation = 0;
+
+
+/*
+ * A poll's claim of a partition's position (see poll_claim_decide).
+ */
+typedef struct PollClaim
+{
+	Topic	   *topic;
+	const char *group;
+	GroupMember *gm;
+	int			partition;
+	int			budget;			/* rows the poll may still return */
+	bool		lock_only;		/* write nothing but a reset position */
+	int64		start;			/* set: where the read starts */
+	int64		lso;			/* set: where it stops */
+} PollClaim;
+
+/*
+ * poll_claim_decide returns the value a poll writes into the position row
+ * of a partition it claims, given the committed position: where the read
+ * ends if the caller takes every row, the LSO or budget rows on.  Rows
+ * the caller leaves untaken, and rolled-back offsets that let the read go
+ * further, make the commit write the difference.  When only locking, the
+ * position where the read starts, which differs from the committed one
+ * only where auto_offset_reset applies.
+ */
+static int64
+poll_claim_decide(int64 committed, void *arg)
+{
+	PollClaim  *c = arg;
+	PartitionSnapshot look;
+
+	c->start = group_resolve_position(c->topic, c->group, c->gm, c->partition,
+									  committed);
+	partition_look(topic_partition_state(c->topic, c->partition), &look);
+	c->lso = look.lso;
+	if (c->lock_only || c->lso <= c->start)
+		return c->start;
+	return c->lso - c->start <= c->budget ? c->lso : c->start + c->budget;
+}
+
+/*
+ * poll_claim locks the position of a partition for this transaction,
+ * writing it as poll_claim_decide says, and registers the position.
+ * Returns where the read starts and sets *lso to the LSO it stops at.
+ */
+static int64
+poll_claim(Topic *topic, const char *group, GroupMember *gm, int partition,
+		   int budget, bool lock_only, int64 *lso)
+{
+	PollClaim	claim = {topic, group, gm, partition, budget, lock_only, 0, 0};
+	ItemPointerData tid;
+	int64		written;
+
+	(void) group_claim_position(gm->group_id, partition, poll_claim_decide,
+								&claim, &written, &tid);
+	position_register(gm->group_id, partition, written, claim.start, &tid);
+	*lso = claim.lso;
+	return claim.start;
+}
+
+/*
+ * topics._poll(group, topic, member, max_messages, max_wait) returns the
+ * next committed messages of the member's partitions, as stored.  It moves
+ * no position itself, except past a gap of rolled-back offsets that holds
+ * no message to take; topics._take moves them as rows are handed out.
+ */
+Datum
+pg_topics__poll(PG_FUNCTION_ARGS)
+{
+	Tuplestorestate *store;
+	char	   *group;
+	char	   *member;
+	Topic	   *topic;
+	int32		max;
+	int64		wait_ms;
+	TimestampTz deadline;
+	GroupMember gm;
+	int64	   *pos;
+	int64	   *lso;
+	PartitionState *topic_state;
+	int			i;
+	int			found = 0;
+	bool		prelock = false;
+
+	for (i = 0; i < 5; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("arguments of topics.poll() must not be null")));
+	group = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	topic = topic_open(topic_name_from_text(PG_GETARG_TEXT_PP(1)),
+					   AccessShareLock);
+	topic_check_privilege(topic, ACL_SELECT);
+	member = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	max = PG_GETARG_INT32(3);
+	wait_ms = pg_topics_wait_ms(PG_GETARG_INTERVAL_P(4));
+	pg_topics_check_max_messages(max, "poll");
+	PreventCommandIfReadOnly("topics.poll()");
+
+	group_check_member(topic, group, member, &gm);
+	positions_remember_group(group, topic->name, gm.group_id);
+	store = fetch_store_begin(fcinfo);
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
+	if (gm.nassigned == 0)
+	{
+		/* more members than partitions: this one waits out its turn */
+		while (GetCurrentTimestamp() < deadline)
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+															 deadline),
+							 PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+		return (Datum) 0;
+	}
+
+	pos = palloc(sizeof(int64) * gm.nassigned);
+	lso = palloc(sizeof(int64) * gm.nassigned);
+	topic_state = topic_partition_state(topic, 0);
+	for (;;)
+	{
+		bool		any = false;
+		TimestampTz now;
+
+		/* where each partition is read from: this transaction's, or committed */
+		for (i = 0; i < gm.nassigned; i++)
+		{
+			int			p = gm.assigned[i];
+			bool		claimed = false;
+
+			if (!position_pending(gm.group_id, p, &pos[i]))
+			{
+				pos[i] = group_resolve_position(topic, group, &gm, p,
+												gm.committed[i]);
+
+				/*
+				 * A position to reset is written now.  Before the first
+				 * sleep every position is locked: the commit that wakes us
+				 * should find nothing left to do but read.  A claim looks
+				 * at the LSO itself.
+				 */
+				if (pos[i] != gm.committed[i] || prelock)
+				{
+					pos[i] = poll_claim(topic, group, &gm, p, 0, true, &lso[i]);
+					claimed = true;
+				}
+			}
+			if (!claimed)
+			{
+				PartitionSnapshot look;
+
+				partition_look(topic_partition_state(topic, p), &look);
+				lso[i] = look.lso;
+			}
+			any |= (lso[i] > pos[i]);
+		}
+
+		if (any)
+		{
+			uint32		first = poll_rotation++;
+
+			for (i = 0; i < gm.nassigned && found < max; i++)
+			{
+				int			k = (first + i) % gm.nassigned;
+				int			p = gm.assigned[k];
+				int			n;
+
+				if (lso[k] <= pos[k])
+					continue;
+				/* claim, then look again: the previous owner may have moved it */
+				if (!position_pending(gm.group_id, p, &pos[k]))
+				{
+					pos[k] = poll_claim(topic, group, &gm, p, max - found, false,
+										&lso[k]);
+					if (lso[k] <= pos[k])
+						continue;
+				}
+				n = fetch_partition_rows(topic, p, pos[k], lso[k], max - found,
+										 store);
+				if (n == 0)
+				{
+					/* only rolled-back offsets below the LSO: skip the gap */
+					position_set(gm.group_id, p, lso[k]);
+					pos[k] = lso[k];
+				}
+				found += n;
+			}
+			if (found > 0)
+				break;
+		}
+
+		now = GetCurrentTimestamp();
+		if (now >= deadline)
+			break;
+
+		if (!prelock)
+		{
+			prelock = true;
+			continue;
+		}
+		ConditionVariableTimedSleep(&topic_state->topic_cv,
+									TimestampDifferenceMilliseconds(now, deadline),
+									PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
+	return (Datum) 0;
+}
+
+/*
+ * topics._take(group, topic, partition, msg_offset) moves this
+ * transaction's position in a partition past msg_offset and returns true:
+ * topics.poll() calls it as a row filter that lets every row through.
+ * Only positions this transaction's poll locked can move.
+ */
+Datum
+pg_topics__take(PG_FUNCTION_ARGS)
+{
+	PolledGroup *pg = fcinfo->flinfo->fn_extra;
+	int32		partition;
+	int64		offset;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("arguments of topics._take() must not be null")));
+	partition = PG_GETARG_INT32(2);
+	offset = PG_GETARG_INT64(3);
+
+	if (pg == NULL)
+	{
+		text	   *group = PG_GETARG_TEXT_PP(0);
+		text	   *topic = PG_GETARG_TEXT_PP(1);
+
+		pg = positions_find_group(group, topic);
+		if (pg == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("consumer group \"%s\" of topic \"%s\" was not polled in this transaction",
+							text_to_cstring(group), text_to_cstring(topic)),
+					 errhint("Read a group's messages with topics.poll().")));
+
+		/*
+		 * topics.poll() passes its group and topic as constants: then the
+		 * group found holds for every row of the query (which cannot
+		 * outlive the transaction, whose memory holds the group).
+		 */
+		if (get_fn_expr_arg_stable(fcinfo->flinfo, 0) &&
+			get_fn_expr_arg_stable(fcinfo->flinfo, 1))
+			fcinfo->flinfo->fn_extra = pg;
+	}
+
+	positions_take(pg, partition, offset);
+	PG_RETURN_BOOL(true);
+}
