@@ -17,5 +17,6 @@ extern void member_touch(int32 member_id);
 extern TimestampTz member_last_seen(int32 member_id);
 extern TimestampTz member_seen_at(int32 member_id);
 extern void member_forget(int32 member_id);
+extern void heartbeat_forget_database(Oid dbid);
 
 #endif							/* HEARTBEAT_H */

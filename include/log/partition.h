@@ -69,6 +69,8 @@ typedef struct PartitionSnapshot
 extern Size partition_shmem_size(void);
 extern void partition_shmem_startup(void);
 extern void partition_init(void);
+extern void partition_forget_database(Oid dbid);
+extern void partition_maintain(void);
 extern PartitionState *partition_state_find(Oid relid, bool create);
 extern void partition_state_forget(Oid dbid, Oid relid);
 extern void partition_state_foreach(void (*fn) (PartitionState *state));

@@ -158,3 +158,21 @@ member_forget(int32 member_id)
 	hash_search(MemberHash, &key, HASH_REMOVE, NULL);
 	LWLockRelease(HeartbeatShared->lock);
 }
+
+/*
+ * heartbeat_forget_database drops the heartbeats of every member of a
+ * database that no longer exists (DROP DATABASE).
+ */
+void
+heartbeat_forget_database(Oid dbid)
+{
+	HASH_SEQ_STATUS status;
+	MemberEntry *entry;
+
+	LWLockAcquire(HeartbeatShared->lock, LW_EXCLUSIVE);
+	hash_seq_init(&status, MemberHash);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		if (entry->key.dbid == dbid)
+			hash_search(MemberHash, &entry->key, HASH_REMOVE, NULL);
+	LWLockRelease(HeartbeatShared->lock);
+}

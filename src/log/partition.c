@@ -43,6 +43,8 @@
 #include "guc.h"
 #include "log/partition.h"
 
+static void unlink_slot(PartitionState *state, int32 index);
+
 typedef struct PgTopicsSharedState
 {
 	LWLock	   *hash_lock;
@@ -180,6 +182,42 @@ partition_state_forget(Oid dbid, Oid relid)
 	LWLockAcquire(PgTopicsShared->hash_lock, LW_EXCLUSIVE);
 	hash_search(PartitionHash, &key, HASH_REMOVE, NULL);
 	LWLockRelease(PgTopicsShared->hash_lock);
+}
+
+/*
+ * partition_forget_database removes the states of every partition of a
+ * database that no longer exists (DROP DATABASE), with the producer slots
+ * chained on them.  No backend is connected to that database, so none
+ * holds a pointer into these states.
+ */
+void
+partition_forget_database(Oid dbid)
+{
+	HASH_SEQ_STATUS status;
+	PartitionState *state;
+
+	LWLockAcquire(PgTopicsShared->hash_lock, LW_EXCLUSIVE);
+	hash_seq_init(&status, PartitionHash);
+	while ((state = hash_seq_search(&status)) != NULL)
+	{
+		if (state->key.dbid != dbid)
+			continue;
+		LWLockAcquire(&state->lock, LW_EXCLUSIVE);
+		while (state->producers_head >= 0)
+			unlink_slot(state, state->producers_head);
+		LWLockRelease(&state->lock);
+		hash_search(PartitionHash, &state->key, HASH_REMOVE, NULL);
+	}
+	LWLockRelease(PgTopicsShared->hash_lock);
+}
+
+/*
+ * partition_maintain runs the log's share of a database worker's round,
+ * inside the worker's transaction.
+ */
+void
+partition_maintain(void)
+{
 }
 
 /*
