@@ -7,6 +7,7 @@ OBJS = \
 	src/groups/consume.o \
 	src/groups/group.o \
 	src/groups/group_catalog.o \
+	src/groups/group_funcs.o \
 	src/groups/heartbeat.o \
 	src/groups/positions.o \
 	src/guc.o \
@@ -21,15 +22,17 @@ OBJS = \
 	src/log/topic.o \
 	src/log/topic_admin.o \
 	src/log/topic_funcs.o \
+	src/log/topic_tables.o \
 	src/pg_topics.o \
 	src/preload.o \
+	src/relids.o \
 	src/shmem.o \
 	src/utility.o \
 	src/workers/launcher.o \
 	src/workers/worker_state.o
 
 EXTENSION = pg_topics
-DATA = sql/pg_topics--0.1.sql
+DATA = sql/pg_topics--0.1.sql $(wildcard sql/pg_topics--*--*.sql)
 PGFILEDESC = "pg_topics - Kafka-style topics and partitions"
 
 PG_CPPFLAGS = -I$(srcdir)/include

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * group.h
- *	  Consumer groups: membership, and their rows in the catalog.
+ *	  Consumer groups: membership and access, and their rows in the
+ *	  catalog.
  *
  *-------------------------------------------------------------------------
  */
@@ -12,13 +13,16 @@
 
 #include "log/topic.h"
 
-/* A member of a group, as one poll or commit sees it. */
+/* A group of a topic, and one of its members, as a call sees them. */
 typedef struct GroupMember
 {
-	int32		group_id;
+	const char *topic;
+	const char *group;
+	Oid			owner;			/* InvalidOid: made before 0.2, unclaimed */
 	int32		generation;		/* the group's */
 	char		reset;			/* auto_offset_reset: 'e', 'l' or 'n' */
-	int32		member_id;		/* 0: no such member */
+	const char *strategy;		/* range, roundrobin or sticky */
+	bool		is_member;		/* the member was found */
 	int32		member_generation;
 	int			nassigned;
 	int		   *assigned;		/* partitions, ascending */
@@ -26,11 +30,14 @@ typedef struct GroupMember
 } GroupMember;
 
 /* group.c */
+extern void group_find(Topic *topic, const char *group, const char *member,
+					   bool member_optional, GroupMember *gm);
 extern void group_check_member(Topic *topic, const char *group,
 							   const char *member, GroupMember *gm);
-extern int64 group_resolve_position(Topic *topic, const char *group,
-									GroupMember *gm, int partition,
-									int64 committed);
+extern int64 group_resolve_position(Topic *topic, GroupMember *gm,
+									int partition, int64 committed);
+extern void group_remove_members(const char *topic, const char *group,
+								 List *members);
 
 /* group_catalog.c */
 extern bool group_lookup(Topic *topic, const char *group, const char *member,
@@ -38,9 +45,9 @@ extern bool group_lookup(Topic *topic, const char *group, const char *member,
 /* the value a claimed position row is written with, given its committed one */
 typedef int64 (*GroupClaimDecide) (int64 committed, void *arg);
 
-extern int64 group_claim_position(int32 group_id, int partition,
-								  GroupClaimDecide decide, void *arg,
-								  int64 *written, ItemPointer tid);
+extern int64 group_claim_position(const char *topic, const char *group,
+								  int partition, GroupClaimDecide decide,
+								  void *arg, int64 *written, ItemPointer tid);
 extern void group_write_position(ItemPointer tid, int64 value);
 
 #endif							/* GROUP_H */

@@ -13,10 +13,14 @@
 extern Size heartbeat_shmem_size(void);
 extern void heartbeat_shmem_startup(void);
 
-extern void member_touch(int32 member_id);
-extern TimestampTz member_last_seen(int32 member_id);
-extern TimestampTz member_seen_at(int32 member_id);
-extern void member_forget(int32 member_id);
+extern uint64 member_key(const char *topic, const char *group,
+						 const char *member);
+extern void member_touch(uint64 member);
+extern void heartbeat_reserve(uint64 member);
+extern TimestampTz member_last_seen(uint64 member);
+extern TimestampTz member_seen_at(uint64 member);
+extern void member_forget(uint64 member);
+extern void heartbeat_retain(uint64 *members, int n);
 extern void heartbeat_forget_database(Oid dbid);
 
 #endif							/* HEARTBEAT_H */

@@ -58,7 +58,6 @@ static uint32 poll_rotation = 0;
 typedef struct PollClaim
 {
 	Topic	   *topic;
-	const char *group;
 	GroupMember *gm;
 	int			partition;
 	int			budget;			/* rows the poll may still return */
@@ -80,12 +79,12 @@ static int64
 poll_claim_decide(int64 committed, void *arg)
 {
 	PollClaim  *c = arg;
-	PartitionSnapshot look;
+	PartitionBounds bounds;
 
-	c->start = group_resolve_position(c->topic, c->group, c->gm, c->partition,
+	c->start = group_resolve_position(c->topic, c->gm, c->partition,
 									  committed);
-	partition_look(topic_partition_state(c->topic, c->partition), &look);
-	c->lso = look.lso;
+	partition_bounds(topic_partition_state(c->topic, c->partition), &bounds);
+	c->lso = bounds.lso;
 	if (c->lock_only || c->lso <= c->start)
 		return c->start;
 	return c->lso - c->start <= c->budget ? c->lso : c->start + c->budget;
@@ -97,16 +96,16 @@ poll_claim_decide(int64 committed, void *arg)
  * Returns where the read starts and sets *lso to the LSO it stops at.
  */
 static int64
-poll_claim(Topic *topic, const char *group, GroupMember *gm, int partition,
+poll_claim(Topic *topic, GroupMember *gm, LedgerGroup *lg, int partition,
 		   int budget, bool lock_only, int64 *lso)
 {
-	PollClaim	claim = {topic, group, gm, partition, budget, lock_only, 0, 0};
+	PollClaim	claim = {topic, gm, partition, budget, lock_only, 0, 0};
 	ItemPointerData tid;
 	int64		written;
 
-	(void) group_claim_position(gm->group_id, partition, poll_claim_decide,
-								&claim, &written, &tid);
-	position_register(gm->group_id, partition, written, claim.start, &tid);
+	(void) group_claim_position(topic->name, gm->group, partition,
+								poll_claim_decide, &claim, &written, &tid);
+	position_register(lg, partition, written, claim.start, &tid);
 	*lso = claim.lso;
 	return claim.start;
 }
@@ -128,6 +127,7 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 	int64		wait_ms;
 	TimestampTz deadline;
 	GroupMember gm;
+	LedgerGroup *lg;
 	int64	   *pos;
 	int64	   *lso;
 	PartitionState *topic_state;
@@ -151,7 +151,8 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 	PreventCommandIfReadOnly("topics.poll()");
 
 	group_check_member(topic, group, member, &gm);
-	positions_remember_group(group, topic->name, gm.group_id);
+	lg = positions_group(topic->name, group);
+	positions_mark_polled(lg);
 	store = fetch_store_begin(fcinfo);
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
 	if (gm.nassigned == 0)
@@ -183,9 +184,9 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 			int			p = gm.assigned[i];
 			bool		claimed = false;
 
-			if (!position_pending(gm.group_id, p, &pos[i]))
+			if (!position_pending(lg, p, &pos[i]))
 			{
-				pos[i] = group_resolve_position(topic, group, &gm, p,
+				pos[i] = group_resolve_position(topic, &gm, p,
 												gm.committed[i]);
 
 				/*
@@ -196,16 +197,16 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 				 */
 				if (pos[i] != gm.committed[i] || prelock)
 				{
-					pos[i] = poll_claim(topic, group, &gm, p, 0, true, &lso[i]);
+					pos[i] = poll_claim(topic, &gm, lg, p, 0, true, &lso[i]);
 					claimed = true;
 				}
 			}
 			if (!claimed)
 			{
-				PartitionSnapshot look;
+				PartitionBounds bounds;
 
-				partition_look(topic_partition_state(topic, p), &look);
-				lso[i] = look.lso;
+				partition_bounds(topic_partition_state(topic, p), &bounds);
+				lso[i] = bounds.lso;
 			}
 			any |= (lso[i] > pos[i]);
 		}
@@ -223,21 +224,23 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 				if (lso[k] <= pos[k])
 					continue;
 				/* claim, then look again: the previous owner may have moved it */
-				if (!position_pending(gm.group_id, p, &pos[k]))
+				if (!position_pending(lg, p, &pos[k]))
 				{
-					pos[k] = poll_claim(topic, group, &gm, p, max - found, false,
+					pos[k] = poll_claim(topic, &gm, lg, p, max - found, false,
 										&lso[k]);
 					if (lso[k] <= pos[k])
 						continue;
 				}
 				n = fetch_partition_rows(topic, p, pos[k], lso[k], max - found,
 										 store);
+
+				/*
+				 * The rows stored may move the position up to the LSO;
+				 * finding none, only rolled-back offsets, skips the gap.
+				 */
+				position_read(lg, p, lso[k], n == 0);
 				if (n == 0)
-				{
-					/* only rolled-back offsets below the LSO: skip the gap */
-					position_set(gm.group_id, p, lso[k]);
 					pos[k] = lso[k];
-				}
 				found += n;
 			}
 			if (found > 0)
@@ -253,11 +256,10 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 			prelock = true;
 			continue;
 		}
-		ConditionVariableTimedSleep(&topic_state->topic_cv,
-									TimestampDifferenceMilliseconds(now, deadline),
-									PG_WAIT_EXTENSION);
+		partition_sleep_topic(topic_state,
+							  TimestampDifferenceMilliseconds(now, deadline));
 	}
-	ConditionVariableCancelSleep();
+	partition_sleep_done();
 	return (Datum) 0;
 }
 
@@ -270,7 +272,7 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 Datum
 pg_topics__take(PG_FUNCTION_ARGS)
 {
-	PolledGroup *pg = fcinfo->flinfo->fn_extra;
+	LedgerGroup *lg = fcinfo->flinfo->fn_extra;
 	int32		partition;
 	int64		offset;
 
@@ -281,13 +283,13 @@ pg_topics__take(PG_FUNCTION_ARGS)
 	partition = PG_GETARG_INT32(2);
 	offset = PG_GETARG_INT64(3);
 
-	if (pg == NULL)
+	if (lg == NULL)
 	{
 		text	   *group = PG_GETARG_TEXT_PP(0);
 		text	   *topic = PG_GETARG_TEXT_PP(1);
 
-		pg = positions_find_group(group, topic);
-		if (pg == NULL)
+		lg = positions_polled_group(group, topic);
+		if (lg == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("consumer group \"%s\" of topic \"%s\" was not polled in this transaction",
@@ -301,9 +303,9 @@ pg_topics__take(PG_FUNCTION_ARGS)
 		 */
 		if (get_fn_expr_arg_stable(fcinfo->flinfo, 0) &&
 			get_fn_expr_arg_stable(fcinfo->flinfo, 1))
-			fcinfo->flinfo->fn_extra = pg;
+			fcinfo->flinfo->fn_extra = lg;
 	}
 
-	positions_take(pg, partition, offset);
+	positions_take(lg, partition, offset);
 	PG_RETURN_BOOL(true);
 }

@@ -22,7 +22,8 @@
  * rare, and they write several tables under the group's row lock.
  *
  * The column numbers below are those of the tables created by the
- * extension script; an upgrade script may add columns at the end only.
+ * extension's scripts; an upgrade script may add columns at the end only.
+ * Names are in the "C" collation (see relids.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -37,6 +38,7 @@
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_collation.h"
+#include "common/hashfn.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
@@ -52,106 +54,43 @@
 
 #include "groups/group.h"
 #include "index_entries.h"
+#include "relids.h"
 
 /* topics.consumer_group */
-#define Anum_group_id				1
+#define Anum_group_topic			1
 #define Anum_group_name				2
-#define Anum_group_topic_id			3
+#define Anum_group_owner			3
+#define Anum_group_strategy			4
 #define Anum_group_reset			5
 #define Anum_group_generation		6
 
 /* topics.group_member */
-#define Anum_member_id				1
-#define Anum_member_group_id		2
+#define Anum_member_topic			1
+#define Anum_member_group			2
 #define Anum_member_name			3
 #define Anum_member_generation		4
 
 /* topics.group_assignment */
-#define Anum_assignment_group_id	1
-#define Anum_assignment_partition	2
-#define Anum_assignment_member_id	3
+#define Anum_assignment_topic		1
+#define Anum_assignment_group		2
+#define Anum_assignment_partition	3
+#define Anum_assignment_member		4
 
 /* topics.committed_offset */
-#define Anum_offset_group_id		1
-#define Anum_offset_partition		2
-#define Anum_offset_committed		3
-#define Anum_offset_committed_at	4
-#define Natts_offset				4
+#define Anum_offset_topic			1
+#define Anum_offset_group			2
+#define Anum_offset_partition		3
+#define Anum_offset_committed		4
+#define Anum_offset_committed_at	5
+#define Natts_offset				5
 
 /*
  * The class of our advisory locks (field4 of the lock tag): user advisory
  * locks use 1 and 2.  pg_locks shows position locks as advisory locks with
- * this objsubid, the group id as classid and the partition as objid.
+ * this objsubid, a hash of the topic and group names as classid and the
+ * partition as objid.
  */
 #define POSITION_LOCK_CLASS			0x7470
-
-/*
- * The group tables and the indexes scanned, looked up by name once and
- * forgotten on any invalidation of one of them (DROP EXTENSION drops them).
- */
-typedef struct GroupRelids
-{
-	bool		valid;
-	Oid			groups;
-	Oid			groups_by_name;
-	Oid			members;
-	Oid			members_by_name;
-	Oid			assignments;
-	Oid			assignments_pkey;
-	Oid			offsets;
-	Oid			offsets_pkey;
-} GroupRelids;
-
-static GroupRelids relids = {false};
-
-static void
-gcat_inval(Datum arg, Oid relid)
-{
-	if (relid == InvalidOid || relid == relids.groups ||
-		relid == relids.members || relid == relids.assignments ||
-		relid == relids.offsets)
-		relids.valid = false;
-}
-
-static Oid
-gcat_relid(const char *name, Oid nspid)
-{
-	Oid			relid = get_relname_relid(name, nspid);
-
-	if (!OidIsValid(relid))
-		elog(ERROR, "relation \"%s.%s\" of pg_topics is missing",
-			 TOPICS_SCHEMA, name);
-	return relid;
-}
-
-/*
- * gcat_relids returns the OIDs of the group tables and their indexes.
- */
-static const GroupRelids *
-gcat_relids(void)
-{
-	static bool callback_registered = false;
-	Oid			nspid;
-
-	if (relids.valid)
-		return &relids;
-	if (!callback_registered)
-	{
-		CacheRegisterRelcacheCallback(gcat_inval, (Datum) 0);
-		callback_registered = true;
-	}
-	nspid = get_namespace_oid(TOPICS_SCHEMA, false);
-	relids.groups = gcat_relid("consumer_group", nspid);
-	relids.groups_by_name = gcat_relid("consumer_group_name_topic_id_key", nspid);
-	relids.members = gcat_relid("group_member", nspid);
-	relids.members_by_name = gcat_relid("group_member_group_id_member_key", nspid);
-	relids.assignments = gcat_relid("group_assignment", nspid);
-	relids.assignments_pkey = gcat_relid("group_assignment_pkey", nspid);
-	relids.offsets = gcat_relid("committed_offset", nspid);
-	relids.offsets_pkey = gcat_relid("committed_offset_pkey", nspid);
-	relids.valid = true;
-	return &relids;
-}
 
 static void
 gcat_key_int4(ScanKey key, AttrNumber attno, int32 value)
@@ -161,16 +100,16 @@ gcat_key_int4(ScanKey key, AttrNumber attno, int32 value)
 }
 
 /*
- * gcat_key_text sets up an equality key on a text column.  The key takes
- * the column's collation (the database default): a btree descends with
- * the collation of the search key, which must order as the index does.
+ * gcat_key_text sets up an equality key on a name column.  The key takes
+ * the column's collation ("C"): a btree descends with the collation of
+ * the search key, which must order as the index does.
  */
 static void
 gcat_key_text(ScanKey key, AttrNumber attno, const char *value)
 {
 	ScanKeyInit(key, attno, BTEqualStrategyNumber, F_TEXTEQ,
 				CStringGetTextDatum(value));
-	key->sk_collation = DEFAULT_COLLATION_OID;
+	key->sk_collation = C_COLLATION_OID;
 }
 
 static int32
@@ -183,42 +122,47 @@ gcat_int4(HeapTuple tup, TupleDesc desc, AttrNumber attno, bool *isnull)
 
 /*
  * group_lookup fills gm with a group of a topic and, when member is not
- * NULL, that member (member_id 0 when it is not one), its partitions in
- * ascending order and their committed positions (-1: none).  Returns false
- * when there is no such group.  Reads under the latest snapshot, so a
- * rebalance committed during the caller's transaction is seen.
+ * NULL, that member (is_member false when it is not one), its partitions
+ * in ascending order and their committed positions (-1: none).  Returns
+ * false when there is no such group.  Reads under the latest snapshot, so
+ * a rebalance committed during the caller's transaction is seen.
  */
 bool
 group_lookup(Topic *topic, const char *group, const char *member,
 			 GroupMember *gm)
 {
-	const GroupRelids *ids = gcat_relids();
 	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	Relation	rel;
 	SysScanDesc scan;
-	ScanKeyData keys[2];
+	ScanKeyData keys[3];
 	HeapTuple	tup;
 	bool		isnull;
 	bool		found;
 	int			max = 0;
 
 	memset(gm, 0, sizeof(*gm));
+	gm->topic = topic->name;
+	gm->group = group;
 
-	rel = table_open(ids->groups, AccessShareLock);
-	gcat_key_text(&keys[0], Anum_group_name, group);
-	gcat_key_int4(&keys[1], Anum_group_topic_id, topic->topic_id);
-	scan = systable_beginscan(rel, ids->groups_by_name, true, snapshot, 2, keys);
+	rel = table_open(pgt_relid(PGT_GROUP), AccessShareLock);
+	gcat_key_text(&keys[0], Anum_group_topic, topic->name);
+	gcat_key_text(&keys[1], Anum_group_name, group);
+	scan = systable_beginscan(rel, pgt_relid(PGT_GROUP_PKEY), true, snapshot,
+							  2, keys);
 	tup = systable_getnext(scan);
 	found = HeapTupleIsValid(tup);
 	if (found)
 	{
 		TupleDesc	desc = RelationGetDescr(rel);
-		text	   *reset;
+		Datum		d;
 
-		gm->group_id = gcat_int4(tup, desc, Anum_group_id, &isnull);
+		d = heap_getattr(tup, Anum_group_owner, desc, &isnull);
+		gm->owner = isnull ? InvalidOid : DatumGetObjectId(d);
 		gm->generation = gcat_int4(tup, desc, Anum_group_generation, &isnull);
-		reset = DatumGetTextPP(heap_getattr(tup, Anum_group_reset, desc, &isnull));
-		gm->reset = VARDATA_ANY(reset)[0];
+		d = heap_getattr(tup, Anum_group_reset, desc, &isnull);
+		gm->reset = VARDATA_ANY(DatumGetTextPP(d))[0];
+		d = heap_getattr(tup, Anum_group_strategy, desc, &isnull);
+		gm->strategy = TextDatumGetCString(d);
 	}
 	systable_endscan(scan);
 	table_close(rel, NoLock);
@@ -228,37 +172,39 @@ group_lookup(Topic *topic, const char *group, const char *member,
 		return found;
 	}
 
-	rel = table_open(ids->members, AccessShareLock);
-	gcat_key_int4(&keys[0], Anum_member_group_id, gm->group_id);
-	gcat_key_text(&keys[1], Anum_member_name, member);
-	scan = systable_beginscan(rel, ids->members_by_name, true, snapshot, 2, keys);
+	rel = table_open(pgt_relid(PGT_MEMBER), AccessShareLock);
+	gcat_key_text(&keys[0], Anum_member_topic, topic->name);
+	gcat_key_text(&keys[1], Anum_member_group, group);
+	gcat_key_text(&keys[2], Anum_member_name, member);
+	scan = systable_beginscan(rel, pgt_relid(PGT_MEMBER_PKEY), true, snapshot,
+							  3, keys);
 	tup = systable_getnext(scan);
 	if (HeapTupleIsValid(tup))
 	{
-		TupleDesc	desc = RelationGetDescr(rel);
-
-		gm->member_id = gcat_int4(tup, desc, Anum_member_id, &isnull);
-		gm->member_generation = gcat_int4(tup, desc, Anum_member_generation,
-										  &isnull);
+		gm->is_member = true;
+		gm->member_generation = gcat_int4(tup, RelationGetDescr(rel),
+										  Anum_member_generation, &isnull);
 	}
 	systable_endscan(scan);
 	table_close(rel, NoLock);
-	if (gm->member_id == 0)
+	if (!gm->is_member)
 	{
 		UnregisterSnapshot(snapshot);
 		return true;
 	}
 
 	/* the member's partitions, in partition order (the key's) */
-	rel = table_open(ids->assignments, AccessShareLock);
-	gcat_key_int4(&keys[0], Anum_assignment_group_id, gm->group_id);
-	scan = systable_beginscan(rel, ids->assignments_pkey, true, snapshot, 1, keys);
+	rel = table_open(pgt_relid(PGT_ASSIGNMENT), AccessShareLock);
+	gcat_key_text(&keys[0], Anum_assignment_topic, topic->name);
+	gcat_key_text(&keys[1], Anum_assignment_group, group);
+	scan = systable_beginscan(rel, pgt_relid(PGT_ASSIGNMENT_PKEY), true,
+							  snapshot, 2, keys);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		TupleDesc	desc = RelationGetDescr(rel);
-		int32		owner = gcat_int4(tup, desc, Anum_assignment_member_id, &isnull);
+		Datum		owner = heap_getattr(tup, Anum_assignment_member, desc, &isnull);
 
-		if (isnull || owner != gm->member_id)
+		if (isnull || strcmp(TextDatumGetCString(owner), member) != 0)
 			continue;
 		if (gm->nassigned == max)
 		{
@@ -285,9 +231,11 @@ group_lookup(Topic *topic, const char *group, const char *member,
 		int			i = 0;
 		int			k;
 
-		rel = table_open(ids->offsets, AccessShareLock);
-		gcat_key_int4(&keys[0], Anum_offset_group_id, gm->group_id);
-		scan = systable_beginscan(rel, ids->offsets_pkey, true, snapshot, 1, keys);
+		rel = table_open(pgt_relid(PGT_OFFSET), AccessShareLock);
+		gcat_key_text(&keys[0], Anum_offset_topic, topic->name);
+		gcat_key_text(&keys[1], Anum_offset_group, group);
+		scan = systable_beginscan(rel, pgt_relid(PGT_OFFSET_PKEY), true,
+								  snapshot, 2, keys);
 		while (i < gm->nassigned && HeapTupleIsValid(tup = systable_getnext(scan)))
 		{
 			TupleDesc	desc = RelationGetDescr(rel);
@@ -315,15 +263,16 @@ group_lookup(Topic *topic, const char *group, const char *member,
  * gcat_position_scan starts a scan for the position row of a partition.
  */
 static SysScanDesc
-gcat_position_scan(Relation rel, Snapshot snapshot, int32 group_id,
-				   int partition)
+gcat_position_scan(Relation rel, Snapshot snapshot, const char *topic,
+				   const char *group, int partition)
 {
-	ScanKeyData keys[2];
+	ScanKeyData keys[3];
 
-	gcat_key_int4(&keys[0], Anum_offset_group_id, group_id);
-	gcat_key_int4(&keys[1], Anum_offset_partition, partition);
-	return systable_beginscan(rel, gcat_relids()->offsets_pkey, true,
-							  snapshot, 2, keys);
+	gcat_key_text(&keys[0], Anum_offset_topic, topic);
+	gcat_key_text(&keys[1], Anum_offset_group, group);
+	gcat_key_int4(&keys[2], Anum_offset_partition, partition);
+	return systable_beginscan(rel, pgt_relid(PGT_OFFSET_PKEY), true,
+							  snapshot, 3, keys);
 }
 
 /*
@@ -392,6 +341,20 @@ gcat_update(Relation rel, HeapTuple oldtup, int64 value, ItemPointer newtid)
 }
 
 /*
+ * position_lock_key returns the classid of the position locks of a group:
+ * a hash of its topic and group names.  Two groups whose names hash alike
+ * share their locks, so one may wait for the other, and no harm follows.
+ */
+static uint32
+position_lock_key(const char *topic, const char *group)
+{
+	uint32		h = hash_bytes((const unsigned char *) topic, strlen(topic));
+
+	return hash_combine(h, hash_bytes((const unsigned char *) group,
+									  strlen(group)));
+}
+
+/*
  * group_claim_position takes this transaction's lock on the position of a
  * partition, waiting for a transaction that holds it (the previous owner
  * after a rebalance, or a commit() or seek()), and returns the committed
@@ -405,7 +368,7 @@ gcat_update(Relation rel, HeapTuple oldtup, int64 value, ItemPointer newtid)
  * written (invalid: no row).
  *
  * The lock is a transaction-level advisory lock of our own class on the
- * group and partition rather than a row lock: it is released at commit or
+ * group and partition (position_lock_key) rather than a row lock: it is released at commit or
  * abort like one (and at the abort of the subtransaction that took it),
  * but needs no transaction id, WAL record or page write.  A long poll
  * locks its positions before it sleeps; were that a row lock, its
@@ -414,8 +377,9 @@ gcat_update(Relation rel, HeapTuple oldtup, int64 value, ItemPointer newtid)
  * is held the latest committed row version is the one to update.
  */
 int64
-group_claim_position(int32 group_id, int partition, GroupClaimDecide decide,
-					 void *arg, int64 *written, ItemPointer tid)
+group_claim_position(const char *topic, const char *group, int partition,
+					 GroupClaimDecide decide, void *arg, int64 *written,
+					 ItemPointer tid)
 {
 	LOCKTAG		tag;
 	Relation	rel;
@@ -425,14 +389,14 @@ group_claim_position(int32 group_id, int partition, GroupClaimDecide decide,
 	int64		committed = -1;
 	int64		value;
 
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) group_id,
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, position_lock_key(topic, group),
 						 (uint32) partition, POSITION_LOCK_CLASS);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 
 	/* a snapshot taken now sees the commit of the lock's previous holder */
-	rel = table_open(gcat_relids()->offsets, RowExclusiveLock);
+	rel = table_open(pgt_relid(PGT_OFFSET), RowExclusiveLock);
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	scan = gcat_position_scan(rel, snapshot, group_id, partition);
+	scan = gcat_position_scan(rel, snapshot, topic, group, partition);
 	tup = systable_getnext(scan);
 	ItemPointerSetInvalid(tid);
 	if (HeapTupleIsValid(tup))
@@ -469,7 +433,7 @@ group_claim_position(int32 group_id, int partition, GroupClaimDecide decide,
 void
 group_write_position(ItemPointer tid, int64 value)
 {
-	Relation	rel = table_open(gcat_relids()->offsets, RowExclusiveLock);
+	Relation	rel = table_open(pgt_relid(PGT_OFFSET), RowExclusiveLock);
 	HeapTupleData tuple;
 	Buffer		buffer;
 	TM_Result	rc;

@@ -9,6 +9,15 @@
  * worker then counts each member as seen at the moment it first looks, so
  * every member gets one full session timeout to come back.
  *
+ * A member is known by a 64-bit hash of its topic, group and member names
+ * (member_key): the catalog names members, and two members whose names
+ * hash alike would only share a heartbeat.  Entries go when a member
+ * leaves or expires, when the worker finds members gone (heartbeat_retain:
+ * a topic or group dropped), and with their database.  A member that
+ * cannot get an entry, because the table is full, cannot join
+ * (heartbeat_reserve); one that lost it across a restart to a smaller
+ * table is counted as expired, and rejoins.
+ *
  * Locking protocol: HeartbeatShared->lock (the second lock of the
  * "pg_topics" named tranche) protects the member hash.  It is never held
  * with another lock.
@@ -20,6 +29,8 @@
 #include "miscadmin.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "common/hashfn.h"
+#include "lib/stringinfo.h"
 #include "utils/hsearch.h"
 
 #include "groups/heartbeat.h"
@@ -28,7 +39,7 @@
 typedef struct MemberKey
 {
 	Oid			dbid;
-	int32		member_id;
+	uint64		member;			/* member_key() of topic, group, member */
 } MemberKey;
 
 typedef struct MemberEntry
@@ -80,45 +91,83 @@ heartbeat_shmem_startup(void)
 }
 
 /*
- * member_touch records that a member was seen now.  When the hash is full
- * the heartbeat is lost, and the member is only kept alive by the worker
- * counting it as seen when it first looks; a WARNING says so.
+ * member_key returns the key of a member's heartbeat.
  */
-void
-member_touch(int32 member_id)
+uint64
+member_key(const char *topic, const char *group, const char *member)
+{
+	StringInfoData buf;
+	uint64		key;
+
+	initStringInfo(&buf);
+	appendBinaryStringInfo(&buf, topic, strlen(topic) + 1);
+	appendBinaryStringInfo(&buf, group, strlen(group) + 1);
+	appendBinaryStringInfo(&buf, member, strlen(member));
+	key = DatumGetUInt64(hash_any_extended((unsigned char *) buf.data,
+										   buf.len, 0));
+	pfree(buf.data);
+	return key;
+}
+
+/*
+ * touch records that a member was seen now, and returns false when the
+ * table is full.
+ */
+static bool
+touch(uint64 member)
 {
 	MemberKey	key;
 	MemberEntry *entry;
 
 	memset(&key, 0, sizeof(key));
 	key.dbid = MyDatabaseId;
-	key.member_id = member_id;
+	key.member = member;
 	LWLockAcquire(HeartbeatShared->lock, LW_EXCLUSIVE);
 	entry = hash_search(MemberHash, &key, HASH_ENTER_NULL, NULL);
 	if (entry != NULL)
 		entry->last_seen = GetCurrentTimestamp();
 	LWLockRelease(HeartbeatShared->lock);
-	if (entry == NULL)
-		ereport(WARNING,
+	return entry != NULL;
+}
+
+/*
+ * member_touch records that a member was seen now.  A member without an
+ * entry in a full table stays unseen, and is expired by the worker.
+ */
+void
+member_touch(uint64 member)
+{
+	(void) touch(member);
+}
+
+/*
+ * heartbeat_reserve records that a joining member was seen now, raising
+ * 53000 when the table has no room for it.
+ */
+void
+heartbeat_reserve(uint64 member)
+{
+	if (!touch(member))
+		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
-				 errmsg("too many consumer group members to track heartbeats"),
+				 errmsg("too many consumer group members"),
+				 errdetail("Shared memory tracks the heartbeats of at most %d members, in all databases.",
+						   pg_topics_max_members),
 				 errhint("Increase \"pg_topics.max_members\" and restart the server.")));
 }
 
 /*
  * member_last_seen returns when a member was last seen, counting one not
- * seen since the server started as seen now.
+ * seen since the server started as seen now, or 0 when it cannot be
+ * tracked (the table is full).
  */
 TimestampTz
-member_last_seen(int32 member_id)
+member_last_seen(uint64 member)
 {
-	TimestampTz result = member_seen_at(member_id);
+	TimestampTz result = member_seen_at(member);
 
-	if (result == 0)
-	{
-		member_touch(member_id);
+	if (result == 0 && touch(member))
 		result = GetCurrentTimestamp();
-	}
 	return result;
 }
 
@@ -127,7 +176,7 @@ member_last_seen(int32 member_id)
  * the server started.
  */
 TimestampTz
-member_seen_at(int32 member_id)
+member_seen_at(uint64 member)
 {
 	MemberKey	key;
 	MemberEntry *entry;
@@ -135,7 +184,7 @@ member_seen_at(int32 member_id)
 
 	memset(&key, 0, sizeof(key));
 	key.dbid = MyDatabaseId;
-	key.member_id = member_id;
+	key.member = member;
 	LWLockAcquire(HeartbeatShared->lock, LW_SHARED);
 	entry = hash_search(MemberHash, &key, HASH_FIND, NULL);
 	result = entry ? entry->last_seen : 0;
@@ -147,15 +196,46 @@ member_seen_at(int32 member_id)
  * member_forget drops a member's heartbeat.
  */
 void
-member_forget(int32 member_id)
+member_forget(uint64 member)
 {
 	MemberKey	key;
 
 	memset(&key, 0, sizeof(key));
 	key.dbid = MyDatabaseId;
-	key.member_id = member_id;
+	key.member = member;
 	LWLockAcquire(HeartbeatShared->lock, LW_EXCLUSIVE);
 	hash_search(MemberHash, &key, HASH_REMOVE, NULL);
+	LWLockRelease(HeartbeatShared->lock);
+}
+
+static int
+key_cmp(const void *a, const void *b)
+{
+	uint64		ka = *(const uint64 *) a;
+	uint64		kb = *(const uint64 *) b;
+
+	return (ka > kb) - (ka < kb);
+}
+
+/*
+ * heartbeat_retain drops the heartbeats of this database's members other
+ * than the n given: members of groups and topics that were dropped.
+ * members is sorted in place.
+ */
+void
+heartbeat_retain(uint64 *members, int n)
+{
+	HASH_SEQ_STATUS status;
+	MemberEntry *entry;
+
+	qsort(members, n, sizeof(uint64), key_cmp);
+	LWLockAcquire(HeartbeatShared->lock, LW_EXCLUSIVE);
+	hash_seq_init(&status, MemberHash);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		if (entry->key.dbid == MyDatabaseId &&
+			bsearch(&entry->key.member, members, n, sizeof(uint64),
+					key_cmp) == NULL)
+			hash_search(MemberHash, &entry->key, HASH_REMOVE, NULL);
 	LWLockRelease(HeartbeatShared->lock);
 }
 

@@ -3,7 +3,7 @@
  * positions.c
  *	  The position ledger of a transaction: the consumer group positions it
  *	  holds locked, where each will be once the transaction commits, and
- *	  the groups it polled.
+ *	  what its polls read.
  *
  * Positions moved in a transaction are kept in backend memory and written
  * to topics.committed_offset in the transaction, so the new positions
@@ -13,6 +13,16 @@
  * (or prepare) the rows whose position differs from what was written are
  * written again.  ROLLBACK TO SAVEPOINT puts back the positions of before
  * the savepoint.
+ *
+ * Rows a poll handed out never come back to the query that reads them: a
+ * cursor goes on past them.  So a row taken (topics._take) must follow the
+ * position exactly as the poll's read left it.  When a rollback to a
+ * savepoint has put a position back behind rows already handed out, or has
+ * released the lock of a poll whose rows are still being handed out, the
+ * next row taken raises an error instead of skipping the rows rolled back:
+ * they come again from a new poll, after the transaction or the savepoint
+ * of before the poll rolls back.  A row taken must also lie where the
+ * poll read, below the LSO the read saw: no position moves past it.
  *
  *-------------------------------------------------------------------------
  */
@@ -27,7 +37,21 @@
 
 #include "groups/group.h"
 #include "groups/positions.h"
-#include "log/topic_admin.h"
+#include "log/topic_tables.h"
+
+/*
+ * A group whose positions the current transaction holds, by name, so that
+ * _take can find the group of a row from the names the caller's query
+ * passes.
+ */
+struct LedgerGroup
+{
+	char		topic[NAMEDATALEN];
+	int			topic_len;
+	char	   *group;
+	int			group_len;
+	bool		polled;			/* did a poll of this transaction read it? */
+};
 
 /* The value a position had before a subtransaction changed it. */
 typedef struct SavedValue
@@ -41,46 +65,115 @@ typedef struct SavedValue
  * the position row holds as this transaction sees it (-1: NULL), value
  * where the group reads next once this transaction commits; tid is the
  * row version the transaction holds (invalid: the row is missing).
+ * read_next is the offset after the last row a poll of this transaction
+ * handed out (or where its read started), read_below the LSO below which
+ * its polls read; neither goes back with a rollback to a savepoint.
  */
 typedef struct Position
 {
-	int32		group_id;
+	LedgerGroup *group;
 	int32		partition;
 	int64		committed;
 	int64		value;
 	ItemPointerData tid;
+	int64		read_next;
+	int64		read_below;
 	int			created_level;	/* nesting level that locked it */
 	int			level;			/* nesting level of the last change */
 	int			nsaved;
 	SavedValue *saved;			/* values of outer levels, innermost last */
 } Position;
 
+/* A position whose lock a rollback to a savepoint released. */
+typedef struct ReleasedPosition
+{
+	LedgerGroup *group;
+	int32		partition;
+} ReleasedPosition;
+
 /*
- * The positions of the current transaction, in TopTransactionContext: they
- * live exactly as long as the transaction and its position locks.
+ * The groups and positions of the current transaction, in
+ * TopTransactionContext: they live exactly as long as the transaction and
+ * its position locks.
  */
+static List *ledger_groups = NIL;
 static Position *positions = NULL;
 static int	npositions = 0;
 static int	maxpositions = 0;
-
-
+static List *released = NIL;
 
 /* index in positions of the one _take moved last, or -1 */
 static int	last_taken = -1;
 
-static List *polled_groups = NIL;	/* in TopTransactionContext */
-
-static void position_move(Position *pos, int64 value);
-
 static Position *
-position_find(int32 group_id, int partition)
+position_find(LedgerGroup *group, int partition)
 {
 	int			i;
 
 	for (i = 0; i < npositions; i++)
-		if (positions[i].group_id == group_id &&
-			positions[i].partition == partition)
+		if (positions[i].group == group && positions[i].partition == partition)
 			return &positions[i];
+	return NULL;
+}
+
+/*
+ * positions_group returns this transaction's entry for a group of a topic,
+ * adding it when there is none.
+ */
+LedgerGroup *
+positions_group(const char *topic, const char *group)
+{
+	MemoryContext old;
+	LedgerGroup *lg;
+	ListCell   *lc;
+
+	foreach(lc, ledger_groups)
+	{
+		lg = lfirst(lc);
+		if (strcmp(lg->topic, topic) == 0 && strcmp(lg->group, group) == 0)
+			return lg;
+	}
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	lg = palloc0(sizeof(LedgerGroup));
+	strlcpy(lg->topic, topic, NAMEDATALEN);
+	lg->topic_len = strlen(lg->topic);
+	lg->group = pstrdup(group);
+	lg->group_len = strlen(group);
+	ledger_groups = lappend(ledger_groups, lg);
+	MemoryContextSwitchTo(old);
+	return lg;
+}
+
+/*
+ * positions_mark_polled notes that a poll of this transaction read a group.
+ */
+void
+positions_mark_polled(LedgerGroup *group)
+{
+	group->polled = true;
+}
+
+/*
+ * positions_polled_group returns the group of a topic that a poll of this
+ * transaction read, by name, or NULL.
+ */
+LedgerGroup *
+positions_polled_group(text *group, text *topic)
+{
+	int			glen = VARSIZE_ANY_EXHDR(group);
+	int			tlen = VARSIZE_ANY_EXHDR(topic);
+	ListCell   *lc;
+
+	foreach(lc, ledger_groups)
+	{
+		LedgerGroup *candidate = lfirst(lc);
+
+		if (candidate->polled &&
+			candidate->group_len == glen && candidate->topic_len == tlen &&
+			memcmp(candidate->group, VARDATA_ANY(group), glen) == 0 &&
+			memcmp(candidate->topic, VARDATA_ANY(topic), tlen) == 0)
+			return candidate;
+	}
 	return NULL;
 }
 
@@ -89,12 +182,12 @@ position_find(int32 group_id, int partition)
  * transaction has just locked, unless it is known already.
  */
 void
-position_register(int32 group_id, int partition, int64 committed, int64 value,
-				  ItemPointer tid)
+position_register(LedgerGroup *group, int partition, int64 committed,
+				  int64 value, ItemPointer tid)
 {
 	Position   *pos;
 
-	if (position_find(group_id, partition) != NULL)
+	if (position_find(group, partition) != NULL)
 		return;
 	if (npositions == maxpositions)
 	{
@@ -108,11 +201,13 @@ position_register(int32 group_id, int partition, int64 committed, int64 value,
 		maxpositions = newmax;
 	}
 	pos = &positions[npositions++];
-	pos->group_id = group_id;
+	pos->group = group;
 	pos->partition = partition;
 	pos->committed = committed;
 	pos->value = value;
 	pos->tid = *tid;
+	pos->read_next = value;
+	pos->read_below = value;
 	pos->created_level = GetCurrentTransactionNestLevel();
 	pos->level = pos->created_level;
 	pos->nsaved = 0;
@@ -124,9 +219,9 @@ position_register(int32 group_id, int partition, int64 committed, int64 value,
  * partition, and sets *value to it.
  */
 bool
-position_pending(int32 group_id, int partition, int64 *value)
+position_pending(LedgerGroup *group, int partition, int64 *value)
 {
-	Position   *pos = position_find(group_id, partition);
+	Position   *pos = position_find(group, partition);
 
 	if (pos == NULL)
 		return false;
@@ -135,21 +230,8 @@ position_pending(int32 group_id, int partition, int64 *value)
 }
 
 /*
- * position_set moves a registered position, remembering the value of
- * before for a rollback to savepoint.
- */
-void
-position_set(int32 group_id, int partition, int64 value)
-{
-	Position   *pos = position_find(group_id, partition);
-
-	if (pos == NULL)
-		elog(ERROR, "position of partition %d is not locked", partition);
-	position_move(pos, value);
-}
-
-/*
- * position_move is position_set for a position already found.
+ * position_move sets a position, remembering the value of before for a
+ * rollback to savepoint.
  */
 static void
 position_move(Position *pos, int64 value)
@@ -170,31 +252,121 @@ position_move(Position *pos, int64 value)
 }
 
 /*
+ * position_set moves a registered position (commit, seek).
+ */
+void
+position_set(LedgerGroup *group, int partition, int64 value)
+{
+	Position   *pos = position_find(group, partition);
+
+	if (pos == NULL)
+		elog(ERROR, "position of partition %d is not locked", partition);
+	position_move(pos, value);
+}
+
+/*
+ * position_read records that a poll of this transaction reads a partition
+ * from its position, below offset below: the rows it hands out from there
+ * on may move the position.  A read that finds only rolled-back offsets
+ * (a gap) moves the position to below at once.
+ */
+void
+position_read(LedgerGroup *group, int partition, int64 below, bool gap)
+{
+	Position   *pos = position_find(group, partition);
+
+	if (pos == NULL)
+		elog(ERROR, "position of partition %d is not locked", partition);
+	if (gap)
+		position_move(pos, below);
+	pos->read_next = pos->value;
+	pos->read_below = Max(pos->read_below, below);
+}
+
+/*
+ * positions_take moves this transaction's position of a polled group in a
+ * partition past offset, the offset of a row its poll handed out.
+ */
+void
+positions_take(LedgerGroup *group, int partition, int64 offset)
+{
+	Position   *pos;
+
+	/* rows come partition by partition: the last one found is likely */
+	pos = (last_taken >= 0 && last_taken < npositions &&
+		   positions[last_taken].group == group &&
+		   positions[last_taken].partition == partition) ?
+		&positions[last_taken] : position_find(group, partition);
+	if (pos == NULL)
+	{
+		ListCell   *lc;
+
+		foreach(lc, released)
+		{
+			ReleasedPosition *rp = lfirst(lc);
+
+			if (rp->group == group && rp->partition == partition)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("the poll of partition %d of consumer group \"%s\" was rolled back",
+								partition, group->group),
+						 errdetail("ROLLBACK TO SAVEPOINT undid the poll that read this row; handing out its rows now would skip those handed out before."),
+						 errhint("Close the cursor and poll again.")));
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("partition %d of consumer group \"%s\" was not polled in this transaction",
+						partition, group->group),
+				 errhint("Read a group's messages with topics.poll().")));
+	}
+	if (pos->value != pos->read_next)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the position of consumer group \"%s\" in partition %d moved while a poll handed out its rows",
+						group->group, partition),
+				 errdetail("The position is at %lld, and the poll's next row follows offset %lld: a rollback to a savepoint (or a seek or commit) put it back behind rows already handed out.",
+						   (long long) pos->value, (long long) pos->read_next - 1),
+				 errhint("Close the cursor and poll again.")));
+	if (offset < pos->read_next || offset >= pos->read_below)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("offset %lld of partition %d was not read by a poll of consumer group \"%s\" in this transaction",
+						(long long) offset, partition, group->group),
+				 errdetail("The poll reads from %lld up to the last stable offset %lld.",
+						   (long long) pos->read_next, (long long) pos->read_below),
+				 errhint("Read a group's messages with topics.poll(); set a position with topics.seek() or topics.commit().")));
+	last_taken = pos - positions;
+	pos->read_next = offset + 1;
+	position_move(pos, offset + 1);
+}
+
+/*
  * position_insert writes the position of a partition that has no position
  * row yet: one added to the topic since the group's last rebalance.
  */
 static void
 position_insert(Position *pos)
 {
-	Oid			argtypes[3] = {INT4OID, INT4OID, INT8OID};
-	Datum		args[3];
-	TopicAdmin	admin;
+	Oid			argtypes[4] = {TEXTOID, TEXTOID, INT4OID, INT8OID};
+	Datum		args[4];
+	AsOwner		admin;
 
-	args[0] = Int32GetDatum(pos->group_id);
-	args[1] = Int32GetDatum(pos->partition);
-	args[2] = Int64GetDatum(pos->value);
+	args[0] = CStringGetTextDatum(pos->group->topic);
+	args[1] = CStringGetTextDatum(pos->group->group);
+	args[2] = Int32GetDatum(pos->partition);
+	args[3] = Int64GetDatum(pos->value);
 	PushActiveSnapshot(GetTransactionSnapshot());
-	topic_admin_begin(&admin);
+	as_owner_begin(&admin);
 	if (SPI_execute_with_args("INSERT INTO topics.committed_offset "
-							  "(group_id, partition, committed, committed_at) "
-							  "VALUES ($1, $2, $3, pg_catalog.now()) "
-							  "ON CONFLICT (group_id, partition) DO UPDATE "
+							  "(topic, group_name, partition, committed, committed_at) "
+							  "VALUES ($1, $2, $3, $4, pg_catalog.now()) "
+							  "ON CONFLICT (topic, group_name, partition) DO UPDATE "
 							  "SET committed = EXCLUDED.committed, "
 							  "committed_at = EXCLUDED.committed_at",
-							  3, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+							  4, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not write the position of partition %d",
 			 pos->partition);
-	topic_admin_end(&admin);
+	as_owner_end(&admin);
 	PopActiveSnapshot();
 }
 
@@ -246,7 +418,8 @@ positions_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 			positions = NULL;
 			npositions = maxpositions = 0;
-			polled_groups = NIL;
+			ledger_groups = NIL;
+			released = NIL;
 			last_taken = -1;
 			break;
 		default:
@@ -255,13 +428,14 @@ positions_xact_callback(XactEvent event, void *arg)
 }
 
 /*
- * positions_subxact_callback merges a committed subtransaction's changes into
- * its parent, and undoes an aborted one's: its position locks are gone, so
- * are the positions it registered.
+ * positions_subxact_callback merges a committed subtransaction's changes
+ * into its parent, and undoes an aborted one's: its position locks are
+ * gone, so are the positions it registered (they are remembered as
+ * released, for a clear error if their rows are still taken).
  */
 static void
 positions_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-						 SubTransactionId parentSubid, void *arg)
+						   SubTransactionId parentSubid, void *arg)
 {
 	int			level = GetCurrentTransactionNestLevel();
 	int			i;
@@ -276,7 +450,16 @@ positions_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		if (event == SUBXACT_EVENT_ABORT_SUB)
 		{
 			if (pos->created_level >= level)
+			{
+				MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+				ReleasedPosition *rp = palloc(sizeof(ReleasedPosition));
+
+				rp->group = pos->group;
+				rp->partition = pos->partition;
+				released = lappend(released, rp);
+				MemoryContextSwitchTo(old);
 				continue;		/* dropped */
+			}
 			if (pos->level >= level)
 			{
 				pos->nsaved--;
@@ -299,6 +482,7 @@ positions_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		positions[kept++] = *pos;
 	}
 	npositions = kept;
+	last_taken = -1;
 }
 
 /*
@@ -310,79 +494,4 @@ positions_init(void)
 {
 	RegisterXactCallback(positions_xact_callback, NULL);
 	RegisterSubXactCallback(positions_subxact_callback, NULL);
-}
-
-/*
- * positions_remember_group notes that this transaction polled a group.
- */
-void
-positions_remember_group(const char *group, const char *topic, int32 group_id)
-{
-	MemoryContext old;
-	PolledGroup *pg;
-	ListCell   *lc;
-
-	foreach(lc, polled_groups)
-	{
-		pg = lfirst(lc);
-		if (pg->group_id == group_id)
-			return;
-	}
-	old = MemoryContextSwitchTo(TopTransactionContext);
-	pg = palloc(sizeof(PolledGroup));
-	pg->group = pstrdup(group);
-	pg->group_len = strlen(group);
-	strlcpy(pg->topic, topic, NAMEDATALEN);
-	pg->topic_len = strlen(pg->topic);
-	pg->group_id = group_id;
-	polled_groups = lappend(polled_groups, pg);
-	MemoryContextSwitchTo(old);
-}
-
-/*
- * positions_find_group returns the group of a topic that this transaction
- * polled, by name, or NULL.
- */
-PolledGroup *
-positions_find_group(text *group, text *topic)
-{
-	int			glen = VARSIZE_ANY_EXHDR(group);
-	int			tlen = VARSIZE_ANY_EXHDR(topic);
-	ListCell   *lc;
-
-	foreach(lc, polled_groups)
-	{
-		PolledGroup *candidate = lfirst(lc);
-
-		if (candidate->group_len == glen && candidate->topic_len == tlen &&
-			memcmp(candidate->group, VARDATA_ANY(group), glen) == 0 &&
-			memcmp(candidate->topic, VARDATA_ANY(topic), tlen) == 0)
-			return candidate;
-	}
-	return NULL;
-}
-
-/*
- * positions_take moves this transaction's position of a polled group in a
- * partition past offset.
- */
-void
-positions_take(PolledGroup *pg, int partition, int64 offset)
-{
-	Position   *pos;
-
-	/* rows come partition by partition: the last one found is likely */
-	pos = (last_taken >= 0 && last_taken < npositions &&
-		   positions[last_taken].group_id == pg->group_id &&
-		   positions[last_taken].partition == partition) ?
-		&positions[last_taken] : position_find(pg->group_id, partition);
-	if (pos == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("partition %d of consumer group \"%s\" was not polled in this transaction",
-						partition, pg->group),
-				 errhint("Read a group's messages with topics.poll().")));
-	last_taken = pos - positions;
-	if (offset + 1 > pos->value)
-		position_move(pos, offset + 1);
 }

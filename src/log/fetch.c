@@ -39,6 +39,7 @@
 #include "utils/timestamp.h"
 
 #include "log/fetch.h"
+#include "log/topic_tables.h"
 
 /*
  * The rows that fetch and poll hand over live in this context rather than
@@ -174,17 +175,19 @@ fetch_in_log_order(Relation rel, Snapshot snapshot, ItemPointer start,
  * when the caller's query hands the row out.
  */
 static int
-fetch_segment(const TopicSegment *seg, Snapshot snapshot, int64 from,
-			  int64 below, int max, Tuplestorestate *store)
+fetch_segment(Topic *topic, const LogSegment *seg, Snapshot snapshot,
+			  int64 from, int64 below, int max, Tuplestorestate *store)
 {
 	Relation	rel = table_open(seg->relid, AccessShareLock);
-	Relation	index = index_open(segment_offset_index(rel), AccessShareLock);
-	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	Relation	index;
+	TupleTableSlot *slot;
 	IndexScanDesc scan;
 	ScanKeyData keys[2];
 	int			n = 0;
 
-	Assert(RelationGetDescr(rel)->natts == Natts_message);
+	topic_table_check(rel, topic->name);
+	index = index_open(segment_offset_index(rel), AccessShareLock);
+	slot = table_slot_create(rel, NULL);
 	ScanKeyInit(&keys[0], 1, BTGreaterEqualStrategyNumber, F_INT8GE,
 				Int64GetDatum(from));
 	ScanKeyInit(&keys[1], 1, BTLessStrategyNumber, F_INT8LT,
@@ -251,13 +254,13 @@ fetch_partition_rows(Topic *topic, int partition, int64 from, int64 below,
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	for (i = 0; i < part->nsegments && found < max; i++)
 	{
-		const TopicSegment *seg = &part->segments[i];
+		const LogSegment *seg = &part->segments[i];
 
 		if (seg->end <= from)
 			continue;
 		if (seg->base >= below)
 			break;
-		found += fetch_segment(seg, snapshot, Max(from, seg->base),
+		found += fetch_segment(topic, seg, snapshot, Max(from, seg->base),
 							   Min(below, seg->end), max - found, store);
 	}
 	UnregisterSnapshot(snapshot);
@@ -274,10 +277,9 @@ fetch_messages(Topic *topic, int partition, int64 from_offset,
 			   int max_messages, TimestampTz deadline,
 			   Tuplestorestate *store)
 {
-	PartitionState *state = topic_partition_state(topic, partition);
-	PartitionSnapshot look;
+	PartitionBounds look;
 
-	partition_look(state, &look);
+	topic_bounds(topic, partition, &look);
 	if (from_offset > look.log_end)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -288,7 +290,8 @@ fetch_messages(Topic *topic, int partition, int64 from_offset,
 				 errhint("Look up the partition's log end in topics.partitions.")));
 
 	if (look.lso <= from_offset && deadline > GetCurrentTimestamp())
-		partition_wait(state, from_offset, deadline, &look);
+		partition_wait(topic_partition_state(topic, partition), from_offset,
+					   deadline, &look);
 	if (look.lso > from_offset)
 		fetch_partition_rows(topic, partition, from_offset, look.lso,
 							 max_messages, store);
@@ -306,12 +309,12 @@ fetch_offset_for_time(Topic *topic, int partition, TimestampTz ts,
 					  int64 *offset)
 {
 	TopicPartition *part;
-	PartitionSnapshot look;
+	PartitionBounds look;
 	Snapshot	snapshot;
 	bool		found = false;
 	int			i;
 
-	partition_look(topic_partition_state(topic, partition), &look);
+	topic_bounds(topic, partition, &look);
 	part = &topic->partitions[partition];
 	if (part->segments[part->nsegments - 1].end < look.lso)
 	{
@@ -322,7 +325,7 @@ fetch_offset_for_time(Topic *topic, int partition, TimestampTz ts,
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	for (i = 0; i < part->nsegments && !found; i++)
 	{
-		const TopicSegment *seg = &part->segments[i];
+		const LogSegment *seg = &part->segments[i];
 		Relation	rel;
 		Relation	index;
 		TupleTableSlot *slot;
@@ -332,6 +335,7 @@ fetch_offset_for_time(Topic *topic, int partition, TimestampTz ts,
 		if (seg->base >= look.lso)
 			break;
 		rel = table_open(seg->relid, AccessShareLock);
+		topic_table_check(rel, topic->name);
 		index = index_open(segment_offset_index(rel), AccessShareLock);
 		slot = table_slot_create(rel, NULL);
 		ScanKeyInit(&key, 1, BTLessStrategyNumber, F_INT8LT,

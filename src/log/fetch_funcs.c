@@ -7,6 +7,7 @@
  */
 #include "postgres.h"
 
+#include "access/xlog.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -55,6 +56,12 @@ pg_topics__fetch(PG_FUNCTION_ARGS)
 				 errmsg("invalid offset %lld", (long long) from),
 				 errdetail("Offsets start at 0.")));
 	pg_topics_check_max_messages(max, "fetch");
+	if (wait_ms > 0 && RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a fetch cannot wait on a standby"),
+				 errdetail("A standby reads below the stable offset the primary persisted, and no commit there wakes a reader."),
+				 errhint("Fetch with max_wait => '0' and call again, or wait on the primary.")));
 
 	fetch_messages(topic, partition, from, max,
 				   TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms),

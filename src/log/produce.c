@@ -31,6 +31,7 @@
 #include "log/murmur2.h"
 #include "log/produce.h"
 #include "log/segment.h"
+#include "log/topic_tables.h"
 
 /* Rows written to one segment in one go, at most. */
 #define PRODUCE_FLUSH_ROWS	1000
@@ -122,13 +123,14 @@ route(Topic *topic, ProduceMessage *msgs, int n, bool sticky)
  * is handed a ResultRelInfo of those alone.
  */
 static void
-writer_open(SegmentWriter *w, Oid relid)
+writer_open(SegmentWriter *w, Oid relid, const char *topic)
 {
 	ResultRelInfo *rri;
 	int			nrest = 0;
 	int			i;
 
 	w->rel = table_open(relid, RowExclusiveLock);
+	topic_table_check(w->rel, topic);
 	rri = w->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(rri, w->rel, 1, NULL, 0);
 	ExecOpenIndices(rri, false);
@@ -274,25 +276,17 @@ static void
 precreate_next(Topic *topic, int partition, int64 last_offset)
 {
 	TopicPartition *part = &topic->partitions[partition];
-	TopicSegment *last = &part->segments[part->nsegments - 1];
-	PartitionState *state = part->state;
-	bool		ask = false;
+	LogSegment *last = &part->segments[part->nsegments - 1];
 
-	if (last_offset < last->base + (last->end - last->base) / 2)
+	/* no worker can see a topic created by this transaction */
+	if (last_offset < last->base + (last->end - last->base) / 2 ||
+		topic_created_here(topic))
 		return;
-	LWLockAcquire(&state->lock, LW_EXCLUSIVE);
-	if (state->segment_requested_end < last->end + 1)
-	{
-		state->segment_requested_end = last->end + 1;
-		ask = true;
-	}
-	LWLockRelease(&state->lock);
-	if (ask && !segment_request(topic, partition, last->end, false))
+	if (partition_segment_wanted(part->state, last->end) &&
+		!segment_request(topic, partition, last->end, false))
 	{
 		/* no worker slot: let a later producer ask again */
-		LWLockAcquire(&state->lock, LW_EXCLUSIVE);
-		state->segment_requested_end = 0;
-		LWLockRelease(&state->lock);
+		partition_segment_unwanted(part->state);
 	}
 }
 
@@ -309,11 +303,8 @@ ensure_segment(Topic **topicp, int partition, int64 count)
 {
 	PartitionState *state = topic_partition_state(*topicp, partition);
 	TopicPartition *part = &(*topicp)->partitions[partition];
-	int64		need;
+	int64		need = partition_log_end(state) + count - 1;
 
-	LWLockAcquire(&state->lock, LW_SHARED);
-	need = state->next_offset + count - 1;
-	LWLockRelease(&state->lock);
 	if (need >= part->segments[part->nsegments - 1].end)
 		segment_wait_for(topicp, partition, need, need);
 }
@@ -333,7 +324,7 @@ produce_messages(Topic *topic, ProduceMessage *msgs, int n, bool sticky)
 	int			p;
 	int			npartitions = topic->npartitions;
 	SegmentWriter w;
-	const TopicSegment *seg = NULL;
+	const LogSegment *seg = NULL;
 
 	route(topic, msgs, n, sticky);
 
@@ -347,8 +338,7 @@ produce_messages(Topic *topic, ProduceMessage *msgs, int n, bool sticky)
 		if (count[p] == 0)
 			continue;
 		ensure_segment(&topic, p, count[p]);
-		next[p] = partition_take_offsets(topic_partition_state(topic, p),
-										 count[p]);
+		next[p] = partition_reserve(topic_partition_state(topic, p), count[p]);
 		last[p] = next[p] + count[p] - 1;
 	}
 	for (i = 0; i < n; i++)
@@ -372,7 +362,7 @@ produce_messages(Topic *topic, ProduceMessage *msgs, int n, bool sticky)
 				seg = topic_find_segment(topic, p, msg->offset);
 				if (seg == NULL)
 					seg = segment_wait_for(&topic, p, msg->offset, last[p]);
-				writer_open(&w, seg->relid);
+				writer_open(&w, seg->relid, topic->name);
 			}
 			writer_add(&w, msg);
 		}

@@ -18,30 +18,39 @@
  * table with ATTACH PARTITION, which takes only SHARE UPDATE EXCLUSIVE on
  * the partition table and so never waits for producers or readers.
  *
+ * A topic created by the producer's own transaction is the exception: no
+ * other transaction can see it, so its segments are created in that
+ * transaction, where a worker could not see the topic at all.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
+#include "storage/bufmgr.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
-#include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "guc.h"
 #include "log/segment.h"
 #include "log/topic.h"
+#include "log/topic_tables.h"
 
 /* How often a producer looks for a free worker slot. */
 #define SEGMENT_SLOT_RETRY_MS	20
@@ -50,105 +59,119 @@
 typedef struct SegmentRequest
 {
 	Oid			dbid;
-	int32		topic_id;
+	char		topic[NAMEDATALEN];
 	int32		partition;
 	int64		target;			/* make the chain cover this offset */
 } SegmentRequest;
 
 /*
- * partition_table_name returns the name of a partition's table.  '$' cannot
- * appear in a topic name, so these never clash with a topic's root table.
- */
-char *
-partition_table_name(int32 topic_id, int partition)
-{
-	return psprintf("t%d$p%d", topic_id, partition);
-}
-
-/*
- * spi_exec runs one utility or DML statement built from quoted names and
- * numbers only.  Caller is connected to SPI.
- */
-static void
-spi_exec(const char *sql)
-{
-	int			rc = SPI_execute(sql, false, 0);
-
-	if (rc < 0)
-		elog(ERROR, "SPI_execute failed for \"%s\": %s", sql,
-			 SPI_result_code_string(rc));
-}
-
-/*
- * segment_create creates the segment [base, end) of a partition, owned by
- * owner, and records it in topics.segment.  Caller is connected to SPI and
- * runs as a role allowed to create tables in topics_data.
+ * segment_create creates the segment [base, end) of a partition and
+ * records it in topics.segment.  Caller is connected to SPI and runs as
+ * the owner of schema topics_data.
  */
 void
-segment_create(int32 topic_id, int partition, Oid parent, Oid owner,
-			   int64 base, int64 end)
+segment_create(const char *topic, int partition, int64 base, int64 end)
 {
-	char	   *name = psprintf("t%d$p%d$%lld", topic_id, partition,
-								(long long) base);
-	const char *qname = quote_qualified_identifier(TOPICS_DATA_SCHEMA, name);
+	const char *qname = quote_qualified_identifier(TOPICS_DATA_SCHEMA,
+												   topic_table_name(topic, partition, base));
 	const char *qparent = quote_qualified_identifier(TOPICS_DATA_SCHEMA,
-													 get_rel_name(parent));
-	Oid			argtypes[5] = {INT4OID, INT4OID, INT8OID, INT8OID, TEXTOID};
-	Datum		args[5];
+													 topic_table_name(topic, partition, -1));
+	Oid			argtypes[4] = {TEXTOID, INT4OID, INT8OID, INT8OID};
+	Datum		args[4];
 	int			rc;
 
-	spi_exec(psprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS)",
-					  qname, qparent));
-	spi_exec(psprintf("CREATE UNIQUE INDEX ON %s (msg_offset)", qname));
-	spi_exec(psprintf("ALTER TABLE %s OWNER TO %s", qname,
-					  quote_identifier(GetUserNameFromId(owner, false))));
-	spi_exec(psprintf("ALTER TABLE %s ATTACH PARTITION %s "
-					  "FOR VALUES FROM (" INT64_FORMAT ") TO (" INT64_FORMAT ")",
-					  qparent, qname, base, end));
+	topic_tables_exec(psprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS)",
+							   qname, qparent));
+	topic_tables_exec(psprintf("CREATE UNIQUE INDEX ON %s (msg_offset)", qname));
+	topic_tables_exec(psprintf("ALTER TABLE %s ATTACH PARTITION %s "
+							   "FOR VALUES FROM (" INT64_FORMAT ") TO (" INT64_FORMAT ")",
+							   qparent, qname, base, end));
 
-	args[0] = Int32GetDatum(topic_id);
+	args[0] = CStringGetTextDatum(topic);
 	args[1] = Int32GetDatum(partition);
 	args[2] = Int64GetDatum(base);
 	args[3] = Int64GetDatum(end);
-	args[4] = CStringGetTextDatum(qname);
 	rc = SPI_execute_with_args("INSERT INTO topics.segment "
-							   "(topic_id, partition, base_offset, end_offset, relid) "
-							   "VALUES ($1, $2, $3, $4, $5::pg_catalog.regclass)",
-							   5, argtypes, args, NULL, false, 0);
+							   "(topic, partition, base_offset, end_offset) "
+							   "VALUES ($1, $2, $3, $4)",
+							   4, argtypes, args, NULL, false, 0);
 	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "could not record segment \"%s\"", name);
+		elog(ERROR, "could not record segment \"%s\"", qname);
 }
 
 /*
  * segment_span returns how many offsets the next segment of a partition
  * should cover: segment.messages, or fewer when the average message of the
  * partition's last segment says that many would exceed segment.bytes.
+ * log_end is the partition's log end, or -1 when unknown.
  */
-int64
-segment_span(Topic *topic, TopicPartition *part)
+static int64
+segment_span(int64 segment_messages, int64 segment_bytes,
+			 const LogSegment *last, int64 log_end)
 {
-	int64		messages = topic->segment_messages > 0 ?
-		topic->segment_messages : DEFAULT_SEGMENT_MESSAGES;
-	int64		bytes = topic->segment_bytes > 0 ?
-		topic->segment_bytes : DEFAULT_SEGMENT_BYTES;
-	TopicSegment *last = &part->segments[part->nsegments - 1];
+	int64		messages = segment_messages > 0 ?
+		segment_messages : DEFAULT_SEGMENT_MESSAGES;
+	int64		bytes = segment_bytes > 0 ? segment_bytes : DEFAULT_SEGMENT_BYTES;
 	int64		used;
 	int64		size;
+	Relation	rel;
 
-	if (part->state == NULL || !part->state->initialized)
+	if (log_end < 0)
 		return messages;
-	used = Min(part->state->next_offset, last->end) - last->base;
+	used = Min(log_end, last->end) - last->base;
 	if (used <= 0)
 		return messages;
-	{
-		Relation	rel = table_open(last->relid, AccessShareLock);
-
-		size = (int64) RelationGetNumberOfBlocks(rel) * BLCKSZ;
-		table_close(rel, AccessShareLock);
-	}
+	rel = table_open(last->relid, AccessShareLock);
+	size = (int64) RelationGetNumberOfBlocks(rel) * BLCKSZ;
+	table_close(rel, AccessShareLock);
 	if (size <= 0)
 		return messages;
 	return Max(1, Min(messages, bytes / Max(1, size / used)));
+}
+
+/*
+ * extend_chain adds segments to a partition until its chain covers offset
+ * target.  Caller is connected to SPI, runs as the owner of schema
+ * topics_data, and holds ShareUpdateExclusiveLock on the partition's table,
+ * which serializes the extenders of a partition.
+ */
+static void
+extend_chain(const char *topic, int partition, int64 target,
+			 int64 segment_messages, int64 segment_bytes, int64 log_end)
+{
+	Oid			argtypes[2] = {TEXTOID, INT4OID};
+	Datum		args[2];
+
+	args[0] = CStringGetTextDatum(topic);
+	args[1] = Int32GetDatum(partition);
+	for (;;)
+	{
+		LogSegment	last;
+		bool		isnull;
+		int			rc;
+
+		rc = SPI_execute_with_args("SELECT base_offset, end_offset "
+								   "FROM topics.segment "
+								   "WHERE topic OPERATOR(pg_catalog.=) $1 "
+								   "AND partition OPERATOR(pg_catalog.=) $2 "
+								   "ORDER BY base_offset DESC LIMIT 1",
+								   2, argtypes, args, NULL, false, 1);
+		if (rc != SPI_OK_SELECT || SPI_processed == 0)
+			return;
+		last.base = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+												SPI_tuptable->tupdesc, 1, &isnull));
+		last.end = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 2, &isnull));
+		if (last.end > target)
+			return;
+		last.relid = topic_table_relid(topic, partition, last.base);
+		if (!OidIsValid(last.relid))
+			return;
+		segment_create(topic, partition, last.end,
+					   last.end + segment_span(segment_messages, segment_bytes,
+											   &last, log_end));
+		CommandCounterIncrement();
+	}
 }
 
 /*
@@ -177,8 +200,9 @@ segment_request(Topic *topic, int partition, int64 target, bool wait)
 	strcpy(worker.bgw_type, "pg_topics segment");
 	worker.bgw_notify_pid = wait ? MyProcPid : 0;
 
+	memset(&req, 0, sizeof(req));
 	req.dbid = MyDatabaseId;
-	req.topic_id = topic->topic_id;
+	strlcpy(req.topic, topic->name, NAMEDATALEN);
 	req.partition = partition;
 	req.target = target;
 	StaticAssertStmt(sizeof(SegmentRequest) <= BGW_EXTRALEN,
@@ -190,12 +214,28 @@ segment_request(Topic *topic, int partition, int64 target, bool wait)
 	if (!wait)
 		return true;
 
-	if (WaitForBackgroundWorkerStartup(handle, &pid) == BGWH_POSTMASTER_DIED)
+	if (WaitForBackgroundWorkerStartup(handle, &pid) == BGWH_POSTMASTER_DIED ||
+		WaitForBackgroundWorkerShutdown(handle) == BGWH_POSTMASTER_DIED)
 		ereport(FATAL,
 				(errcode(ERRCODE_ADMIN_SHUTDOWN),
-				 errmsg("postmaster exited while waiting for a segment worker")));
-	WaitForBackgroundWorkerShutdown(handle);
+				 errmsg("the server exited while a producer waited for a new segment of topic \"%s\"",
+						topic->name)));
 	return true;
+}
+
+/*
+ * extend_here adds the segments of a topic that the current transaction
+ * created, in the transaction itself: no worker could see the topic.
+ */
+static void
+extend_here(Topic *topic, int partition, int64 target)
+{
+	AsOwner		admin;
+
+	as_owner_begin(&admin);
+	extend_chain(topic->name, partition, target, topic->segment_messages,
+				 topic->segment_bytes, -1);
+	as_owner_end(&admin);
 }
 
 /*
@@ -205,13 +245,13 @@ segment_request(Topic *topic, int partition, int64 target, bool wait)
  * theirs within moments, up to pg_topics.segment_create_timeout.  Returns
  * the reloaded topic in *topicp.
  */
-const TopicSegment *
+const LogSegment *
 segment_wait_for(Topic **topicp, int partition, int64 offset, int64 target)
 {
 	TimestampTz deadline =
 		TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 									pg_topics_segment_create_timeout);
-	const TopicSegment *seg;
+	const LogSegment *seg;
 	char		name[NAMEDATALEN];
 
 	strlcpy(name, (*topicp)->name, NAMEDATALEN);
@@ -223,6 +263,11 @@ segment_wait_for(Topic **topicp, int partition, int64 offset, int64 target)
 		if (seg != NULL)
 			return seg;
 
+		if (topic_created_here(*topicp))
+		{
+			extend_here(*topicp, partition, target);
+			continue;
+		}
 		if (segment_request(*topicp, partition, target, true))
 		{
 			*topicp = topic_reload(*topicp);
@@ -253,49 +298,60 @@ segment_wait_for(Topic **topicp, int partition, int64 offset, int64 target)
 }
 
 /*
- * segment_worker_extend does the worker's work inside its transaction.
+ * segment_next_span returns how many offsets the segment after the last of
+ * a partition should cover (see segment_span).
+ */
+int64
+segment_next_span(Topic *topic, int partition)
+{
+	TopicPartition *part = &topic->partitions[partition];
+
+	return segment_span(topic->segment_messages, topic->segment_bytes,
+						&part->segments[part->nsegments - 1],
+						part->state ? partition_log_end(part->state) : -1);
+}
+
+/*
+ * segment_worker_extend does the worker's work inside its transaction, as
+ * the owner of schema topics_data.
  */
 static void
 segment_worker_extend(SegmentRequest *req)
 {
-	Oid			argtypes[2] = {INT4OID, INT4OID};
+	Oid			argtypes[2] = {TEXTOID, INT4OID};
 	Datum		args[2];
-	Oid			parent;
-	Oid			owner;
 	Oid			root;
+	Oid			parent;
 	bool		isnull;
-	Topic		topic;
-	TopicPartition part;
-	TopicSegment last;
+	int64		segment_messages;
+	int64		segment_bytes;
+	int64		log_end = -1;
 	int			rc;
+	AsOwner		admin;
 
-	args[0] = Int32GetDatum(req->topic_id);
+	as_owner_begin(&admin);
+	args[0] = CStringGetTextDatum(req->topic);
 	args[1] = Int32GetDatum(req->partition);
-	rc = SPI_execute_with_args("SELECT p.relid::pg_catalog.oid, c.relowner, t.relid::pg_catalog.oid, "
-							   "COALESCE((t.config OPERATOR(pg_catalog.->>) 'segment.messages')::pg_catalog.int8, 0), "
+	rc = SPI_execute_with_args("SELECT COALESCE((t.config OPERATOR(pg_catalog.->>) 'segment.messages')::pg_catalog.int8, 0), "
 							   "COALESCE((t.config OPERATOR(pg_catalog.->>) 'segment.bytes')::pg_catalog.int8, 0) "
-							   "FROM topics.partition p "
-							   "JOIN topics.topic t USING (topic_id) "
-							   "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.relid "
-							   "WHERE p.topic_id OPERATOR(pg_catalog.=) $1 "
+							   "FROM topics.topic t, topics.partition p "
+							   "WHERE t.name OPERATOR(pg_catalog.=) $1 "
+							   "AND p.topic OPERATOR(pg_catalog.=) t.name "
 							   "AND p.partition OPERATOR(pg_catalog.=) $2",
 							   2, argtypes, args, NULL, true, 1);
-	if (rc != SPI_OK_SELECT || SPI_processed == 0)
-		return;					/* the topic was dropped meanwhile */
-
-	parent = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-											SPI_tuptable->tupdesc, 1, &isnull));
-	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 2, &isnull));
-	memset(&topic, 0, sizeof(topic));
-	root = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-										  SPI_tuptable->tupdesc, 3, &isnull));
-	topic.segment_messages = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-														 SPI_tuptable->tupdesc,
-														 4, &isnull));
-	topic.segment_bytes = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-													  SPI_tuptable->tupdesc,
-													  5, &isnull));
+	root = topic_table_relid(req->topic, -1, -1);
+	parent = topic_table_relid(req->topic, req->partition, -1);
+	if (rc != SPI_OK_SELECT || SPI_processed == 0 ||
+		!OidIsValid(root) || !OidIsValid(parent))
+	{
+		/* the topic was dropped meanwhile */
+		as_owner_end(&admin);
+		return;
+	}
+	segment_messages = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+												   SPI_tuptable->tupdesc, 1, &isnull));
+	segment_bytes = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+												SPI_tuptable->tupdesc, 2, &isnull));
 
 	/*
 	 * Lock the root before the partition table, as ATTACH PARTITION will and
@@ -304,37 +360,20 @@ segment_worker_extend(SegmentRequest *req)
 	 */
 	LockRelationOid(root, AccessShareLock);
 	LockRelationOid(parent, ShareUpdateExclusiveLock);
-
-	for (;;)
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(parent)))
 	{
-		int64		span;
-
-		rc = SPI_execute_with_args("SELECT base_offset, end_offset, relid::pg_catalog.oid "
-								   "FROM topics.segment "
-								   "WHERE topic_id OPERATOR(pg_catalog.=) $1 "
-								   "AND partition OPERATOR(pg_catalog.=) $2 "
-								   "ORDER BY base_offset DESC LIMIT 1",
-								   2, argtypes, args, NULL, false, 1);
-		if (rc != SPI_OK_SELECT || SPI_processed == 0)
-			return;
-		last.base = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-												SPI_tuptable->tupdesc, 1, &isnull));
-		last.end = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-											   SPI_tuptable->tupdesc, 2, &isnull));
-		last.relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-													SPI_tuptable->tupdesc, 3, &isnull));
-		if (last.end > req->target)
-			return;
-
-		part.relid = parent;
-		part.state = partition_state_find(parent, false);
-		part.nsegments = 1;
-		part.segments = &last;
-		span = segment_span(&topic, &part);
-		segment_create(req->topic_id, req->partition, parent, owner,
-					   last.end, last.end + span);
-		CommandCounterIncrement();
+		as_owner_end(&admin);
+		return;
 	}
+	{
+		Topic	   *topic = topic_open(req->topic, AccessShareLock);
+
+		if (req->partition < topic->npartitions)
+			log_end = partition_log_end(topic_partition_state(topic, req->partition));
+	}
+	extend_chain(req->topic, req->partition, req->target, segment_messages,
+				 segment_bytes, log_end);
+	as_owner_end(&admin);
 }
 
 /*
@@ -360,10 +399,8 @@ pg_topics_segment_worker_main(Datum arg)
 
 	pgstat_report_activity(STATE_RUNNING, "adding a segment");
 	StartTransactionCommand();
-	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	segment_worker_extend(&req);
-	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * topic_cache.c
+ * topic.c
  *	  Per-backend cache of topic metadata, so that produce and fetch read
  *	  no catalog table on their hot path.
  *
@@ -13,35 +13,32 @@
  * opens the topic; the old copy is only freed at the next topic_open, when
  * no caller holds pointers into it any more.
  *
+ * The catalog names topics and partitions only; the OIDs of a topic's
+ * tables are looked up by the names topic_tables.c gives them, so that
+ * the catalog is the same on every node.  A table that is missing is a
+ * clear error: the catalog and the tables were changed by hand.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "access/genam.h"
-#include "access/heapam.h"
-#include "access/htup_details.h"
-#include "access/relscan.h"
-#include "access/subtrans.h"
-#include "access/table.h"
-#include "access/tableam.h"
-#include "access/twophase.h"
+#include "access/transam.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
-#include "storage/procarray.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "log/topic.h"
+#include "log/topic_tables.h"
 #include "preload.h"
 
 static HTAB *TopicCache = NULL;
@@ -115,24 +112,28 @@ spi_latest(const char *sql, int nargs, Oid *types, Datum *values)
 			 SPI_result_code_string(rc));
 }
 
-static int64
-spi_int64(int row, int col)
+static Datum
+spi_value(int row, int col)
 {
 	bool		isnull;
 	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
 								  col, &isnull);
 
-	return isnull ? 0 : DatumGetInt64(d);
+	return isnull ? (Datum) 0 : d;
 }
 
-static int32
-spi_int32(int row, int col)
+/*
+ * table_missing raises 55000 for a topic whose table is gone.
+ */
+static void
+table_missing(const char *topic, const char *table)
 {
-	bool		isnull;
-	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
-								  col, &isnull);
-
-	return isnull ? 0 : DatumGetInt32(d);
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("table \"%s.%s\" of topic \"%s\" does not exist",
+					TOPICS_DATA_SCHEMA, table, topic),
+			 errdetail("The tables of a topic change only through pg_topics; this one was dropped by hand."),
+			 errhint("Drop the topic with topics.drop_topic(), or restore its tables.")));
 }
 
 /*
@@ -142,21 +143,20 @@ spi_int32(int row, int col)
 static bool
 topic_load(Topic *entry, const char *name)
 {
-	Oid			argtypes[1];
+	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
 	MemoryContext cxt;
+	char	   *mode;
 	int			i;
-	bool		isnull;
+	int			p;
 
 	SPI_connect();
 
-	argtypes[0] = TEXTOID;
 	args[0] = CStringGetTextDatum(name);
-	spi_latest("SELECT topic_id, relid::pg_catalog.oid, "
-			   "CASE mode WHEN 'stream' THEN 0 WHEN 'store' THEN 1 ELSE 2 END, "
-			   "partitions, "
+	spi_latest("SELECT mode, partitions, "
 			   "COALESCE((config OPERATOR(pg_catalog.->>) 'segment.messages')::pg_catalog.int8, 0), "
-			   "COALESCE((config OPERATOR(pg_catalog.->>) 'segment.bytes')::pg_catalog.int8, 0) "
+			   "COALESCE((config OPERATOR(pg_catalog.->>) 'segment.bytes')::pg_catalog.int8, 0), "
+			   "owner::pg_catalog.oid, xmin "
 			   "FROM topics.topic WHERE name OPERATOR(pg_catalog.=) $1",
 			   1, argtypes, args);
 	if (SPI_processed == 0)
@@ -168,70 +168,67 @@ topic_load(Topic *entry, const char *name)
 	cxt = AllocSetContextCreate(CacheMemoryContext, "pg_topics topic",
 								ALLOCSET_SMALL_SIZES);
 	MemoryContextCopyAndSetIdentifier(cxt, name);
-
-	entry->topic_id = spi_int32(0, 1);
-	entry->relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-												  SPI_tuptable->tupdesc, 2,
-												  &isnull));
-	entry->mode = (TopicMode) spi_int32(0, 3);
-	entry->npartitions = spi_int32(0, 4);
-	entry->segment_messages = spi_int64(0, 5);
-	entry->segment_bytes = spi_int64(0, 6);
 	entry->cxt = cxt;
+
+	mode = TextDatumGetCString(spi_value(0, 1));
+	entry->mode = strcmp(mode, "stream") == 0 ? TOPIC_MODE_STREAM :
+		strcmp(mode, "store") == 0 ? TOPIC_MODE_STORE : TOPIC_MODE_QUEUE;
+	entry->npartitions = DatumGetInt32(spi_value(0, 2));
+	entry->segment_messages = DatumGetInt64(spi_value(0, 3));
+	entry->segment_bytes = DatumGetInt64(spi_value(0, 4));
+	entry->owner = DatumGetObjectId(spi_value(0, 5));
+	entry->created_xid = DatumGetTransactionId(spi_value(0, 6));
 	entry->partitions = MemoryContextAllocZero(cxt, sizeof(TopicPartition) *
 											   Max(entry->npartitions, 1));
 
-	argtypes[0] = INT4OID;
-	args[0] = Int32GetDatum(entry->topic_id);
-	spi_latest("SELECT partition, relid::pg_catalog.oid FROM topics.partition "
-			   "WHERE topic_id OPERATOR(pg_catalog.=) $1",
-			   1, argtypes, args);
-	for (i = 0; i < (int) SPI_processed; i++)
-	{
-		int			p = spi_int32(i, 1);
-
-		if (p < 0 || p >= entry->npartitions)
-			elog(ERROR, "topic \"%s\" has a stray partition %d", name, p);
-		entry->partitions[p].relid =
-			DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
-										   SPI_tuptable->tupdesc, 2, &isnull));
-	}
-
-	spi_latest("SELECT partition, base_offset, end_offset, relid::pg_catalog.oid, "
+	spi_latest("SELECT partition, base_offset, end_offset, "
 			   "pg_catalog.count(*) OVER (PARTITION BY partition) "
-			   "FROM topics.segment WHERE topic_id OPERATOR(pg_catalog.=) $1 "
+			   "FROM topics.segment WHERE topic OPERATOR(pg_catalog.=) $1 "
 			   "ORDER BY partition, base_offset",
 			   1, argtypes, args);
 	for (i = 0; i < (int) SPI_processed; i++)
 	{
-		int			p = spi_int32(i, 1);
 		TopicPartition *part;
-		TopicSegment *seg;
+		LogSegment *seg;
 
+		p = DatumGetInt32(spi_value(i, 1));
 		if (p < 0 || p >= entry->npartitions)
 			elog(ERROR, "topic \"%s\" has a segment of stray partition %d",
 				 name, p);
 		part = &entry->partitions[p];
 		if (part->segments == NULL)
 		{
-			part->segments = MemoryContextAlloc(cxt, sizeof(TopicSegment) *
-												spi_int64(i, 5));
+			part->segments = MemoryContextAlloc(cxt, sizeof(LogSegment) *
+												DatumGetInt64(spi_value(i, 4)));
 			part->nsegments = 0;
 		}
 		seg = &part->segments[part->nsegments++];
-		seg->base = spi_int64(i, 2);
-		seg->end = spi_int64(i, 3);
-		seg->relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
-													SPI_tuptable->tupdesc, 4,
-													&isnull));
+		seg->base = DatumGetInt64(spi_value(i, 2));
+		seg->end = DatumGetInt64(spi_value(i, 3));
 	}
-
 	SPI_finish();
 
-	for (i = 0; i < entry->npartitions; i++)
-		if (entry->partitions[i].relid == InvalidOid ||
-			entry->partitions[i].segments == NULL)
-			elog(ERROR, "topic \"%s\" has no table for partition %d", name, i);
+	entry->relid = topic_table_relid(name, -1, -1);
+	if (!OidIsValid(entry->relid))
+		table_missing(name, name);
+	for (p = 0; p < entry->npartitions; p++)
+	{
+		TopicPartition *part = &entry->partitions[p];
+
+		part->relid = topic_table_relid(name, p, -1);
+		if (!OidIsValid(part->relid))
+			table_missing(name, topic_table_name(name, p, -1));
+		if (part->segments == NULL)
+			elog(ERROR, "topic \"%s\" has no segment in partition %d", name, p);
+		for (i = 0; i < part->nsegments; i++)
+		{
+			part->segments[i].relid = topic_table_relid(name, p,
+														part->segments[i].base);
+			if (!OidIsValid(part->segments[i].relid))
+				table_missing(name, topic_table_name(name, p,
+													 part->segments[i].base));
+		}
+	}
 
 	entry->valid = true;
 	return true;
@@ -263,15 +260,27 @@ topic_lookup(const char *name)
 
 		retired_contexts = lappend(retired_contexts, entry->cxt);
 		MemoryContextSwitchTo(old);
-		entry->cxt = NULL;
 	}
+	entry->cxt = NULL;
 	entry->valid = false;
 	entry->npartitions = 0;
 	entry->partitions = NULL;
 	if (!found)
 		entry->next_partition = (uint32) MyProcPid;
 
-	if (!topic_load(entry, name))
+	PG_TRY();
+	{
+		found = topic_load(entry, name);
+	}
+	PG_CATCH();
+	{
+		/* a half-loaded entry is stale, not valid: load it again next time */
+		entry->valid = false;
+		entry->npartitions = 0;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (!found)
 	{
 		hash_search(TopicCache, key, HASH_REMOVE, NULL);
 		ereport(ERROR,
@@ -285,12 +294,14 @@ topic_lookup(const char *name)
 /*
  * topic_open returns the topic of that name with its root table locked in
  * lockmode, which keeps it from being dropped until the transaction ends.
- * Locking processes pending invalidations, so the loop ends with an entry
- * that is current as of the lock.
+ * Locking processes pending invalidations: when the topic changed before
+ * the lock was granted, it is loaded again.
  */
 Topic *
 topic_open(const char *name, LOCKMODE lockmode)
 {
+	Oid			missing = InvalidOid;
+
 	pg_topics_check_loaded();
 
 	/* no caller holds pointers into retired copies between calls */
@@ -307,13 +318,23 @@ topic_open(const char *name, LOCKMODE lockmode)
 	for (;;)
 	{
 		Topic	   *topic = topic_lookup(name);
+		Oid			relid = topic->relid;
+		bool		exists;
 
-		LockRelationOid(topic->relid, lockmode);
-		if (topic->valid &&
-			SearchSysCacheExists1(RELOID, ObjectIdGetDatum(topic->relid)))
+		LockRelationOid(relid, lockmode);
+		exists = SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid));
+		if (topic->valid && exists)
 			return topic;
-		UnlockRelationOid(topic->relid, lockmode);
+		UnlockRelationOid(relid, lockmode);
 		topic->valid = false;
+
+		/*
+		 * A topic changed meanwhile loads anew.  The same root table gone
+		 * twice means that the catalog names a table that no longer exists.
+		 */
+		if (!exists && relid == missing)
+			table_missing(name, name);
+		missing = exists ? InvalidOid : relid;
 	}
 }
 
@@ -331,6 +352,73 @@ topic_reload(Topic *topic)
 	strlcpy(name, topic->name, NAMEDATALEN);
 	topic->valid = false;
 	return topic_lookup(name);
+}
+
+/*
+ * topic_created_here tells whether the current transaction created the
+ * topic: then no other transaction can see it yet.
+ */
+bool
+topic_created_here(Topic *topic)
+{
+	return TransactionIdIsNormal(topic->created_xid) &&
+		TransactionIdIsCurrentTransactionId(topic->created_xid);
+}
+
+/*
+ * topic_partition_state returns the shared state of a partition, rebuilt
+ * from storage on first use since the server started.  Not on a standby.
+ */
+PartitionState *
+topic_partition_state(Topic *topic, int partition)
+{
+	TopicPartition *part = &topic->partitions[partition];
+
+	if (part->state == NULL)
+		part->state = partition_open(topic->name, partition, part->relid,
+									 part->nsegments, part->segments,
+									 partition == 0 ? NULL :
+									 topic_partition_state(topic, 0));
+	return part->state;
+}
+
+/*
+ * topic_bounds fills bounds with where a partition stands for a reader: its
+ * shared state, or on a standby the stable offset the primary persisted.
+ */
+void
+topic_bounds(Topic *topic, int partition, PartitionBounds *bounds)
+{
+	if (RecoveryInProgress())
+		partition_standby_bounds(topic->name, partition, bounds);
+	else
+		partition_bounds(topic_partition_state(topic, partition), bounds);
+}
+
+/*
+ * topic_find_segment returns the segment holding offset, or NULL when the
+ * cached chain ends before it.
+ */
+const LogSegment *
+topic_find_segment(Topic *topic, int partition, int64 offset)
+{
+	TopicPartition *part = &topic->partitions[partition];
+	int			lo = 0;
+	int			hi = part->nsegments - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		LogSegment *seg = &part->segments[mid];
+
+		if (offset < seg->base)
+			hi = mid - 1;
+		else if (offset >= seg->end)
+			lo = mid + 1;
+		else
+			return seg;
+	}
+	return NULL;
 }
 
 /*
@@ -372,248 +460,58 @@ topic_check_privilege(Topic *topic, AclMode mode)
 }
 
 /*
- * segment_offset_index returns the OID of a segment's index on msg_offset.
+ * topic_owner_by_name returns the owner of a topic as the catalog says
+ * now, without locking anything, or InvalidOid when there is no such
+ * topic.  A caller that must not queue for a lock it may not hold checks
+ * with this first.
  */
 Oid
-segment_offset_index(Relation rel)
+topic_owner_by_name(const char *name)
 {
-	List	   *indexes = RelationGetIndexList(rel);
-	ListCell   *lc;
-	Oid			result = InvalidOid;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	Oid			owner = InvalidOid;
 
-	foreach(lc, indexes)
-	{
-		Oid			indexoid = lfirst_oid(lc);
-		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
-		Form_pg_index idx;
-
-		if (!HeapTupleIsValid(tup))
-			continue;
-		idx = (Form_pg_index) GETSTRUCT(tup);
-		if (idx->indisunique && idx->indnkeyatts == 1 &&
-			idx->indkey.values[0] == Anum_message_offset)
-			result = indexoid;
-		ReleaseSysCache(tup);
-		if (OidIsValid(result))
-			break;
-	}
-	list_free(indexes);
-	if (!OidIsValid(result))
-		elog(ERROR, "segment \"%s\" has no unique index on msg_offset",
-			 RelationGetRelationName(rel));
-	return result;
-}
-
-/*
- * segment_max_offset returns the highest offset physically present in a
- * segment, committed or not, or -1 when it holds none.
- *
- * The index gives the highest offset with an index entry.  A crash can
- * leave rows whose heap insert reached the WAL but whose index entry did
- * not (their transaction never committed, and no reader can have skipped
- * them, or its commit would have flushed that WAL too); they sit at the
- * end of the heap, so the heap is read on from the row the index gave.
- */
-static int64
-segment_max_offset(Oid relid)
-{
-	Relation	rel = table_open(relid, AccessShareLock);
-	Relation	index = index_open(segment_offset_index(rel), AccessShareLock);
-	IndexScanDesc scan;
-	TableScanDesc tail;
-	TupleTableSlot *slot = table_slot_create(rel, NULL);
-	ItemPointerData from;
-	ItemPointerData to;
-	int64		result = -1;
-	bool		isnull;
-
-	/* SnapshotAny: an aborted offset must not be handed out again */
-	ItemPointerSet(&from, 0, FirstOffsetNumber);
-	scan = index_beginscan(rel, index, SnapshotAny, 0, 0);
-	index_rescan(scan, NULL, 0, NULL, 0);
-	if (index_getnext_slot(scan, BackwardScanDirection, slot))
-	{
-		result = DatumGetInt64(slot_getattr(slot, Anum_message_offset, &isnull));
-		from = slot->tts_tid;
-	}
-	index_endscan(scan);
-
-	ItemPointerSet(&to, MaxBlockNumber, MaxOffsetNumber);
-	tail = table_beginscan_tidrange(rel, SnapshotAny, &from, &to);
-	while (table_scan_getnextslot_tidrange(tail, ForwardScanDirection, slot))
-		result = Max(result, DatumGetInt64(slot_getattr(slot, Anum_message_offset,
-														&isnull)));
-	table_endscan(tail);
-
-	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, AccessShareLock);
-	table_close(rel, AccessShareLock);
-	return result;
-}
-
-static int
-prepared_cmp(const ListCell *a, const ListCell *b)
-{
-	const PreparedProducer *pa = lfirst(a);
-	const PreparedProducer *pb = lfirst(b);
-
-	return (pa->first_offset > pb->first_offset) -
-		(pa->first_offset < pb->first_offset);
-}
-
-/*
- * prepared_in_database tells whether a prepared transaction of this
- * database exists; only then must a partition be scanned for the offsets
- * such transactions hold.
- */
-static bool
-prepared_in_database(void)
-{
-	bool		result;
-
-	if (max_prepared_xacts == 0)
-		return false;
 	SPI_connect();
-	if (SPI_execute("SELECT 1 FROM pg_catalog.pg_prepared_xacts "
-					"WHERE database OPERATOR(pg_catalog.=) pg_catalog.current_database()",
-					true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not list prepared transactions");
-	result = SPI_processed > 0;
+	args[0] = CStringGetTextDatum(name);
+	spi_latest("SELECT owner::pg_catalog.oid FROM topics.topic "
+			   "WHERE name OPERATOR(pg_catalog.=) $1",
+			   1, argtypes, args);
+	if (SPI_processed > 0)
+		owner = DatumGetObjectId(spi_value(0, 1));
 	SPI_finish();
-	return result;
+	return owner;
 }
 
 /*
- * scan_prepared adds to *prepared the lowest offset held in a segment by
- * each transaction still in progress.  Called before the partition hands
- * out any offset, so every such transaction is a prepared one.
+ * topic_name_from_text returns a topic name argument as a C string,
+ * raising 42602 or 42622 unless it is a legal Kafka topic name that fits
+ * a table name: 1 to 63 characters of [A-Za-z0-9._-], not "." or "..".
  */
-static void
-scan_prepared(Oid relid, List **prepared)
+char *
+topic_name_from_text(text *name)
 {
-	Relation	rel = table_open(relid, AccessShareLock);
-	TableScanDesc scan = table_beginscan(rel, SnapshotAny, 0, NULL);
-	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	char	   *s = text_to_cstring(name);
+	size_t		len = strlen(s);
+	const char *c;
 
-	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
-	{
-		bool		shouldfree;
-		HeapTuple	tuple = ExecFetchSlotHeapTuple(slot, false, &shouldfree);
-		TransactionId xmin = HeapTupleHeaderGetXmin(tuple->t_data);
-		bool		isnull;
-		int64		off;
-		ListCell   *lc;
-		PreparedProducer *pp = NULL;
-
-		if (!TransactionIdIsNormal(xmin) || !TransactionIdIsInProgress(xmin))
-			continue;
-		xmin = SubTransGetTopmostTransaction(xmin);
-		off = DatumGetInt64(slot_getattr(slot, Anum_message_offset, &isnull));
-		foreach(lc, *prepared)
-		{
-			if (((PreparedProducer *) lfirst(lc))->xid == xmin)
-				pp = lfirst(lc);
-		}
-		if (pp == NULL)
-		{
-			pp = palloc(sizeof(PreparedProducer));
-			pp->xid = xmin;
-			pp->first_offset = off;
-			*prepared = lappend(*prepared, pp);
-		}
-		else if (off < pp->first_offset)
-			pp->first_offset = off;
-	}
-	ExecDropSingleTupleTableSlot(slot);
-	table_endscan(scan);
-	table_close(rel, AccessShareLock);
-}
-
-/*
- * partition_scan_log_end rebuilds a partition's log end from storage: one
- * past the highest offset physically present, or the base of the oldest
- * segment when all are empty.  It also lists, in offset order, the
- * prepared transactions that hold offsets of the partition.
- */
-int64
-partition_scan_log_end(TopicPartition *part, List **prepared)
-{
-	int			i;
-	int64		log_end = part->segments[0].base;
-
-	for (i = part->nsegments - 1; i >= 0; i--)
-	{
-		int64		max = segment_max_offset(part->segments[i].relid);
-
-		if (max >= 0)
-		{
-			log_end = max + 1;
-			break;
-		}
-	}
-
-	*prepared = NIL;
-	if (prepared_in_database())
-	{
-		for (i = 0; i < part->nsegments; i++)
-			scan_prepared(part->segments[i].relid, prepared);
-		list_sort(*prepared, prepared_cmp);
-	}
-	return log_end;
-}
-
-/*
- * topic_partition_state returns the initialized shared state of a
- * partition, rebuilding its counter from storage on first use since the
- * server started.
- */
-PartitionState *
-topic_partition_state(Topic *topic, int partition)
-{
-	TopicPartition *part = &topic->partitions[partition];
-	PartitionState *state = part->state;
-
-	if (state == NULL)
-	{
-		state = partition_state_find(part->relid, true);
-		part->state = state;
-	}
-	if (!state->initialized)
-	{
-		List	   *prepared;
-		int64		log_end = partition_scan_log_end(part, &prepared);
-
-		partition_state_init(state, part->relid, log_end, prepared);
-	}
-	/* set once, to the same value by every backend: no lock needed */
-	if (state->topic_state == NULL)
-		state->topic_state = partition == 0 ? state :
-			topic_partition_state(topic, 0);
-	return state;
-}
-
-/*
- * topic_find_segment returns the segment holding offset, or NULL when the
- * cached chain ends before it.
- */
-const TopicSegment *
-topic_find_segment(Topic *topic, int partition, int64 offset)
-{
-	TopicPartition *part = &topic->partitions[partition];
-	int			lo = 0;
-	int			hi = part->nsegments - 1;
-
-	while (lo <= hi)
-	{
-		int			mid = (lo + hi) / 2;
-		TopicSegment *seg = &part->segments[mid];
-
-		if (offset < seg->base)
-			hi = mid - 1;
-		else if (offset >= seg->end)
-			lo = mid + 1;
-		else
-			return seg;
-	}
-	return NULL;
+	if (len == 0 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid topic name \"%s\"", s),
+				 errdetail("A topic name may not be empty, \".\" or \"..\".")));
+	if (len > TOPIC_NAME_MAXLEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("topic name \"%s\" is too long", s),
+				 errdetail("A topic name may have at most %d characters.",
+						   TOPIC_NAME_MAXLEN)));
+	for (c = s; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+			  (*c >= '0' && *c <= '9') || *c == '.' || *c == '_' || *c == '-'))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_NAME),
+					 errmsg("invalid topic name \"%s\"", s),
+					 errdetail("A topic name may hold only ASCII letters, digits, \".\", \"_\" and \"-\", as in Kafka.")));
+	return s;
 }

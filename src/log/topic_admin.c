@@ -1,14 +1,17 @@
 /*-------------------------------------------------------------------------
  *
- * topic.c
+ * topic_admin.c
  *	  Creating, dropping and growing topics.
  *
- * These are admin calls, so they use SPI.  The caller needs CREATE on
- * schema topics_data to create a topic, and must own the topic's root
- * table to drop it or add partitions; the work itself then runs as the
- * owner of the extension's schema, which alone may write the catalog
- * tables, and the new tables are handed to the caller.  Every name that
- * reaches SQL text is quoted; every value is a parameter.
+ * These are admin calls, so they use SPI.  EXECUTE on topics.create_topic
+ * is the privilege to create a topic; the caller becomes its owner, and
+ * only a role with the owner's privileges may drop it or add partitions.
+ * The work runs as the owner of schema topics_data (as_owner_begin), which
+ * owns every
+ * topic's tables and alone may write the catalog: a topic's owner cannot
+ * change the shape of its tables, only hand on SELECT (to read) and INSERT
+ * (to produce), which it holds WITH GRANT OPTION on the root table.
+ * Every name that reaches SQL text is quoted; every value is a parameter.
  *
  * Tables are added with CREATE TABLE then ATTACH PARTITION, never CREATE
  * TABLE ... PARTITION OF an existing parent: ATTACH takes only SHARE
@@ -21,119 +24,36 @@
 
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
-#include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
-#include "utils/numeric.h"
 #include "utils/lsyscache.h"
+#include "utils/numeric.h"
 #include "utils/syscache.h"
 
 #include "guc.h"
+#include "log/partition.h"
 #include "log/segment.h"
 #include "log/topic.h"
 #include "log/topic_admin.h"
+#include "log/topic_tables.h"
 
 /*
- * topic_name_from_text returns a topic name argument as a C string,
- * raising 42602 or 42622 unless it is a legal Kafka topic name that fits
- * a table name: 1 to 63 characters of [A-Za-z0-9._-], not "." or "..".
+ * spi_exec_args runs a statement with parameters and checks its result.
+ * Caller is connected to SPI.
  */
-char *
-topic_name_from_text(text *name)
-{
-	char	   *s = text_to_cstring(name);
-	size_t		len = strlen(s);
-	const char *c;
-
-	if (len == 0 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_NAME),
-				 errmsg("invalid topic name \"%s\"", s),
-				 errdetail("A topic name may not be empty, \".\" or \"..\".")));
-	if (len > TOPIC_NAME_MAXLEN)
-		ereport(ERROR,
-				(errcode(ERRCODE_NAME_TOO_LONG),
-				 errmsg("topic name \"%s\" is too long", s),
-				 errdetail("A topic name may have at most %d characters.",
-						   TOPIC_NAME_MAXLEN)));
-	for (c = s; *c; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-			  (*c >= '0' && *c <= '9') || *c == '.' || *c == '_' || *c == '-'))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_NAME),
-					 errmsg("invalid topic name \"%s\"", s),
-					 errdetail("A topic name may hold only ASCII letters, digits, \".\", \"_\" and \"-\", as in Kafka.")));
-	return s;
-}
-
-/*
- * schema_owner returns the owner of the extension's schema topics, the
- * role the admin work runs as.
- */
-static Oid
-schema_owner(void)
-{
-	Oid			nspid = get_namespace_oid(TOPICS_SCHEMA, false);
-	HeapTuple	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nspid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for namespace %u", nspid);
-	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
-	ReleaseSysCache(tup);
-	return owner;
-}
-
-/*
- * rel_owner returns the owner of a relation.
- */
-static Oid
-rel_owner(Oid relid)
-{
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-	return owner;
-}
-
-/*
- * topic_admin_begin connects to SPI and switches to the owner of the
- * extension's schema; topic_admin_end switches back.  The caller is kept
- * for ownership of the new tables.
- */
-void
-topic_admin_begin(TopicAdmin *admin)
-{
-	admin->caller = GetUserId();
-	GetUserIdAndSecContext(&admin->saved_user, &admin->saved_sec);
-	SPI_connect();
-	SetUserIdAndSecContext(schema_owner(),
-						   admin->saved_sec | SECURITY_LOCAL_USERID_CHANGE);
-}
-
-void
-topic_admin_end(TopicAdmin *admin)
-{
-	SetUserIdAndSecContext(admin->saved_user, admin->saved_sec);
-	SPI_finish();
-}
-
 static void
-spi_exec(const char *sql)
+spi_exec_args(const char *sql, int nargs, Oid *types, Datum *args, int expected)
 {
-	int			rc = SPI_execute(sql, false, 0);
+	int			rc = SPI_execute_with_args(sql, nargs, types, args, NULL, false, 0);
 
-	if (rc < 0)
-		elog(ERROR, "SPI_execute failed for \"%s\": %s", sql,
+	if (rc != expected)
+		elog(ERROR, "SPI_execute_with_args failed for \"%s\": %s", sql,
 			 SPI_result_code_string(rc));
 }
 
@@ -211,53 +131,46 @@ topic_check_config(Jsonb *config)
 
 /*
  * create_partition adds partition p to a topic: its table, its unique index
- * on msg_offset and its first segment, then attaches it to the root.
+ * on msg_offset, its persisted record and its first segment, then attaches
+ * it to the root.
  */
 static void
-create_partition(int32 topic_id, const char *topic, int p, Oid owner,
-				 int64 first_span)
+create_partition(const char *topic, int p, int64 first_span)
 {
-	char	   *name = partition_table_name(topic_id, p);
-	const char *qname = quote_qualified_identifier(TOPICS_DATA_SCHEMA, name);
+	const char *qname = quote_qualified_identifier(TOPICS_DATA_SCHEMA,
+												   topic_table_name(topic, p, -1));
 	const char *qroot = quote_qualified_identifier(TOPICS_DATA_SCHEMA, topic);
-	const char *qowner = quote_identifier(GetUserNameFromId(owner, false));
-	Oid			argtypes[3] = {INT4OID, INT4OID, TEXTOID};
-	Datum		args[3];
-	Oid			relid;
+	Oid			argtypes[2] = {TEXTOID, INT4OID};
+	Datum		args[2];
 
-	spi_exec(psprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS) "
-					  "PARTITION BY RANGE (msg_offset)", qname, qroot));
-	spi_exec(psprintf("CREATE UNIQUE INDEX ON %s (msg_offset)", qname));
-	spi_exec(psprintf("ALTER TABLE %s OWNER TO %s", qname, qowner));
+	topic_tables_exec(psprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS) "
+							   "PARTITION BY RANGE (msg_offset)", qname, qroot));
+	topic_tables_exec(psprintf("CREATE UNIQUE INDEX ON %s (msg_offset)", qname));
 
-	args[0] = Int32GetDatum(topic_id);
+	args[0] = CStringGetTextDatum(topic);
 	args[1] = Int32GetDatum(p);
-	args[2] = CStringGetTextDatum(qname);
-	if (SPI_execute_with_args("INSERT INTO topics.partition (topic_id, partition, relid) "
-							  "VALUES ($1, $2, $3::pg_catalog.regclass)",
-							  3, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not record partition %d of topic \"%s\"", p, topic);
+	spi_exec_args("INSERT INTO topics.partition (topic, partition) VALUES ($1, $2)",
+				  2, argtypes, args, SPI_OK_INSERT);
+	spi_exec_args("INSERT INTO topics.high_water (topic, partition) VALUES ($1, $2)",
+				  2, argtypes, args, SPI_OK_INSERT);
 
-	relid = get_relname_relid(name, get_namespace_oid(TOPICS_DATA_SCHEMA, false));
-	segment_create(topic_id, p, relid, owner, 0, first_span);
+	segment_create(topic, p, 0, first_span);
 
-	spi_exec(psprintf("ALTER TABLE %s ATTACH PARTITION %s FOR VALUES IN (%d)",
-					  qroot, qname, p));
+	topic_tables_exec(psprintf("ALTER TABLE %s ATTACH PARTITION %s FOR VALUES IN (%d)",
+							   qroot, qname, p));
 }
 
 /*
- * topic_create creates a topic and returns its id.  Caller has checked the
- * arguments and runs inside topic_admin_begin.
+ * topic_create creates a topic owned by the caller.  Caller has checked
+ * the arguments and runs inside topic_admin_begin.
  */
-int32
-topic_create(TopicAdmin *admin, const char *name, int partitions,
+void
+topic_create(AsOwner *admin, const char *name, int partitions,
 			 const char *mode, Jsonb *config)
 {
 	const char *qroot = quote_qualified_identifier(TOPICS_DATA_SCHEMA, name);
-	Oid			argtypes[5] = {TEXTOID, TEXTOID, INT4OID, JSONBOID, TEXTOID};
+	Oid			argtypes[5] = {TEXTOID, TEXTOID, INT4OID, JSONBOID, OIDOID};
 	Datum		args[5];
-	bool		isnull;
-	int32		topic_id;
 	int64		span = config_int(config, "segment.messages");
 	int			p;
 
@@ -268,59 +181,60 @@ topic_create(TopicAdmin *admin, const char *name, int partitions,
 	if (SPI_execute_with_args("SELECT 1 FROM topics.topic WHERE name OPERATOR(pg_catalog.=) $1",
 							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not look up topic \"%s\"", name);
-	if (SPI_processed > 0 ||
-		OidIsValid(get_relname_relid(name, get_namespace_oid(TOPICS_DATA_SCHEMA, false))))
+	if (SPI_processed > 0 || OidIsValid(topic_table_relid(name, -1, -1)))
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("topic \"%s\" already exists", name),
 				 errhint("Choose another name, or drop the topic first with topics.drop_topic().")));
 
-	spi_exec(psprintf("CREATE TABLE %s ("
-					  "partition integer NOT NULL, "
-					  "msg_offset bigint NOT NULL, "
-					  "\"timestamp\" timestamptz NOT NULL DEFAULT pg_catalog.now(), "
-					  "key bytea, value bytea, headers jsonb"
-					  ") PARTITION BY LIST (partition)", qroot));
-	spi_exec(psprintf("ALTER TABLE %s OWNER TO %s", qroot,
-					  quote_identifier(GetUserNameFromId(admin->caller, false))));
+	topic_tables_exec(psprintf("CREATE TABLE %s ("
+							   "partition integer NOT NULL, "
+							   "msg_offset bigint NOT NULL, "
+							   "\"timestamp\" timestamptz NOT NULL DEFAULT pg_catalog.now(), "
+							   "key bytea, value bytea, headers jsonb"
+							   ") PARTITION BY LIST (partition)", qroot));
+	topic_tables_exec(psprintf("CREATE TRIGGER refuse_direct_write "
+							   "BEFORE INSERT OR UPDATE OR DELETE ON %s "
+							   "FOR EACH STATEMENT EXECUTE FUNCTION "
+							   "topics_internal.refuse_direct_write()", qroot));
+	if (admin->caller != GetUserId())
+		topic_tables_exec(psprintf("GRANT SELECT, INSERT ON %s TO %s WITH GRANT OPTION",
+								   qroot,
+								   quote_identifier(GetUserNameFromId(admin->caller,
+																	  false))));
 
 	args[1] = CStringGetTextDatum(mode);
 	args[2] = Int32GetDatum(partitions);
 	args[3] = JsonbPGetDatum(config);
-	args[4] = CStringGetTextDatum(qroot);
-	if (SPI_execute_with_args("INSERT INTO topics.topic (name, mode, partitions, config, relid) "
-							  "VALUES ($1, $2, $3, $4, $5::pg_catalog.regclass) "
-							  "RETURNING topic_id",
-							  5, argtypes, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "could not record topic \"%s\"", name);
-	topic_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 1, &isnull));
+	args[4] = ObjectIdGetDatum(admin->caller);
+	spi_exec_args("INSERT INTO topics.topic (name, mode, partitions, config, owner) "
+				  "VALUES ($1, $2, $3, $4, $5::pg_catalog.regrole)",
+				  5, argtypes, args, SPI_OK_INSERT);
 
 	for (p = 0; p < partitions; p++)
-		create_partition(topic_id, name, p, admin->caller, span);
-	return topic_id;
+		create_partition(name, p, span);
 }
 
 /*
  * topic_add_partitions adds count partitions to an open topic and returns
- * the new total.  Caller owns the topic and runs inside topic_admin_begin.
+ * the new total.  Caller may act as the topic's owner and runs inside
+ * topic_admin_begin.
  */
 int
-topic_add_partitions(TopicAdmin *admin, Topic *topic, int count)
+topic_add_partitions(AsOwner *admin, Topic *topic, int count)
 {
-	Oid			argtypes[2] = {INT4OID, INT4OID};
+	Oid			argtypes[2] = {TEXTOID, INT4OID};
 	Datum		args[2];
 	bool		isnull;
 	int			have;
 	int			p;
 	int64		span = topic->segment_messages > 0 ?
 		topic->segment_messages : DEFAULT_SEGMENT_MESSAGES;
-	Oid			owner = rel_owner(topic->relid);
 
 	/* the row lock serializes concurrent calls on the same topic */
-	args[0] = Int32GetDatum(topic->topic_id);
+	args[0] = CStringGetTextDatum(topic->name);
 	if (SPI_execute_with_args("SELECT partitions FROM topics.topic "
-							  "WHERE topic_id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+							  "WHERE name OPERATOR(pg_catalog.=) $1 FOR UPDATE",
 							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "could not lock topic \"%s\"", topic->name);
@@ -335,19 +249,18 @@ topic_add_partitions(TopicAdmin *admin, Topic *topic, int count)
 						   pg_topics_max_partitions)));
 
 	for (p = have; p < have + count; p++)
-		create_partition(topic->topic_id, topic->name, p, owner, span);
+		create_partition(topic->name, p, span);
 
 	args[1] = Int32GetDatum(have + count);
-	if (SPI_execute_with_args("UPDATE topics.topic SET partitions = $2 "
-							  "WHERE topic_id OPERATOR(pg_catalog.=) $1",
-							  2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not update topic \"%s\"", topic->name);
+	spi_exec_args("UPDATE topics.topic SET partitions = $2 "
+				  "WHERE name OPERATOR(pg_catalog.=) $1",
+				  2, argtypes, args, SPI_OK_UPDATE);
 
 	/* every consumer group of the topic shares out the new partitions */
-	if (SPI_execute_with_args("SELECT topics._rebalance(g.group_id) FROM "
-							  "(SELECT group_id FROM topics.consumer_group "
-							  " WHERE topic_id OPERATOR(pg_catalog.=) $1 "
-							  " ORDER BY group_id FOR UPDATE) g",
+	if (SPI_execute_with_args("SELECT topics_internal._rebalance(g.topic, g.name) FROM "
+							  "(SELECT topic, name FROM topics.consumer_group "
+							  " WHERE topic OPERATOR(pg_catalog.=) $1 "
+							  " ORDER BY name FOR UPDATE) g",
 							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not rebalance the groups of topic \"%s\"", topic->name);
 	return have + count;
@@ -355,57 +268,39 @@ topic_add_partitions(TopicAdmin *admin, Topic *topic, int count)
 
 /*
  * topic_drop drops an open topic: its tables, its catalog rows and, once
- * the transaction commits, its partitions' shared state.  Caller owns the
- * topic and runs inside topic_admin_begin.
+ * the transaction commits, its partitions' shared state.  Caller may act
+ * as the topic's owner and runs inside topic_admin_begin.
  */
 void
-topic_drop(TopicAdmin *admin, Topic *topic)
+topic_drop(AsOwner *admin, Topic *topic)
 {
-	Oid			argtypes[1] = {INT4OID};
+	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
 	int			p;
 
 	for (p = 0; p < topic->npartitions; p++)
 		partition_forget_at_commit(topic->partitions[p].relid);
 
-	spi_exec(psprintf("DROP TABLE %s",
-					  quote_qualified_identifier(TOPICS_DATA_SCHEMA,
-												 get_rel_name(topic->relid))));
-	args[0] = Int32GetDatum(topic->topic_id);
-	if (SPI_execute_with_args("DELETE FROM topics.topic WHERE topic_id OPERATOR(pg_catalog.=) $1",
-							  1, argtypes, args, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not delete topic \"%s\"", topic->name);
+	topic_tables_exec(psprintf("DROP TABLE %s",
+							   quote_qualified_identifier(TOPICS_DATA_SCHEMA,
+														  topic->name)));
+	args[0] = CStringGetTextDatum(topic->name);
+	spi_exec_args("DELETE FROM topics.topic WHERE name OPERATOR(pg_catalog.=) $1",
+				  1, argtypes, args, SPI_OK_DELETE);
 }
 
 /*
- * topic_check_owner raises 42501 unless the current user owns the topic.
+ * topic_check_owner raises 42501 unless the current user has the
+ * privileges of owner, the role that owns topic name.
  */
 void
-topic_check_owner(Topic *topic)
+topic_check_owner(const char *name, Oid owner)
 {
-	if (!pg_class_ownercheck(topic->relid, GetUserId()))
+	if (!has_privs_of_role(GetUserId(), owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("must be owner of topic \"%s\"", topic->name),
-				 errdetail("Topic \"%s\" is owned by role \"%s\".", topic->name,
-						   GetUserNameFromId(rel_owner(topic->relid), false))));
-}
-
-/*
- * topic_check_create raises 42501 unless the current user may create
- * topics, that is, create tables in schema topics_data.
- */
-void
-topic_check_create(void)
-{
-	Oid			nspid = get_namespace_oid(TOPICS_DATA_SCHEMA, false);
-
-	if (pg_namespace_aclcheck(nspid, GetUserId(), ACL_CREATE) != ACLCHECK_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to create a topic"),
-				 errdetail("Creating a topic needs the CREATE privilege on schema %s.",
-						   TOPICS_DATA_SCHEMA),
-				 errhint("A superuser can run GRANT CREATE ON SCHEMA %s TO the role.",
-						 TOPICS_DATA_SCHEMA)));
+				 errmsg("must be owner of topic \"%s\"", name),
+				 errdetail("Topic \"%s\" is owned by role \"%s\".", name,
+						   GetUserNameFromId(owner, true) ?
+						   GetUserNameFromId(owner, true) : "(dropped)")));
 }

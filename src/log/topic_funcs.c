@@ -10,6 +10,7 @@
 #include "access/htup_details.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
@@ -24,6 +25,7 @@ PG_FUNCTION_INFO_V1(pg_topics_create_topic);
 PG_FUNCTION_INFO_V1(pg_topics_drop_topic);
 PG_FUNCTION_INFO_V1(pg_topics_add_partitions);
 PG_FUNCTION_INFO_V1(pg_topics_partition_info);
+PG_FUNCTION_INFO_V1(pg_topics_partition_info_0_2);
 PG_FUNCTION_INFO_V1(pg_topics_murmur2);
 PG_FUNCTION_INFO_V1(pg_topics_partition_for_key);
 
@@ -50,7 +52,7 @@ pg_topics_create_topic(PG_FUNCTION_ARGS)
 	int32		partitions;
 	char	   *mode;
 	Jsonb	   *config;
-	TopicAdmin admin;
+	AsOwner		admin;
 	TupleDesc	desc;
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
@@ -78,11 +80,11 @@ pg_topics_create_topic(PG_FUNCTION_ARGS)
 				 errmsg("invalid topic mode \"%s\"", mode),
 				 errhint("Valid modes are \"stream\", \"store\" and \"queue\".")));
 	topic_check_config(config);
-	topic_check_create();
+	PreventCommandIfReadOnly("topics.create_topic()");
 
-	topic_admin_begin(&admin);
+	as_owner_begin(&admin);
 	topic_create(&admin, name, partitions, mode, config);
-	topic_admin_end(&admin);
+	as_owner_end(&admin);
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -99,17 +101,29 @@ pg_topics_create_topic(PG_FUNCTION_ARGS)
 Datum
 pg_topics_drop_topic(PG_FUNCTION_ARGS)
 {
+	char	   *name;
+	Oid			owner;
 	Topic	   *topic;
-	TopicAdmin	admin;
+	AsOwner		admin;
 
 	arg_not_null(fcinfo, 0, "topic name");
-	topic = topic_open(topic_name_from_text(PG_GETARG_TEXT_PP(0)),
-					   AccessExclusiveLock);
-	topic_check_owner(topic);
+	name = topic_name_from_text(PG_GETARG_TEXT_PP(0));
+	PreventCommandIfReadOnly("topics.drop_topic()");
 
-	topic_admin_begin(&admin);
+	/*
+	 * Check ownership before taking the lock that stops the topic's
+	 * producers, so that a role that may not drop it cannot queue that lock
+	 * either; then again under the lock.
+	 */
+	owner = topic_owner_by_name(name);
+	if (OidIsValid(owner))
+		topic_check_owner(name, owner);
+	topic = topic_open(name, AccessExclusiveLock);
+	topic_check_owner(topic->name, topic->owner);
+
+	as_owner_begin(&admin);
 	topic_drop(&admin, topic);
-	topic_admin_end(&admin);
+	as_owner_end(&admin);
 	PG_RETURN_VOID();
 }
 
@@ -120,26 +134,32 @@ pg_topics_drop_topic(PG_FUNCTION_ARGS)
 Datum
 pg_topics_add_partitions(PG_FUNCTION_ARGS)
 {
+	char	   *name;
+	Oid			owner;
 	Topic	   *topic;
-	TopicAdmin	admin;
+	AsOwner		admin;
 	int32		count;
 	int			total;
 
 	arg_not_null(fcinfo, 0, "topic name");
 	arg_not_null(fcinfo, 1, "count");
-	topic = topic_open(topic_name_from_text(PG_GETARG_TEXT_PP(0)),
-					   ShareUpdateExclusiveLock);
+	name = topic_name_from_text(PG_GETARG_TEXT_PP(0));
+	PreventCommandIfReadOnly("topics.add_partitions()");
+	owner = topic_owner_by_name(name);
+	if (OidIsValid(owner))
+		topic_check_owner(name, owner);
+	topic = topic_open(name, ShareUpdateExclusiveLock);
 	count = PG_GETARG_INT32(1);
 	if (count < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid partition count %d", count),
 				 errdetail("The number of partitions to add must be at least 1.")));
-	topic_check_owner(topic);
+	topic_check_owner(topic->name, topic->owner);
 
-	topic_admin_begin(&admin);
+	as_owner_begin(&admin);
 	total = topic_add_partitions(&admin, topic, count);
-	topic_admin_end(&admin);
+	as_owner_end(&admin);
 
 	ereport(NOTICE,
 			(errmsg("topic \"%s\" now has %d partitions", topic->name, total),
@@ -149,10 +169,12 @@ pg_topics_add_partitions(PG_FUNCTION_ARGS)
 
 /*
  * topics.partition_info(topic) returns, per partition, the log start, the
- * last stable offset, the log end and the oldest open producer.
+ * last stable offset, the log end, the high-water mark, the persisted
+ * stable offset and the oldest open producer.  It needs SELECT on the
+ * topic.  On a standby the LSO is the stable offset the primary persisted.
  */
 Datum
-pg_topics_partition_info(PG_FUNCTION_ARGS)
+pg_topics_partition_info_0_2(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Topic	   *topic;
@@ -161,31 +183,50 @@ pg_topics_partition_info(PG_FUNCTION_ARGS)
 	arg_not_null(fcinfo, 0, "topic name");
 	topic = topic_open(topic_name_from_text(PG_GETARG_TEXT_PP(0)),
 					   AccessShareLock);
+	topic_check_privilege(topic, ACL_SELECT);
 	InitMaterializedSRF(fcinfo, 0);
 
 	for (p = 0; p < topic->npartitions; p++)
 	{
-		PartitionSnapshot look;
-		Datum		values[8];
-		bool		nulls[8] = {false};
-		TopicPartition *part;
+		PartitionBounds bounds;
+		PartitionRecord record;
+		Datum		values[10];
+		bool		nulls[10] = {false};
+		TopicPartition *part = &topic->partitions[p];
 
-		partition_look(topic_partition_state(topic, p), &look);
-		part = &topic->partitions[p];
+		topic_bounds(topic, p, &bounds);
+		partition_read_record(topic->name, p, &record);
 		values[0] = Int32GetDatum(p);
-		values[1] = Int64GetDatum(Min(part->segments[0].base, look.log_end));
-		values[2] = Int64GetDatum(look.lso);
-		values[3] = Int64GetDatum(look.log_end);
-		values[4] = Int32GetDatum(part->nsegments);
-		nulls[6] = nulls[7] = (look.oldest_xid == InvalidTransactionId);
+		values[1] = Int64GetDatum(Min(Max(record.log_start, part->segments[0].base),
+									  bounds.log_end));
+		values[2] = Int64GetDatum(bounds.lso);
+		values[3] = Int64GetDatum(bounds.log_end);
+		values[4] = Int64GetDatum(record.high_water);
+		values[5] = Int64GetDatum(record.stable_offset);
+		values[6] = Int32GetDatum(part->nsegments);
 		/* a prepared transaction has no backend */
-		nulls[5] = (look.oldest_pid == 0);
-		values[5] = Int32GetDatum(look.oldest_pid);
-		values[6] = TransactionIdGetDatum(look.oldest_xid);
-		values[7] = TimestampTzGetDatum(look.oldest_since);
+		nulls[7] = (bounds.oldest_pid == 0);
+		values[7] = Int32GetDatum(bounds.oldest_pid);
+		nulls[8] = nulls[9] = (bounds.oldest_xid == InvalidTransactionId);
+		values[8] = TransactionIdGetDatum(bounds.oldest_xid);
+		values[9] = TimestampTzGetDatum(bounds.oldest_since);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/*
+ * pg_topics_partition_info is the C symbol of topics.partition_info() in
+ * version 0.1 of the SQL objects, which this library no longer reads.
+ */
+Datum
+pg_topics_partition_info(PG_FUNCTION_ARGS)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("the SQL objects of extension pg_topics are older than its library"),
+			 errhint("Run ALTER EXTENSION pg_topics UPDATE.")));
+	PG_RETURN_NULL();
 }
 
 /*

@@ -55,6 +55,7 @@
 #include "workers/worker_state.h"
 #include "workers/launcher.h"
 #include "guc.h"
+#include "log/partition.h"
 #include "preload.h"
 
 #define LAUNCHER_NAPTIME_MS			10000
@@ -267,9 +268,12 @@ worker_run_jobs(void)
 	pgstat_report_activity(STATE_RUNNING, "expiring consumer group members");
 
 	has_extension = OidIsValid(get_extension_oid("pg_topics", true));
-	if (has_extension &&
-		SPI_execute("SELECT topics._expire_members()", false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not expire consumer group members");
+	if (has_extension)
+	{
+		if (SPI_execute("SELECT topics_internal._expire_members()", false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not expire consumer group members");
+		partition_maintain();
+	}
 
 	SPI_finish();
 	PopActiveSnapshot();

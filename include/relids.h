@@ -1,0 +1,36 @@
+/*-------------------------------------------------------------------------
+ *
+ * relids.h
+ *	  The OIDs of pg_topics' own catalog tables and their indexes.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RELIDS_H
+#define RELIDS_H
+
+/* Every relation of schema topics that C code reads or writes directly. */
+typedef enum PgtRelation
+{
+	PGT_TOPIC,
+	PGT_TOPIC_PKEY,
+	PGT_PARTITION,
+	PGT_PARTITION_PKEY,
+	PGT_HIGH_WATER,
+	PGT_HIGH_WATER_PKEY,
+	PGT_SEGMENT,
+	PGT_SEGMENT_PKEY,
+	PGT_GROUP,
+	PGT_GROUP_PKEY,
+	PGT_MEMBER,
+	PGT_MEMBER_PKEY,
+	PGT_ASSIGNMENT,
+	PGT_ASSIGNMENT_PKEY,
+	PGT_OFFSET,
+	PGT_OFFSET_PKEY,
+	PGT_NRELATIONS
+} PgtRelation;
+
+extern Oid	pgt_relid(PgtRelation rel);
+extern Oid	pgt_data_namespace(void);
+
+#endif							/* RELIDS_H */

@@ -1,0 +1,115 @@
+/*-------------------------------------------------------------------------
+ *
+ * relids.c
+ *	  The OIDs of pg_topics' own catalog tables and their indexes, looked
+ *	  up by name once per backend and forgotten on any invalidation of one
+ *	  of them (DROP EXTENSION drops them, ALTER EXTENSION UPDATE replaces
+ *	  them).
+ *
+ * The hot paths read and write these tables without SPI; this is where
+ * they find them.  A relation that is missing means that the extension's
+ * SQL objects are older than the library (the library was installed and
+ * the server restarted, but ALTER EXTENSION pg_topics UPDATE has not run
+ * yet): that is a clear error, not an internal one.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+
+#include "pg_topics.h"
+#include "relids.h"
+
+static const char *const relnames[PGT_NRELATIONS] = {
+	[PGT_TOPIC] = "topic",
+	[PGT_TOPIC_PKEY] = "topic_pkey",
+	[PGT_PARTITION] = "partition",
+	[PGT_PARTITION_PKEY] = "partition_pkey",
+	[PGT_HIGH_WATER] = "high_water",
+	[PGT_HIGH_WATER_PKEY] = "high_water_pkey",
+	[PGT_SEGMENT] = "segment",
+	[PGT_SEGMENT_PKEY] = "segment_pkey",
+	[PGT_GROUP] = "consumer_group",
+	[PGT_GROUP_PKEY] = "consumer_group_pkey",
+	[PGT_MEMBER] = "group_member",
+	[PGT_MEMBER_PKEY] = "group_member_pkey",
+	[PGT_ASSIGNMENT] = "group_assignment",
+	[PGT_ASSIGNMENT_PKEY] = "group_assignment_pkey",
+	[PGT_OFFSET] = "committed_offset",
+	[PGT_OFFSET_PKEY] = "committed_offset_pkey",
+};
+
+static Oid	relids[PGT_NRELATIONS];
+static Oid	data_namespace = InvalidOid;
+static bool valid = false;
+
+static void
+relids_inval(Datum arg, Oid relid)
+{
+	int			i;
+
+	if (relid == InvalidOid)
+	{
+		valid = false;
+		return;
+	}
+	for (i = 0; i < PGT_NRELATIONS; i++)
+		if (relids[i] == relid)
+			valid = false;
+}
+
+/*
+ * relids_load looks every relation up by name.
+ */
+static void
+relids_load(void)
+{
+	static bool callback_registered = false;
+	Oid			nspid = get_namespace_oid(TOPICS_SCHEMA, false);
+	int			i;
+
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(relids_inval, (Datum) 0);
+		callback_registered = true;
+	}
+	for (i = 0; i < PGT_NRELATIONS; i++)
+	{
+		relids[i] = get_relname_relid(relnames[i], nspid);
+		if (!OidIsValid(relids[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("relation \"%s.%s\" of pg_topics is missing",
+							TOPICS_SCHEMA, relnames[i]),
+					 errdetail("The SQL objects of extension pg_topics are older than its library."),
+					 errhint("Run ALTER EXTENSION pg_topics UPDATE.")));
+	}
+	data_namespace = get_namespace_oid(TOPICS_DATA_SCHEMA, false);
+	valid = true;
+}
+
+/*
+ * pgt_relid returns the OID of one of pg_topics' catalog relations.
+ */
+Oid
+pgt_relid(PgtRelation rel)
+{
+	Assert(rel >= 0 && rel < PGT_NRELATIONS);
+	if (!valid)
+		relids_load();
+	return relids[rel];
+}
+
+/*
+ * pgt_data_namespace returns the OID of schema topics_data.
+ */
+Oid
+pgt_data_namespace(void)
+{
+	if (!valid)
+		relids_load();
+	return data_namespace;
+}
