@@ -10,8 +10,8 @@ SELECT * FROM topics.create_topic('f', 2, 'stream', '{"segment.messages": 10}');
 SELECT count(*) AS produced FROM generate_series(0, 24) i,
        LATERAL topics.produce('f', 'm' || i, partition => 0) p;
 SELECT s.base_offset, s.end_offset
-  FROM topics.segment s JOIN topics.topic t USING (topic_id)
- WHERE t.name = 'f' AND s.partition = 0
+  FROM topics.segment s
+ WHERE s.topic = 'f' AND s.partition = 0
  ORDER BY s.base_offset;
 
 -- every column of a fetched message

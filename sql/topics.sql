@@ -8,7 +8,7 @@ CREATE EXTENSION pg_topics;
 
 -- The extension's schemas
 SELECT nspname FROM pg_namespace
- WHERE nspname IN ('topics', 'topics_data')
+ WHERE nspname IN ('topics', 'topics_data', 'topics_internal')
  ORDER BY nspname COLLATE "C";
 
 -- create_topic with the defaults: one partition, mode stream, no config
@@ -28,11 +28,11 @@ SELECT name, mode, partitions, config, owner, root_table,
 -- the catalog: one row per topic, per partition and (at first) one
 -- segment per partition
 SELECT t.name, count(*) AS partitions
-  FROM topics.topic t JOIN topics.partition p USING (topic_id)
+  FROM topics.topic t JOIN topics.partition p ON p.topic = t.name
  GROUP BY t.name
  ORDER BY t.name COLLATE "C";
 SELECT t.name, s.partition, s.base_offset, s.end_offset
-  FROM topics.topic t JOIN topics.segment s USING (topic_id)
+  FROM topics.topic t JOIN topics.segment s ON s.topic = t.name
  WHERE t.name IN ('events', 'orders')
  ORDER BY t.name COLLATE "C", s.partition, s.base_offset;
 
@@ -95,16 +95,14 @@ SELECT * FROM topics.create_topic('small', 1, 'stream', '{"segment.messages": 10
 SELECT count(*) AS produced FROM generate_series(0, 34) i,
        LATERAL topics.produce('small', 'm' || i) p;
 SELECT s.partition, s.base_offset, s.end_offset
-  FROM topics.segment s JOIN topics.topic t USING (topic_id)
- WHERE t.name = 'small'
+  FROM topics.segment s
+ WHERE s.topic = 'small'
  ORDER BY s.partition, s.base_offset;
 SELECT topic, partition, log_start, lso, log_end, segments
   FROM topics.partitions WHERE topic = 'small';
 -- the segments are tables under the partition's table
 SELECT count(*) AS segment_tables FROM pg_inherits i
-  JOIN topics.partition p ON p.relid = i.inhparent
-  JOIN topics.topic t USING (topic_id)
- WHERE t.name = 'small';
+ WHERE i.inhparent = 'topics_data."small$0"'::regclass;
 -- plain SQL on the root reads every message, in every segment
 SELECT count(*), min(msg_offset), max(msg_offset),
        count(DISTINCT msg_offset) AS distinct_offsets

@@ -149,8 +149,10 @@ topic_load(Topic *entry, const char *name)
 	char	   *mode;
 	int			i;
 	int			p;
+	AsOwner		as;
 
-	SPI_connect();
+	/* the catalog is readable by the owner of topics_data only */
+	as_owner_begin(&as);
 
 	args[0] = CStringGetTextDatum(name);
 	spi_latest("SELECT mode, partitions, "
@@ -161,7 +163,7 @@ topic_load(Topic *entry, const char *name)
 			   1, argtypes, args);
 	if (SPI_processed == 0)
 	{
-		SPI_finish();
+		as_owner_end(&as);
 		return false;
 	}
 
@@ -206,7 +208,7 @@ topic_load(Topic *entry, const char *name)
 		seg->base = DatumGetInt64(spi_value(i, 2));
 		seg->end = DatumGetInt64(spi_value(i, 3));
 	}
-	SPI_finish();
+	as_owner_end(&as);
 
 	entry->relid = topic_table_relid(name, -1, -1);
 	if (!OidIsValid(entry->relid))
@@ -471,15 +473,16 @@ topic_owner_by_name(const char *name)
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
 	Oid			owner = InvalidOid;
+	AsOwner		as;
 
-	SPI_connect();
+	as_owner_begin(&as);
 	args[0] = CStringGetTextDatum(name);
 	spi_latest("SELECT owner::pg_catalog.oid FROM topics.topic "
 			   "WHERE name OPERATOR(pg_catalog.=) $1",
 			   1, argtypes, args);
 	if (SPI_processed > 0)
 		owner = DatumGetObjectId(spi_value(0, 1));
-	SPI_finish();
+	as_owner_end(&as);
 	return owner;
 }
 

@@ -61,9 +61,10 @@ DECLARE
     m bigint := -1;
     v bigint;
 BEGIN
-    FOR seg IN SELECT s.relid FROM topics.segment s
-                 JOIN topics.topic t USING (topic_id)
-                WHERE t.name = 't' AND s.partition = p
+    FOR seg IN SELECT pg_catalog.format('topics_data.%I',
+                   topics_internal.table_name(s.topic, s.partition, s.base_offset))::regclass
+                 FROM topics.segment s
+                WHERE s.topic = 't' AND s.partition = p
     LOOP
         FOR b IN 0 .. pg_relation_size(seg)
                       / current_setting('block_size')::int - 1

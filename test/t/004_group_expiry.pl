@@ -88,8 +88,6 @@ is( $session_a->query_safe(
 		    FROM topics.join('g', 'e', 'a', '1 s')}),
 	'2|{0,1}',
 	'a rejoins with partitions 0 and 1');
-my $a_id = $node->safe_psql('postgres',
-	q{SELECT member_id FROM topics.group_member WHERE member = 'a'});
 
 # a commits two polls (a poll starts with the partition after the one the
 # previous poll started with, so both partitions get a position).
@@ -161,10 +159,10 @@ is( $node->safe_psql(
 	'b',
 	'a is no longer a member; b is');
 $node->wait_for_log(
-	qr/expired consumer group member $a_id after its session timeout/,
+	qr/expired member "a" of consumer group "g" of topic "e" after its session timeout/,
 	$log_offset);
 my $expired_lines = () =
-  slurp_file($node->logfile, $log_offset) =~ /expired consumer group member/g;
+  slurp_file($node->logfile, $log_offset) =~ /expired member "/g;
 is($expired_lines, 1, 'the worker expired one member, a');
 
 my ($ret, $out, $err) = $node->psql('postgres',
