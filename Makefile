@@ -37,7 +37,7 @@ PGFILEDESC = "pg_topics - Kafka-style topics and partitions"
 
 PG_CPPFLAGS = -I$(srcdir)/include
 
-REGRESS = topics produce fetch murmur2 privileges errors groups
+REGRESS = topics produce fetch murmur2 privileges errors groups positions search_path upgrade
 REGRESS_OPTS = --temp-config=$(srcdir)/pg_topics.conf \
 	--temp-instance=./tmp_check_regress
 

@@ -23,7 +23,10 @@ END
 $$;
 
 SELECT * FROM topics.create_topic('e', 2);
+SELECT member FROM topics.join('eg', 'e', 'm');
 CREATE ROLE regress_errors;
+CREATE ROLE regress_errors_reader;
+GRANT SELECT, INSERT ON topics_data.e TO regress_errors_reader;
 
 SELECT n, "case", sqlstate_of(sql) AS result
   FROM (VALUES
@@ -42,7 +45,11 @@ SELECT n, "case", sqlstate_of(sql) AS result
     (13, 'number out of range: max_messages above 1000000', $$SELECT * FROM topics.fetch('e', 0, 0, 1000001)$$),
     (14, 'a required argument is NULL', $$SELECT * FROM topics.produce(NULL, 'x')$$),
     (15, 'bad topic name', $$SELECT * FROM topics.create_topic('a b')$$),
-    (16, 'topic name too long', $$SELECT * FROM topics.create_topic(repeat('x', 64))$$)
+    (16, 'topic name too long', $$SELECT * FROM topics.create_topic(repeat('x', 64))$$),
+    (21, 'bad argument: wait below a millisecond', $$SELECT * FROM topics.fetch('e', 0, 0, 1, '-0.5 ms')$$),
+    (22, 'bad argument: wait of negative days', $$SELECT * FROM topics.fetch('e', 0, 0, 1, '1 s -1 day')$$),
+    (23, 'a required argument is NULL: values', $$SELECT * FROM topics.produce_batch('e', NULL::text[], ARRAY['k'])$$),
+    (24, 'a required argument is NULL: bytea values', $$SELECT * FROM topics.produce_batch('e', NULL::bytea[])$$)
   ) v(n, "case", sql)
  ORDER BY n;
 
@@ -53,9 +60,16 @@ SELECT n, "case", sqlstate_of(sql) AS result
     (17, 'privilege missing: create', $$SELECT * FROM topics.create_topic('e2')$$),
     (18, 'privilege missing: produce', $$SELECT * FROM topics.produce('e', 'x')$$),
     (19, 'privilege missing: fetch', $$SELECT * FROM topics.fetch('e', 0, 0)$$),
-    (20, 'privilege missing: drop', $$SELECT topics.drop_topic('e')$$)
+    (20, 'privilege missing: drop', $$SELECT topics.drop_topic('e')$$),
+    (27, 'privilege missing: DDL on a topic table', $$ALTER TABLE topics_data.e DROP COLUMN key$$)
   ) v(n, "case", sql)
  ORDER BY n;
+RESET ROLE;
+SET ROLE regress_errors_reader;
+SELECT sqlstate_of($$SELECT * FROM topics.join('eg', 'e', 'm')$$)
+    AS "26: privilege missing: group of another role";
+SELECT sqlstate_of($$INSERT INTO topics_data.e (partition, msg_offset) VALUES (0, 0)$$)
+    AS "25: privilege missing: direct insert (with INSERT granted)";
 RESET ROLE;
 
 -- A number too large for an integer argument fails in core, before the
@@ -68,6 +82,8 @@ SELECT topic, partition, lso, log_end FROM topics.partitions ORDER BY partition;
 SELECT name FROM topics.topics ORDER BY name COLLATE "C";
 
 DROP ROLE regress_errors;
+REVOKE SELECT, INSERT ON topics_data.e FROM regress_errors_reader;
+DROP ROLE regress_errors_reader;
 SELECT topics.drop_topic('e');
 DROP FUNCTION sqlstate_of(text);
 SELECT count(*) AS topics FROM topics.topic;

@@ -62,22 +62,20 @@ COMMENT ON FUNCTION topics_internal.table_name(text, integer, bigint) IS
 
 -- refuse_direct_write is the statement trigger of every topic's root table:
 -- messages are written by topics.produce, which takes offsets from the
--- partition's counter and holds back readers until it commits.  A
--- superuser may write (pg_restore does, before any produce).
+-- partition's counter and holds back readers until it commits.  INSERT on
+-- the root table is the privilege to produce; the trigger refuses it as a
+-- statement of its own, for every role.  (pg_dump and pg_restore copy the
+-- data of each segment table, whose rows need no trigger.)
 CREATE FUNCTION topics_internal.refuse_direct_write()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r
-             WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER) THEN
-        RAISE EXCEPTION 'cannot % topic "%" directly', pg_catalog.lower(TG_OP), TG_TABLE_NAME
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = 'Messages are written only by topics.produce() and topics.produce_batch(), which give them their offsets.',
-                  HINT = 'Call topics.produce() or topics.produce_batch(); INSERT on the topic''s table is the privilege to do so.';
-    END IF;
-    RETURN NULL;
+    RAISE EXCEPTION 'cannot % topic "%" directly', pg_catalog.lower(TG_OP), TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = 'Messages are written only by topics.produce() and topics.produce_batch(), which give them their offsets.',
+              HINT = 'Call topics.produce() or topics.produce_batch(); INSERT on the topic''s table is the privilege to do so.';
 END
 $$;
 COMMENT ON FUNCTION topics_internal.refuse_direct_write() IS

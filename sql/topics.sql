@@ -199,6 +199,45 @@ SELECT topics.add_partitions('nosuch', 1);
 SELECT * FROM topics.partition_info('nosuch');
 \echo :SQLSTATE
 
+-- A topic created in the transaction that produces to it gets its next
+-- segments in that transaction: no worker could see the topic yet
+BEGIN;
+SELECT * FROM topics.create_topic('young', 1, 'stream', '{"segment.messages": 3}');
+SELECT count(*) FROM topics.produce_batch('young', array(SELECT 'm' || i FROM generate_series(1, 10) i));
+SELECT count(*) AS segments FROM topics.segment WHERE topic = 'young';
+COMMIT;
+SELECT partition, lso, log_end, segments FROM topics.partitions WHERE topic = 'young';
+SELECT count(*) FROM topics.fetch('young', 0, 0);
+SELECT topics.drop_topic('young');
+
+-- drop_topic in a savepoint that rolls back leaves the topic as it was:
+-- its offsets go on, and its readers see every message
+SELECT * FROM topics.create_topic('kept');
+SELECT * FROM topics.produce('kept', 'before');
+BEGIN;
+SAVEPOINT s;
+SELECT topics.drop_topic('kept');
+ROLLBACK TO SAVEPOINT s;
+SELECT * FROM topics.produce('kept', 'after the savepoint');
+COMMIT;
+SELECT * FROM topics.produce('kept', 'after the commit');
+SELECT partition, lso, log_end FROM topics.partitions WHERE topic = 'kept';
+SELECT msg_offset, convert_from(value, 'UTF8') AS value FROM topics.fetch('kept', 0, 0);
+SELECT topics.drop_topic('kept');
+
+-- A topic name as long as a table name: the names of its partition and
+-- segment tables are cut, and told apart by a hash of the whole name
+SELECT topic FROM topics.create_topic(repeat('x', 62) || 'y', 2,
+                                      config => '{"segment.messages": 2}');
+SELECT count(*) FROM topics.produce_batch(repeat('x', 62) || 'y',
+                                          ARRAY['a', 'b', 'c'], partition => 1);
+SELECT relname FROM pg_class
+ WHERE relnamespace = 'topics_data'::regnamespace AND relkind IN ('r', 'p')
+ ORDER BY relname COLLATE "C";
+SELECT msg_offset, convert_from(value, 'UTF8') AS value
+  FROM topics.fetch(repeat('x', 62) || 'y', 1, 0);
+SELECT topics.drop_topic(repeat('x', 62) || 'y');
+
 -- Invalid input: add_partitions count
 SELECT * FROM topics.create_topic('grow');
 SELECT topics.add_partitions('grow', 0);

@@ -8,36 +8,53 @@
  */
 #include "postgres.h"
 
+#include "common/int.h"
 #include "datatype/timestamp.h"
 
 #include "args.h"
 
 /*
- * pg_topics_interval_ms returns an interval in milliseconds, counting a
- * month as 30 days, as interval arithmetic does.
+ * interval_us returns an interval in microseconds, counting a month as 30
+ * days, as interval arithmetic does, and saturating at the int64 range.
+ */
+static int64
+interval_us(Interval *span)
+{
+	int64		days = (int64) span->day + (int64) span->month * DAYS_PER_MONTH;
+	int64		us;
+
+	if (pg_mul_s64_overflow(days, USECS_PER_DAY, &us) ||
+		pg_add_s64_overflow(us, span->time, &us))
+		return days < 0 ? PG_INT64_MIN : PG_INT64_MAX;
+	return us;
+}
+
+/*
+ * pg_topics_interval_ms returns an interval in milliseconds, rounded up,
+ * so that a positive interval is never 0 ms.
  */
 int64
 pg_topics_interval_ms(Interval *span)
 {
-	return span->time / 1000 +
-		((int64) span->day * SECS_PER_DAY +
-		 (int64) span->month * DAYS_PER_MONTH * SECS_PER_DAY) * 1000;
+	int64		us = interval_us(span);
+
+	if (us > 0 && us < PG_INT64_MAX - 999)
+		return (us + 999) / 1000;
+	return us / 1000;
 }
 
 /*
  * pg_topics_wait_ms returns a max_wait argument in milliseconds, raising
- * 22023 when it is negative.
+ * 22023 when it is negative (by any amount, a microsecond too).
  */
 int64
 pg_topics_wait_ms(Interval *span)
 {
-	int64		ms = pg_topics_interval_ms(span);
-
-	if (ms < 0)
+	if (interval_us(span) < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_wait must not be negative")));
-	return ms;
+	return pg_topics_interval_ms(span);
 }
 
 /*

@@ -332,7 +332,7 @@ positions_take(LedgerGroup *group, int partition, int64 offset)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("offset %lld of partition %d was not read by a poll of consumer group \"%s\" in this transaction",
 						(long long) offset, partition, group->group),
-				 errdetail("The poll reads from %lld up to the last stable offset %lld.",
+				 errdetail("The rows the poll has left to hand out lie from offset %lld up to the last stable offset %lld.",
 						   (long long) pos->read_next, (long long) pos->read_below),
 				 errhint("Read a group's messages with topics.poll(); set a position with topics.seek() or topics.commit().")));
 	last_taken = pos - positions;

@@ -241,9 +241,12 @@ produce_many(FunctionCallInfo fcinfo, PayloadKind kind)
 	int			i;
 
 	topic = open_for_produce(fcinfo, &partition, &ts);
-	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(ARG_VALUE))
-		return (Datum) 0;
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("values must not be null"),
+				 errhint("Pass an array with one element per message; an element may be NULL (a tombstone).")));
+	InitMaterializedSRF(fcinfo, 0);
 
 	n = array_elements(fcinfo, ARG_VALUE, elemtypes[kind], -1, "values",
 					   &vals, &valnulls);
