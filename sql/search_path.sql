@@ -54,7 +54,7 @@ SELECT * FROM topics.produce('sp', '{"a": 1}'::jsonb, 'k'::text, partition => 1)
 SELECT count(*) FROM topics.produce_batch('sp', ARRAY['1', '2', '3', '4', '5', '6']::text[],
                                           partition => 0);
 SELECT count(*) FROM topics.produce_batch('sp', ARRAY['\x01'::bytea], ARRAY['k'::bytea]);
-SELECT count(*) FROM topics.produce_batch('sp', ARRAY['{}'::jsonb]);
+SELECT count(*) FROM topics.produce_batch('sp', ARRAY['{}'::jsonb], partition => 1);
 SELECT count(*) FROM topics.fetch('sp', 0, 0);
 SELECT topics.offset_for_time('sp', 0, '-infinity');
 SELECT member FROM topics.join('g', 'sp', 'm', auto_offset_reset => 'earliest');

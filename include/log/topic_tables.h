@@ -1,0 +1,33 @@
+/*-------------------------------------------------------------------------
+ *
+ * topic_tables.h
+ *	  The tables of a topic: their names, their shape, and the guard that
+ *	  keeps other roles from changing them.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TOPIC_TABLES_H
+#define TOPIC_TABLES_H
+
+#include "nodes/nodes.h"
+#include "utils/relcache.h"
+
+/* The caller of work done as the owner, and the user it saved. */
+typedef struct AsOwner
+{
+	Oid			caller;
+	Oid			saved_user;
+	int			saved_sec;
+	int			guc_level;		/* of the search_path set for the work */
+} AsOwner;
+
+extern void as_owner_begin(AsOwner *admin);
+extern void as_owner_end(AsOwner *admin);
+extern char *topic_table_name(const char *topic, int partition, int64 base);
+extern Oid	topic_table_relid(const char *topic, int partition, int64 base);
+extern void topic_table_check(Relation rel, const char *topic);
+extern Oid	segment_offset_index(Relation rel);
+extern void topic_tables_exec(const char *sql);
+extern void topic_tables_guard(Node *parsetree);
+
+#endif							/* TOPIC_TABLES_H */

@@ -1,0 +1,468 @@
+/*-------------------------------------------------------------------------
+ *
+ * topic_tables.c
+ *	  The tables of a topic in schema topics_data: their names, their
+ *	  shape, and the guard that keeps other roles from changing them.
+ *
+ * Names.  A topic's root table is named after the topic; the table of
+ * partition p is "<topic>$<p>" and its segment from offset b is
+ * "<topic>$<p>$<b>".  Every node derives the same names from the catalog,
+ * which names topics and partitions only.  '$' cannot appear in a topic
+ * name, so these never clash with a root table.  When a name would not fit
+ * in NAMEDATALEN, the topic part is cut and followed by '~' and a hash of
+ * the whole topic name ('~' cannot appear in a topic name either).
+ *
+ * Shape.  The C code reads and writes these tables by column position.
+ * Their owner is the owner of schema topics_data (see topic_admin.c), so
+ * only a superuser could change them; still, every table is checked before
+ * it is written or read, and a table of another shape is a clear error
+ * rather than a crash.
+ *
+ * Work as the owner.  The tables of topics_data, and the catalog, belong
+ * to the owner of schema topics_data: pg_topics creates, changes and
+ * writes them as that role (as_owner_begin), for the role that called it.
+ *
+ * Guard.  Roles other than superusers may not run DDL on the tables of
+ * topics_data: they do not own them, and the utility hook refuses with a
+ * hint that names the function to use.  pg_topics's own DDL runs through
+ * topic_tables_exec, which the guard lets through.  Superusers are let
+ * through too: pg_restore recreates these tables.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "log/murmur2.h"
+#include "log/topic_tables.h"
+#include "pg_topics.h"
+#include "relids.h"
+
+PG_FUNCTION_INFO_V1(pg_topics_table_name);
+
+/* The columns of every message table, in order. */
+static const struct
+{
+	const char *name;
+	Oid			type;
+}			message_columns[Natts_message] = {
+	{"partition", INT4OID},
+	{"msg_offset", INT8OID},
+	{"timestamp", TIMESTAMPTZOID},
+	{"key", BYTEAOID},
+	{"value", BYTEAOID},
+	{"headers", JSONBOID},
+};
+
+/* How deep pg_topics's own DDL is nested (topic_tables_exec). */
+static int	own_ddl_depth = 0;
+
+/*
+ * topic_table_name returns the name in topics_data of a topic's root table
+ * (partition -1), of a partition's table (base -1) or of a segment.
+ */
+char *
+topic_table_name(const char *topic, int partition, int64 base)
+{
+	char		suffix[64];
+	size_t		len = strlen(topic);
+
+	if (partition < 0)
+		return pstrdup(topic);
+	if (base < 0)
+		snprintf(suffix, sizeof(suffix), "$%d", partition);
+	else
+		snprintf(suffix, sizeof(suffix), "$%d$" INT64_FORMAT, partition, base);
+	if (len + strlen(suffix) < NAMEDATALEN)
+		return psprintf("%s%s", topic, suffix);
+
+	/* cut the topic name, and tell cut names apart by a hash of the whole */
+	return psprintf("%.*s~%08x%s",
+					(int) (NAMEDATALEN - 1 - 9 - strlen(suffix)), topic,
+					(uint32) kafka_murmur2(topic, len), suffix);
+}
+
+/*
+ * topic_table_relid returns the OID of a topic's table (as for
+ * topic_table_name), or InvalidOid when there is none.
+ */
+Oid
+topic_table_relid(const char *topic, int partition, int64 base)
+{
+	return get_relname_relid(topic_table_name(topic, partition, base),
+							 pgt_data_namespace());
+}
+
+/*
+ * topic_table_check raises 55000 unless rel has the columns of a message
+ * table.  topic names the topic in the message.
+ */
+void
+topic_table_check(Relation rel, const char *topic)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
+
+	if (desc->natts != Natts_message)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" of topic \"%s\" does not have the shape of a topic table",
+						RelationGetRelationName(rel), topic),
+				 errdetail("It has %d columns, counting dropped ones; a topic table has %d.",
+						   desc->natts, Natts_message),
+				 errhint("Topic tables change only through pg_topics functions; drop the topic with topics.drop_topic().")));
+	for (i = 0; i < Natts_message; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped || att->atttypid != message_columns[i].type ||
+			strcmp(NameStr(att->attname), message_columns[i].name) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("table \"%s\" of topic \"%s\" does not have the shape of a topic table",
+							RelationGetRelationName(rel), topic),
+					 errdetail("Column %d should be \"%s\" of type %s.", i + 1,
+							   message_columns[i].name,
+							   format_type_be(message_columns[i].type)),
+					 errhint("Topic tables change only through pg_topics functions; drop the topic with topics.drop_topic().")));
+	}
+}
+
+/*
+ * segment_offset_index returns the OID of a segment's unique index on
+ * msg_offset, raising 55000 when it has none.
+ */
+Oid
+segment_offset_index(Relation rel)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	Oid			result = InvalidOid;
+
+	foreach(lc, indexes)
+	{
+		Oid			indexoid = lfirst_oid(lc);
+		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+		Form_pg_index idx;
+
+		if (!HeapTupleIsValid(tup))
+			continue;
+		idx = (Form_pg_index) GETSTRUCT(tup);
+		if (idx->indisunique && idx->indisvalid && idx->indnkeyatts == 1 &&
+			idx->indkey.values[0] == Anum_message_offset &&
+			heap_attisnull(tup, Anum_pg_index_indexprs, NULL) &&
+			heap_attisnull(tup, Anum_pg_index_indpred, NULL))
+			result = indexoid;
+		ReleaseSysCache(tup);
+		if (OidIsValid(result))
+			break;
+	}
+	list_free(indexes);
+	if (!OidIsValid(result))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("segment \"%s\" has no unique index on msg_offset",
+						RelationGetRelationName(rel)),
+				 errhint("Topic tables change only through pg_topics functions; drop the topic with topics.drop_topic().")));
+	return result;
+}
+
+/*
+ * data_owner returns the owner of schema topics_data, which owns the
+ * topics' tables and runs the admin work.
+ */
+static Oid
+data_owner(void)
+{
+	Oid			nspid = get_namespace_oid(TOPICS_DATA_SCHEMA, false);
+	HeapTuple	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nspid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for namespace %u", nspid);
+	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/*
+ * as_owner_begin connects to SPI and switches to the owner of schema
+ * topics_data, which owns the topics' tables and writes the catalog, with
+ * a search_path of pg_catalog only, whatever the caller's; as_owner_end
+ * switches back.  The caller is kept, for the work that is done for it.
+ */
+void
+as_owner_begin(AsOwner *admin)
+{
+	admin->caller = GetUserId();
+	GetUserIdAndSecContext(&admin->saved_user, &admin->saved_sec);
+	SPI_connect();
+	admin->guc_level = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	SetUserIdAndSecContext(data_owner(),
+						   admin->saved_sec | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+void
+as_owner_end(AsOwner *admin)
+{
+	SetUserIdAndSecContext(admin->saved_user, admin->saved_sec);
+	AtEOXact_GUC(true, admin->guc_level);
+	SPI_finish();
+}
+
+/*
+ * topic_tables_exec runs one DDL statement of pg_topics's own on the
+ * tables of topics_data, which the guard lets through.  The statement is
+ * built from quoted names and numbers only.  Caller is connected to SPI.
+ */
+void
+topic_tables_exec(const char *sql)
+{
+	int			rc;
+
+	own_ddl_depth++;
+	PG_TRY();
+	{
+		rc = SPI_execute(sql, false, 0);
+	}
+	PG_FINALLY();
+	{
+		own_ddl_depth--;
+	}
+	PG_END_TRY();
+	if (rc < 0)
+		elog(ERROR, "SPI_execute failed for \"%s\": %s", sql,
+			 SPI_result_code_string(rc));
+}
+
+/*
+ * in_topics_data tells whether a relation named by rv lies in topics_data.
+ */
+static bool
+in_topics_data(RangeVar *rv)
+{
+	Oid			relid;
+	Oid			nspid = get_namespace_oid(TOPICS_DATA_SCHEMA, true);
+
+	if (!OidIsValid(nspid))
+		return false;
+	if (rv->schemaname != NULL)
+		return strcmp(rv->schemaname, TOPICS_DATA_SCHEMA) == 0;
+	relid = RangeVarGetRelid(rv, NoLock, true);
+	return OidIsValid(relid) && get_rel_namespace(relid) == nspid;
+}
+
+/*
+ * is_root_table tells whether a relation named by rv is the root table of
+ * a topic: a partitioned table of topics_data that no table contains.
+ */
+static bool
+is_root_table(RangeVar *rv)
+{
+	Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+
+	return OidIsValid(relid) &&
+		get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE &&
+		!get_rel_relispartition(relid);
+}
+
+/*
+ * refuse raises 42501 for DDL on a table of topics_data.
+ */
+static void
+refuse(const char *what, RangeVar *rv)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("cannot %s \"%s\": it belongs to a topic", what,
+					rv->relname),
+			 errdetail("The tables of schema %s change only through pg_topics.",
+					   TOPICS_DATA_SCHEMA),
+			 errhint("Use topics.add_partitions() or topics.drop_topic(); GRANT and REVOKE on a topic's table are allowed to its owner.")));
+}
+
+/*
+ * guard_drop refuses a DROP of a table of topics_data (or of a trigger or
+ * rule on one).  An index that a superuser added on a root table may go.
+ */
+static void
+guard_drop(DropStmt *stmt)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmt->objects)
+	{
+		List	   *names;
+		RangeVar   *rv;
+		const char *what = "drop";
+
+		switch (stmt->removeType)
+		{
+			case OBJECT_TABLE:
+			case OBJECT_INDEX:
+			case OBJECT_VIEW:
+			case OBJECT_MATVIEW:
+			case OBJECT_SEQUENCE:
+			case OBJECT_FOREIGN_TABLE:
+				names = lfirst(lc);
+				break;
+			case OBJECT_TRIGGER:
+			case OBJECT_RULE:
+			case OBJECT_POLICY:
+				names = list_truncate(list_copy(lfirst(lc)),
+									  list_length(lfirst(lc)) - 1);
+				what = stmt->removeType == OBJECT_TRIGGER ? "drop a trigger of" :
+					stmt->removeType == OBJECT_RULE ? "drop a rule of" :
+					"drop a policy of";
+				break;
+			default:
+				return;
+		}
+		rv = makeRangeVarFromNameList(names);
+		if (in_topics_data(rv))
+			refuse(what, rv);
+	}
+}
+
+/*
+ * guard_alter refuses ALTER TABLE on a table of topics_data, unless it
+ * only sets or resets storage parameters (autovacuum settings, say).
+ */
+static void
+guard_alter(AlterTableStmt *stmt)
+{
+	ListCell   *lc;
+
+	if (!in_topics_data(stmt->relation))
+		return;
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst(lc);
+
+		if (cmd->subtype != AT_SetRelOptions && cmd->subtype != AT_ResetRelOptions)
+			refuse("alter", stmt->relation);
+	}
+}
+
+/*
+ * topic_tables_guard refuses a utility statement of a role other than a
+ * superuser that would change a table of topics_data, unless it is
+ * pg_topics's own (topic_tables_exec, or the extension's scripts).
+ */
+void
+topic_tables_guard(Node *parsetree)
+{
+	if (own_ddl_depth > 0 || superuser())
+		return;
+	if (creating_extension &&
+		CurrentExtensionObject == get_extension_oid("pg_topics", true))
+		return;
+
+	switch (nodeTag(parsetree))
+	{
+		case T_AlterTableStmt:
+			guard_alter((AlterTableStmt *) parsetree);
+			break;
+		case T_DropStmt:
+			guard_drop((DropStmt *) parsetree);
+			break;
+		case T_RenameStmt:
+			{
+				RenameStmt *stmt = (RenameStmt *) parsetree;
+
+				if (stmt->relation && in_topics_data(stmt->relation))
+					refuse("rename", stmt->relation);
+			}
+			break;
+		case T_AlterObjectSchemaStmt:
+			{
+				AlterObjectSchemaStmt *stmt = (AlterObjectSchemaStmt *) parsetree;
+
+				if (stmt->relation && in_topics_data(stmt->relation))
+					refuse("move", stmt->relation);
+			}
+			break;
+		case T_TruncateStmt:
+			{
+				ListCell   *lc;
+
+				foreach(lc, ((TruncateStmt *) parsetree)->relations)
+					if (in_topics_data(lfirst(lc)))
+						refuse("truncate", lfirst(lc));
+			}
+			break;
+		case T_IndexStmt:
+			{
+				IndexStmt  *stmt = (IndexStmt *) parsetree;
+
+				if (in_topics_data(stmt->relation) &&
+					!is_root_table(stmt->relation))
+					refuse("index", stmt->relation);
+			}
+			break;
+		case T_CreateTrigStmt:
+			if (in_topics_data(((CreateTrigStmt *) parsetree)->relation))
+				refuse("add a trigger to",
+					   ((CreateTrigStmt *) parsetree)->relation);
+			break;
+		case T_RuleStmt:
+			if (in_topics_data(((RuleStmt *) parsetree)->relation))
+				refuse("add a rule to", ((RuleStmt *) parsetree)->relation);
+			break;
+		case T_CreatePolicyStmt:
+			if (in_topics_data(((CreatePolicyStmt *) parsetree)->table))
+				refuse("add a policy to",
+					   ((CreatePolicyStmt *) parsetree)->table);
+			break;
+		case T_CreateStmt:
+			{
+				CreateStmt *stmt = (CreateStmt *) parsetree;
+				ListCell   *lc;
+
+				if (in_topics_data(stmt->relation))
+					refuse("create", stmt->relation);
+				foreach(lc, stmt->inhRelations)
+					if (in_topics_data(lfirst(lc)))
+						refuse("add a table to", lfirst(lc));
+			}
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * topics_internal.table_name(topic, partition, base_offset) returns the
+ * name of a topic's root table (partition NULL), partition table (base
+ * NULL) or segment, as pg_topics names them.
+ */
+Datum
+pg_topics_table_name(PG_FUNCTION_ARGS)
+{
+	char	   *topic;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	topic = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	PG_RETURN_TEXT_P(cstring_to_text(topic_table_name(topic,
+													  PG_ARGISNULL(1) ? -1 : PG_GETARG_INT32(1),
+													  PG_ARGISNULL(2) ? -1 : PG_GETARG_INT64(2))));
+}
