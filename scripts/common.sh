@@ -18,6 +18,12 @@ BUILD_DIR=${PGTOPICS_BUILD_DIR:-/var/tmp/pg_topics-build}
 # dpkg-dev. postgresql-server-dev-15 brings clang/llvm for the JIT bitcode that
 # PGXS builds. libipc-run-perl + perl (prove, Test::More) run the TAP tests.
 PACKAGES=(postgresql-15 postgresql-server-dev-15 gcc make libc6-dev perl libipc-run-perl)
+# test/t/030_readme.pl and 031 run README's driver examples with psycopg2 and
+# node-postgres (which they install with npm under the build dir). Debian's
+# nodejs has no npm in it; a nodejs from elsewhere (NodeSource) has, and
+# conflicts with Debian's npm package: ask for npm only when there is none.
+PACKAGES+=(python3-psycopg2 nodejs)
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 # test/bench/run adds these to PACKAGES: PgQ, the baseline of one of its
 # measures (pgbench itself ships in postgresql-15).
 # shellcheck disable=SC2034  # used by test/bench/run
