@@ -750,6 +750,23 @@ SELECT $2, r.partition, r.msg_offset, r."timestamp", r.key, r.value, r.headers
  WHERE topics_internal._take($1, $2, r.partition, r.msg_offset)
 $$;
 
+-- produce_batch for drivers that send arrays without a type (node-postgres
+-- sends '{a,b}' of type unknown).  Against the bytea[], text[] and jsonb[]
+-- overloads, all arrays, PostgreSQL cannot choose (42725); an overload
+-- whose values are text, a string type, is the one it prefers for an
+-- unknown argument, so untyped calls land here and only they: typed arrays
+-- have no implicit cast to text.  It reads the values as text[].
+CREATE FUNCTION topics.produce_batch(
+    topic text, "values" text, keys text[] DEFAULT NULL,
+    partition integer DEFAULT NULL, headers jsonb[] DEFAULT NULL,
+    "timestamp" timestamptz DEFAULT NULL)
+RETURNS SETOF topics.produced
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'pg_topics_produce_batch_untyped';
+COMMENT ON FUNCTION topics.produce_batch(text, text, text[], integer, jsonb[], timestamptz) IS
+    'Append one text message per element of an array passed without a type (a driver''s parameter)';
+GRANT EXECUTE ON FUNCTION topics.produce_batch(text, text, text[], integer, jsonb[], timestamptz) TO PUBLIC;
+
 -- Privileges of the new and moved functions: the internal ones that write
 -- the catalog run only as the owner.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA topics_internal FROM PUBLIC;

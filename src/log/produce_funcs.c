@@ -11,6 +11,8 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
@@ -19,6 +21,7 @@
 #include "tcop/utility.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
@@ -33,6 +36,7 @@ PG_FUNCTION_INFO_V1(pg_topics_produce_jsonb);
 PG_FUNCTION_INFO_V1(pg_topics_produce_batch);
 PG_FUNCTION_INFO_V1(pg_topics_produce_batch_text);
 PG_FUNCTION_INFO_V1(pg_topics_produce_batch_jsonb);
+PG_FUNCTION_INFO_V1(pg_topics_produce_batch_untyped);
 
 typedef enum PayloadKind
 {
@@ -193,10 +197,9 @@ pg_topics_produce_jsonb(PG_FUNCTION_ARGS)
  * has n elements (or any number, when n is -1), and returns their count.
  */
 static int
-array_elements(FunctionCallInfo fcinfo, int argno, Oid elemtype, int n,
+array_elements(ArrayType *arr, Oid elemtype, int n,
 			   const char *what, Datum **elems, bool **nulls)
 {
-	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(argno);
 	int16		typlen;
 	bool		typbyval;
 	char		typalign;
@@ -219,11 +222,58 @@ array_elements(FunctionCallInfo fcinfo, int argno, Oid elemtype, int n,
 }
 
 /*
+ * untyped_array reads the values argument of the untyped produce_batch as
+ * an array literal of text.
+ */
+static ArrayType *
+untyped_array(text *values)
+{
+	return DatumGetArrayTypeP(OidInputFunctionCall(F_ARRAY_IN,
+												   text_to_cstring(values),
+												   TEXTOID, -1));
+}
+
+/*
+ * check_untyped raises 22023 for an element of an untyped array in the hex
+ * form of bytea: what node-postgres makes of a Buffer in an array, which
+ * would be stored as those characters rather than as the bytes meant.
+ */
+static void
+check_untyped(Datum *elems, bool *nulls, int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		text	   *t;
+		const char *c;
+		int			len;
+		int			k;
+
+		if (nulls[i])
+			continue;
+		t = DatumGetTextPP(elems[i]);
+		c = VARDATA_ANY(t);
+		len = VARSIZE_ANY_EXHDR(t);
+		if (len < 4 || len % 2 != 0 || c[0] != '\\' || c[1] != 'x')
+			continue;
+		for (k = 2; k < len && isxdigit((unsigned char) c[k]); k++)
+			;
+		if (k == len)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("an element of an untyped array of topics.produce_batch() is in the hex form of bytea"),
+					 errdetail("An array passed without a type is read as text; node-postgres writes a Buffer in an array as \\x followed by hex digits."),
+					 errhint("Cast binary values and keys: topics.produce_batch($1, $2::bytea[], $3::bytea[]); text is $2::text[], JSON $2::jsonb[].")));
+	}
+}
+
+/*
  * produce_many is topics.produce_batch() for every kind of value: one
  * message per element of values, all in one go.
  */
 static Datum
-produce_many(FunctionCallInfo fcinfo, PayloadKind kind)
+produce_many(FunctionCallInfo fcinfo, PayloadKind kind, bool untyped)
 {
 	static const Oid elemtypes[] = {BYTEAOID, TEXTOID, JSONBOID};
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
@@ -248,15 +298,22 @@ produce_many(FunctionCallInfo fcinfo, PayloadKind kind)
 				 errhint("Pass an array with one element per message; an element may be NULL (a tombstone).")));
 	InitMaterializedSRF(fcinfo, 0);
 
-	n = array_elements(fcinfo, ARG_VALUE, elemtypes[kind], -1, "values",
-					   &vals, &valnulls);
+	n = array_elements(untyped ? untyped_array(PG_GETARG_TEXT_PP(ARG_VALUE)) :
+					   PG_GETARG_ARRAYTYPE_P(ARG_VALUE),
+					   elemtypes[kind], -1, "values", &vals, &valnulls);
 	if (!PG_ARGISNULL(ARG_KEY))
-		array_elements(fcinfo, ARG_KEY,
+		array_elements(PG_GETARG_ARRAYTYPE_P(ARG_KEY),
 					   kind == PAYLOAD_BYTEA ? BYTEAOID : TEXTOID, n, "keys",
 					   &keys, &keynulls);
 	if (!PG_ARGISNULL(ARG_HEADERS))
-		array_elements(fcinfo, ARG_HEADERS, JSONBOID, n, "headers",
-					   &hdrs, &hdrnulls);
+		array_elements(PG_GETARG_ARRAYTYPE_P(ARG_HEADERS), JSONBOID, n,
+					   "headers", &hdrs, &hdrnulls);
+	if (untyped)
+	{
+		check_untyped(vals, valnulls, n);
+		if (keys != NULL)
+			check_untyped(keys, keynulls, n);
+	}
 	if (n == 0)
 		return (Datum) 0;
 
@@ -293,17 +350,29 @@ produce_many(FunctionCallInfo fcinfo, PayloadKind kind)
 Datum
 pg_topics_produce_batch(PG_FUNCTION_ARGS)
 {
-	return produce_many(fcinfo, PAYLOAD_BYTEA);
+	return produce_many(fcinfo, PAYLOAD_BYTEA, false);
 }
 
 Datum
 pg_topics_produce_batch_text(PG_FUNCTION_ARGS)
 {
-	return produce_many(fcinfo, PAYLOAD_TEXT);
+	return produce_many(fcinfo, PAYLOAD_TEXT, false);
 }
 
 Datum
 pg_topics_produce_batch_jsonb(PG_FUNCTION_ARGS)
 {
-	return produce_many(fcinfo, PAYLOAD_JSONB);
+	return produce_many(fcinfo, PAYLOAD_JSONB, false);
+}
+
+/*
+ * pg_topics_produce_batch_untyped is topics.produce_batch() with values of
+ * type text: the overload that a call with an untyped array (a driver's
+ * parameter) resolves to, as PostgreSQL prefers a string type for an
+ * argument of unknown type.  It reads the array as text[].
+ */
+Datum
+pg_topics_produce_batch_untyped(PG_FUNCTION_ARGS)
+{
+	return produce_many(fcinfo, PAYLOAD_TEXT, true);
 }
