@@ -48,7 +48,7 @@ $node_a->safe_psql(
 	'postgres', q{
 CREATE ROLE regress_app LOGIN;
 CREATE EXTENSION pg_topics;
-GRANT CREATE ON SCHEMA topics_data TO regress_app;
+GRANT EXECUTE ON FUNCTION topics.create_topic(text, integer, text, jsonb) TO regress_app;
 
 SET ROLE regress_app;
 SELECT topics.create_topic('one', 1, 'stream', '{"segment.messages": 4}');
