@@ -238,6 +238,38 @@ SELECT msg_offset, convert_from(value, 'UTF8') AS value
   FROM topics.fetch(repeat('x', 62) || 'y', 1, 0);
 SELECT topics.drop_topic(repeat('x', 62) || 'y');
 
+-- A superuser may still change a topic's tables by hand: pg_topics then
+-- refuses with a clear error, and drop_topic cleans up whatever is left
+SELECT topic FROM topics.create_topic('hurt', 1, config => '{"segment.messages": 4}');
+SELECT count(*) FROM topics.produce_batch('hurt', ARRAY['a', 'b']);
+ALTER TABLE topics_data.hurt DROP COLUMN headers;
+SELECT * FROM topics.produce('hurt', 'x');
+\echo :SQLSTATE
+SELECT * FROM topics.fetch('hurt', 0, 0);
+\echo :SQLSTATE
+SELECT topics.drop_topic('hurt');
+SELECT topic FROM topics.create_topic('hurt', 1, config => '{"segment.messages": 4}');
+ALTER TABLE topics_data.hurt ALTER COLUMN value TYPE text;
+SELECT * FROM topics.produce('hurt', 'x');
+\echo :SQLSTATE
+SELECT topics.drop_topic('hurt');
+SELECT topic FROM topics.create_topic('hurt', 2, config => '{"segment.messages": 4}');
+DROP TABLE topics_data."hurt$1$0";
+SELECT * FROM topics.produce('hurt', 'x', partition => 0);
+\echo :SQLSTATE
+SELECT topics.drop_topic('hurt');
+SELECT topic FROM topics.create_topic('hurt', 2, config => '{"segment.messages": 4}');
+DROP TABLE topics_data.hurt;
+SELECT * FROM topics.produce('hurt', 'x', partition => 0);
+\echo :SQLSTATE
+SELECT topics.drop_topic('hurt');
+SELECT topic FROM topics.create_topic('hurt', 1, config => '{"segment.messages": 4}');
+ALTER TABLE topics_data."hurt$0" DETACH PARTITION topics_data."hurt$0$0";
+SELECT topics.drop_topic('hurt');
+SELECT count(*) AS tables FROM pg_class
+ WHERE relnamespace = 'topics_data'::regnamespace;
+SELECT count(*) AS topics FROM topics.topic;
+
 -- Invalid input: add_partitions count
 SELECT * FROM topics.create_topic('grow');
 SELECT topics.add_partitions('grow', 0);

@@ -18,6 +18,6 @@ extern void topic_check_owner(const char *name, Oid owner);
 extern void topic_create(AsOwner *admin, const char *name, int partitions,
 						 const char *mode, Jsonb *config);
 extern int	topic_add_partitions(AsOwner *admin, Topic *topic, int count);
-extern void topic_drop(AsOwner *admin, Topic *topic);
+extern void topic_drop(AsOwner *admin, const char *name, int partitions);
 
 #endif							/* TOPIC_ADMIN_H */

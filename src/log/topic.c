@@ -462,28 +462,33 @@ topic_check_privilege(Topic *topic, AclMode mode)
 }
 
 /*
- * topic_owner_by_name returns the owner of a topic as the catalog says
- * now, without locking anything, or InvalidOid when there is no such
- * topic.  A caller that must not queue for a lock it may not hold checks
- * with this first.
+ * topic_lookup_row reads a topic's catalog row as the catalog says now,
+ * without locking anything or opening its tables: sets *owner and
+ * *partitions and returns true, or returns false when there is no such
+ * topic.  A caller that must not queue for a lock it may not hold, or that
+ * must work on a topic whose tables are damaged, reads this.
  */
-Oid
-topic_owner_by_name(const char *name)
+bool
+topic_lookup_row(const char *name, Oid *owner, int *partitions)
 {
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
-	Oid			owner = InvalidOid;
+	bool		found;
 	AsOwner		as;
 
 	as_owner_begin(&as);
 	args[0] = CStringGetTextDatum(name);
-	spi_latest("SELECT owner::pg_catalog.oid FROM topics.topic "
+	spi_latest("SELECT owner::pg_catalog.oid, partitions FROM topics.topic "
 			   "WHERE name OPERATOR(pg_catalog.=) $1",
 			   1, argtypes, args);
-	if (SPI_processed > 0)
-		owner = DatumGetObjectId(spi_value(0, 1));
+	found = SPI_processed > 0;
+	if (found)
+	{
+		*owner = DatumGetObjectId(spi_value(0, 1));
+		*partitions = DatumGetInt32(spi_value(0, 2));
+	}
 	as_owner_end(&as);
-	return owner;
+	return found;
 }
 
 /*

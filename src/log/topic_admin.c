@@ -267,24 +267,67 @@ topic_add_partitions(AsOwner *admin, Topic *topic, int count)
 }
 
 /*
- * topic_drop drops an open topic: its tables, its catalog rows and, once
- * the transaction commits, its partitions' shared state.  Caller may act
- * as the topic's owner and runs inside topic_admin_begin.
+ * drop_table_if_there drops a table of topics_data, if there is one of
+ * that name.  Caller runs inside as_owner_begin.
+ */
+static void
+drop_table_if_there(const char *table)
+{
+	if (OidIsValid(get_relname_relid(table, get_namespace_oid(TOPICS_DATA_SCHEMA,
+															  false))))
+		topic_tables_exec(psprintf("DROP TABLE %s",
+								   quote_qualified_identifier(TOPICS_DATA_SCHEMA,
+															  table)));
+}
+
+/*
+ * topic_drop drops a topic: its tables, its catalog rows and, once the
+ * transaction commits, its partitions' shared state.  It goes by the names
+ * of the tables, so that a topic whose tables were damaged by hand (one
+ * dropped, or detached) goes as well.  Caller holds the root table, if
+ * any, in AccessExclusiveLock, may act as the topic's owner, and runs
+ * inside as_owner_begin.
  */
 void
-topic_drop(AsOwner *admin, Topic *topic)
+topic_drop(AsOwner *admin, const char *name, int partitions)
 {
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
+	List	   *segments = NIL;
+	ListCell   *lc;
 	int			p;
+	uint64		i;
 
-	for (p = 0; p < topic->npartitions; p++)
-		partition_forget_at_commit(topic->partitions[p].relid);
+	for (p = 0; p < partitions; p++)
+	{
+		Oid			relid = topic_table_relid(name, p, -1);
 
-	topic_tables_exec(psprintf("DROP TABLE %s",
-							   quote_qualified_identifier(TOPICS_DATA_SCHEMA,
-														  topic->name)));
-	args[0] = CStringGetTextDatum(topic->name);
+		if (OidIsValid(relid))
+			partition_forget_at_commit(relid);
+	}
+
+	/* the segments the catalog knows, to drop any that was detached */
+	args[0] = CStringGetTextDatum(name);
+	spi_exec_args("SELECT partition, base_offset FROM topics.segment "
+				  "WHERE topic OPERATOR(pg_catalog.=) $1",
+				  1, argtypes, args, SPI_OK_SELECT);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int			sp = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
+													 SPI_tuptable->tupdesc, 1, &isnull));
+		int64		base = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+													   SPI_tuptable->tupdesc, 2, &isnull));
+
+		segments = lappend(segments, topic_table_name(name, sp, base));
+	}
+
+	/* the root takes its tables with it; any left detached go after it */
+	drop_table_if_there(name);
+	for (p = 0; p < partitions; p++)
+		drop_table_if_there(topic_table_name(name, p, -1));
+	foreach(lc, segments)
+		drop_table_if_there(lfirst(lc));
 	spi_exec_args("DELETE FROM topics.topic WHERE name OPERATOR(pg_catalog.=) $1",
 				  1, argtypes, args, SPI_OK_DELETE);
 }

@@ -19,6 +19,8 @@
 #include "log/murmur2.h"
 #include "log/topic.h"
 #include "log/topic_admin.h"
+#include "log/topic_tables.h"
+#include "storage/lmgr.h"
 #include "preload.h"
 
 PG_FUNCTION_INFO_V1(pg_topics_create_topic);
@@ -103,9 +105,11 @@ pg_topics_drop_topic(PG_FUNCTION_ARGS)
 {
 	char	   *name;
 	Oid			owner;
-	Topic	   *topic;
+	int			partitions;
+	Oid			root;
 	AsOwner		admin;
 
+	pg_topics_check_loaded();
 	arg_not_null(fcinfo, 0, "topic name");
 	name = topic_name_from_text(PG_GETARG_TEXT_PP(0));
 	PreventCommandIfReadOnly("topics.drop_topic()");
@@ -113,16 +117,26 @@ pg_topics_drop_topic(PG_FUNCTION_ARGS)
 	/*
 	 * Check ownership before taking the lock that stops the topic's
 	 * producers, so that a role that may not drop it cannot queue that lock
-	 * either; then again under the lock.
+	 * either; then again under the lock.  The topic is not opened: one whose
+	 * tables were damaged by hand must still go.
 	 */
-	owner = topic_owner_by_name(name);
-	if (OidIsValid(owner))
-		topic_check_owner(name, owner);
-	topic = topic_open(name, AccessExclusiveLock);
-	topic_check_owner(topic->name, topic->owner);
+	if (!topic_lookup_row(name, &owner, &partitions))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("topic \"%s\" does not exist", name),
+				 errhint("Check topics.topics for its name.")));
+	topic_check_owner(name, owner);
+	root = topic_table_relid(name, -1, -1);
+	if (OidIsValid(root))
+		LockRelationOid(root, AccessExclusiveLock);
+	if (!topic_lookup_row(name, &owner, &partitions))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("topic \"%s\" does not exist", name)));
+	topic_check_owner(name, owner);
 
 	as_owner_begin(&admin);
-	topic_drop(&admin, topic);
+	topic_drop(&admin, name, partitions);
 	as_owner_end(&admin);
 	PG_RETURN_VOID();
 }
@@ -136,6 +150,7 @@ pg_topics_add_partitions(PG_FUNCTION_ARGS)
 {
 	char	   *name;
 	Oid			owner;
+	int			partitions;
 	Topic	   *topic;
 	AsOwner		admin;
 	int32		count;
@@ -145,8 +160,7 @@ pg_topics_add_partitions(PG_FUNCTION_ARGS)
 	arg_not_null(fcinfo, 1, "count");
 	name = topic_name_from_text(PG_GETARG_TEXT_PP(0));
 	PreventCommandIfReadOnly("topics.add_partitions()");
-	owner = topic_owner_by_name(name);
-	if (OidIsValid(owner))
+	if (topic_lookup_row(name, &owner, &partitions))
 		topic_check_owner(name, owner);
 	topic = topic_open(name, ShareUpdateExclusiveLock);
 	count = PG_GETARG_INT32(1);
