@@ -16,6 +16,7 @@ extern void heartbeat_shmem_startup(void);
 extern uint64 member_key(const char *topic, const char *group,
 						 const char *member);
 extern void member_touch(uint64 member);
+extern bool heartbeat_try_reserve(uint64 member);
 extern void heartbeat_reserve(uint64 member);
 extern TimestampTz member_last_seen(uint64 member);
 extern TimestampTz member_seen_at(uint64 member);

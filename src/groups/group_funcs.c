@@ -126,6 +126,72 @@ call_join(Datum *args, char *nulls)
 	return tup;
 }
 
+/* A member of this database, as the expiry sees it. */
+typedef struct ExpiryMember
+{
+	char	   *topic;
+	char	   *group;
+	char	   *member;
+	int64		timeout_ms;
+} ExpiryMember;
+
+/*
+ * list_members returns the members of this database's groups, group by
+ * group, and drops the heartbeats of members that are gone (their group
+ * or topic was dropped).  Caller is connected to SPI as the owner of
+ * schema topics_data; the result lives in the SPI procedure's memory.
+ */
+static ExpiryMember *
+list_members(uint64 *n)
+{
+	ExpiryMember *members;
+	uint64	   *keys;
+	uint64		i;
+
+	if (SPI_execute("SELECT topic, group_name, member, "
+					"(pg_catalog.date_part('epoch', session_timeout) "
+					"OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8 "
+					"FROM topics.group_member ORDER BY topic, group_name",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list consumer group members");
+	*n = SPI_processed;
+	members = palloc(sizeof(ExpiryMember) * Max(*n, 1));
+	keys = palloc(sizeof(uint64) * Max(*n, 1));
+	for (i = 0; i < *n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		members[i].topic = SPI_getvalue(tup, desc, 1);
+		members[i].group = SPI_getvalue(tup, desc, 2);
+		members[i].member = SPI_getvalue(tup, desc, 3);
+		members[i].timeout_ms = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		keys[i] = member_key(members[i].topic, members[i].group,
+							 members[i].member);
+	}
+	heartbeat_retain(keys, (int) *n);
+	return members;
+}
+
+/*
+ * reserve_heartbeat gives a joining member a heartbeat entry.  When the
+ * table is full, the entries of members that are gone make room first.
+ */
+static void
+reserve_heartbeat(uint64 key)
+{
+	AsOwner		admin;
+	uint64		n;
+
+	if (heartbeat_try_reserve(key))
+		return;
+	as_owner_begin(&admin);
+	(void) list_members(&n);
+	as_owner_end(&admin);
+	heartbeat_reserve(key);
+}
+
 /*
  * topics.join(group, topic, member, session_timeout, strategy,
  * auto_offset_reset) adds a member to a group, creating the group (owned
@@ -151,6 +217,8 @@ pg_topics_join(PG_FUNCTION_ARGS)
 	Datum		values[3];
 	bool		rnulls[3] = {false, false, false};
 	bool		isnull;
+	MemoryContext cxt = CurrentMemoryContext;
+	MemoryContext old;
 
 	PreventCommandIfReadOnly("topics.join()");
 	check_name(group, "consumer group");
@@ -203,7 +271,7 @@ pg_topics_join(PG_FUNCTION_ARGS)
 							   strategy),
 					 errhint("Join with the group's strategy, or use another group name.")));
 	}
-	heartbeat_reserve(member_key(topic->name, group, member));
+	reserve_heartbeat(member_key(topic->name, group, member));
 
 	args[0] = CStringGetTextDatum(topic->name);
 	args[1] = CStringGetTextDatum(group);
@@ -215,14 +283,17 @@ pg_topics_join(PG_FUNCTION_ARGS)
 	nulls[5] = reset ? ' ' : 'n';
 	args[6] = ObjectIdGetDatum(GetUserId());
 
-	as_owner_begin(&admin);
-	tup = call_join(args, nulls);
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
+	as_owner_begin(&admin);
+	tup = call_join(args, nulls);
 	values[0] = SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull);
 	values[1] = SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull);
 	values[2] = SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull);
+	/* the result outlives SPI's memory, which goes at as_owner_end */
+	old = MemoryContextSwitchTo(cxt);
 	tup = heap_form_tuple(BlessTupleDesc(desc), values, rnulls);
+	MemoryContextSwitchTo(old);
 	as_owner_end(&admin);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(tup));
@@ -426,15 +497,6 @@ pg_topics_seek_time(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(seek_common(topic, group, partition, offset));
 }
 
-/* A member of this database, as the expiry sees it. */
-typedef struct ExpiryMember
-{
-	char	   *topic;
-	char	   *group;
-	char	   *member;
-	int64		timeout_ms;
-} ExpiryMember;
-
 /*
  * topics_internal._expire_members() removes the members of this
  * database's groups that were silent for longer than their session
@@ -446,7 +508,6 @@ pg_topics__expire_members(PG_FUNCTION_ARGS)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	ExpiryMember *members;
-	uint64	   *keys;
 	uint64		n;
 	uint64		i;
 	int			nexpired = 0;
@@ -455,29 +516,7 @@ pg_topics__expire_members(PG_FUNCTION_ARGS)
 
 	pg_topics_check_loaded();
 	as_owner_begin(&admin);
-	if (SPI_execute("SELECT topic, group_name, member, "
-					"(pg_catalog.date_part('epoch', session_timeout) "
-					"OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8 "
-					"FROM topics.group_member ORDER BY topic, group_name",
-					true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not list consumer group members");
-	n = SPI_processed;
-	members = palloc(sizeof(ExpiryMember) * Max(n, 1));
-	keys = palloc(sizeof(uint64) * Max(n, 1));
-	for (i = 0; i < n; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-
-		members[i].topic = SPI_getvalue(tup, desc, 1);
-		members[i].group = SPI_getvalue(tup, desc, 2);
-		members[i].member = SPI_getvalue(tup, desc, 3);
-		members[i].timeout_ms = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
-		keys[i] = member_key(members[i].topic, members[i].group,
-							 members[i].member);
-	}
-	heartbeat_retain(keys, (int) n);
+	members = list_members(&n);
 
 	/* members come group by group: remove each group's expired together */
 	for (i = 0; i < n; i++)

@@ -12,9 +12,10 @@
  * A member is known by a 64-bit hash of its topic, group and member names
  * (member_key): the catalog names members, and two members whose names
  * hash alike would only share a heartbeat.  Entries go when a member
- * leaves or expires, when the worker finds members gone (heartbeat_retain:
- * a topic or group dropped), and with their database.  A member that
- * cannot get an entry, because the table is full, cannot join
+ * leaves or expires, when members are found gone (heartbeat_retain, run by
+ * the worker and by a join that finds the table full: a topic or group
+ * was dropped), and with their database.  A member that cannot get an
+ * entry, because the table is full of live members, cannot join
  * (heartbeat_reserve); one that lost it across a restart to a smaller
  * table is counted as expired, and rejoins.
  *
@@ -138,6 +139,16 @@ void
 member_touch(uint64 member)
 {
 	(void) touch(member);
+}
+
+/*
+ * heartbeat_try_reserve records that a joining member was seen now, and
+ * returns false when the table has no room for it.
+ */
+bool
+heartbeat_try_reserve(uint64 member)
+{
+	return touch(member);
 }
 
 /*

@@ -34,6 +34,7 @@
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
@@ -459,6 +460,78 @@ topic_check_privilege(Topic *topic, AclMode mode)
 						 mode == ACL_INSERT ? "INSERT" : "SELECT",
 						 quote_qualified_identifier(TOPICS_DATA_SCHEMA,
 													topic->name))));
+}
+
+/*
+ * open_partitions opens a topic and the shared state of each of its
+ * partitions, in a subtransaction: a topic whose tables were damaged by
+ * hand is reported and skipped.
+ */
+static void
+open_partitions(const char *name)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	BeginInternalSubTransaction(NULL);
+	PG_TRY();
+	{
+		Topic	   *topic = topic_open(name, AccessShareLock);
+		int			p;
+
+		for (p = 0; p < topic->npartitions; p++)
+			(void) topic_partition_state(topic, p);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("could not open topic \"%s\": %s", name, edata->message)));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+}
+
+/*
+ * topic_maintain runs the log's share of a database worker's round, inside
+ * the worker's transaction: it opens every partition of every topic, so
+ * that the stable offset of each is persisted, touched since the server
+ * started or not, then lets partition_maintain persist them and forget
+ * the states of tables that are gone.
+ */
+void
+topic_maintain(void)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	List	   *names = NIL;
+	ListCell   *lc;
+	uint64		i;
+	AsOwner		as;
+
+	as_owner_begin(&as);
+	spi_latest("SELECT name FROM topics.topic ORDER BY name", 0, NULL, NULL);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		/* in the caller's memory: SPI's goes at as_owner_end */
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		names = lappend(names, TextDatumGetCString(spi_value(i, 1)));
+		MemoryContextSwitchTo(old);
+	}
+	as_owner_end(&as);
+
+	foreach(lc, names)
+		open_partitions(lfirst(lc));
+	partition_maintain();
 }
 
 /*

@@ -55,7 +55,7 @@
 #include "workers/worker_state.h"
 #include "workers/launcher.h"
 #include "guc.h"
-#include "log/partition.h"
+#include "log/topic.h"
 #include "preload.h"
 
 #define LAUNCHER_NAPTIME_MS			10000
@@ -272,7 +272,7 @@ worker_run_jobs(void)
 	{
 		if (SPI_execute("SELECT topics_internal._expire_members()", false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not expire consumer group members");
-		partition_maintain();
+		topic_maintain();
 	}
 
 	SPI_finish();
