@@ -71,7 +71,6 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
-#include "catalog/indexing.h"
 #include "catalog/pg_database.h"
 #include "catalog/pg_extension.h"
 #include "commands/dbcommands.h"
@@ -84,12 +83,9 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
-#include "utils/builtins.h"
 #include "utils/fmgroids.h"
-#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "groups/heartbeat.h"
@@ -493,7 +489,9 @@ launcher_start_worker(LauncherDb *db)
 	return START_OK;
 }
 
-/* qsort comparators: the longest due first; the latest due first. */
+/*
+ * launcher_cmp_due orders databases for qsort, the longest due first.
+ */
 static int
 launcher_cmp_due(const void *a, const void *b)
 {
@@ -503,6 +501,10 @@ launcher_cmp_due(const void *a, const void *b)
 	return da < db ? -1 : da > db ? 1 : 0;
 }
 
+/*
+ * launcher_cmp_idle orders idle workers for qsort, the one whose database
+ * is due again last first.
+ */
 static int
 launcher_cmp_idle(const void *a, const void *b)
 {
