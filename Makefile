@@ -29,6 +29,7 @@ OBJS = \
 	src/shmem.o \
 	src/utility.o \
 	src/workers/launcher.o \
+	src/workers/worker.o \
 	src/workers/worker_state.o
 
 EXTENSION = pg_topics

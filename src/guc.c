@@ -20,6 +20,7 @@ int			pg_topics_max_open_producers = 8192;
 int			pg_topics_max_members = 4096;
 int			pg_topics_segment_create_timeout = 30000;
 int			pg_topics_worker_naptime = 1000;
+int			pg_topics_max_workers = 2;
 
 /*
  * pg_topics_define_gucs defines every setting and reserves the prefix.
@@ -81,6 +82,14 @@ pg_topics_define_gucs(bool preloading)
 							NULL, NULL, NULL);
 
 	}
+
+	DefineCustomIntVariable("pg_topics.max_workers",
+							"Most per-database maintenance workers that run at once.",
+							"Never more than half of max_worker_processes, which leaves room for the workers that add segments.  When more databases have pg_topics, their workers take turns.",
+							&pg_topics_max_workers,
+							2, 1, 1024,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("pg_topics");
 }

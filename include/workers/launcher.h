@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * launcher.h
- *	  The launcher and the per-database workers of pg_topics.
+ *	  The launcher of the per-database workers of pg_topics, and what
+ *	  commands tell it.
  *
  *-------------------------------------------------------------------------
  */
@@ -15,6 +16,5 @@ extern void launcher_utility_before(Node *parsetree);
 extern void launcher_utility_after(Node *parsetree);
 
 extern PGDLLEXPORT void pg_topics_launcher_main(Datum arg);
-extern PGDLLEXPORT void pg_topics_worker_main(Datum arg);
 
 #endif							/* LAUNCHER_H */
