@@ -51,6 +51,7 @@ extern PartitionState *partition_open(const char *topic, int partition,
 extern int64 partition_reserve(PartitionState *state, int64 count);
 extern void partition_bounds(PartitionState *state, PartitionBounds *bounds);
 extern int64 partition_log_end(PartitionState *state);
+extern int64 partition_resume_offset(PartitionState *state);
 extern bool partition_wait(PartitionState *state, int64 from_offset,
 						   TimestampTz deadline, PartitionBounds *bounds);
 extern void partition_sleep_topic(PartitionState *state, long timeout_ms);

@@ -88,7 +88,7 @@ heartbeat_shmem_startup(void)
 	info.entrysize = sizeof(MemberEntry);
 	MemberHash = ShmemInitHash("pg_topics members", pg_topics_max_members,
 							   pg_topics_max_members, &info,
-							   HASH_ELEM | HASH_BLOBS);
+							   HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
 }
 
 /*

@@ -141,6 +141,7 @@ struct PartitionState
 	char		topic[NAMEDATALEN];
 	int32		partition;
 	int64		next_offset;	/* the log end: next offset to hand out */
+	int64		resumed_at;		/* next_offset when rebuilt */
 	int64		high_water;		/* the mark as flushed */
 	int64		high_water_written; /* the mark as written, maybe unflushed */
 	XLogRecPtr	high_water_lsn; /* end of the record that wrote it */
@@ -273,7 +274,7 @@ partition_shmem_startup(void)
 	PartitionHash = ShmemInitHash("pg_topics partition states",
 								  pg_topics_max_partitions,
 								  pg_topics_max_partitions,
-								  &info, HASH_ELEM | HASH_BLOBS);
+								  &info, HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
 
 	LWLockRegisterTranche(PartitionShared->partition_tranche,
 						  "pg_topics partition");
@@ -750,6 +751,7 @@ rebuild(PartitionState *state, const char *topic, int partition,
 		strlcpy(state->topic, topic, NAMEDATALEN);
 		state->partition = partition;
 		state->next_offset = log_end;
+		state->resumed_at = log_end;
 		/* the row was read from a page that recovery or a flush wrote */
 		state->high_water = record.high_water;
 		state->high_water_written = record.high_water;
@@ -1037,6 +1039,23 @@ partition_log_end(PartitionState *state)
 
 	LWLockAcquire(&state->lock, LW_SHARED);
 	result = state->next_offset;
+	LWLockRelease(&state->lock);
+	return result;
+}
+
+/*
+ * partition_resume_offset returns the offset the partition resumed at when
+ * the server started (or the topic was created): no row will ever be
+ * written below it that is not there already, so a new segment need not
+ * cover the offsets between the last segment and it.
+ */
+int64
+partition_resume_offset(PartitionState *state)
+{
+	int64		result;
+
+	LWLockAcquire(&state->lock, LW_SHARED);
+	result = state->resumed_at;
 	LWLockRelease(&state->lock);
 	return result;
 }

@@ -131,13 +131,16 @@ segment_span(int64 segment_messages, int64 segment_bytes,
 
 /*
  * extend_chain adds segments to a partition until its chain covers offset
- * target.  Caller is connected to SPI, runs as the owner of schema
+ * target.  A new segment starts at the end of the last one, or at resume
+ * when that is higher: offsets between them were handed out before the
+ * server restarted, or never, and no row will be written there.  Caller is connected to SPI, runs as the owner of schema
  * topics_data, and holds ShareUpdateExclusiveLock on the partition's table,
  * which serializes the extenders of a partition.
  */
 static void
 extend_chain(const char *topic, int partition, int64 target,
-			 int64 segment_messages, int64 segment_bytes, int64 log_end)
+			 int64 segment_messages, int64 segment_bytes, int64 log_end,
+			 int64 resume)
 {
 	Oid			argtypes[2] = {TEXTOID, INT4OID};
 	Datum		args[2];
@@ -147,6 +150,7 @@ extend_chain(const char *topic, int partition, int64 target,
 	for (;;)
 	{
 		LogSegment	last;
+		int64		base;
 		bool		isnull;
 		int			rc;
 
@@ -167,9 +171,10 @@ extend_chain(const char *topic, int partition, int64 target,
 		last.relid = topic_table_relid(topic, partition, last.base);
 		if (!OidIsValid(last.relid))
 			return;
-		segment_create(topic, partition, last.end,
-					   last.end + segment_span(segment_messages, segment_bytes,
-											   &last, log_end));
+		base = Max(last.end, resume);
+		segment_create(topic, partition, base,
+					   base + segment_span(segment_messages, segment_bytes,
+										   &last, log_end));
 		CommandCounterIncrement();
 	}
 }
@@ -234,7 +239,7 @@ extend_here(Topic *topic, int partition, int64 target)
 
 	as_owner_begin(&admin);
 	extend_chain(topic->name, partition, target, topic->segment_messages,
-				 topic->segment_bytes, -1);
+				 topic->segment_bytes, -1, -1);
 	as_owner_end(&admin);
 }
 
@@ -326,6 +331,7 @@ segment_worker_extend(SegmentRequest *req)
 	int64		segment_messages;
 	int64		segment_bytes;
 	int64		log_end = -1;
+	int64		resume = -1;
 	int			rc;
 	AsOwner		admin;
 
@@ -369,10 +375,15 @@ segment_worker_extend(SegmentRequest *req)
 		Topic	   *topic = topic_open(req->topic, AccessShareLock);
 
 		if (req->partition < topic->npartitions)
-			log_end = partition_log_end(topic_partition_state(topic, req->partition));
+		{
+			PartitionState *state = topic_partition_state(topic, req->partition);
+
+			log_end = partition_log_end(state);
+			resume = partition_resume_offset(state);
+		}
 	}
 	extend_chain(req->topic, req->partition, req->target, segment_messages,
-				 segment_bytes, log_end);
+				 segment_bytes, log_end, resume);
 	as_owner_end(&admin);
 }
 

@@ -128,6 +128,11 @@ run_job(const char *what, WorkerJob job)
 		has_extension = OidIsValid(get_extension_oid("pg_topics", true));
 		if (has_extension)
 			job();
+		else
+			ereport(DEBUG1,
+					(errmsg("database \"%s\" has no extension \"pg_topics\"",
+							get_database_name(MyDatabaseId)),
+					 errdetail("The launcher starts no pg_topics worker there until CREATE EXTENSION pg_topics.")));
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 	}
@@ -168,11 +173,6 @@ worker_round(int slot)
 	has_extension = run_job("expiring consumer group members", expire_members);
 	if (has_extension)
 		has_extension = run_job("persisting stable offsets", topic_maintain);
-	else
-		ereport(DEBUG1,
-				(errmsg("database \"%s\" has no extension \"pg_topics\"",
-						get_database_name(MyDatabaseId)),
-				 errdetail("The launcher starts no pg_topics worker there until CREATE EXTENSION pg_topics.")));
 
 	worker_slot_round_end(slot, seq, has_extension);
 	return has_extension;

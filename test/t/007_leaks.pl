@@ -51,9 +51,8 @@ my ($ret, $out, $err) = $node->psql('postgres', $rounds, on_error_stop => 1);
 is($ret, 0, '200 topics created, used and dropped with drop_topic')
   or diag($err);
 
-# The states of dropped partitions are gone: 4 topics of 4 partitions fit.
-# (A shared hash table may take more entries than its size from the spare
-# shared memory of the server, but not the hundreds a leak leaves.)
+# The states of dropped partitions are gone: 4 topics of 4 partitions fill
+# the table exactly.
 $out = $node->safe_psql(
 	'postgres', q{
 SELECT topics.create_topic('full' || i, 4) FROM generate_series(1, 4) i;
@@ -61,6 +60,13 @@ SELECT count(*) FROM generate_series(1, 4) i, generate_series(0, 3) p,
        LATERAL topics.produce('full' || i, 'x', partition => p);
 });
 like($out, qr/^16$/m, 'sixteen partition states fit in the table of sixteen');
+($ret, $out, $err) = $node->psql(
+	'postgres', q{
+SELECT topics.create_topic('one_more', 1);
+SELECT * FROM topics.produce('one_more', 'x');
+});
+like($err, qr/too many partitions in use/,
+	'a seventeenth does not (53000): the table is full, not leaking');
 $node->safe_psql('postgres',
 	"SELECT topics.drop_topic(name) FROM topics.topics; DROP EXTENSION pg_topics");
 
