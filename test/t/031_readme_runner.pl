@@ -4,7 +4,6 @@
 # The README runner (test/readme/ReadmeCheck.pm) itself: test/readme/sample.md,
 # which has every kind of block the convention knows, passes, and every block
 # of test/readme/bad.md fails with a message that says why.  Also runs
-# test/readme/drivers-draft.md, the draft of README's Drivers section.
 
 use strict;
 use warnings;
@@ -45,14 +44,6 @@ sub check
 my @good = check('test/readme/sample.md', 'sample');
 is(scalar(@good), 9, 'sample.md: 9 blocks run');
 for my $r (@good)
-{
-	ok($r->{ok}, $r->{name}) or diag($r->{message});
-}
-
-# The draft of README's Drivers section runs as it is.
-my @draft = check('test/readme/drivers-draft.md', 'draft');
-is(scalar(@draft), 5, 'drivers-draft.md: 5 blocks run');
-for my $r (@draft)
 {
 	ok($r->{ok}, $r->{name}) or diag($r->{message});
 }
