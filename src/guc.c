@@ -57,29 +57,29 @@ pg_topics_define_gucs(bool preloading)
 
 	if (preloading)
 	{
-	DefineCustomIntVariable("pg_topics.max_partitions",
-							"Partitions, across all topics and databases, whose state shared memory can hold.",
-							NULL,
-							&pg_topics_max_partitions,
-							4096, 16, 1024 * 1024,
-							PGC_POSTMASTER, 0,
-							NULL, NULL, NULL);
+		DefineCustomIntVariable("pg_topics.max_partitions",
+								"Partitions, across all topics and databases, whose state shared memory can hold.",
+								NULL,
+								&pg_topics_max_partitions,
+								4096, 16, 1024 * 1024,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
 
-	DefineCustomIntVariable("pg_topics.max_members",
-							"Consumer group members, across all databases, whose heartbeats shared memory can hold.",
-							NULL,
-							&pg_topics_max_members,
-							4096, 16, 1024 * 1024,
-							PGC_POSTMASTER, 0,
-							NULL, NULL, NULL);
+		DefineCustomIntVariable("pg_topics.max_members",
+								"Consumer group members, across all databases, whose heartbeats shared memory can hold.",
+								NULL,
+								&pg_topics_max_members,
+								4096, 16, 1024 * 1024,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
 
-	DefineCustomIntVariable("pg_topics.max_open_producers",
-							"Pairs of open producing transaction and partition that shared memory can track.",
-							NULL,
-							&pg_topics_max_open_producers,
-							8192, 64, 1024 * 1024,
-							PGC_POSTMASTER, 0,
-							NULL, NULL, NULL);
+		DefineCustomIntVariable("pg_topics.max_open_producers",
+								"Pairs of open producing transaction and partition that shared memory can track.",
+								NULL,
+								&pg_topics_max_open_producers,
+								8192, 64, 1024 * 1024,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
 
 	}
 

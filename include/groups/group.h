@@ -42,6 +42,7 @@ extern void group_remove_members(const char *topic, const char *group,
 /* group_catalog.c */
 extern bool group_lookup(Topic *topic, const char *group, const char *member,
 						 GroupMember *gm);
+
 /* the value a claimed position row is written with, given its committed one */
 typedef int64 (*GroupClaimDecide) (int64 committed, void *arg);
 

@@ -190,10 +190,10 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 												gm.committed[i]);
 
 				/*
-				 * A position to reset is written now.  Before the first
-				 * sleep every position is locked: the commit that wakes us
-				 * should find nothing left to do but read.  A claim looks
-				 * at the LSO itself.
+				 * A position to reset is written now.  Before the first sleep
+				 * every position is locked: the commit that wakes us should
+				 * find nothing left to do but read.  A claim looks at the LSO
+				 * itself.
 				 */
 				if (pos[i] != gm.committed[i] || prelock)
 				{
@@ -223,7 +223,11 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 
 				if (lso[k] <= pos[k])
 					continue;
-				/* claim, then look again: the previous owner may have moved it */
+
+				/*
+				 * claim, then look again: the previous owner may have moved
+				 * it
+				 */
 				if (!position_pending(lg, p, &pos[k]))
 				{
 					pos[k] = poll_claim(topic, &gm, lg, p, max - found, false,
@@ -298,8 +302,8 @@ pg_topics__take(PG_FUNCTION_ARGS)
 
 		/*
 		 * topics.poll() passes its group and topic as constants: then the
-		 * group found holds for every row of the query (which cannot
-		 * outlive the transaction, whose memory holds the group).
+		 * group found holds for every row of the query (which cannot outlive
+		 * the transaction, whose memory holds the group).
 		 */
 		if (get_fn_expr_arg_stable(fcinfo->flinfo, 0) &&
 			get_fn_expr_arg_stable(fcinfo->flinfo, 1))

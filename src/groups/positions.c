@@ -391,7 +391,11 @@ positions_flush(void)
 			position_insert(pos);
 			continue;
 		}
-		/* a row version this statement wrote can only be updated by a later command */
+
+		/*
+		 * a row version this statement wrote can only be updated by a later
+		 * command
+		 */
 		if (!incremented)
 		{
 			CommandCounterIncrement();

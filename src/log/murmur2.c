@@ -31,9 +31,9 @@ kafka_murmur2(const char *data, int len)
 	{
 		int			i4 = i * 4;
 		uint32		k = (uint32) bytes[i4] |
-			((uint32) bytes[i4 + 1] << 8) |
-			((uint32) bytes[i4 + 2] << 16) |
-			((uint32) bytes[i4 + 3] << 24);
+		((uint32) bytes[i4 + 1] << 8) |
+		((uint32) bytes[i4 + 2] << 16) |
+		((uint32) bytes[i4 + 3] << 24);
 
 		k *= m;
 		k ^= k >> r;

@@ -102,8 +102,8 @@ route(Topic *topic, ProduceMessage *msgs, int n, bool sticky)
 		if (msg->key != NULL)
 			msg->partition =
 				kafka_partition_for_key(VARDATA_ANY(msg->key),
-											VARSIZE_ANY_EXHDR(msg->key),
-											topic->npartitions);
+										VARSIZE_ANY_EXHDR(msg->key),
+										topic->npartitions);
 		else if (sticky && keyless >= 0)
 			msg->partition = keyless;
 		else

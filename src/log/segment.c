@@ -110,7 +110,7 @@ segment_span(int64 segment_messages, int64 segment_bytes,
 			 const LogSegment *last, int64 log_end)
 {
 	int64		messages = segment_messages > 0 ?
-		segment_messages : DEFAULT_SEGMENT_MESSAGES;
+	segment_messages : DEFAULT_SEGMENT_MESSAGES;
 	int64		bytes = segment_bytes > 0 ? segment_bytes : DEFAULT_SEGMENT_BYTES;
 	int64		used;
 	int64		size;
@@ -254,8 +254,8 @@ const LogSegment *
 segment_wait_for(Topic **topicp, int partition, int64 offset, int64 target)
 {
 	TimestampTz deadline =
-		TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-									pg_topics_segment_create_timeout);
+	TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+								pg_topics_segment_create_timeout);
 	const LogSegment *seg;
 	char		name[NAMEDATALEN];
 

@@ -229,7 +229,7 @@ topic_add_partitions(AsOwner *admin, Topic *topic, int count)
 	int			have;
 	int			p;
 	int64		span = topic->segment_messages > 0 ?
-		topic->segment_messages : DEFAULT_SEGMENT_MESSAGES;
+	topic->segment_messages : DEFAULT_SEGMENT_MESSAGES;
 
 	/* the row lock serializes concurrent calls on the same topic */
 	args[0] = CStringGetTextDatum(topic->name);

@@ -270,5 +270,5 @@ pg_topics_partition_for_key(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid partition count %d", n)));
 	PG_RETURN_INT32(kafka_partition_for_key(VARDATA_ANY(key),
-												VARSIZE_ANY_EXHDR(key), n));
+											VARSIZE_ANY_EXHDR(key), n));
 }

@@ -406,7 +406,7 @@ topic_tables_guard(Node *parsetree)
 
 				foreach(lc, ((TruncateStmt *) parsetree)->relations)
 					if (in_topics_data(lfirst(lc)))
-						refuse("truncate", lfirst(lc));
+					refuse("truncate", lfirst(lc));
 			}
 			break;
 		case T_IndexStmt:
@@ -441,7 +441,7 @@ topic_tables_guard(Node *parsetree)
 					refuse("create", stmt->relation);
 				foreach(lc, stmt->inhRelations)
 					if (in_topics_data(lfirst(lc)))
-						refuse("add a table to", lfirst(lc));
+					refuse("add a table to", lfirst(lc));
 			}
 			break;
 		default:
