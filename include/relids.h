@@ -8,6 +8,8 @@
 #ifndef RELIDS_H
 #define RELIDS_H
 
+#include "access/skey.h"
+
 /* Every relation of schema topics that C code reads or writes directly. */
 typedef enum PgtRelation
 {
@@ -32,5 +34,7 @@ typedef enum PgtRelation
 
 extern Oid	pgt_relid(PgtRelation rel);
 extern Oid	pgt_data_namespace(void);
+extern void pgt_key_name(ScanKey key, AttrNumber attno, const char *value);
+extern void pgt_key_int4(ScanKey key, AttrNumber attno, int32 value);
 
 #endif							/* RELIDS_H */

@@ -7,7 +7,7 @@
  *	  them).
  *
  * The hot paths read and write these tables without SPI; this is where
- * they find them.  A relation that is missing means that the extension's
+ * they find them, and how they set up keys on their columns.  A relation that is missing means that the extension's
  * SQL objects are older than the library (the library was installed and
  * the server restarted, but ALTER EXTENSION pg_topics UPDATE has not run
  * yet): that is a clear error, not an internal one.
@@ -16,7 +16,12 @@
  */
 #include "postgres.h"
 
+#include "access/skey.h"
+#include "access/stratnum.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 
@@ -112,4 +117,27 @@ pgt_data_namespace(void)
 	if (!valid)
 		relids_load();
 	return data_namespace;
+}
+
+/*
+ * pgt_key_name sets up an equality key on a name column of pg_topics's
+ * catalog.  Names are in the "C" collation: a btree descends with the
+ * collation of the search key, which must order as the index does.
+ */
+void
+pgt_key_name(ScanKey key, AttrNumber attno, const char *value)
+{
+	ScanKeyInit(key, attno, BTEqualStrategyNumber, F_TEXTEQ,
+				CStringGetTextDatum(value));
+	key->sk_collation = C_COLLATION_OID;
+}
+
+/*
+ * pgt_key_int4 sets up an equality key on an integer column.
+ */
+void
+pgt_key_int4(ScanKey key, AttrNumber attno, int32 value)
+{
+	ScanKeyInit(key, attno, BTEqualStrategyNumber, F_INT4EQ,
+				Int32GetDatum(value));
 }

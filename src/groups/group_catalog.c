@@ -92,26 +92,6 @@
  */
 #define POSITION_LOCK_CLASS			0x7470
 
-static void
-gcat_key_int4(ScanKey key, AttrNumber attno, int32 value)
-{
-	ScanKeyInit(key, attno, BTEqualStrategyNumber, F_INT4EQ,
-				Int32GetDatum(value));
-}
-
-/*
- * gcat_key_text sets up an equality key on a name column.  The key takes
- * the column's collation ("C"): a btree descends with the collation of
- * the search key, which must order as the index does.
- */
-static void
-gcat_key_text(ScanKey key, AttrNumber attno, const char *value)
-{
-	ScanKeyInit(key, attno, BTEqualStrategyNumber, F_TEXTEQ,
-				CStringGetTextDatum(value));
-	key->sk_collation = C_COLLATION_OID;
-}
-
 static int32
 gcat_int4(HeapTuple tup, TupleDesc desc, AttrNumber attno, bool *isnull)
 {
@@ -145,8 +125,8 @@ group_lookup(Topic *topic, const char *group, const char *member,
 	gm->group = group;
 
 	rel = table_open(pgt_relid(PGT_GROUP), AccessShareLock);
-	gcat_key_text(&keys[0], Anum_group_topic, topic->name);
-	gcat_key_text(&keys[1], Anum_group_name, group);
+	pgt_key_name(&keys[0], Anum_group_topic, topic->name);
+	pgt_key_name(&keys[1], Anum_group_name, group);
 	scan = systable_beginscan(rel, pgt_relid(PGT_GROUP_PKEY), true, snapshot,
 							  2, keys);
 	tup = systable_getnext(scan);
@@ -173,9 +153,9 @@ group_lookup(Topic *topic, const char *group, const char *member,
 	}
 
 	rel = table_open(pgt_relid(PGT_MEMBER), AccessShareLock);
-	gcat_key_text(&keys[0], Anum_member_topic, topic->name);
-	gcat_key_text(&keys[1], Anum_member_group, group);
-	gcat_key_text(&keys[2], Anum_member_name, member);
+	pgt_key_name(&keys[0], Anum_member_topic, topic->name);
+	pgt_key_name(&keys[1], Anum_member_group, group);
+	pgt_key_name(&keys[2], Anum_member_name, member);
 	scan = systable_beginscan(rel, pgt_relid(PGT_MEMBER_PKEY), true, snapshot,
 							  3, keys);
 	tup = systable_getnext(scan);
@@ -195,8 +175,8 @@ group_lookup(Topic *topic, const char *group, const char *member,
 
 	/* the member's partitions, in partition order (the key's) */
 	rel = table_open(pgt_relid(PGT_ASSIGNMENT), AccessShareLock);
-	gcat_key_text(&keys[0], Anum_assignment_topic, topic->name);
-	gcat_key_text(&keys[1], Anum_assignment_group, group);
+	pgt_key_name(&keys[0], Anum_assignment_topic, topic->name);
+	pgt_key_name(&keys[1], Anum_assignment_group, group);
 	scan = systable_beginscan(rel, pgt_relid(PGT_ASSIGNMENT_PKEY), true,
 							  snapshot, 2, keys);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
@@ -232,8 +212,8 @@ group_lookup(Topic *topic, const char *group, const char *member,
 		int			k;
 
 		rel = table_open(pgt_relid(PGT_OFFSET), AccessShareLock);
-		gcat_key_text(&keys[0], Anum_offset_topic, topic->name);
-		gcat_key_text(&keys[1], Anum_offset_group, group);
+		pgt_key_name(&keys[0], Anum_offset_topic, topic->name);
+		pgt_key_name(&keys[1], Anum_offset_group, group);
 		scan = systable_beginscan(rel, pgt_relid(PGT_OFFSET_PKEY), true,
 								  snapshot, 2, keys);
 		while (i < gm->nassigned && HeapTupleIsValid(tup = systable_getnext(scan)))
@@ -268,9 +248,9 @@ gcat_position_scan(Relation rel, Snapshot snapshot, const char *topic,
 {
 	ScanKeyData keys[3];
 
-	gcat_key_text(&keys[0], Anum_offset_topic, topic);
-	gcat_key_text(&keys[1], Anum_offset_group, group);
-	gcat_key_int4(&keys[2], Anum_offset_partition, partition);
+	pgt_key_name(&keys[0], Anum_offset_topic, topic);
+	pgt_key_name(&keys[1], Anum_offset_group, group);
+	pgt_key_int4(&keys[2], Anum_offset_partition, partition);
 	return systable_beginscan(rel, pgt_relid(PGT_OFFSET_PKEY), true,
 							  snapshot, 3, keys);
 }

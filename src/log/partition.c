@@ -479,26 +479,6 @@ broadcast(PartitionState *state)
 }
 
 /*
- * key_text and key_int4 set up equality keys on the catalog's columns.
- * Names are in the "C" collation: a btree descends with the collation of
- * the search key, which must order as the index does.
- */
-static void
-key_text(ScanKey key, AttrNumber attno, const char *value)
-{
-	ScanKeyInit(key, attno, BTEqualStrategyNumber, F_TEXTEQ,
-				CStringGetTextDatum(value));
-	key->sk_collation = C_COLLATION_OID;
-}
-
-static void
-key_int4(ScanKey key, AttrNumber attno, int32 value)
-{
-	ScanKeyInit(key, attno, BTEqualStrategyNumber, F_INT4EQ,
-				Int32GetDatum(value));
-}
-
-/*
  * record_missing raises 55000 for a partition whose row in table is gone.
  */
 static void
@@ -526,8 +506,8 @@ record_value(PgtRelation rel, PgtRelation index, AttrNumber attno,
 	bool		isnull;
 	int64		value;
 
-	key_text(&keys[0], 1, topic);
-	key_int4(&keys[1], 2, partition);
+	pgt_key_name(&keys[0], 1, topic);
+	pgt_key_int4(&keys[1], 2, partition);
 	scan = systable_beginscan(r, pgt_relid(index), true, snapshot, 2, keys);
 	tup = systable_getnext(scan);
 	if (!HeapTupleIsValid(tup))
@@ -799,8 +779,8 @@ partition_open(const char *topic, int partition, Oid relid, int nsegments,
 }
 
 /*
- * write_high_water overwrites the mark of a partition with value, in place,
- * and returns the end of the WAL record that did it.  Caller holds the
+ * write_row overwrites the mark of a partition with value, in place, and
+ * returns the end of the WAL record that did it.  Caller holds the
  * partition's extend_lock and a lock on rel, topics.high_water.
  *
  * The row is never updated by a transaction (only inserted and deleted
@@ -810,7 +790,7 @@ partition_open(const char *topic, int partition, Oid relid, int nsegments,
  * transaction, as it must.
  */
 static XLogRecPtr
-write_high_water(Relation rel, PartitionState *state, int64 value)
+write_row(Relation rel, PartitionState *state, int64 value)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	ScanKeyData keys[2];
@@ -823,8 +803,8 @@ write_high_water(Relation rel, PartitionState *state, int64 value)
 
 	Assert(LWLockHeldByMeInMode(&state->extend_lock, LW_EXCLUSIVE));
 
-	key_text(&keys[0], Anum_high_water_topic, state->topic);
-	key_int4(&keys[1], Anum_high_water_partition, state->partition);
+	pgt_key_name(&keys[0], Anum_high_water_topic, state->topic);
+	pgt_key_int4(&keys[1], Anum_high_water_partition, state->partition);
 	scan = systable_beginscan(rel, pgt_relid(PGT_HIGH_WATER_PKEY), true,
 							  SnapshotSelf, 2, keys);
 	tup = systable_getnext(scan);
@@ -842,6 +822,30 @@ write_high_water(Relation rel, PartitionState *state, int64 value)
 }
 
 /*
+ * write_mark makes the mark of a partition written at least up to below,
+ * writing target when it is not, and sets *written and *lsn to the mark
+ * written and the end of its record.  Caller holds the partition's
+ * extend_lock and a lock on rel, topics.high_water.
+ */
+static void
+write_mark(Relation rel, PartitionState *state, int64 below, int64 target,
+		   int64 *written, XLogRecPtr *lsn)
+{
+	LWLockAcquire(&state->lock, LW_SHARED);
+	*written = state->high_water_written;
+	*lsn = state->high_water_lsn;
+	LWLockRelease(&state->lock);
+	if (*written >= below)
+		return;
+	*lsn = write_row(rel, state, target);
+	*written = target;
+	LWLockAcquire(&state->lock, LW_EXCLUSIVE);
+	state->high_water_written = target;
+	state->high_water_lsn = *lsn;
+	LWLockRelease(&state->lock);
+}
+
+/*
  * raise_high_water makes sure the mark of a partition is at least need,
  * flushed: it writes target when the mark written is below need, then
  * waits for the flush of the record that wrote the mark.
@@ -854,19 +858,7 @@ raise_high_water(PartitionState *state, int64 need, int64 target)
 	XLogRecPtr	lsn;
 
 	LWLockAcquire(&state->extend_lock, LW_EXCLUSIVE);
-	LWLockAcquire(&state->lock, LW_SHARED);
-	written = state->high_water_written;
-	lsn = state->high_water_lsn;
-	LWLockRelease(&state->lock);
-	if (written < need)
-	{
-		lsn = write_high_water(rel, state, target);
-		written = target;
-		LWLockAcquire(&state->lock, LW_EXCLUSIVE);
-		state->high_water_written = target;
-		state->high_water_lsn = lsn;
-		LWLockRelease(&state->lock);
-	}
+	write_mark(rel, state, need, target, &written, &lsn);
 	LWLockRelease(&state->extend_lock);
 
 	if (!XLogRecPtrIsInvalid(lsn))
@@ -885,23 +877,12 @@ static void
 raise_high_water_ahead(PartitionState *state, int64 target)
 {
 	Relation	rel = table_open(pgt_relid(PGT_HIGH_WATER), RowExclusiveLock);
+	int64		written;
+	XLogRecPtr	lsn;
 
 	if (LWLockConditionalAcquire(&state->extend_lock, LW_EXCLUSIVE))
 	{
-		int64		written;
-
-		LWLockAcquire(&state->lock, LW_SHARED);
-		written = state->high_water_written;
-		LWLockRelease(&state->lock);
-		if (written < target)
-		{
-			XLogRecPtr	lsn = write_high_water(rel, state, target);
-
-			LWLockAcquire(&state->lock, LW_EXCLUSIVE);
-			state->high_water_written = target;
-			state->high_water_lsn = lsn;
-			LWLockRelease(&state->lock);
-		}
+		write_mark(rel, state, target, target, &written, &lsn);
 		LWLockRelease(&state->extend_lock);
 	}
 	table_close(rel, RowExclusiveLock);
