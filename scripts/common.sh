@@ -140,14 +140,51 @@ as_pg() {
     runuser -u postgres -- env PATH="$PG_BIN:$PATH" "$@"
 }
 
-# Build with -Werror as postgres, then install into the system PostgreSQL as root.
+# Build with -Werror as postgres, then install into PostgreSQL as root.
+# With LOG, the compiler's and make's output goes to that file instead of the
+# terminal, and only a failure shows it: the compiler's diagnostics (they may
+# lie far above the end with make -j) and the log's last lines.
 build_and_install() {
-    local dir=${1:-$BUILD_DIR}
-    log "building in $dir"
-    (cd "$dir" && as_pg make -j"$(nproc)" PG_CONFIG="$PG_CONFIG" COPT=-Werror) ||
-        die "build failed"
+    local dir=${1:-$BUILD_DIR} log=${2:-}
+    if [ -z "$log" ]; then
+        log "building in $dir"
+        (cd "$dir" && as_pg make -j"$(nproc)" PG_CONFIG="$PG_CONFIG" COPT=-Werror) ||
+            die "build failed"
+        log "installing into $("$PG_CONFIG" --pkglibdir)"
+        make -C "$dir" PG_CONFIG="$PG_CONFIG" install >/dev/null || die "make install failed"
+        return 0
+    fi
+    mkdir -p "$(dirname "$log")"
+    : >"$log"
+    log "building in $dir (compiler output: $log)"
+    (cd "$dir" && as_pg make -j"$(nproc)" PG_CONFIG="$PG_CONFIG" COPT=-Werror) >>"$log" 2>&1 ||
+        build_failed "build" "$log"
     log "installing into $("$PG_CONFIG" --pkglibdir)"
-    make -C "$dir" PG_CONFIG="$PG_CONFIG" install >/dev/null || die "make install failed"
+    make -C "$dir" PG_CONFIG="$PG_CONFIG" install >>"$log" 2>&1 ||
+        build_failed "make install" "$log"
+}
+
+# Show why STEP failed from its LOG, then exit. The compiler's command lines
+# are left out (they are long and say nothing about the error); when the rest
+# is long, the first errors and warnings come before its last lines, since
+# with make -j they may lie far above the end.
+build_failed() {
+    local step=$1 log=$2 out n
+    out=$(grep -vE '^(/[^ ]*/)?(gcc|cc|clang)(-[0-9.]+)? ' "$log" | cut -c1-400 || true)
+    n=$(printf '%s\n' "$out" | wc -l)
+    {
+        if [ "$n" -le 60 ]; then
+            printf '\n----- %s (compiler command lines left out) -----\n' "$log"
+            printf '%s\n' "$out"
+        else
+            printf '\n----- first errors and warnings in %s -----\n' "$log"
+            printf '%s\n' "$out" | grep -E ': (fatal )?error|: warning:' | head -n 20 || true
+            printf '\n----- last 40 lines of %s (compiler command lines left out) -----\n' "$log"
+            printf '%s\n' "$out" | tail -n 40
+        fi
+        printf -- '-----\n'
+    } >&2
+    die "$step failed; full output in $log"
 }
 
 # Stop every postgres server whose data directory is inside DIR (pg_regress

@@ -5,14 +5,22 @@
 #
 # usage (as root): bash scripts/demo.sh [stop]
 #   PGTOPICS_DEMO_PORT=5499   port to listen on (localhost only)
+#   PGTOPICS_DEMO_DIR=/var/tmp/pg_topics-demo   the server's data, logs and
+#       socket; "stop" needs the same value. Two demos side by side need
+#       their own dir and port (and PGTOPICS_BUILD_DIR, PGTOPICS_PG_BIN: see
+#       scripts/common.sh).
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-DEMO_DIR=/var/tmp/pg_topics-demo       # also the Unix socket directory
+DEMO_DIR=${PGTOPICS_DEMO_DIR:-/var/tmp/pg_topics-demo}   # also the Unix socket directory
+DEMO_DIR=${DEMO_DIR%/}
 DATA_DIR=$DEMO_DIR/data
 LOG_FILE=$DEMO_DIR/logfile
+BUILD_LOG=$DEMO_DIR/build.log
 PORT=${PGTOPICS_DEMO_PORT:-5499}
+# The longest the demo's SQL may take (its long poll waits at most 10 s).
+DEMO_TIMEOUT=120
 
 # Stop the demo server if one is running from DATA_DIR (fast, then immediate).
 stop_demo() {
@@ -57,12 +65,16 @@ start_cluster() {
 }
 
 # psql as postgres over the demo socket; -X ignores any ~/.psqlrc, no pager so
-# it never waits for a key press.
+# it never waits for a key press; timeout so that nothing can hang the demo.
 demo_psql() {
-    as_pg psql -X -q -v ON_ERROR_STOP=1 -P pager=off -h "$DEMO_DIR" -p "$PORT" -U postgres -d postgres "$@"
+    as_pg timeout "$DEMO_TIMEOUT" psql -X -q -v ON_ERROR_STOP=1 -P pager=off \
+        -h "$DEMO_DIR" -p "$PORT" -U postgres -d postgres "$@"
 }
 
 print_usage_hints() {
+    # "stop" must find the same dir
+    local env=
+    [ "$DEMO_DIR" != /var/tmp/pg_topics-demo ] && env="PGTOPICS_DEMO_DIR=$DEMO_DIR "
     cat <<EOF
 
 The demo server is still running (data: $DATA_DIR, log: $LOG_FILE).
@@ -70,13 +82,14 @@ Connect (trust auth, so any local user can):
   psql -h $DEMO_DIR -p $PORT -U postgres postgres
   runuser -u postgres -- $PG_BIN/psql -h $DEMO_DIR -p $PORT postgres
 Stop it with either of:
-  bash scripts/demo.sh stop
+  ${env}bash scripts/demo.sh stop
   runuser -u postgres -- $PG_BIN/pg_ctl -D $DATA_DIR stop
 EOF
 }
 
 main() {
     require_root
+    check_scratch_dir "$DEMO_DIR"
     case "${1:-}" in
         stop)
             if id postgres >/dev/null 2>&1 && stop_demo; then
@@ -93,13 +106,14 @@ main() {
     install_packages
     stop_demo || true
     make_scratch_copy "$BUILD_DIR"
-    build_and_install "$BUILD_DIR"
+    mkdir -p "$DEMO_DIR"
+    build_and_install "$BUILD_DIR" "$BUILD_LOG"
     init_cluster
     start_cluster
 
     cd "$DEMO_DIR"
-    demo_psql -c 'CREATE EXTENSION IF NOT EXISTS pg_topics'
-    echo
+    # dblink: the demo's long poll is woken by a producer in a second session
+    demo_psql -c 'CREATE EXTENSION IF NOT EXISTS pg_topics' -c 'CREATE EXTENSION IF NOT EXISTS dblink'
     # -e echoes each statement before its result
     demo_psql -e -f "$BUILD_DIR/scripts/demo.sql"
     print_usage_hints

@@ -112,7 +112,9 @@ main() {
     trap 'exit 143' TERM
 
     make_scratch_copy "$BUILD_DIR"
-    build_and_install "$BUILD_DIR"
+    # The compiler's output goes to a file; a failed build prints its errors
+    # and the end of the file, so the CI log still shows what broke.
+    build_and_install "$BUILD_DIR" "$BUILD_DIR/build.log"
 
     # Run every requested suite even if an earlier one failed: one CI run then
     # shows all the breakage.
