@@ -33,6 +33,8 @@ typedef enum PgtRelation
 } PgtRelation;
 
 extern Oid	pgt_relid(PgtRelation rel);
+extern void pgt_require_catalog(void);
+extern bool pgt_catalog_is_current(void);
 extern Oid	pgt_data_namespace(void);
 extern void pgt_key_name(ScanKey key, AttrNumber attno, const char *value);
 extern void pgt_key_int4(ScanKey key, AttrNumber attno, int32 value);

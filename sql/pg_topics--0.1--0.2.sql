@@ -293,6 +293,9 @@ DO $$
 DECLARE
     data_owner pg_catalog.oid := (SELECT n.nspowner FROM pg_catalog.pg_namespace n
                                    WHERE n.nspname OPERATOR(pg_catalog.=) 'topics_data');
+    create_topic pg_catalog.oid :=
+        'topics.create_topic(text, integer, text, jsonb)'::pg_catalog.regprocedure;
+    create_topic_init_privs pg_catalog.aclitem[];
     r record;
 BEGIN
     FOR r IN
@@ -331,6 +334,10 @@ BEGIN
     -- CREATE on topics_data let a role create topics; EXECUTE on
     -- create_topic does now, and nobody but its owner creates tables there.
     REVOKE EXECUTE ON FUNCTION topics.create_topic(text, integer, text, jsonb) FROM PUBLIC;
+    create_topic_init_privs := (SELECT i.initprivs FROM pg_catalog.pg_init_privs i
+                                 WHERE i.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+                                   AND i.objoid OPERATOR(pg_catalog.=) create_topic
+                                   AND i.objsubid OPERATOR(pg_catalog.=) 0);
     FOR r IN
         SELECT a.grantee
           FROM pg_catalog.pg_namespace n,
@@ -349,6 +356,20 @@ BEGIN
                                       r.grantee::pg_catalog.regrole);
         END IF;
     END LOOP;
+
+    -- A GRANT inside ALTER EXTENSION is recorded as the object's initial
+    -- privilege, which pg_dump leaves out: the grants above are the users',
+    -- not the extension's, so that a dump keeps them.  Topic tables are no
+    -- members of the extension and have no initial privileges.
+    UPDATE pg_catalog.pg_init_privs i SET initprivs = create_topic_init_privs
+     WHERE i.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+       AND i.objoid OPERATOR(pg_catalog.=) create_topic
+       AND i.objsubid OPERATOR(pg_catalog.=) 0;
+    DELETE FROM pg_catalog.pg_init_privs i
+     USING pg_catalog.pg_class c
+     WHERE i.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+       AND i.objoid OPERATOR(pg_catalog.=) c.oid
+       AND c.relnamespace OPERATOR(pg_catalog.=) 'topics_data'::pg_catalog.regnamespace;
 END
 $$;
 

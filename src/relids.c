@@ -67,13 +67,15 @@ relids_inval(Datum arg, Oid relid)
 }
 
 /*
- * relids_load looks every relation up by name.
+ * relids_load looks every relation up by name, and returns whether it
+ * found them all; when one is missing it raises an error, unless
+ * missing_ok.
  */
-static void
-relids_load(void)
+static bool
+relids_load(bool missing_ok)
 {
 	static bool callback_registered = false;
-	Oid			nspid = get_namespace_oid(TOPICS_SCHEMA, false);
+	Oid			nspid = get_namespace_oid(TOPICS_SCHEMA, missing_ok);
 	int			i;
 
 	if (!callback_registered)
@@ -83,17 +85,22 @@ relids_load(void)
 	}
 	for (i = 0; i < PGT_NRELATIONS; i++)
 	{
-		relids[i] = get_relname_relid(relnames[i], nspid);
-		if (!OidIsValid(relids[i]))
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("relation \"%s.%s\" of pg_topics is missing",
-							TOPICS_SCHEMA, relnames[i]),
-					 errdetail("The SQL objects of extension pg_topics are older than its library."),
-					 errhint("Run ALTER EXTENSION pg_topics UPDATE.")));
+		relids[i] = OidIsValid(nspid) ?
+			get_relname_relid(relnames[i], nspid) : InvalidOid;
+		if (OidIsValid(relids[i]))
+			continue;
+		if (missing_ok)
+			return false;
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("relation \"%s.%s\" of pg_topics is missing",
+						TOPICS_SCHEMA, relnames[i]),
+				 errdetail("The SQL objects of extension pg_topics are older than its library."),
+				 errhint("Run ALTER EXTENSION pg_topics UPDATE.")));
 	}
-	data_namespace = get_namespace_oid(TOPICS_DATA_SCHEMA, false);
-	valid = true;
+	data_namespace = get_namespace_oid(TOPICS_DATA_SCHEMA, missing_ok);
+	valid = OidIsValid(data_namespace);
+	return valid;
 }
 
 /*
@@ -104,8 +111,30 @@ pgt_relid(PgtRelation rel)
 {
 	Assert(rel >= 0 && rel < PGT_NRELATIONS);
 	if (!valid)
-		relids_load();
+		(void) relids_load(false);
 	return relids[rel];
+}
+
+/*
+ * pgt_require_catalog raises the error above when the SQL objects are
+ * older than the library.  Code that reads the catalog through SPI calls
+ * it first, so that a 0.1 catalog gives that error, not a missing column.
+ */
+void
+pgt_require_catalog(void)
+{
+	if (!valid)
+		(void) relids_load(false);
+}
+
+/*
+ * pgt_catalog_is_current returns whether the SQL objects are those this
+ * library reads (the worker leaves a database alone until they are).
+ */
+bool
+pgt_catalog_is_current(void)
+{
+	return valid || relids_load(true);
 }
 
 /*
@@ -115,7 +144,7 @@ Oid
 pgt_data_namespace(void)
 {
 	if (!valid)
-		relids_load();
+		(void) relids_load(false);
 	return data_namespace;
 }
 

@@ -41,6 +41,7 @@
 #include "log/topic.h"
 #include "log/topic_tables.h"
 #include "preload.h"
+#include "relids.h"
 
 static HTAB *TopicCache = NULL;
 static List *retired_contexts = NIL;
@@ -100,9 +101,11 @@ topic_cache_init(void)
 static void
 spi_latest(const char *sql, int nargs, Oid *types, Datum *values)
 {
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+	SPIPlanPtr	plan;
 	int			rc;
 
+	pgt_require_catalog();
+	plan = SPI_prepare(sql, nargs, types);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
 			 SPI_result_code_string(SPI_result));

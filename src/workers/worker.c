@@ -49,6 +49,7 @@
 
 #include "guc.h"
 #include "log/topic.h"
+#include "relids.h"
 #include "workers/worker.h"
 #include "workers/worker_state.h"
 
@@ -126,8 +127,13 @@ run_job(const char *what, WorkerJob job)
 	PG_TRY();
 	{
 		has_extension = OidIsValid(get_extension_oid("pg_topics", true));
-		if (has_extension)
+		if (has_extension && pgt_catalog_is_current())
 			job();
+		else if (has_extension)
+			ereport(DEBUG1,
+					(errmsg("pg_topics in database \"%s\" is older than its library",
+							get_database_name(MyDatabaseId)),
+					 errdetail("The worker waits for ALTER EXTENSION pg_topics UPDATE.")));
 		else
 			ereport(DEBUG1,
 					(errmsg("database \"%s\" has no extension \"pg_topics\"",
