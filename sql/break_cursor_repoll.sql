@@ -10,7 +10,9 @@
 -- FETCH is accepted: COMMIT stores position 15 and 6-9 are lost.
 --
 \set VERBOSITY sqlstate
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_topics;
+RESET client_min_messages;
 
 SELECT * FROM topics.create_topic('brk_repoll');
 SELECT count(*) FROM topics.produce_batch('brk_repoll',

@@ -12,7 +12,9 @@
 -- FETCHed can be read from the cursor after the commit.
 --
 \set VERBOSITY sqlstate
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_topics;
+RESET client_min_messages;
 
 SELECT * FROM topics.create_topic('brk_hold');
 SELECT count(*) FROM topics.produce_batch('brk_hold',
