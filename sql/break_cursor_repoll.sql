@@ -34,6 +34,26 @@ COMMIT;
 -- nothing was skipped: the next poll starts where a committed transaction
 -- last took a row (here nothing committed), and every offset comes once
 SELECT committed FROM topics.group_lag WHERE group_name = 'g';
+BEGIN;
+SELECT min(msg_offset), max(msg_offset), count(*)
+  FROM topics.poll('g', 'brk_repoll', 'm', 1000);
+ROLLBACK;
+
+-- The same when the cursor's first FETCH (which ran its poll) was in the
+-- savepoint: the position's lock went with the rollback, so the next FETCH
+-- is refused ("the poll ... was rolled back"), unless a new poll claims the
+-- partition again in between; then the cursor hands out 3-5 after the new
+-- poll's 0, and 1-2 are lost.
+BEGIN;
+DECLARE c CURSOR FOR SELECT msg_offset FROM topics.poll('g', 'brk_repoll', 'm', 1000);
+SAVEPOINT s;
+FETCH 3 FROM c;
+ROLLBACK TO SAVEPOINT s;
+SELECT msg_offset FROM topics.poll('g', 'brk_repoll', 'm', 1);
+FETCH 3 FROM c;
+\echo :SQLSTATE
+COMMIT;
+SELECT committed FROM topics.group_lag WHERE group_name = 'g';
 SELECT min(msg_offset), max(msg_offset), count(*)
   FROM topics.poll('g', 'brk_repoll', 'm', 1000);
 
