@@ -42,7 +42,7 @@ REGRESS = topics produce fetch murmur2 privileges errors groups positions search
 REGRESS_OPTS = --temp-config=$(srcdir)/pg_topics.conf \
 	--temp-instance=./tmp_check_regress
 
-ISOLATION = lso_out_of_order lso_rollback_gap lso_savepoint lso_prepared group_rebalance group_stale_commit group_poll_rollback group_longpoll drop_savepoint drop_lock_queue break_add_partitions_segment
+ISOLATION = lso_out_of_order lso_rollback_gap lso_savepoint lso_prepared group_rebalance group_stale_commit group_poll_rollback group_longpoll drop_savepoint drop_lock_queue break_add_partitions_segment break_create_race
 ISOLATION_OPTS = --temp-config=$(srcdir)/pg_topics.conf \
 	--temp-instance=./tmp_check_iso --inputdir=test \
 	--outputdir=output_iso
