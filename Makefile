@@ -38,7 +38,7 @@ PGFILEDESC = "pg_topics - Kafka-style topics and partitions"
 
 PG_CPPFLAGS = -I$(srcdir)/include
 
-REGRESS = topics produce fetch murmur2 privileges errors groups positions search_path upgrade break_cursor_repoll break_hold_cursor break_max_wait_overflow break_superuser_constraints break_leaky_views break_longpoll_expiry break_procedure_commit break_old_objects
+REGRESS = topics produce fetch murmur2 privileges errors groups positions search_path upgrade break_cursor_repoll break_hold_cursor break_max_wait_overflow break_superuser_constraints break_leaky_views break_longpoll_expiry break_procedure_commit break_old_objects break_drop_after_poll
 REGRESS_OPTS = --temp-config=$(srcdir)/pg_topics.conf \
 	--temp-instance=./tmp_check_regress
 
