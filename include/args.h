@@ -15,6 +15,7 @@
 
 extern int64 pg_topics_interval_ms(Interval *span);
 extern int64 pg_topics_wait_ms(Interval *span);
+extern TimestampTz pg_topics_deadline(int64 wait_ms);
 extern void pg_topics_check_max_messages(int max, const char *what);
 
 #endif							/* ARGS_H */

@@ -417,7 +417,7 @@ $$;
 COMMENT ON FUNCTION topics_internal.can_use_group(text, regrole) IS
     'Internal: whether the current role may use a consumer group';
 
-CREATE VIEW topics.topics AS
+CREATE VIEW topics.topics WITH (security_barrier) AS
 SELECT t.name,
        t.mode,
        t.partitions,
@@ -440,7 +440,7 @@ COMMENT ON COLUMN topics.topics.owner IS 'Role that owns the topic: it may drop 
 COMMENT ON COLUMN topics.topics.root_table IS 'The table that holds all the topic''s messages (read it with plain SQL)';
 COMMENT ON COLUMN topics.topics.created_at IS 'When the topic was created';
 
-CREATE VIEW topics.partitions AS
+CREATE VIEW topics.partitions WITH (security_barrier) AS
 SELECT t.name AS topic,
        i.partition,
        i.log_start,
@@ -477,7 +477,7 @@ COMMENT ON COLUMN topics.partitions.oldest_producer_pid IS 'Backend of the oldes
 COMMENT ON COLUMN topics.partitions.oldest_producer_xid IS 'Transaction id of the oldest open producer';
 COMMENT ON COLUMN topics.partitions.oldest_producer_age IS 'How long the oldest open producer has held the LSO back';
 
-CREATE VIEW topics.segments AS
+CREATE VIEW topics.segments WITH (security_barrier) AS
 SELECT s.topic,
        s.partition,
        s.base_offset,
@@ -496,7 +496,7 @@ COMMENT ON COLUMN topics.segments.end_offset IS 'The segment holds offsets below
 COMMENT ON COLUMN topics.segments.segment_table IS 'The segment''s table';
 COMMENT ON COLUMN topics.segments.created_at IS 'When the segment was created';
 
-CREATE VIEW topics.groups AS
+CREATE VIEW topics.groups WITH (security_barrier) AS
 SELECT g.name AS group_name,
        g.topic,
        g.owner,
@@ -519,7 +519,7 @@ COMMENT ON COLUMN topics.groups.generation IS 'Bumped by every rebalance';
 COMMENT ON COLUMN topics.groups.members IS 'Number of members';
 COMMENT ON COLUMN topics.groups.created_at IS 'When the group was created';
 
-CREATE VIEW topics.group_members AS
+CREATE VIEW topics.group_members WITH (security_barrier) AS
 SELECT g.name AS group_name,
        g.topic,
        m.member,
@@ -550,7 +550,7 @@ COMMENT ON COLUMN topics.group_members.last_seen IS 'When this server last saw t
 COMMENT ON COLUMN topics.group_members.session_timeout IS 'The member is removed after this long without being seen';
 COMMENT ON COLUMN topics.group_members.joined_at IS 'When the member first joined';
 
-CREATE VIEW topics.group_lag AS
+CREATE VIEW topics.group_lag WITH (security_barrier) AS
 SELECT g.name AS group_name,
        g.topic,
        i.partition,

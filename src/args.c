@@ -10,6 +10,7 @@
 
 #include "common/int.h"
 #include "datatype/timestamp.h"
+#include "utils/timestamp.h"
 
 #include "args.h"
 
@@ -55,6 +56,20 @@ pg_topics_wait_ms(Interval *span)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_wait must not be negative")));
 	return pg_topics_interval_ms(span);
+}
+
+/*
+ * pg_topics_deadline returns the time wait_ms from now, or DT_NOEND (never)
+ * when that lies beyond what a timestamp holds.
+ */
+TimestampTz
+pg_topics_deadline(int64 wait_ms)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (wait_ms >= (DT_NOEND - now) / 1000)
+		return DT_NOEND;
+	return TimestampTzPlusMilliseconds(now, wait_ms);
 }
 
 /*

@@ -16,6 +16,7 @@ typedef struct LedgerGroup LedgerGroup;
 extern void positions_init(void);
 extern LedgerGroup *positions_group(const char *topic, const char *group);
 extern void positions_mark_polled(LedgerGroup *group);
+extern uint64 positions_latest_read(LedgerGroup *group);
 extern LedgerGroup *positions_polled_group(text *group, text *topic);
 extern void position_register(LedgerGroup *group, int partition,
 							  int64 committed, int64 value, ItemPointer tid);
@@ -23,6 +24,7 @@ extern bool position_pending(LedgerGroup *group, int partition, int64 *value);
 extern void position_set(LedgerGroup *group, int partition, int64 value);
 extern void position_read(LedgerGroup *group, int partition, int64 below,
 						  bool gap);
-extern void positions_take(LedgerGroup *group, int partition, int64 offset);
+extern void positions_take(LedgerGroup *group, int partition, int64 offset,
+						   uint64 read);
 
 #endif							/* POSITIONS_H */

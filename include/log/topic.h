@@ -22,6 +22,7 @@ typedef struct TopicPartition
 	PartitionState *state;		/* NULL until first used */
 	int			nsegments;
 	LogSegment *segments;		/* ordered by base */
+	TransactionId created_xid;	/* xmin of its first segment's catalog row */
 } TopicPartition;
 
 typedef struct Topic
@@ -30,7 +31,6 @@ typedef struct Topic
 	bool		valid;			/* false once an invalidation hit it */
 	Oid			relid;			/* the root table, topics_data.<name> */
 	Oid			owner;			/* the role that owns the topic */
-	TransactionId created_xid;	/* xmin of its catalog row */
 	TopicMode	mode;
 	int64		segment_messages;
 	int64		segment_bytes;
@@ -42,7 +42,7 @@ typedef struct Topic
 
 extern Topic *topic_open(const char *name, LOCKMODE lockmode);
 extern Topic *topic_reload(Topic *topic);
-extern bool topic_created_here(Topic *topic);
+extern bool topic_partition_created_here(Topic *topic, int partition);
 extern PartitionState *topic_partition_state(Topic *topic, int partition);
 extern void topic_bounds(Topic *topic, int partition, PartitionBounds *bounds);
 extern const LogSegment *topic_find_segment(Topic *topic, int partition,

@@ -42,11 +42,28 @@
 
 #include "args.h"
 #include "groups/group.h"
+#include "groups/heartbeat.h"
 #include "groups/positions.h"
 #include "log/fetch.h"
 
 PG_FUNCTION_INFO_V1(pg_topics__poll);
 PG_FUNCTION_INFO_V1(pg_topics__take);
+
+/*
+ * What a call site of topics._take in a query knows once its first row
+ * came: the group, and the poll that read the rows it hands out.
+ */
+typedef struct TakeSite
+{
+	LedgerGroup *group;
+	uint64		read;
+} TakeSite;
+
+/*
+ * A waiting poll counts as the member's heartbeat, and looks for a
+ * rebalance of its group, this often.
+ */
+#define POLL_RECHECK_MS		1000
 
 /* Polls rotate the partition they read first, for fairness. */
 static uint32 poll_rotation = 0;
@@ -111,6 +128,40 @@ poll_claim(Topic *topic, GroupMember *gm, LedgerGroup *lg, int partition,
 }
 
 /*
+ * poll_still_member keeps a waiting member alive, and at most once every
+ * POLL_RECHECK_MS returns false when its group was rebalanced since the
+ * poll began (or the member left): then the poll ends, and returns what it
+ * read, so that the member learns of the rebalance and a new owner of its
+ * partitions does not wait out the rest of its max_wait.
+ */
+static bool
+poll_still_member(Topic *topic, GroupMember *gm, const char *member,
+				  TimestampTz *checked)
+{
+	GroupMember now;
+
+	member_touch(member_key(topic->name, gm->group, member));
+	if (!TimestampDifferenceExceeds(*checked, GetCurrentTimestamp(),
+									POLL_RECHECK_MS))
+		return true;
+	*checked = GetCurrentTimestamp();
+	if (!group_lookup(topic, gm->group, member, &now))
+		return false;
+	return now.is_member && now.generation == gm->generation;
+}
+
+/*
+ * poll_sleep_ms returns how long a poll sleeps before it looks again:
+ * until the deadline, but no longer than POLL_RECHECK_MS.
+ */
+static long
+poll_sleep_ms(TimestampTz deadline)
+{
+	return Min(TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline),
+			   POLL_RECHECK_MS);
+}
+
+/*
  * topics._poll(group, topic, member, max_messages, max_wait) returns the
  * next committed messages of the member's partitions, as stored.  It moves
  * no position itself, except past a gap of rolled-back offsets that holds
@@ -131,6 +182,7 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 	int64	   *pos;
 	int64	   *lso;
 	PartitionState *topic_state;
+	TimestampTz checked;
 	int			i;
 	int			found = 0;
 	bool		prelock = false;
@@ -154,16 +206,16 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 	lg = positions_group(topic->name, group);
 	positions_mark_polled(lg);
 	store = fetch_store_begin(fcinfo);
-	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
+	deadline = pg_topics_deadline(wait_ms);
+	checked = GetCurrentTimestamp();
 	if (gm.nassigned == 0)
 	{
 		/* more members than partitions: this one waits out its turn */
-		while (GetCurrentTimestamp() < deadline)
+		while (GetCurrentTimestamp() < deadline &&
+			   poll_still_member(topic, &gm, member, &checked))
 		{
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
-															 deadline),
-							 PG_WAIT_EXTENSION);
+							 poll_sleep_ms(deadline), PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
 			CHECK_FOR_INTERRUPTS();
 		}
@@ -260,8 +312,9 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 			prelock = true;
 			continue;
 		}
-		partition_sleep_topic(topic_state,
-							  TimestampDifferenceMilliseconds(now, deadline));
+		if (!poll_still_member(topic, &gm, member, &checked))
+			break;
+		partition_sleep_topic(topic_state, poll_sleep_ms(deadline));
 	}
 	partition_sleep_done();
 	return (Datum) 0;
@@ -276,7 +329,9 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 Datum
 pg_topics__take(PG_FUNCTION_ARGS)
 {
-	LedgerGroup *lg = fcinfo->flinfo->fn_extra;
+	TakeSite   *site = fcinfo->flinfo->fn_extra;
+	LedgerGroup *lg = site ? site->group : NULL;
+	uint64		read = site ? site->read : 0;
 	int32		partition;
 	int64		offset;
 
@@ -303,13 +358,20 @@ pg_topics__take(PG_FUNCTION_ARGS)
 		/*
 		 * topics.poll() passes its group and topic as constants: then the
 		 * group found holds for every row of the query (which cannot outlive
-		 * the transaction, whose memory holds the group).
+		 * the transaction, whose memory holds the group), and so does its
+		 * latest poll, which read the rows the query hands out.
 		 */
 		if (get_fn_expr_arg_stable(fcinfo->flinfo, 0) &&
 			get_fn_expr_arg_stable(fcinfo->flinfo, 1))
-			fcinfo->flinfo->fn_extra = lg;
+		{
+			site = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt,
+									  sizeof(TakeSite));
+			site->group = lg;
+			site->read = read = positions_latest_read(lg);
+			fcinfo->flinfo->fn_extra = site;
+		}
 	}
 
-	positions_take(lg, partition, offset);
+	positions_take(lg, partition, offset, read);
 	PG_RETURN_BOOL(true);
 }

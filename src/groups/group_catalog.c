@@ -408,9 +408,10 @@ group_claim_position(const char *topic, const char *group, int partition,
 /*
  * group_write_position replaces the position row version *tid, read or
  * written under this transaction's position lock, by one holding value,
- * and sets *tid to the new version.
+ * sets *tid to the new version and returns true; or returns false when
+ * this transaction deleted the row meanwhile (dropping its topic).
  */
-void
+bool
 group_write_position(ItemPointer tid, int64 value)
 {
 	Relation	rel = table_open(pgt_relid(PGT_OFFSET), RowExclusiveLock);
@@ -419,12 +420,15 @@ group_write_position(ItemPointer tid, int64 value)
 	TM_Result	rc;
 
 	tuple.t_self = *tid;
-	if (!heap_fetch(rel, SnapshotAny, &tuple, &buffer, false))
-		elog(ERROR, "could not find the position row (%u,%u)",
-			 ItemPointerGetBlockNumber(tid), ItemPointerGetOffsetNumber(tid));
+	if (!heap_fetch(rel, SnapshotSelf, &tuple, &buffer, false))
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
 	rc = gcat_update(rel, &tuple, value, tid);
 	ReleaseBuffer(buffer);
 	if (rc != TM_Ok)
 		elog(ERROR, "could not write a position: status %u", rc);
 	table_close(rel, NoLock);
+	return true;
 }

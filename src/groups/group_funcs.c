@@ -74,15 +74,16 @@ open_for_group(FunctionCallInfo fcinfo)
 }
 
 /*
- * check_name raises 42602 unless a group or member name has from 1 to
- * MEMBER_NAME_MAXLEN bytes.
+ * check_name raises 42602 for an empty group or member name, and 42622 for
+ * one longer than MEMBER_NAME_MAXLEN bytes.
  */
 static void
 check_name(const char *name, const char *what)
 {
 	if (*name == '\0' || strlen(name) > MEMBER_NAME_MAXLEN)
 		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_NAME),
+				(errcode(*name == '\0' ? ERRCODE_INVALID_NAME :
+						 ERRCODE_NAME_TOO_LONG),
 				 errmsg("invalid %s name \"%s\"", what, name),
 				 errdetail("A %s name has from 1 to %d bytes.", what,
 						   MEMBER_NAME_MAXLEN)));
@@ -548,16 +549,24 @@ pg_topics__expire_members(PG_FUNCTION_ARGS)
 
 /*
  * topics_internal._last_seen(topic, group, member) returns when a member
- * was last seen by this server, or NULL when not since it started.
+ * was last seen by this server, or NULL when not since it started.  Only
+ * to a role that may use the group, as topics.group_members shows.
  */
 Datum
 pg_topics__last_seen_0_2(PG_FUNCTION_ARGS)
 {
+	Topic	   *topic;
+	char	   *group;
+	GroupMember gm;
 	TimestampTz ts;
 
 	pg_topics_check_loaded();
-	ts = member_seen_at(member_key(text_to_cstring(PG_GETARG_TEXT_PP(0)),
-								   text_to_cstring(PG_GETARG_TEXT_PP(1)),
+	topic = topic_open(topic_name_from_text(PG_GETARG_TEXT_PP(0)),
+					   AccessShareLock);
+	topic_check_privilege(topic, ACL_SELECT);
+	group = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	group_find(topic, group, NULL, true, &gm);
+	ts = member_seen_at(member_key(topic->name, group,
 								   text_to_cstring(PG_GETARG_TEXT_PP(2))));
 	if (ts == 0)
 		PG_RETURN_NULL();

@@ -37,6 +37,9 @@
 #include "groups/heartbeat.h"
 #include "guc.h"
 
+/* A heartbeat seen this recently is kept, member or not (see heartbeat_retain). */
+#define RETAIN_GRACE_MS		(10 * 1000)
+
 typedef struct MemberKey
 {
 	Oid			dbid;
@@ -230,20 +233,23 @@ key_cmp(const void *a, const void *b)
 
 /*
  * heartbeat_retain drops the heartbeats of this database's members other
- * than the n given: members of groups and topics that were dropped.
- * members is sorted in place.
+ * than the n given: members of groups and topics that were dropped.  Not
+ * those seen in the last RETAIN_GRACE_MS: a member whose join has not
+ * committed yet is not among the n.  members is sorted in place.
  */
 void
 heartbeat_retain(uint64 *members, int n)
 {
 	HASH_SEQ_STATUS status;
 	MemberEntry *entry;
+	TimestampTz now = GetCurrentTimestamp();
 
 	qsort(members, n, sizeof(uint64), key_cmp);
 	LWLockAcquire(HeartbeatShared->lock, LW_EXCLUSIVE);
 	hash_seq_init(&status, MemberHash);
 	while ((entry = hash_seq_search(&status)) != NULL)
 		if (entry->key.dbid == MyDatabaseId &&
+			TimestampDifferenceExceeds(entry->last_seen, now, RETAIN_GRACE_MS) &&
 			bsearch(&entry->key.member, members, n, sizeof(uint64),
 					key_cmp) == NULL)
 			hash_search(MemberHash, &entry->key, HASH_REMOVE, NULL);

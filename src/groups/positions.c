@@ -24,15 +24,29 @@
  * of before the poll rolls back.  A row taken must also lie where the
  * poll read, below the LSO the read saw: no position moves past it.
  *
+ * Each poll of a group is a read, numbered; a partition's position knows
+ * the read that last read it, and a row of an older read (a cursor whose
+ * partition a later poll read again) is refused: after a rollback to a
+ * savepoint, the later poll may have handed out rows the older cursor's
+ * next row would pass.  A row of the latest read that comes again (a
+ * scrollable cursor read backwards, or rewound to be kept WITH HOLD) moves
+ * nothing.  And rows taken by the loop of a procedure that commits inside
+ * it are refused at that commit: PL/pgSQL fetches ahead, and keeps the
+ * loop's cursor by reading it to its end, so the position would pass rows
+ * the loop has not processed yet.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
+#include "tcop/pquery.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/portal.h"
 #include "utils/snapmgr.h"
 
 #include "groups/group.h"
@@ -51,6 +65,7 @@ struct LedgerGroup
 	char	   *group;
 	int			group_len;
 	bool		polled;			/* did a poll of this transaction read it? */
+	uint64		read;			/* number of its latest poll */
 };
 
 /* The value a position had before a subtransaction changed it. */
@@ -65,9 +80,10 @@ typedef struct SavedValue
  * the position row holds as this transaction sees it (-1: NULL), value
  * where the group reads next once this transaction commits; tid is the
  * row version the transaction holds (invalid: the row is missing).
- * read_next is the offset after the last row a poll of this transaction
- * handed out (or where its read started), read_below the LSO below which
- * its polls read; neither goes back with a rollback to a savepoint.
+ * read is the poll that read it last, from read_start; read_next is the
+ * offset after the last row a poll of this transaction handed out (or
+ * where its read started), read_below the LSO below which its polls read;
+ * none goes back with a rollback to a savepoint.
  */
 typedef struct Position
 {
@@ -76,6 +92,8 @@ typedef struct Position
 	int64		committed;
 	int64		value;
 	ItemPointerData tid;
+	uint64		read;
+	int64		read_start;
 	int64		read_next;
 	int64		read_below;
 	int			created_level;	/* nesting level that locked it */
@@ -104,6 +122,12 @@ static List *released = NIL;
 
 /* index in positions of the one _take moved last, or -1 */
 static int	last_taken = -1;
+
+/* the pinned portals (loops of procedures) whose rows _take moved past */
+static List *taking_portals = NIL;
+
+/* polls numbered over the backend's life: a read is never numbered again */
+static uint64 last_read = 0;
 
 static Position *
 position_find(LedgerGroup *group, int partition)
@@ -151,6 +175,17 @@ void
 positions_mark_polled(LedgerGroup *group)
 {
 	group->polled = true;
+	group->read = ++last_read;
+}
+
+/*
+ * positions_latest_read returns the number of the latest poll of a group:
+ * the read whose rows a query's row filter hands out, when it first runs.
+ */
+uint64
+positions_latest_read(LedgerGroup *group)
+{
+	return group->read;
 }
 
 /*
@@ -206,6 +241,8 @@ position_register(LedgerGroup *group, int partition, int64 committed,
 	pos->committed = committed;
 	pos->value = value;
 	pos->tid = *tid;
+	pos->read = 0;
+	pos->read_start = value;
 	pos->read_next = value;
 	pos->read_below = value;
 	pos->created_level = GetCurrentTransactionNestLevel();
@@ -279,8 +316,55 @@ position_read(LedgerGroup *group, int partition, int64 below, bool gap)
 		elog(ERROR, "position of partition %d is not locked", partition);
 	if (gap)
 		position_move(pos, below);
+	pos->read = group->read;
+	pos->read_start = pos->value;
 	pos->read_next = pos->value;
 	pos->read_below = Max(pos->read_below, below);
+}
+
+/*
+ * note_taking_portal remembers the portal that hands out rows, when it is
+ * the pinned cursor of a procedure's loop, which a COMMIT inside the loop
+ * would keep (see positions_check_portals).
+ */
+static void
+note_taking_portal(void)
+{
+	MemoryContext old;
+	ListCell   *lc;
+
+	if (ActivePortal == NULL || !ActivePortal->portalPinned)
+		return;
+	foreach(lc, taking_portals)
+		if (strcmp(lfirst(lc), ActivePortal->name) == 0)
+			return;
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	taking_portals = lappend(taking_portals, pstrdup(ActivePortal->name));
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * positions_check_portals refuses to commit positions moved by the loop of
+ * a procedure that commits inside it: the loop's cursor was fetched ahead
+ * of the row being processed, and is kept by reading it to its end, so its
+ * positions are past rows the loop has yet to process.
+ */
+static void
+positions_check_portals(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, taking_portals)
+	{
+		Portal		portal = GetPortalByName((const char *) lfirst(lc));
+
+		if (portal != NULL && portal->autoHeld)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+					 errmsg("cannot commit inside a loop over topics.poll()"),
+					 errdetail("The loop reads its rows ahead of the one being processed; committing would move the group past rows not processed yet."),
+					 errhint("Commit after the loop, or poll in each transaction: a loop of topics.poll(..., max_messages => 1) with COMMIT after it.")));
+	}
 }
 
 /*
@@ -288,7 +372,7 @@ position_read(LedgerGroup *group, int partition, int64 below, bool gap)
  * partition past offset, the offset of a row its poll handed out.
  */
 void
-positions_take(LedgerGroup *group, int partition, int64 offset)
+positions_take(LedgerGroup *group, int partition, int64 offset, uint64 read)
 {
 	Position   *pos;
 
@@ -319,6 +403,15 @@ positions_take(LedgerGroup *group, int partition, int64 offset)
 						partition, group->group),
 				 errhint("Read a group's messages with topics.poll().")));
 	}
+	if (read != 0 && read != pos->read)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("a later poll of consumer group \"%s\" read partition %d again",
+						group->group, partition),
+				 errdetail("This row comes from an earlier poll of the transaction, whose rows may have been rolled back to a savepoint and handed out again since."),
+				 errhint("Close the cursor and poll again.")));
+	if (read != 0 && offset >= pos->read_start && offset < pos->read_next)
+		return;					/* handed out before: the position stays */
 	if (pos->value != pos->read_next)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -338,11 +431,13 @@ positions_take(LedgerGroup *group, int partition, int64 offset)
 	last_taken = pos - positions;
 	pos->read_next = offset + 1;
 	position_move(pos, offset + 1);
+	note_taking_portal();
 }
 
 /*
  * position_insert writes the position of a partition that has no position
- * row yet: one added to the topic since the group's last rebalance.
+ * row yet: one added to the topic since the group's last rebalance.  Not
+ * when the transaction dropped the group (with its topic) meanwhile.
  */
 static void
 position_insert(Position *pos)
@@ -359,7 +454,10 @@ position_insert(Position *pos)
 	as_owner_begin(&admin);
 	if (SPI_execute_with_args("INSERT INTO topics.committed_offset "
 							  "(topic, group_name, partition, committed, committed_at) "
-							  "VALUES ($1, $2, $3, $4, pg_catalog.now()) "
+							  "SELECT $1, $2, $3, $4, pg_catalog.now() "
+							  "FROM topics.consumer_group g "
+							  "WHERE g.topic OPERATOR(pg_catalog.=) $1 "
+							  "AND g.name OPERATOR(pg_catalog.=) $2 "
 							  "ON CONFLICT (topic, group_name, partition) DO UPDATE "
 							  "SET committed = EXCLUDED.committed, "
 							  "committed_at = EXCLUDED.committed_at",
@@ -377,9 +475,16 @@ position_insert(Position *pos)
 static void
 positions_flush(void)
 {
-	bool		incremented = false;
 	int			i;
 
+	/*
+	 * A row version this statement wrote can only be updated by a later
+	 * command; and the transaction may have dropped the extension, or a
+	 * topic with its positions, since it moved them.
+	 */
+	CommandCounterIncrement();
+	if (!OidIsValid(get_extension_oid("pg_topics", true)))
+		return;
 	for (i = 0; i < npositions; i++)
 	{
 		Position   *pos = &positions[i];
@@ -387,21 +492,9 @@ positions_flush(void)
 		if (pos->value == pos->committed)
 			continue;
 		if (!ItemPointerIsValid(&pos->tid))
-		{
 			position_insert(pos);
-			continue;
-		}
-
-		/*
-		 * a row version this statement wrote can only be updated by a later
-		 * command
-		 */
-		if (!incremented)
-		{
-			CommandCounterIncrement();
-			incremented = true;
-		}
-		group_write_position(&pos->tid, pos->value);
+		else
+			(void) group_write_position(&pos->tid, pos->value);
 	}
 }
 
@@ -412,6 +505,7 @@ positions_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
+			positions_check_portals();
 			if (npositions > 0)
 				positions_flush();
 			break;
@@ -424,6 +518,7 @@ positions_xact_callback(XactEvent event, void *arg)
 			npositions = maxpositions = 0;
 			ledger_groups = NIL;
 			released = NIL;
+			taking_portals = NIL;
 			last_taken = -1;
 			break;
 		default:

@@ -64,7 +64,7 @@ pg_topics__fetch(PG_FUNCTION_ARGS)
 				 errhint("Fetch with max_wait => '0' and call again, or wait on the primary.")));
 
 	fetch_messages(topic, partition, from, max,
-				   TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms),
+				   pg_topics_deadline(wait_ms),
 				   fetch_store_begin(fcinfo));
 	return (Datum) 0;
 }

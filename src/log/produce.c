@@ -278,9 +278,9 @@ precreate_next(Topic *topic, int partition, int64 last_offset)
 	TopicPartition *part = &topic->partitions[partition];
 	LogSegment *last = &part->segments[part->nsegments - 1];
 
-	/* no worker can see a topic created by this transaction */
+	/* no worker can see a partition created by this transaction */
 	if (last_offset < last->base + (last->end - last->base) / 2 ||
-		topic_created_here(topic))
+		topic_partition_created_here(topic, partition))
 		return;
 	if (partition_segment_wanted(part->state, last->end) &&
 		!segment_request(topic, partition, last->end, false))

@@ -18,9 +18,10 @@
  * table with ATTACH PARTITION, which takes only SHARE UPDATE EXCLUSIVE on
  * the partition table and so never waits for producers or readers.
  *
- * A topic created by the producer's own transaction is the exception: no
- * other transaction can see it, so its segments are created in that
- * transaction, where a worker could not see the topic at all.
+ * A partition created by the producer's own transaction (with its topic,
+ * or by add_partitions) is the exception: no other transaction can see
+ * it, so its segments are created in that transaction, where a worker
+ * could not see the partition at all.
  *
  *-------------------------------------------------------------------------
  */
@@ -229,8 +230,8 @@ segment_request(Topic *topic, int partition, int64 target, bool wait)
 }
 
 /*
- * extend_here adds the segments of a topic that the current transaction
- * created, in the transaction itself: no worker could see the topic.
+ * extend_here adds the segments of a partition that the current
+ * transaction created, in the transaction itself: no worker could see it.
  */
 static void
 extend_here(Topic *topic, int partition, int64 target)
@@ -268,7 +269,7 @@ segment_wait_for(Topic **topicp, int partition, int64 offset, int64 target)
 		if (seg != NULL)
 			return seg;
 
-		if (topic_created_here(*topicp))
+		if (topic_partition_created_here(*topicp, partition))
 		{
 			extend_here(*topicp, partition, target);
 			continue;

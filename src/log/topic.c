@@ -162,7 +162,7 @@ topic_load(Topic *entry, const char *name)
 	spi_latest("SELECT mode, partitions, "
 			   "COALESCE((config OPERATOR(pg_catalog.->>) 'segment.messages')::pg_catalog.int8, 0), "
 			   "COALESCE((config OPERATOR(pg_catalog.->>) 'segment.bytes')::pg_catalog.int8, 0), "
-			   "owner::pg_catalog.oid, xmin "
+			   "owner::pg_catalog.oid "
 			   "FROM topics.topic WHERE name OPERATOR(pg_catalog.=) $1",
 			   1, argtypes, args);
 	if (SPI_processed == 0)
@@ -183,12 +183,11 @@ topic_load(Topic *entry, const char *name)
 	entry->segment_messages = DatumGetInt64(spi_value(0, 3));
 	entry->segment_bytes = DatumGetInt64(spi_value(0, 4));
 	entry->owner = DatumGetObjectId(spi_value(0, 5));
-	entry->created_xid = DatumGetTransactionId(spi_value(0, 6));
 	entry->partitions = MemoryContextAllocZero(cxt, sizeof(TopicPartition) *
 											   Max(entry->npartitions, 1));
 
 	spi_latest("SELECT partition, base_offset, end_offset, "
-			   "pg_catalog.count(*) OVER (PARTITION BY partition) "
+			   "pg_catalog.count(*) OVER (PARTITION BY partition), xmin "
 			   "FROM topics.segment WHERE topic OPERATOR(pg_catalog.=) $1 "
 			   "ORDER BY partition, base_offset",
 			   1, argtypes, args);
@@ -207,6 +206,8 @@ topic_load(Topic *entry, const char *name)
 			part->segments = MemoryContextAlloc(cxt, sizeof(LogSegment) *
 												DatumGetInt64(spi_value(i, 4)));
 			part->nsegments = 0;
+			/* the first segment comes with the partition */
+			part->created_xid = DatumGetTransactionId(spi_value(i, 5));
 		}
 		seg = &part->segments[part->nsegments++];
 		seg->base = DatumGetInt64(spi_value(i, 2));
@@ -361,14 +362,17 @@ topic_reload(Topic *topic)
 }
 
 /*
- * topic_created_here tells whether the current transaction created the
- * topic: then no other transaction can see it yet.
+ * topic_partition_created_here tells whether the current transaction
+ * created a partition (with its topic, or adding partitions): then no
+ * other transaction can see it yet.
  */
 bool
-topic_created_here(Topic *topic)
+topic_partition_created_here(Topic *topic, int partition)
 {
-	return TransactionIdIsNormal(topic->created_xid) &&
-		TransactionIdIsCurrentTransactionId(topic->created_xid);
+	TransactionId xid = topic->partitions[partition].created_xid;
+
+	return TransactionIdIsNormal(xid) &&
+		TransactionIdIsCurrentTransactionId(xid);
 }
 
 /*

@@ -23,11 +23,15 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/twophase.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -42,6 +46,14 @@
 #include "log/topic.h"
 #include "log/topic_admin.h"
 #include "log/topic_tables.h"
+#include "relids.h"
+
+/*
+ * Locks drop_topic takes per partition of one segment: the partition
+ * table and the segment, their TOAST tables and indexes, the segment's
+ * index, and the row and array types of each table (measured: 12.4).
+ */
+#define DROP_LOCKS_PER_PARTITION	13
 
 /*
  * spi_exec_args runs a statement with parameters and checks its result.
@@ -161,6 +173,29 @@ create_partition(const char *topic, int p, int64 first_span)
 }
 
 /*
+ * check_droppable raises 53400 when a topic of partitions partitions could
+ * not be dropped again: drop_topic drops every table of the topic in one
+ * transaction, and so holds a lock on each table, index, TOAST table and
+ * type of it at once, which the shared lock table must have room for.
+ */
+static void
+check_droppable(const char *name, int64 partitions)
+{
+	int64		room = (int64) max_locks_per_xact *
+	(MaxBackends + max_prepared_xacts);
+
+	if (partitions * DROP_LOCKS_PER_PARTITION <= room)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+			 errmsg("topic \"%s\" cannot have %lld partitions with max_locks_per_transaction = %d",
+					name, (long long) partitions, max_locks_per_xact),
+			 errdetail("Dropping a topic locks about %d objects per partition in one transaction; the lock table has room for %lld.",
+					   DROP_LOCKS_PER_PARTITION, (long long) room),
+			 errhint("Use fewer partitions, or increase \"max_locks_per_transaction\" and restart the server.")));
+}
+
+/*
  * topic_create creates a topic owned by the caller.  Caller has checked
  * the arguments and runs inside topic_admin_begin.
  */
@@ -176,7 +211,16 @@ topic_create(AsOwner *admin, const char *name, int partitions,
 
 	if (span == 0)
 		span = DEFAULT_SEGMENT_MESSAGES;
+	check_droppable(name, partitions);
 
+	/*
+	 * Serialize creations of one name: a second one waits for the first to
+	 * end, then finds its root table (the lock brings the catalog caches up
+	 * to date), whatever its snapshot.
+	 */
+	LockDatabaseObject(pgt_relid(PGT_TOPIC),
+					   hash_bytes((const unsigned char *) name, strlen(name)),
+					   0, ExclusiveLock);
 	args[0] = CStringGetTextDatum(name);
 	if (SPI_execute_with_args("SELECT 1 FROM topics.topic WHERE name OPERATOR(pg_catalog.=) $1",
 							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
@@ -247,6 +291,7 @@ topic_add_partitions(AsOwner *admin, Topic *topic, int count)
 						topic->name, (long long) have + count),
 				 errdetail("A topic has at most \"pg_topics.max_partitions\" (%d) partitions.",
 						   pg_topics_max_partitions)));
+	check_droppable(topic->name, (int64) have + count);
 
 	for (p = have; p < have + count; p++)
 		create_partition(topic->name, p, span);

@@ -39,6 +39,8 @@
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
+#include "common/cryptohash.h"
+#include "common/sha2.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -48,7 +50,6 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
-#include "log/murmur2.h"
 #include "log/topic_tables.h"
 #include "pg_topics.h"
 #include "relids.h"
@@ -60,17 +61,42 @@ static const struct
 {
 	const char *name;
 	Oid			type;
+	bool		notnull;
 }			message_columns[Natts_message] = {
-	{"partition", INT4OID},
-	{"msg_offset", INT8OID},
-	{"timestamp", TIMESTAMPTZOID},
-	{"key", BYTEAOID},
-	{"value", BYTEAOID},
-	{"headers", JSONBOID},
+	{"partition", INT4OID, true},
+	{"msg_offset", INT8OID, true},
+	{"timestamp", TIMESTAMPTZOID, true},
+	{"key", BYTEAOID, false},
+	{"value", BYTEAOID, false},
+	{"headers", JSONBOID, false},
 };
 
 /* How deep pg_topics's own DDL is nested (topic_tables_exec). */
 static int	own_ddl_depth = 0;
+
+/*
+ * name_hash returns the first 64 bits of the SHA-256 of a name: the same
+ * on every node, whatever its byte order.
+ */
+static uint64
+name_hash(const char *name, size_t len)
+{
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+	uint64		result = 0;
+	int			i;
+
+	if (ctx == NULL ||
+		pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) name, len) < 0 ||
+		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
+		elog(ERROR, "could not compute the SHA-256 of a topic name: %s",
+			 pg_cryptohash_error(ctx));
+	pg_cryptohash_free(ctx);
+	for (i = 0; i < 8; i++)
+		result = (result << 8) | digest[i];
+	return result;
+}
 
 /*
  * topic_table_name returns the name in topics_data of a topic's root table
@@ -91,10 +117,14 @@ topic_table_name(const char *topic, int partition, int64 base)
 	if (len + strlen(suffix) < NAMEDATALEN)
 		return psprintf("%s%s", topic, suffix);
 
-	/* cut the topic name, and tell cut names apart by a hash of the whole */
-	return psprintf("%.*s~%08x%s",
-					(int) (NAMEDATALEN - 1 - 9 - strlen(suffix)), topic,
-					(uint32) kafka_murmur2(topic, len), suffix);
+	/*
+	 * Cut the topic name, and tell cut names apart by a hash of the whole:
+	 * 64 bits of SHA-256, so that no one can compute in advance a name whose
+	 * tables would take those of another.
+	 */
+	return psprintf("%.*s~%016llx%s",
+					(int) (NAMEDATALEN - 1 - 17 - strlen(suffix)), topic,
+					(unsigned long long) name_hash(topic, len), suffix);
 }
 
 /*
@@ -110,13 +140,23 @@ topic_table_relid(const char *topic, int partition, int64 base)
 
 /*
  * topic_table_check raises 55000 unless rel has the columns of a message
- * table.  topic names the topic in the message.
+ * table, and no constraint beyond theirs: produce writes rows without
+ * checking constraints, so a constraint added by hand would be broken.
+ * topic names the topic in the message.
  */
 void
 topic_table_check(Relation rel, const char *topic)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			i;
+
+	if (desc->constr != NULL && desc->constr->num_check > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" of topic \"%s\" has a CHECK constraint",
+						RelationGetRelationName(rel), topic),
+				 errdetail("Produce writes rows without checking constraints; a topic table has none."),
+				 errhint("Drop the constraint; topic tables change only through pg_topics functions.")));
 
 	if (desc->natts != Natts_message)
 		ereport(ERROR,
@@ -131,14 +171,16 @@ topic_table_check(Relation rel, const char *topic)
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 
 		if (att->attisdropped || att->atttypid != message_columns[i].type ||
+			att->attnotnull != message_columns[i].notnull ||
 			strcmp(NameStr(att->attname), message_columns[i].name) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("table \"%s\" of topic \"%s\" does not have the shape of a topic table",
 							RelationGetRelationName(rel), topic),
-					 errdetail("Column %d should be \"%s\" of type %s.", i + 1,
+					 errdetail("Column %d should be \"%s\" of type %s%s.", i + 1,
 							   message_columns[i].name,
-							   format_type_be(message_columns[i].type)),
+							   format_type_be(message_columns[i].type),
+							   message_columns[i].notnull ? ", NOT NULL" : ", nullable"),
 					 errhint("Topic tables change only through pg_topics functions; drop the topic with topics.drop_topic().")));
 	}
 }

@@ -28,8 +28,9 @@
  * commit it therefore saw; the launcher keeps the number of what it knows
  * and takes a round's finding only when that is as new.  A database known
  * to lack the extension gets no worker, ever, until a notice says
- * otherwise.  A transaction that creates the extension cannot be prepared
- * (it would commit without a notice).  Should more notices come between
+ * otherwise.  A transaction that creates or drops the extension cannot be
+ * prepared (it would commit without a notice, and a drop without
+ * releasing the shared memory of the extension's topics).  Should more notices come between
  * two looks than the ring holds, the launcher probes again every database
  * it thought had no extension.
  *
@@ -780,6 +781,12 @@ launcher_xact_callback(XactEvent event, void *arg)
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot PREPARE a transaction that has created extension \"pg_topics\""),
 						 errdetail("The pg_topics launcher learns of the extension when the transaction that creates it commits.")));
+			if (xact_extension_changed &&
+				!OidIsValid(get_extension_oid("pg_topics", true)))
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot PREPARE a transaction that has dropped extension \"pg_topics\""),
+						 errdetail("The shared memory of the extension's topics is released when the transaction that drops it commits.")));
 			break;
 		case XACT_EVENT_COMMIT:
 			if (xact_extension_changed)
