@@ -38,11 +38,11 @@ PGFILEDESC = "pg_topics - Kafka-style topics and partitions"
 
 PG_CPPFLAGS = -I$(srcdir)/include
 
-REGRESS = topics produce fetch murmur2 privileges errors groups positions search_path upgrade break_cursor_repoll break_hold_cursor break_max_wait_overflow break_superuser_constraints break_leaky_views break_longpoll_expiry break_procedure_commit break_old_objects break_drop_after_poll
+REGRESS = topics produce fetch murmur2 privileges errors groups positions search_path upgrade cursor_repoll hold_cursor max_wait_overflow superuser_constraints leaky_views longpoll_expiry procedure_commit old_objects drop_after_poll
 REGRESS_OPTS = --temp-config=$(srcdir)/pg_topics.conf \
 	--temp-instance=./tmp_check_regress
 
-ISOLATION = lso_out_of_order lso_rollback_gap lso_savepoint lso_prepared group_rebalance group_stale_commit group_poll_rollback group_longpoll drop_savepoint drop_lock_queue break_add_partitions_segment break_create_race
+ISOLATION = lso_out_of_order lso_rollback_gap lso_savepoint lso_prepared group_rebalance group_stale_commit group_poll_rollback group_longpoll drop_savepoint drop_lock_queue add_partitions_segment create_race
 ISOLATION_OPTS = --temp-config=$(srcdir)/pg_topics.conf \
 	--temp-instance=./tmp_check_iso --inputdir=test \
 	--outputdir=output_iso

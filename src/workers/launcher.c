@@ -791,6 +791,9 @@ launcher_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_COMMIT:
 			if (xact_extension_changed)
 				worker_notice_post(MyDatabaseId, xact_has_extension);
+			/* the members of the extension's groups went with it */
+			if (xact_extension_changed && !xact_has_extension)
+				heartbeat_forget_database(MyDatabaseId);
 			if (OidIsValid(xact_dropped_db))
 				launcher_forget_database(xact_dropped_db);
 

@@ -6,8 +6,8 @@
 -- position goes back to 5.  A new poll hands out 5.  The cursor's next
 -- FETCH would hand out 10-14: it must be refused (55000), as it is without
 -- the poll in between, since 6-9 were never delivered by a transaction
--- that commits.  Today the new poll resynchronises the ledger and the
--- FETCH is accepted: COMMIT stores position 15 and 6-9 are lost.
+-- that commits (accepting it would have COMMIT store position 15, and
+-- 6-9 would be lost).
 --
 \set VERBOSITY sqlstate
 SET client_min_messages = warning;

@@ -1,22 +1,14 @@
 
 # Copyright (c) 2025, pg_topics contributors
 
-# A DROP EXTENSION (or drop_topic) that commits through PREPARE
-# TRANSACTION / COMMIT PREPARED frees the shared memory it held, as the
-# same drop committed directly does (007_leaks.pl).
-#
-# At PREPARE, partition.c forgets what the transaction dropped ("a dropped
-# table's state is found gone by partition_maintain"), but
-# partition_maintain runs in the database's worker round, and a database
-# whose extension is gone gets no worker round any more: its partition
-# states, and the member heartbeats of its groups, stay in shared memory
-# until the server restarts.  With the smallest tables (16 states, 16
-# heartbeats) one such drop of a topic of 16 partitions with 16 members
-# fills both tables for good: every other database fails with 53000.
-#
-# drop_topic through PREPARE is the same in a database that keeps the
-# extension, except that its worker does forget the states of dropped
-# tables; that part passes today and guards the fix.
+# A drop_topic that commits through PREPARE TRANSACTION / COMMIT PREPARED
+# frees the shared memory it held, as the same drop committed directly
+# does (007_leaks.pl): the database's worker finds the tables gone.  A
+# DROP EXTENSION cannot be prepared: no worker round would run in a
+# database without the extension to free its partition states and member
+# heartbeats, so PREPARE refuses it (0A000); committed directly, it frees
+# both.  With the smallest tables (16 states, 16 heartbeats) a leak would
+# show at once: every other database would fail with 53000.
 
 use strict;
 use warnings;
@@ -69,26 +61,30 @@ SELECT count(*) = 1 FROM topics.produce('probe', 'x')
 ok($ok, 'after a prepared drop_topic, the states come free');
 $node->safe_psql('b', "SELECT topics.drop_topic('probe')");
 
-# Fill again, then DROP EXTENSION through PREPARE TRANSACTION.
+# Fill again; DROP EXTENSION cannot be prepared, and committed frees all.
 like($node->safe_psql('a', $fill), qr/^t\n16\n16$/, 'database a fills both tables again');
-$node->safe_psql('a',
+my ($ret, $out, $err) = $node->psql('a',
 	"BEGIN; DROP EXTENSION pg_topics CASCADE; PREPARE TRANSACTION 'de'");
-$node->safe_psql('a', "COMMIT PREPARED 'de'");
+like($err, qr/cannot PREPARE a transaction that has dropped extension "pg_topics"/,
+	'PREPARE TRANSACTION refuses a DROP EXTENSION');
+is($node->safe_psql('a', q{SELECT count(*) FROM pg_prepared_xacts}),
+	'0', 'nothing was prepared');
+$node->safe_psql('a', 'DROP EXTENSION pg_topics CASCADE');
 is($node->safe_psql('a', q{SELECT count(*) FROM pg_extension WHERE extname = 'pg_topics'}),
 	'0', 'the extension is gone from database a');
 
 # Give the launcher and workers ample time (many naptimes), then use b.
 sleep 3;
-my ($ret, $out, $err) = $node->psql(
+($ret, $out, $err) = $node->psql(
 	'b', q{
 SELECT topic FROM topics.create_topic('after', 1);
 SELECT msg_offset FROM topics.produce('after', 'x');
 });
-is($ret, 0, 'database b can produce after a prepared DROP EXTENSION in a')
+is($ret, 0, 'database b can produce after DROP EXTENSION in a')
   or diag($err);
 ($ret, $out, $err) = $node->psql('b',
 	q{SELECT member FROM topics.join('g', 'after', 'm1')});
-is($ret, 0, 'database b can join a group after a prepared DROP EXTENSION in a')
+is($ret, 0, 'database b can join a group after DROP EXTENSION in a')
   or diag($err);
 
 $node->stop;
