@@ -336,8 +336,10 @@ note_taking_portal(void)
 	if (ActivePortal == NULL || !ActivePortal->portalPinned)
 		return;
 	foreach(lc, taking_portals)
+	{
 		if (strcmp(lfirst(lc), ActivePortal->name) == 0)
 			return;
+	}
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	taking_portals = lappend(taking_portals, pstrdup(ActivePortal->name));
 	MemoryContextSwitchTo(old);
@@ -479,8 +481,8 @@ positions_flush(void)
 
 	/*
 	 * A row version this statement wrote can only be updated by a later
-	 * command; and the transaction may have dropped the extension, or a
-	 * topic with its positions, since it moved them.
+	 * command; and the transaction may have dropped the extension, or a topic
+	 * with its positions, since it moved them.
 	 */
 	CommandCounterIncrement();
 	if (!OidIsValid(get_extension_oid("pg_topics", true)))

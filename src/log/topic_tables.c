@@ -118,8 +118,8 @@ topic_table_name(const char *topic, int partition, int64 base)
 		return psprintf("%s%s", topic, suffix);
 
 	/*
-	 * Cut the topic name, and tell cut names apart by a hash of the whole:
-	 * 64 bits of SHA-256, so that no one can compute in advance a name whose
+	 * Cut the topic name, and tell cut names apart by a hash of the whole: 64
+	 * bits of SHA-256, so that no one can compute in advance a name whose
 	 * tables would take those of another.
 	 */
 	return psprintf("%.*s~%016llx%s",
