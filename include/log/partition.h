@@ -67,6 +67,7 @@ extern void partition_segment_unwanted(PartitionState *state);
 
 extern void partition_forget_at_commit(Oid relid);
 extern void partition_forget_database_at_commit(void);
+extern bool partition_extension_dropped_here(void);
 extern void partition_forget_database(Oid dbid);
 extern void partition_wake_prepared(void);
 extern void partition_maintain(void);

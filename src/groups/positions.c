@@ -41,7 +41,6 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "commands/extension.h"
 #include "executor/spi.h"
 #include "tcop/pquery.h"
 #include "utils/builtins.h"
@@ -51,6 +50,7 @@
 
 #include "groups/group.h"
 #include "groups/positions.h"
+#include "log/partition.h"
 #include "log/topic_tables.h"
 
 /*
@@ -484,9 +484,9 @@ positions_flush(void)
 	 * command; and the transaction may have dropped the extension, or a topic
 	 * with its positions, since it moved them.
 	 */
-	CommandCounterIncrement();
-	if (!OidIsValid(get_extension_oid("pg_topics", true)))
+	if (partition_extension_dropped_here())
 		return;
+	CommandCounterIncrement();
 	for (i = 0; i < npositions; i++)
 	{
 		Position   *pos = &positions[i];

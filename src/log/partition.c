@@ -1162,6 +1162,16 @@ partition_forget_database_at_commit(void)
 }
 
 /*
+ * partition_extension_dropped_here tells whether the current transaction
+ * has dropped the extension (in a subtransaction that did not roll back).
+ */
+bool
+partition_extension_dropped_here(void)
+{
+	return dropped_extension != InvalidSubTransactionId;
+}
+
+/*
  * partition_forget_database removes the state of every partition of a
  * database, with the producer slots chained on them: the database was
  * dropped (no backend is connected to it), or so was the extension in it
