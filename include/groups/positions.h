@@ -13,10 +13,14 @@
 /* A group whose positions the current transaction holds. */
 typedef struct LedgerGroup LedgerGroup;
 
+/* The latest read of a group by the polls of one query. */
+typedef struct QueryRead QueryRead;
+
 extern void positions_init(void);
 extern LedgerGroup *positions_group(const char *topic, const char *group);
-extern void positions_mark_polled(LedgerGroup *group);
-extern uint64 positions_latest_read(LedgerGroup *group);
+extern void positions_mark_polled(LedgerGroup *group, MemoryContext query);
+extern QueryRead *positions_query_read(LedgerGroup *group,
+									   MemoryContext query);
 extern LedgerGroup *positions_polled_group(text *group, text *topic);
 extern void position_register(LedgerGroup *group, int partition,
 							  int64 committed, int64 value, ItemPointer tid);
@@ -24,7 +28,6 @@ extern bool position_pending(LedgerGroup *group, int partition, int64 *value);
 extern void position_set(LedgerGroup *group, int partition, int64 value);
 extern void position_read(LedgerGroup *group, int partition, int64 below,
 						  bool gap);
-extern void positions_take(LedgerGroup *group, int partition, int64 offset,
-						   uint64 read);
+extern void positions_take(QueryRead *qr, int partition, int64 offset);
 
 #endif							/* POSITIONS_H */

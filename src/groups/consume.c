@@ -50,16 +50,6 @@ PG_FUNCTION_INFO_V1(pg_topics__poll);
 PG_FUNCTION_INFO_V1(pg_topics__take);
 
 /*
- * What a call site of topics._take in a query knows once its first row
- * came: the group, and the poll that read the rows it hands out.
- */
-typedef struct TakeSite
-{
-	LedgerGroup *group;
-	uint64		read;
-} TakeSite;
-
-/*
  * A waiting poll counts as the member's heartbeat, and looks for a
  * rebalance of its group, this often.
  */
@@ -204,8 +194,8 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 
 	group_check_member(topic, group, member, &gm);
 	lg = positions_group(topic->name, group);
-	positions_mark_polled(lg);
 	store = fetch_store_begin(fcinfo);
+	positions_mark_polled(lg, ((ReturnSetInfo *) fcinfo->resultinfo)->econtext->ecxt_per_query_memory);
 	deadline = pg_topics_deadline(wait_ms);
 	checked = GetCurrentTimestamp();
 	if (gm.nassigned == 0)
@@ -329,9 +319,7 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 Datum
 pg_topics__take(PG_FUNCTION_ARGS)
 {
-	TakeSite   *site = fcinfo->flinfo->fn_extra;
-	LedgerGroup *lg = site ? site->group : NULL;
-	uint64		read = site ? site->read : 0;
+	QueryRead  *qr = fcinfo->flinfo->fn_extra;
 	int32		partition;
 	int64		offset;
 
@@ -342,36 +330,32 @@ pg_topics__take(PG_FUNCTION_ARGS)
 	partition = PG_GETARG_INT32(2);
 	offset = PG_GETARG_INT64(3);
 
-	if (lg == NULL)
+	if (qr == NULL)
 	{
 		text	   *group = PG_GETARG_TEXT_PP(0);
 		text	   *topic = PG_GETARG_TEXT_PP(1);
+		LedgerGroup *lg = positions_polled_group(group, topic);
 
-		lg = positions_polled_group(group, topic);
-		if (lg == NULL)
+		/* the query that calls us ran the poll: we share its memory */
+		if (lg != NULL)
+			qr = positions_query_read(lg, fcinfo->flinfo->fn_mcxt);
+		if (qr == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("consumer group \"%s\" of topic \"%s\" was not polled in this transaction",
+					 errmsg("consumer group \"%s\" of topic \"%s\" was not polled by this query",
 							text_to_cstring(group), text_to_cstring(topic)),
 					 errhint("Read a group's messages with topics.poll().")));
 
 		/*
 		 * topics.poll() passes its group and topic as constants: then the
-		 * group found holds for every row of the query (which cannot outlive
-		 * the transaction, whose memory holds the group), and so does its
-		 * latest poll, which read the rows the query hands out.
+		 * query's read found holds for every row (the query cannot outlive
+		 * the transaction, whose memory holds the read).
 		 */
 		if (get_fn_expr_arg_stable(fcinfo->flinfo, 0) &&
 			get_fn_expr_arg_stable(fcinfo->flinfo, 1))
-		{
-			site = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt,
-									  sizeof(TakeSite));
-			site->group = lg;
-			site->read = read = positions_latest_read(lg);
-			fcinfo->flinfo->fn_extra = site;
-		}
+			fcinfo->flinfo->fn_extra = qr;
 	}
 
-	positions_take(lg, partition, offset, read);
+	positions_take(qr, partition, offset);
 	PG_RETURN_BOOL(true);
 }

@@ -24,13 +24,15 @@
  * of before the poll rolls back.  A row taken must also lie where the
  * poll read, below the LSO the read saw: no position moves past it.
  *
- * Each poll of a group is a read, numbered; a partition's position knows
- * the read that last read it, and a row of an older read (a cursor whose
- * partition a later poll read again) is refused: after a rollback to a
- * savepoint, the later poll may have handed out rows the older cursor's
- * next row would pass.  A row of the latest read that comes again (a
- * scrollable cursor read backwards, or rewound to be kept WITH HOLD) moves
- * nothing.  And rows taken by the loop of a procedure that commits inside
+ * Each poll of a group is a read, numbered, and known by the query that
+ * ran it (its executor's memory context, which the query's row filter
+ * shares): a row comes from the latest read of its query.  A partition's
+ * position knows the read that last read it, and a row of an older read (a
+ * cursor whose partition a later poll read again) is refused: after a
+ * rollback to a savepoint, the later poll may have handed out rows the
+ * older cursor's next row would pass.  A row that was handed out and taken
+ * before (a scrollable cursor read backwards, or rewound to be kept WITH
+ * HOLD) moves nothing.  And rows taken by the loop of a procedure that commits inside
  * it are refused at that commit: PL/pgSQL fetches ahead, and keeps the
  * loop's cursor by reading it to its end, so the position would pass rows
  * the loop has not processed yet.
@@ -67,6 +69,14 @@ struct LedgerGroup
 	bool		polled;			/* did a poll of this transaction read it? */
 	uint64		read;			/* number of its latest poll */
 };
+
+/* The latest read of a group by the polls of one query. */
+typedef struct QueryRead
+{
+	MemoryContext query;		/* the query's executor memory */
+	LedgerGroup *group;
+	uint64		read;
+} QueryRead;
 
 /* The value a position had before a subtransaction changed it. */
 typedef struct SavedValue
@@ -126,8 +136,18 @@ static int	last_taken = -1;
 /* the pinned portals (loops of procedures) whose rows _take moved past */
 static List *taking_portals = NIL;
 
+/*
+ * those of them kept over a ROLLBACK inside the loop, in TopMemoryContext:
+ * the rows the loop goes on with were taken by the transaction that rolled
+ * back
+ */
+static List *rolled_back_loops = NIL;
+
 /* polls numbered over the backend's life: a read is never numbered again */
 static uint64 last_read = 0;
+
+/* the QueryReads of this transaction's queries */
+static List *query_reads = NIL;
 
 static Position *
 position_find(LedgerGroup *group, int partition)
@@ -169,23 +189,48 @@ positions_group(const char *topic, const char *group)
 }
 
 /*
- * positions_mark_polled notes that a poll of this transaction read a group.
+ * positions_mark_polled notes that a poll run by the query whose executor
+ * memory is query reads a group: a new read.
  */
 void
-positions_mark_polled(LedgerGroup *group)
+positions_mark_polled(LedgerGroup *group, MemoryContext query)
 {
+	QueryRead  *qr = positions_query_read(group, query);
+
 	group->polled = true;
 	group->read = ++last_read;
+	if (qr == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+		qr = palloc(sizeof(QueryRead));
+		qr->query = query;
+		qr->group = group;
+		query_reads = lappend(query_reads, qr);
+		MemoryContextSwitchTo(old);
+	}
+	qr->read = group->read;
 }
 
 /*
- * positions_latest_read returns the number of the latest poll of a group:
- * the read whose rows a query's row filter hands out, when it first runs.
+ * positions_query_read returns the latest read of a group by the query
+ * whose executor memory is query, or NULL when that query polled none.
+ * The entry stays the query's for the rest of the transaction; a later
+ * poll of the query (a rescan) updates it.
  */
-uint64
-positions_latest_read(LedgerGroup *group)
+QueryRead *
+positions_query_read(LedgerGroup *group, MemoryContext query)
 {
-	return group->read;
+	ListCell   *lc;
+
+	foreach(lc, query_reads)
+	{
+		QueryRead  *qr = lfirst(lc);
+
+		if (qr->query == query && qr->group == group)
+			return qr;
+	}
+	return NULL;
 }
 
 /*
@@ -356,6 +401,22 @@ positions_check_portals(void)
 {
 	ListCell   *lc;
 
+	foreach(lc, rolled_back_loops)
+	{
+		char	   *name = lfirst(lc);
+
+		if (GetPortalByName(name) == NULL)
+		{
+			rolled_back_loops = foreach_delete_current(rolled_back_loops, lc);
+			pfree(name);
+			continue;
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+				 errmsg("cannot commit inside a loop over topics.poll() after a rollback inside it"),
+				 errdetail("The rows the loop goes on with were read by the transaction that rolled back: the group's position did not move past them, and they would come again."),
+				 errhint("Leave the loop after a rollback, and poll again.")));
+	}
 	foreach(lc, taking_portals)
 	{
 		Portal		portal = GetPortalByName((const char *) lfirst(lc));
@@ -370,12 +431,34 @@ positions_check_portals(void)
 }
 
 /*
+ * note_rolled_back_loops remembers, as the transaction aborts, the loops
+ * whose cursor a ROLLBACK inside them kept, after they took rows.
+ */
+static void
+note_rolled_back_loops(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, taking_portals)
+	{
+		Portal		portal = GetPortalByName((const char *) lfirst(lc));
+
+		if (portal != NULL && portal->autoHeld)
+			rolled_back_loops =
+				lappend(rolled_back_loops,
+						MemoryContextStrdup(TopMemoryContext, portal->name));
+	}
+}
+
+/*
  * positions_take moves this transaction's position of a polled group in a
  * partition past offset, the offset of a row its poll handed out.
  */
 void
-positions_take(LedgerGroup *group, int partition, int64 offset, uint64 read)
+positions_take(QueryRead *qr, int partition, int64 offset)
 {
+	LedgerGroup *group = qr->group;
+	uint64		read = qr->read;
 	Position   *pos;
 
 	/* rows come partition by partition: the last one found is likely */
@@ -405,15 +488,16 @@ positions_take(LedgerGroup *group, int partition, int64 offset, uint64 read)
 						partition, group->group),
 				 errhint("Read a group's messages with topics.poll().")));
 	}
-	if (read != 0 && read != pos->read)
+	if (read != pos->read)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("a later poll of consumer group \"%s\" read partition %d again",
 						group->group, partition),
 				 errdetail("This row comes from an earlier poll of the transaction, whose rows may have been rolled back to a savepoint and handed out again since."),
 				 errhint("Close the cursor and poll again.")));
-	if (read != 0 && offset >= pos->read_start && offset < pos->read_next)
-		return;					/* handed out before: the position stays */
+	if (offset >= pos->read_start && offset < pos->value &&
+		offset < pos->read_next)
+		return;					/* handed out and taken before: nothing moves */
 	if (pos->value != pos->read_next)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -521,6 +605,7 @@ positions_xact_callback(XactEvent event, void *arg)
 			ledger_groups = NIL;
 			released = NIL;
 			taking_portals = NIL;
+			query_reads = NIL;
 			last_taken = -1;
 			break;
 		default:
