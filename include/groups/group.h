@@ -49,6 +49,7 @@ typedef int64 (*GroupClaimDecide) (int64 committed, void *arg);
 extern int64 group_claim_position(const char *topic, const char *group,
 								  int partition, GroupClaimDecide decide,
 								  void *arg, int64 *written, ItemPointer tid);
+extern bool group_position_row_alive(ItemPointer tid);
 extern bool group_write_position(ItemPointer tid, int64 value);
 
 #endif							/* GROUP_H */

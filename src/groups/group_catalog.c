@@ -406,6 +406,26 @@ group_claim_position(const char *topic, const char *group, int partition,
 }
 
 /*
+ * group_position_row_alive tells whether the position row version *tid is
+ * still there for this transaction (it has not deleted it).
+ */
+bool
+group_position_row_alive(ItemPointer tid)
+{
+	Relation	rel = table_open(pgt_relid(PGT_OFFSET), AccessShareLock);
+	HeapTupleData tuple;
+	Buffer		buffer;
+	bool		alive;
+
+	tuple.t_self = *tid;
+	alive = heap_fetch(rel, SnapshotSelf, &tuple, &buffer, false);
+	if (alive)
+		ReleaseBuffer(buffer);
+	table_close(rel, AccessShareLock);
+	return alive;
+}
+
+/*
  * group_write_position replaces the position row version *tid, read or
  * written under this transaction's position lock, by one holding value,
  * sets *tid to the new version and returns true; or returns false when

@@ -54,6 +54,7 @@
 #include "groups/positions.h"
 #include "log/partition.h"
 #include "log/topic_tables.h"
+#include "relids.h"
 
 /*
  * A group whose positions the current transaction holds, by name, so that
@@ -89,7 +90,8 @@ typedef struct SavedValue
  * A partition position this transaction holds locked.  committed is what
  * the position row holds as this transaction sees it (-1: NULL), value
  * where the group reads next once this transaction commits; tid is the
- * row version the transaction holds (invalid: the row is missing).
+ * row version the transaction holds (invalid: the row is missing) in
+ * relid.
  * read is the poll that read it last, from read_start; read_next is the
  * offset after the last row a poll of this transaction handed out (or
  * where its read started), read_below the LSO below which its polls read;
@@ -99,6 +101,7 @@ typedef struct Position
 {
 	LedgerGroup *group;
 	int32		partition;
+	Oid			relid;			/* topics.committed_offset then */
 	int64		committed;
 	int64		value;
 	ItemPointerData tid;
@@ -265,11 +268,23 @@ void
 position_register(LedgerGroup *group, int partition, int64 committed,
 				  int64 value, ItemPointer tid)
 {
-	Position   *pos;
+	Oid			relid = pgt_relid(PGT_OFFSET);
+	Position   *pos = position_find(group, partition);
 
-	if (position_find(group, partition) != NULL)
-		return;
-	if (npositions == maxpositions)
+	/*
+	 * Known already, unless this transaction dropped the position row the
+	 * ledger holds (with its topic, or the extension) and made a new one:
+	 * then the new one replaces it.
+	 */
+	if (pos != NULL)
+	{
+		if (pos->relid == relid && ItemPointerEquals(&pos->tid, tid))
+			return;
+		if (pos->relid == relid && ItemPointerIsValid(&pos->tid) &&
+			group_position_row_alive(&pos->tid))
+			return;
+	}
+	else if (npositions == maxpositions)
 	{
 		int			newmax = Max(8, maxpositions * 2);
 
@@ -280,9 +295,11 @@ position_register(LedgerGroup *group, int partition, int64 committed,
 			positions = repalloc(positions, newmax * sizeof(Position));
 		maxpositions = newmax;
 	}
-	pos = &positions[npositions++];
+	if (pos == NULL)
+		pos = &positions[npositions++];
 	pos->group = group;
 	pos->partition = partition;
+	pos->relid = relid;
 	pos->committed = committed;
 	pos->value = value;
 	pos->tid = *tid;
@@ -568,14 +585,18 @@ positions_flush(void)
 	 * command; and the transaction may have dropped the extension, or a topic
 	 * with its positions, since it moved them.
 	 */
-	if (partition_extension_dropped_here())
-		return;
+	Oid			relid;
+
 	CommandCounterIncrement();
+	if (partition_extension_dropped_here() && !pgt_catalog_is_current())
+		return;
+	relid = pgt_relid(PGT_OFFSET);
 	for (i = 0; i < npositions; i++)
 	{
 		Position   *pos = &positions[i];
 
-		if (pos->value == pos->committed)
+		/* the extension was dropped since, and maybe made again */
+		if (pos->value == pos->committed || pos->relid != relid)
 			continue;
 		if (!ItemPointerIsValid(&pos->tid))
 			position_insert(pos);
@@ -595,8 +616,10 @@ positions_xact_callback(XactEvent event, void *arg)
 			if (npositions > 0)
 				positions_flush();
 			break;
-		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_ABORT:
+			note_rolled_back_loops();
+			/* FALLTHROUGH */
+		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PREPARE:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PARALLEL_ABORT:
