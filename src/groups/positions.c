@@ -140,11 +140,12 @@ static int	last_taken = -1;
 static List *taking_portals = NIL;
 
 /*
- * those of them kept over a ROLLBACK inside the loop, in TopMemoryContext:
- * the rows the loop goes on with were taken by the transaction that rolled
- * back
+ * The start of the statement (a CALL) in which a ROLLBACK inside a loop
+ * over poll kept its cursor, after the loop took rows, or 0: the rows the
+ * loop goes on with, for the rest of the CALL, were taken by the
+ * transaction that rolled back.
  */
-static List *rolled_back_loops = NIL;
+static TimestampTz rolled_back_loop = 0;
 
 /* polls numbered over the backend's life: a read is never numbered again */
 static uint64 last_read = 0;
@@ -418,21 +419,17 @@ positions_check_portals(void)
 {
 	ListCell   *lc;
 
-	foreach(lc, rolled_back_loops)
+	if (rolled_back_loop != 0)
 	{
-		char	   *name = lfirst(lc);
+		bool		same_call = rolled_back_loop == GetCurrentStatementStartTimestamp();
 
-		if (GetPortalByName(name) == NULL)
-		{
-			rolled_back_loops = foreach_delete_current(rolled_back_loops, lc);
-			pfree(name);
-			continue;
-		}
-		ereport(ERROR,
+		rolled_back_loop = 0;
+		if (same_call)
+			ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
-				 errmsg("cannot commit inside a loop over topics.poll() after a rollback inside it"),
-				 errdetail("The rows the loop goes on with were read by the transaction that rolled back: the group's position did not move past them, and they would come again."),
-				 errhint("Leave the loop after a rollback, and poll again.")));
+					 errmsg("cannot commit after a rollback inside a loop over topics.poll()"),
+					 errdetail("The rows the loop went on with were read by the transaction that rolled back: the group's position did not move past them, and they would come again."),
+					 errhint("Poll one message per transaction when the loop may roll back: a loop of topics.poll(..., max_messages => 1).")));
 	}
 	foreach(lc, taking_portals)
 	{
@@ -448,8 +445,10 @@ positions_check_portals(void)
 }
 
 /*
- * note_rolled_back_loops remembers, as the transaction aborts, the loops
- * whose cursor a ROLLBACK inside them kept, after they took rows.
+ * note_rolled_back_loops remembers, as the transaction aborts, whether a
+ * ROLLBACK inside a loop that took rows kept the loop's cursor: then no
+ * later transaction of the same CALL may commit.  A CALL is one statement
+ * of the client, so an abort that ends it leaves no mark on the next.
  */
 static void
 note_rolled_back_loops(void)
@@ -461,9 +460,7 @@ note_rolled_back_loops(void)
 		Portal		portal = GetPortalByName((const char *) lfirst(lc));
 
 		if (portal != NULL && portal->autoHeld)
-			rolled_back_loops =
-				lappend(rolled_back_loops,
-						MemoryContextStrdup(TopMemoryContext, portal->name));
+			rolled_back_loop = GetCurrentStatementStartTimestamp();
 	}
 }
 
