@@ -23,6 +23,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/relscan.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -30,6 +31,7 @@
 #include "catalog/pg_type.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "storage/bufmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -126,38 +128,66 @@ fetch_store_begin(FunctionCallInfo fcinfo)
  */
 static int
 fetch_in_log_order(Relation rel, Snapshot snapshot, ItemPointer start,
-				   int64 *next, int64 below, int max, TupleTableSlot *slot,
-				   Tuplestorestate *store)
+				   int64 *next, int64 below, int max, Tuplestorestate *store)
 {
-	BlockNumber start_block = ItemPointerGetBlockNumber(start);
-	ItemPointerData end;
-	TableScanDesc scan;
+	TupleDesc	desc = RelationGetDescr(rel);
+	BlockNumber blkno = ItemPointerGetBlockNumber(start);
+	BlockNumber end = (BlockNumber) Min((uint64) blkno + max,
+									   (uint64) RelationGetNumberOfBlocks(rel));
+	OffsetNumber first = ItemPointerGetOffsetNumber(start);
 	int			n = 0;
 	int			skipped = 0;
+	bool		more = true;
 
-	ItemPointerSet(&end,
-				   (BlockNumber) Min((uint64) start_block + max,
-									 (uint64) MaxBlockNumber),
-				   MaxOffsetNumber);
-	scan = table_beginscan_tidrange(rel, snapshot, start, &end);
-	while (n < max && *next < below &&
-		   table_scan_getnextslot_tidrange(scan, ForwardScanDirection, slot))
+	for (; more && blkno < end; blkno++, first = FirstOffsetNumber)
 	{
-		bool		isnull;
-		int64		offset = DatumGetInt64(slot_getattr(slot, Anum_message_offset,
-														&isnull));
+		Buffer		buffer = ReadBuffer(rel, blkno);
+		Page		page;
+		OffsetNumber off;
+		OffsetNumber maxoff;
+		bool		all_visible;
 
-		if (offset < *next && ++skipped <= max)
-			continue;
-		if (offset != *next)
-			break;
-		tuplestore_puttuple(store, ExecFetchSlotHeapTuple(slot, false, NULL));
-		(*next)++;
-		n++;
+		CHECK_FOR_INTERRUPTS();
+		heap_page_prune_opt(rel, buffer);
+		LockBuffer(buffer, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buffer);
+		maxoff = PageGetMaxOffsetNumber(page);
+		/* as heapgetpage: no row of an all-visible page needs a check */
+		all_visible = PageIsAllVisible(page) && !snapshot->takenDuringRecovery;
+		for (off = first; more && off <= maxoff; off++)
+		{
+			ItemId		lp = PageGetItemId(page, off);
+			HeapTupleData tuple;
+			bool		isnull;
+			int64		offset;
+
+			if (!ItemIdIsNormal(lp))
+				continue;
+			tuple.t_data = (HeapTupleHeader) PageGetItem(page, lp);
+			tuple.t_len = ItemIdGetLength(lp);
+			tuple.t_tableOid = RelationGetRelid(rel);
+			ItemPointerSet(&tuple.t_self, blkno, off);
+			if (!all_visible &&
+				!HeapTupleSatisfiesVisibility(&tuple, snapshot, buffer))
+				continue;
+
+			/* the offset lies at a fixed place: no need to take the row apart */
+			offset = DatumGetInt64(heap_getattr(&tuple, Anum_message_offset,
+												desc, &isnull));
+			if (offset < *next && ++skipped <= max)
+				continue;
+			if (offset != *next)
+			{
+				more = false;
+				break;
+			}
+			tuplestore_puttuple(store, &tuple);
+			(*next)++;
+			more = ++n < max && *next < below;
+		}
+		LockBuffer(buffer, BUFFER_LOCK_UNLOCK);
+		ReleaseBuffer(buffer);
 	}
-	/* the slot may point into the scan's tuple, which endscan frees */
-	ExecClearTuple(slot);
-	table_endscan(scan);
 	return n;
 }
 
@@ -183,19 +213,32 @@ fetch_segment(Topic *topic, const LogSegment *seg, Snapshot snapshot,
 	TupleTableSlot *slot;
 	IndexScanDesc scan;
 	ScanKeyData keys[2];
+	bool		found;
 	int			n = 0;
 
 	topic_table_check(rel, topic->name);
 	index = index_open(segment_offset_index(rel), AccessShareLock);
 	slot = table_slot_create(rel, NULL);
+	/*
+	 * Look for the first row alone first: a scan up to below would check
+	 * every entry of the first leaf page, where the rows that follow come
+	 * cheaper from the heap.  Only when from is a gap is the range scanned.
+	 */
 	ScanKeyInit(&keys[0], 1, BTGreaterEqualStrategyNumber, F_INT8GE,
 				Int64GetDatum(from));
 	ScanKeyInit(&keys[1], 1, BTLessStrategyNumber, F_INT8LT,
-				Int64GetDatum(below));
+				Int64GetDatum(from + 1));
 	scan = index_beginscan(rel, index, snapshot, 2, 0);
 	index_rescan(scan, keys, 2, NULL, 0);
+	found = max > 0 && index_getnext_slot(scan, ForwardScanDirection, slot);
+	keys[1].sk_argument = Int64GetDatum(below);
+	if (max > 0 && !found)
+	{
+		index_rescan(scan, keys, 2, NULL, 0);
+		found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	}
 
-	if (max > 0 && index_getnext_slot(scan, ForwardScanDirection, slot))
+	if (found)
 	{
 		bool		isnull;
 		int64		next = DatumGetInt64(slot_getattr(slot, Anum_message_offset,
@@ -205,14 +248,12 @@ fetch_segment(Topic *topic, const LogSegment *seg, Snapshot snapshot,
 		tuplestore_puttuple(store, ExecFetchSlotHeapTuple(slot, false, NULL));
 		n++;
 		if (n < max && next < below && !IsolationIsSerializable())
-		{
 			n += fetch_in_log_order(rel, snapshot, &start, &next, below,
-									max - n, slot, store);
-			if (n < max && next < below)
-			{
-				keys[0].sk_argument = Int64GetDatum(next);
-				index_rescan(scan, keys, 2, NULL, 0);
-			}
+									max - n, store);
+		if (n < max && next < below)
+		{
+			keys[0].sk_argument = Int64GetDatum(next);
+			index_rescan(scan, keys, 2, NULL, 0);
 		}
 		while (n < max && next < below &&
 			   index_getnext_slot(scan, ForwardScanDirection, slot))
