@@ -426,7 +426,7 @@ positions_check_portals(void)
 		rolled_back_loop = 0;
 		if (same_call)
 			ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+					(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
 					 errmsg("cannot commit after a rollback inside a loop over topics.poll()"),
 					 errdetail("The rows the loop went on with were read by the transaction that rolled back: the group's position did not move past them, and they would come again."),
 					 errhint("Poll one message per transaction when the loop may roll back: a loop of topics.poll(..., max_messages => 1).")));

@@ -133,7 +133,7 @@ fetch_in_log_order(Relation rel, Snapshot snapshot, ItemPointer start,
 	TupleDesc	desc = RelationGetDescr(rel);
 	BlockNumber blkno = ItemPointerGetBlockNumber(start);
 	BlockNumber end = (BlockNumber) Min((uint64) blkno + max,
-									   (uint64) RelationGetNumberOfBlocks(rel));
+										(uint64) RelationGetNumberOfBlocks(rel));
 	OffsetNumber first = ItemPointerGetOffsetNumber(start);
 	int			n = 0;
 	int			skipped = 0;
@@ -219,6 +219,7 @@ fetch_segment(Topic *topic, const LogSegment *seg, Snapshot snapshot,
 	topic_table_check(rel, topic->name);
 	index = index_open(segment_offset_index(rel), AccessShareLock);
 	slot = table_slot_create(rel, NULL);
+
 	/*
 	 * Look for the first row alone first: a scan up to below would check
 	 * every entry of the first leaf page, where the rows that follow come
