@@ -173,6 +173,7 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 	int64	   *lso;
 	PartitionState *topic_state;
 	TimestampTz checked;
+	ReturnSetInfo *rsinfo;
 	int			i;
 	int			found = 0;
 	bool		prelock = false;
@@ -195,7 +196,9 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 	group_check_member(topic, group, member, &gm);
 	lg = positions_group(topic->name, group);
 	store = fetch_store_begin(fcinfo);
-	positions_mark_polled(lg, ((ReturnSetInfo *) fcinfo->resultinfo)->econtext->ecxt_per_query_memory);
+	/* the query's row filter knows this read by the query's memory */
+	rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	positions_mark_polled(lg, rsinfo->econtext->ecxt_per_query_memory);
 	deadline = pg_topics_deadline(wait_ms);
 	checked = GetCurrentTimestamp();
 	if (gm.nassigned == 0)
