@@ -67,8 +67,9 @@ my ($ret, $out, $err) =
 isnt($ret, 0, "drop_topic of $parts partitions and $segments segments needs more locks");
 like($err, qr/out of shared memory/, 'PostgreSQL says why');
 like($err, qr/increase max_locks_per_transaction/, 'and what to do');
-is($node->safe_psql('postgres', q{SELECT count(*) FROM topics.segments WHERE topic = 'grown'}),
-	$segments, 'nothing was dropped');
+# (a worker may have added the next segment of a partition meanwhile)
+cmp_ok($node->safe_psql('postgres', q{SELECT count(*) FROM topics.segments WHERE topic = 'grown'}),
+	'>=', $segments, 'nothing was dropped');
 
 $node->append_conf('postgresql.conf', 'max_locks_per_transaction = 128');
 $node->restart;
