@@ -70,7 +70,25 @@ SELECT sqlstate_of($$SELECT * FROM topics.join('eg', 'e', 'm')$$)
     AS "26: privilege missing: group of another role";
 SELECT sqlstate_of($$INSERT INTO topics_data.e (partition, msg_offset) VALUES (0, 0)$$)
     AS "25: privilege missing: direct insert (with INSERT granted)";
+-- when another role's member was last seen is that role's to know
+SELECT sqlstate_of($$SELECT topics_internal._last_seen('e', 'eg', 'm')$$)
+    AS "28: privilege missing: last seen, group of another role";
 RESET ROLE;
+SET ROLE regress_errors;
+SELECT sqlstate_of($$SELECT topics_internal._last_seen('e', 'eg', 'm')$$)
+    AS "29: privilege missing: last seen, topic not readable";
+RESET ROLE;
+
+-- group and member names have at most 255 bytes, as in Kafka
+SELECT left(sqlstate_of(format($$SELECT * FROM topics.join(%L, 'e', 'm')$$,
+                               repeat('g', 256))), 5) AS "30: group name too long",
+       left(sqlstate_of(format($$SELECT * FROM topics.join('eg', 'e', %L)$$,
+                               repeat('m', 256))), 5) AS "31: member name too long",
+       left(sqlstate_of($$SELECT * FROM topics.join('', 'e', 'm')$$), 5)
+           AS "32: empty group name";
+SELECT left(member, 3), length(member)
+  FROM topics.join(repeat('g', 255), 'e', repeat('m', 255));
+SELECT topics.leave(repeat('g', 255), 'e', repeat('m', 255));
 
 -- A number too large for an integer argument fails in core, before the
 -- call: at function lookup for an uncast literal, or at the cast
