@@ -40,10 +40,16 @@ SELECT msg_offset, convert_from(value, 'UTF8') AS value
 SELECT msg_offset, convert_from(value, 'UTF8') AS value
   FROM topics.fetch('nest_side', 0, 0);
 
--- a batch of large messages (over the context's first megabyte) in between
+-- the backend keeps a megabyte for produce calls
+SELECT total_bytes / 1024 AS kb FROM pg_backend_memory_contexts
+ WHERE name = 'pg_topics produce';
+-- a batch of large messages (over that first megabyte) in between: the
+-- next call gets a larger first block (at most 8 MB), kept from then on
 SELECT count(*) FROM topics.produce_batch('nest_side',
     ARRAY(SELECT repeat('x', 4000) FROM generate_series(1, 1000)));
 SELECT msg_offset FROM topics.produce('nest_outer', 'f');
+SELECT total_bytes / 1024 AS kb FROM pg_backend_memory_contexts
+ WHERE name = 'pg_topics produce';
 SELECT count(*), sum(length(value)) FROM topics.fetch('nest_side', 0, 0, 2000);
 
 DROP INDEX topics_data.nest_outer_echo;

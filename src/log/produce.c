@@ -44,12 +44,15 @@
  * makes and frees, that memory went back to malloc, and malloc gave it back
  * to the kernel (trimming the heap or unmapping) often enough that, on some
  * connections, every batch faulted in its pages again: produce_batch of
- * 1000 messages took a quarter longer.  This context keeps a first block of
- * PRODUCE_MEMORY for the life of the backend and is reset at every call.
+ * 1000 messages took a quarter longer.  This context keeps its first block
+ * for the life of the backend and is reset at every call; a call that
+ * needed more makes the first block larger, up to PRODUCE_MEMORY_MAX.
  */
 #define PRODUCE_MEMORY		(1024 * 1024)
+#define PRODUCE_MEMORY_MAX	ALLOCSET_DEFAULT_MAXSIZE
 
 static MemoryContext produce_context = NULL;
+static Size produce_memory = PRODUCE_MEMORY;
 static bool produce_context_busy = false;
 
 /*
@@ -390,6 +393,29 @@ write_messages(Topic *topic, ProduceMessage *msgs, int n, bool sticky)
 }
 
 /*
+ * produce_context_release empties the produce context after a call, or
+ * frees it so that the next call makes it with a first block large enough
+ * for this one.
+ */
+static void
+produce_context_release(void)
+{
+	Size		used = MemoryContextMemAllocated(produce_context, true);
+
+	/* more than the first block means at least as much again */
+	if (used >= 2 * produce_memory && produce_memory < PRODUCE_MEMORY_MAX)
+	{
+		MemoryContextDelete(produce_context);
+		produce_context = NULL;
+		while (2 * produce_memory <= used && produce_memory < PRODUCE_MEMORY_MAX)
+			produce_memory *= 2;
+	}
+	else
+		MemoryContextReset(produce_context);
+	produce_context_busy = false;
+}
+
+/*
  * produce_messages appends msgs to an open topic, setting each message's
  * partition and offset.  Messages of one partition get consecutive offsets
  * in the order given.
@@ -414,9 +440,9 @@ produce_messages(Topic *topic, ProduceMessage *msgs, int n, bool sticky)
 		if (produce_context == NULL)
 			produce_context = AllocSetContextCreate(TopMemoryContext,
 													"pg_topics produce",
-													PRODUCE_MEMORY,
-													PRODUCE_MEMORY,
-													ALLOCSET_DEFAULT_MAXSIZE);
+													produce_memory,
+													produce_memory,
+													PRODUCE_MEMORY_MAX);
 		cxt = produce_context;
 		MemoryContextReset(cxt);
 		produce_context_busy = true;
@@ -432,10 +458,7 @@ produce_messages(Topic *topic, ProduceMessage *msgs, int n, bool sticky)
 		if (nested)
 			MemoryContextDelete(cxt);
 		else
-		{
-			MemoryContextReset(cxt);
-			produce_context_busy = false;
-		}
+			produce_context_release();
 	}
 	PG_END_TRY();
 }
