@@ -32,10 +32,10 @@
  * rollback to a savepoint, the later poll may have handed out rows the
  * older cursor's next row would pass.  A row that was handed out and taken
  * before (a scrollable cursor read backwards, or rewound to be kept WITH
- * HOLD) moves nothing.  And rows taken by the loop of a procedure that commits inside
- * it are refused at that commit: PL/pgSQL fetches ahead, and keeps the
- * loop's cursor by reading it to its end, so the position would pass rows
- * the loop has not processed yet.
+ * HOLD) moves nothing.  And rows taken by the loop of a procedure that
+ * commits inside it are refused at that commit: PL/pgSQL fetches ahead,
+ * and keeps the loop's cursor by reading it to its end, so the position
+ * would pass rows the loop has not processed yet.
  *
  *-------------------------------------------------------------------------
  */
@@ -409,6 +409,26 @@ note_taking_portal(void)
 }
 
 /*
+ * taking_loop_held tells whether the loop of a procedure that took rows
+ * kept its cursor across a COMMIT or ROLLBACK inside it (the cursor was
+ * read to its end and held).
+ */
+static bool
+taking_loop_held(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, taking_portals)
+	{
+		Portal		portal = GetPortalByName((const char *) lfirst(lc));
+
+		if (portal != NULL && portal->autoHeld)
+			return true;
+	}
+	return false;
+}
+
+/*
  * positions_check_portals refuses to commit positions moved by the loop of
  * a procedure that commits inside it: the loop's cursor was fetched ahead
  * of the row being processed, and is kept by reading it to its end, so its
@@ -417,8 +437,6 @@ note_taking_portal(void)
 static void
 positions_check_portals(void)
 {
-	ListCell   *lc;
-
 	if (rolled_back_loop != 0)
 	{
 		bool		same_call = rolled_back_loop == GetCurrentStatementStartTimestamp();
@@ -431,17 +449,12 @@ positions_check_portals(void)
 					 errdetail("The rows the loop went on with were read by the transaction that rolled back: the group's position did not move past them, and they would come again."),
 					 errhint("Poll one message per transaction when the loop may roll back: a loop of topics.poll(..., max_messages => 1).")));
 	}
-	foreach(lc, taking_portals)
-	{
-		Portal		portal = GetPortalByName((const char *) lfirst(lc));
-
-		if (portal != NULL && portal->autoHeld)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
-					 errmsg("cannot commit inside a loop over topics.poll()"),
-					 errdetail("The loop reads its rows ahead of the one being processed; committing would move the group past rows not processed yet."),
-					 errhint("Commit after the loop, or poll in each transaction: a loop of topics.poll(..., max_messages => 1) with COMMIT after it.")));
-	}
+	if (taking_loop_held())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+				 errmsg("cannot commit inside a loop over topics.poll()"),
+				 errdetail("The loop reads its rows ahead of the one being processed; committing would move the group past rows not processed yet."),
+				 errhint("Commit after the loop, or poll in each transaction: a loop of topics.poll(..., max_messages => 1) with COMMIT after it.")));
 }
 
 /*
@@ -453,15 +466,8 @@ positions_check_portals(void)
 static void
 note_rolled_back_loops(void)
 {
-	ListCell   *lc;
-
-	foreach(lc, taking_portals)
-	{
-		Portal		portal = GetPortalByName((const char *) lfirst(lc));
-
-		if (portal != NULL && portal->autoHeld)
-			rolled_back_loop = GetCurrentStatementStartTimestamp();
-	}
+	if (taking_loop_held())
+		rolled_back_loop = GetCurrentStatementStartTimestamp();
 }
 
 /*
@@ -575,6 +581,7 @@ position_insert(Position *pos)
 static void
 positions_flush(void)
 {
+	Oid			relid;
 	int			i;
 
 	/*
@@ -582,8 +589,6 @@ positions_flush(void)
 	 * command; and the transaction may have dropped the extension, or a topic
 	 * with its positions, since it moved them.
 	 */
-	Oid			relid;
-
 	CommandCounterIncrement();
 	if (partition_extension_dropped_here() && !pgt_catalog_is_current())
 		return;

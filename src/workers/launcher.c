@@ -30,9 +30,9 @@
  * to lack the extension gets no worker, ever, until a notice says
  * otherwise.  A transaction that creates or drops the extension cannot be
  * prepared (it would commit without a notice, and a drop without
- * releasing the shared memory of the extension's topics).  Should more notices come between
- * two looks than the ring holds, the launcher probes again every database
- * it thought had no extension.
+ * releasing the shared memory of the extension's topics).  Should more
+ * notices come between two looks than the ring holds, the launcher probes
+ * again every database it thought had no extension.
  *
  * Scheduling: at most pg_topics.max_workers workers run at once (and never
  * more than the pool, half of max_worker_processes).  A database is due
