@@ -266,6 +266,12 @@ SELECT topics.drop_topic('hurt');
 SELECT topic FROM topics.create_topic('hurt', 1, config => '{"segment.messages": 4}');
 ALTER TABLE topics_data."hurt$0" DETACH PARTITION topics_data."hurt$0$0";
 SELECT topics.drop_topic('hurt');
+-- the catalog's segment rows of a partition deleted by hand
+SELECT topic FROM topics.create_topic('hurt', 2, config => '{"segment.messages": 4}');
+DELETE FROM topics.segment WHERE topic = 'hurt' AND partition = 1;
+SELECT * FROM topics.produce('hurt', 'x', partition => 0);
+\echo :SQLSTATE
+SELECT topics.drop_topic('hurt');
 SELECT count(*) AS tables FROM pg_class
  WHERE relnamespace = 'topics_data'::regnamespace;
 SELECT count(*) AS topics FROM topics.topic;

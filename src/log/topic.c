@@ -141,6 +141,21 @@ table_missing(const char *topic, const char *table)
 }
 
 /*
+ * catalog_damaged raises 55000 for a topic whose rows in topics.segment do
+ * not fit its partitions: they were changed by hand.
+ */
+static void
+catalog_damaged(const char *topic, int partition, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("topics.segment holds %s partition %d of topic \"%s\"",
+					what, partition, topic),
+			 errdetail("The catalog of a topic changes only through pg_topics; this one was changed by hand."),
+			 errhint("Drop the topic with topics.drop_topic().")));
+}
+
+/*
  * topic_load fills entry from the catalog; returns false when no topic of
  * that name exists.
  */
@@ -198,8 +213,7 @@ topic_load(Topic *entry, const char *name)
 
 		p = DatumGetInt32(spi_value(i, 1));
 		if (p < 0 || p >= entry->npartitions)
-			elog(ERROR, "topic \"%s\" has a segment of stray partition %d",
-				 name, p);
+			catalog_damaged(name, p, "a segment of stray");
 		part = &entry->partitions[p];
 		if (part->segments == NULL)
 		{
@@ -226,7 +240,7 @@ topic_load(Topic *entry, const char *name)
 		if (!OidIsValid(part->relid))
 			table_missing(name, topic_table_name(name, p, -1));
 		if (part->segments == NULL)
-			elog(ERROR, "topic \"%s\" has no segment in partition %d", name, p);
+			catalog_damaged(name, p, "no segment of");
 		for (i = 0; i < part->nsegments; i++)
 		{
 			part->segments[i].relid = topic_table_relid(name, p,
