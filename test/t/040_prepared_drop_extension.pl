@@ -73,8 +73,14 @@ $node->safe_psql('a', 'DROP EXTENSION pg_topics CASCADE');
 is($node->safe_psql('a', q{SELECT count(*) FROM pg_extension WHERE extname = 'pg_topics'}),
 	'0', 'the extension is gone from database a');
 
-# Give the launcher and workers ample time (many naptimes), then use b.
-sleep 3;
+# Once the launcher has ended the worker of database a, which has no
+# extension any more, use b.
+ok( $node->poll_query_until(
+		'postgres', q{
+SELECT count(*) = 0 FROM pg_stat_activity
+ WHERE backend_type = 'pg_topics worker' AND datname = 'a'
+}, 't'),
+	'the worker of database a ended');
 ($ret, $out, $err) = $node->psql(
 	'b', q{
 SELECT topic FROM topics.create_topic('after', 1);
