@@ -14,6 +14,8 @@ OBJS = \
 	src/index_entries.o \
 	src/log/fetch.o \
 	src/log/fetch_funcs.o \
+	src/log/fetch_reader.o \
+	src/log/fetch_scan.o \
 	src/log/murmur2.o \
 	src/log/partition.o \
 	src/log/produce.o \
@@ -38,7 +40,7 @@ PGFILEDESC = "pg_topics - Kafka-style topics and partitions"
 
 PG_CPPFLAGS = -I$(srcdir)/include
 
-REGRESS = topics produce fetch murmur2 privileges errors groups positions search_path upgrade cursor_repoll hold_cursor max_wait_overflow superuser_constraints leaky_views longpoll_expiry procedure_commit old_objects drop_after_poll scroll_savepoint lateral_poll procedure_rollback loop_exit recreate_after_poll produce_nested
+REGRESS = topics produce fetch fetch_scan murmur2 privileges errors groups positions search_path upgrade cursor_repoll hold_cursor max_wait_overflow superuser_constraints leaky_views longpoll_expiry procedure_commit old_objects drop_after_poll scroll_savepoint lateral_poll procedure_rollback loop_exit recreate_after_poll produce_nested
 REGRESS_OPTS = --temp-config=$(srcdir)/pg_topics.conf \
 	--temp-instance=./tmp_check_regress
 

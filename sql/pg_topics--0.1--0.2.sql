@@ -40,9 +40,9 @@ DROP FUNCTION topics._leave(integer[]);
 DROP FUNCTION topics._rebalance(integer);
 DROP FUNCTION topics._expire_members();
 
--- The internal functions the API inlines move out of the user's way.
-ALTER FUNCTION topics._fetch(text, integer, bigint, integer, interval)
-    SET SCHEMA topics_internal;
+-- The internal functions the API inlines move out of the user's way; fetch
+-- no longer needs one (see topics.fetch below).
+DROP FUNCTION topics._fetch(text, integer, bigint, integer, interval);
 ALTER FUNCTION topics._poll(text, text, text, integer, interval)
     SET SCHEMA topics_internal;
 ALTER FUNCTION topics._take(text, text, integer, bigint)
@@ -746,18 +746,18 @@ $$;
 COMMENT ON FUNCTION topics_internal._leave(text, text, text[]) IS
     'Internal: remove members of a group and rebalance it';
 
--- fetch and poll call their internal functions in the new schema.  They
--- stay SQL, so that the planner inlines them into the caller's query.
+-- fetch is C: called in a query's FROM clause, a custom scan streams its
+-- rows to the caller as it reads them (no tuplestore, no SQL body to inline
+-- at each plan).  poll calls its internal functions in the new schema, and
+-- stays SQL, so that the planner inlines its row filter into the caller's
+-- query.
 CREATE OR REPLACE FUNCTION topics.fetch(
     topic text, partition integer, from_offset bigint,
     max_messages integer DEFAULT 100, max_wait interval DEFAULT '0')
 RETURNS TABLE (topic text, partition integer, msg_offset bigint,
                "timestamp" timestamptz, key bytea, value bytea, headers jsonb)
-LANGUAGE sql STABLE PARALLEL UNSAFE
-AS $$
-SELECT $1, r.partition, r.msg_offset, r."timestamp", r.key, r.value, r.headers
-  FROM topics_internal._fetch($1, $2, $3, $4, $5) r
-$$;
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'pg_topics_fetch';
 
 CREATE OR REPLACE FUNCTION topics.poll(
     group_name text, topic text, member_name text,
@@ -791,8 +791,7 @@ GRANT EXECUTE ON FUNCTION topics.produce_batch(text, text, text[], integer, json
 -- Privileges of the new and moved functions: the internal ones that write
 -- the catalog run only as the owner.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA topics_internal FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION topics_internal._fetch(text, integer, bigint, integer, interval),
-    topics_internal._poll(text, text, text, integer, interval),
+GRANT EXECUTE ON FUNCTION topics_internal._poll(text, text, text, integer, interval),
     topics_internal._take(text, text, integer, bigint),
     topics_internal._last_seen(text, text, text),
     topics_internal.can_read(text),

@@ -7,7 +7,8 @@
  * Each part registers what it needs here, while the postmaster loads the
  * library, so that every backend inherits it: shared memory (shmem.c),
  * transaction callbacks (log/partition.c, groups/positions.c), the
- * utility hook (utility.c) and the launcher (workers/launcher.c).  No file
+ * utility hook (utility.c), the planner hook that streams topics.fetch
+ * (log/fetch_scan.c) and the launcher (workers/launcher.c).  No file
  * calls back into this one.
  *
  *-------------------------------------------------------------------------
@@ -20,6 +21,7 @@
 
 #include "groups/positions.h"
 #include "guc.h"
+#include "log/fetch.h"
 #include "log/partition.h"
 #include "shmem.h"
 #include "utility.h"
@@ -82,5 +84,6 @@ _PG_init(void)
 
 	partition_init();
 	positions_init();
+	fetch_scan_init();
 	launcher_register();
 }

@@ -4,15 +4,9 @@
  *	  Reading a partition: committed messages below its last stable offset
  *	  (LSO), in offset order.
  *
- * The reader looks at the LSO first and takes a fresh snapshot
- * (GetLatestSnapshot) after that, whatever the caller's isolation level:
- * every offset below the LSO then belongs to a transaction that ended
- * before the snapshot, so the rows seen are exactly the committed ones and
- * no later commit can add a row below the offsets returned.  Segments are
- * read straight from the segment tables rather than through the topic's
- * root, which would plan and lock every segment of every partition: the
- * index on msg_offset finds the first row, and the heap pages that follow
- * give the next ones as long as they lie there in offset order.
+ * Readers (fetch_reader.c) hand the rows out one at a time: a FROM-clause
+ * call of topics.fetch streams them (fetch_scan.c); the set-returning
+ * functions store them first.
  *
  * The C functions return rows of the stored shape; topics.fetch and
  * topics.poll are SQL functions, inlined into the caller's query, that add
@@ -112,212 +106,39 @@ fetch_store_begin(FunctionCallInfo fcinfo)
 }
 
 /*
- * fetch_in_log_order appends to store the messages that follow, in the
- * heap, the row at start, as long as they carry the offsets *next,
- * *next + 1, ... below below, at most max of them, and returns how many it
- * added; *next is left at the first offset not added.  A partition is
- * appended to in offset order, so its rows mostly lie in the heap as they
- * do in the index, and reading the pages in turn costs half as much per row
- * as an index scan.  The first row out of order (a concurrent producer's,
- * or a gap left by a rollback) ends the run: the caller's index scan goes
- * on from *next.  Rows below *next (the start row among them) were handed
- * out already or lie before the read; at most max of them are skipped, and
- * the scan stops max pages past the start (max rows in order fit in them),
- * so that a heap laid out otherwise, or rows rolled back in bulk right
- * after the start, cost at most that many pages before the index goes on.
- */
-static int
-fetch_in_log_order(Relation rel, Snapshot snapshot, ItemPointer start,
-				   int64 *next, int64 below, int max, Tuplestorestate *store)
-{
-	TupleDesc	desc = RelationGetDescr(rel);
-	BlockNumber blkno = ItemPointerGetBlockNumber(start);
-	BlockNumber end = (BlockNumber) Min((uint64) blkno + max,
-										(uint64) RelationGetNumberOfBlocks(rel));
-	OffsetNumber first = ItemPointerGetOffsetNumber(start);
-	int			n = 0;
-	int			skipped = 0;
-	bool		more = true;
-
-	for (; more && blkno < end; blkno++, first = FirstOffsetNumber)
-	{
-		Buffer		buffer = ReadBuffer(rel, blkno);
-		Page		page;
-		OffsetNumber off;
-		OffsetNumber maxoff;
-		bool		all_visible;
-
-		CHECK_FOR_INTERRUPTS();
-		heap_page_prune_opt(rel, buffer);
-		LockBuffer(buffer, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buffer);
-		maxoff = PageGetMaxOffsetNumber(page);
-		/* as heapgetpage: no row of an all-visible page needs a check */
-		all_visible = PageIsAllVisible(page) && !snapshot->takenDuringRecovery;
-		for (off = first; more && off <= maxoff; off++)
-		{
-			ItemId		lp = PageGetItemId(page, off);
-			HeapTupleData tuple;
-			bool		isnull;
-			int64		offset;
-
-			if (!ItemIdIsNormal(lp))
-				continue;
-			tuple.t_data = (HeapTupleHeader) PageGetItem(page, lp);
-			tuple.t_len = ItemIdGetLength(lp);
-			tuple.t_tableOid = RelationGetRelid(rel);
-			ItemPointerSet(&tuple.t_self, blkno, off);
-			if (!all_visible &&
-				!HeapTupleSatisfiesVisibility(&tuple, snapshot, buffer))
-				continue;
-
-			/* the offset lies at a fixed place: no need to take the row apart */
-			offset = DatumGetInt64(heap_getattr(&tuple, Anum_message_offset,
-												desc, &isnull));
-			if (offset < *next && ++skipped <= max)
-				continue;
-			if (offset != *next)
-			{
-				more = false;
-				break;
-			}
-			tuplestore_puttuple(store, &tuple);
-			(*next)++;
-			more = ++n < max && *next < below;
-		}
-		LockBuffer(buffer, BUFFER_LOCK_UNLOCK);
-		ReleaseBuffer(buffer);
-	}
-	return n;
-}
-
-/*
- * fetch_segment appends to store the messages of one segment with offsets
- * in [from, below), at most max of them, and returns how many it added.
- * The index finds the first; the heap pages that follow give the next ones
- * while they come in offset order, and the index the rest.  A serializable
- * transaction reads through the index only: a heap page read whole would
- * also check the rows of producers still in progress past the LSO, and
- * record conflicts with transactions none of whose rows it returns.  The
- * store holds rows of the stored shape, so each message is copied once, as
- * it lies in the buffer, without taking it apart.  The segment stays locked
- * until the transaction ends, so that a TOASTed value can still be read
- * when the caller's query hands the row out.
- */
-static int
-fetch_segment(Topic *topic, const LogSegment *seg, Snapshot snapshot,
-			  int64 from, int64 below, int max, Tuplestorestate *store)
-{
-	Relation	rel = table_open(seg->relid, AccessShareLock);
-	Relation	index;
-	TupleTableSlot *slot;
-	IndexScanDesc scan;
-	ScanKeyData keys[2];
-	bool		found;
-	int			n = 0;
-
-	topic_table_check(rel, topic->name);
-	index = index_open(segment_offset_index(rel), AccessShareLock);
-	slot = table_slot_create(rel, NULL);
-
-	/*
-	 * Look for the first row alone first: a scan up to below would check
-	 * every entry of the first leaf page, where the rows that follow come
-	 * cheaper from the heap.  Only when from is a gap is the range scanned.
-	 */
-	ScanKeyInit(&keys[0], 1, BTGreaterEqualStrategyNumber, F_INT8GE,
-				Int64GetDatum(from));
-	ScanKeyInit(&keys[1], 1, BTLessStrategyNumber, F_INT8LT,
-				Int64GetDatum(from + 1));
-	scan = index_beginscan(rel, index, snapshot, 2, 0);
-	index_rescan(scan, keys, 2, NULL, 0);
-	found = max > 0 && index_getnext_slot(scan, ForwardScanDirection, slot);
-	keys[1].sk_argument = Int64GetDatum(below);
-	if (max > 0 && !found)
-	{
-		index_rescan(scan, keys, 2, NULL, 0);
-		found = index_getnext_slot(scan, ForwardScanDirection, slot);
-	}
-
-	if (found)
-	{
-		bool		isnull;
-		int64		next = DatumGetInt64(slot_getattr(slot, Anum_message_offset,
-													  &isnull)) + 1;
-		ItemPointerData start = slot->tts_tid;
-
-		tuplestore_puttuple(store, ExecFetchSlotHeapTuple(slot, false, NULL));
-		n++;
-		if (n < max && next < below && !IsolationIsSerializable())
-			n += fetch_in_log_order(rel, snapshot, &start, &next, below,
-									max - n, store);
-		if (n < max && next < below)
-		{
-			keys[0].sk_argument = Int64GetDatum(next);
-			index_rescan(scan, keys, 2, NULL, 0);
-		}
-		while (n < max && next < below &&
-			   index_getnext_slot(scan, ForwardScanDirection, slot))
-		{
-			tuplestore_puttuple(store, ExecFetchSlotHeapTuple(slot, false, NULL));
-			n++;
-		}
-	}
-
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, NoLock);
-	table_close(rel, NoLock);
-	return n;
-}
-
-/*
  * fetch_partition_rows appends to store up to max committed messages of a
  * partition with offsets in [from, below), and returns how many.  Caller
- * has read the partition's LSO, which below must not exceed, before this
- * takes its snapshot.
+ * has read the partition's LSO, which below must not exceed, just before.
+ * The store holds rows of the stored shape, so each message is copied
+ * once, as it lies in the buffer, without taking it apart.
  */
 int
 fetch_partition_rows(Topic *topic, int partition, int64 from, int64 below,
 					 int max, Tuplestorestate *store)
 {
-	TopicPartition *part = &topic->partitions[partition];
-	Snapshot	snapshot;
+	FetchReader *reader = fetch_reader_begin(topic, partition, from, below,
+											 max);
+	HeapTuple	tuple;
+	Buffer		buffer;
 	int			found = 0;
-	int			i;
 
-	/* segments created since the topic was cached hold offsets below the LSO */
-	if (part->segments[part->nsegments - 1].end < below)
+	while (fetch_reader_next(reader, &tuple, &buffer))
 	{
-		topic = topic_reload(topic);
-		part = &topic->partitions[partition];
+		tuplestore_puttuple(store, tuple);
+		found++;
 	}
-
-	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	for (i = 0; i < part->nsegments && found < max; i++)
-	{
-		const LogSegment *seg = &part->segments[i];
-
-		if (seg->end <= from)
-			continue;
-		if (seg->base >= below)
-			break;
-		found += fetch_segment(topic, seg, snapshot, Max(from, seg->base),
-							   Min(below, seg->end), max - found, store);
-	}
-	UnregisterSnapshot(snapshot);
+	fetch_reader_end(reader);
 	return found;
 }
 
 /*
- * fetch_messages appends to store up to max_messages committed messages of
- * a partition, from from_offset on, waiting until deadline for the first
- * one.  Returns the partition's LSO as seen by the read.
+ * fetch_messages returns a reader of up to max_messages committed messages
+ * of a partition, from from_offset on, after waiting until deadline for
+ * the first one; or NULL when none came.
  */
-int64
+FetchReader *
 fetch_messages(Topic *topic, int partition, int64 from_offset,
-			   int max_messages, TimestampTz deadline,
-			   Tuplestorestate *store)
+			   int max_messages, TimestampTz deadline)
 {
 	PartitionBounds look;
 
@@ -334,10 +155,10 @@ fetch_messages(Topic *topic, int partition, int64 from_offset,
 	if (look.lso <= from_offset && deadline > GetCurrentTimestamp())
 		partition_wait(topic_partition_state(topic, partition), from_offset,
 					   deadline, &look);
-	if (look.lso > from_offset)
-		fetch_partition_rows(topic, partition, from_offset, look.lso,
-							 max_messages, store);
-	return look.lso;
+	if (look.lso <= from_offset)
+		return NULL;
+	return fetch_reader_begin(topic, partition, from_offset, look.lso,
+							  max_messages);
 }
 
 /*

@@ -1,0 +1,392 @@
+/*-------------------------------------------------------------------------
+ *
+ * fetch_reader.c
+ *	  Handing out the committed messages of a partition one at a time, in
+ *	  offset order, as they lie in shared buffers.
+ *
+ * A reader is begun after its caller has read the partition's last stable
+ * offset (LSO), and takes a fresh snapshot (GetLatestSnapshot) then,
+ * whatever the caller's isolation level: every offset below the LSO
+ * belongs to a transaction that ended before the snapshot, so the rows seen
+ * are exactly the committed ones, and no later commit can add a row below
+ * the offsets handed out.  The snapshot stays registered until the reader
+ * ends, so a reader consumed slowly (a cursor) sees the same rows as one
+ * consumed at once.
+ *
+ * Segments are read straight from the segment tables rather than through
+ * the topic's root, which would plan and lock every segment of every
+ * partition.  In each segment the index on msg_offset finds the first row;
+ * the heap pages that follow give the next ones as long as they lie there
+ * in offset order, and the index the rest.  A partition is appended to in
+ * offset order, so its rows mostly lie in the heap as they do in the index,
+ * and reading the pages in turn costs half as much per row as an index
+ * scan.  A page's rows are checked under its lock, as a sequential scan
+ * does, and handed out afterwards with only its pin held.
+ *
+ * Each row goes out as a tuple in a buffer the reader keeps pinned until
+ * the next call, so a caller that keeps it longer pins it itself (a buffer
+ * slot does) or copies it (a tuplestore does).  Segments stay locked until
+ * the transaction ends, so that a TOASTed value can still be read when the
+ * caller's query hands the row out.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "log/fetch.h"
+#include "log/topic_tables.h"
+
+typedef enum ReadStep
+{
+	READ_SEGMENT,				/* open the next segment, find its first row */
+	READ_PAGES,					/* the rows that follow it in the heap */
+	READ_INDEX					/* the rest of the segment, by the index */
+} ReadStep;
+
+struct FetchReader
+{
+	char		topic[NAMEDATALEN];
+	int64		from;
+	int64		below;			/* the LSO the read stops at */
+	int			max;
+	Snapshot	snapshot;
+	bool		by_index;		/* serializable: read through the index only */
+	int			nsegments;		/* the segments [from, below) spans */
+	LogSegment *segments;
+
+	/* where the read is */
+	ReadStep	step;
+	int			seg;			/* the next segment to open */
+	int			left;			/* rows still to hand out */
+	int64		next;			/* the offset the next row in the heap must
+								 * carry */
+
+	/* the segment open */
+	Relation	rel;
+	Relation	index;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;		/* the index scan's */
+	ScanKeyData keys[2];		/* [next, seg_below) */
+	int64		seg_below;
+
+	/* READ_PAGES: the heap pages after the first row, in turn */
+	BlockNumber blkno;			/* the next page to read */
+	BlockNumber end_blkno;
+	OffsetNumber first_line;	/* where to start on page blkno */
+	int			skips_left;		/* rows below next that may be passed over */
+	bool		in_order;		/* false once a row out of order was seen */
+	Buffer		buffer;			/* the page read last, pinned */
+	int			nlines;			/* its rows to hand out */
+	int			line;
+	OffsetNumber lines[MaxHeapTuplesPerPage];
+	HeapTupleData tuple;
+};
+
+/*
+ * fetch_reader_begin returns a reader of up to max committed messages of a
+ * partition with offsets in [from, below).  Caller has read the
+ * partition's LSO, which below must not exceed, just before.
+ */
+FetchReader *
+fetch_reader_begin(Topic *topic, int partition, int64 from, int64 below,
+				   int max)
+{
+	FetchReader *r = palloc0(sizeof(FetchReader));
+	TopicPartition *part = &topic->partitions[partition];
+	int			i;
+
+	/* segments created since the topic was cached hold offsets below the LSO */
+	if (part->segments[part->nsegments - 1].end < below)
+	{
+		topic = topic_reload(topic);
+		part = &topic->partitions[partition];
+	}
+
+	/*
+	 * The topic's cache may be rebuilt while a cursor holds the reader:
+	 * keep a copy of the segments it reads.
+	 */
+	strlcpy(r->topic, topic->name, NAMEDATALEN);
+	r->segments = palloc(sizeof(LogSegment) * part->nsegments);
+	for (i = 0; i < part->nsegments; i++)
+	{
+		const LogSegment *seg = &part->segments[i];
+
+		if (seg->end > from && seg->base < below)
+			r->segments[r->nsegments++] = *seg;
+	}
+	r->from = from;
+	r->below = below;
+	r->max = max;
+	r->by_index = IsolationIsSerializable();
+	r->snapshot = RegisterSnapshot(GetLatestSnapshot());
+	r->buffer = InvalidBuffer;
+	fetch_reader_rewind(r);
+	return r;
+}
+
+static void
+reader_close_segment(FetchReader *r)
+{
+	if (BufferIsValid(r->buffer))
+		ReleaseBuffer(r->buffer);
+	r->buffer = InvalidBuffer;
+	r->nlines = r->line = 0;
+	if (r->rel == NULL)
+		return;
+	index_endscan(r->scan);
+	ExecDropSingleTupleTableSlot(r->slot);
+	index_close(r->index, NoLock);
+	table_close(r->rel, NoLock);
+	r->rel = NULL;
+}
+
+/*
+ * fetch_reader_rewind starts the read over: the same rows come out again,
+ * as the snapshot and bounds are kept.
+ */
+void
+fetch_reader_rewind(FetchReader *r)
+{
+	reader_close_segment(r);
+	r->step = READ_SEGMENT;
+	r->seg = 0;
+	r->left = r->max;
+}
+
+void
+fetch_reader_end(FetchReader *r)
+{
+	reader_close_segment(r);
+	UnregisterSnapshot(r->snapshot);
+	pfree(r->segments);
+	pfree(r);
+}
+
+/*
+ * reader_open_segment opens the next segment and looks up its first row in
+ * [from, seg_below), leaving it in the index scan's slot; returns false
+ * when there is none (the segment is then closed again).  The first row is
+ * looked for alone first: a scan up to seg_below would check every entry of
+ * the first leaf page, where the rows that follow come cheaper from the
+ * heap.  Only when from is a gap is the range scanned.
+ */
+static bool
+reader_open_segment(FetchReader *r)
+{
+	const LogSegment *seg = &r->segments[r->seg++];
+	int64		start = Max(r->from, seg->base);
+	bool		found;
+
+	r->seg_below = Min(r->below, seg->end);
+	r->rel = table_open(seg->relid, AccessShareLock);
+	topic_table_check(r->rel, r->topic);
+	r->index = index_open(segment_offset_index(r->rel), AccessShareLock);
+	r->slot = table_slot_create(r->rel, NULL);
+	ScanKeyInit(&r->keys[0], 1, BTGreaterEqualStrategyNumber, F_INT8GE,
+				Int64GetDatum(start));
+	ScanKeyInit(&r->keys[1], 1, BTLessStrategyNumber, F_INT8LT,
+				Int64GetDatum(start + 1));
+	r->scan = index_beginscan(r->rel, r->index, r->snapshot, 2, 0);
+	index_rescan(r->scan, r->keys, 2, NULL, 0);
+	found = index_getnext_slot(r->scan, ForwardScanDirection, r->slot);
+	r->keys[1].sk_argument = Int64GetDatum(r->seg_below);
+	if (!found)
+	{
+		index_rescan(r->scan, r->keys, 2, NULL, 0);
+		found = index_getnext_slot(r->scan, ForwardScanDirection, r->slot);
+	}
+	if (!found)
+		reader_close_segment(r);
+	return found;
+}
+
+/*
+ * reader_after_first sets the read of the rest of the segment up, once its
+ * first row is out: the heap pages from that row's on, and past them the
+ * index from next.  At most left rows below next are passed over on the
+ * pages, and the pages end left pages past the first (left rows in order
+ * fit in them), so that a heap laid out otherwise, or rows rolled back in
+ * bulk right after the first, cost at most that many pages before the
+ * index goes on.
+ */
+static void
+reader_after_first(FetchReader *r)
+{
+	bool		isnull;
+	ItemPointer start = &r->slot->tts_tid;
+
+	r->next = DatumGetInt64(slot_getattr(r->slot, Anum_message_offset,
+										 &isnull)) + 1;
+	r->blkno = ItemPointerGetBlockNumber(start);
+	r->first_line = ItemPointerGetOffsetNumber(start);
+	r->end_blkno = (BlockNumber) Min((uint64) r->blkno + r->left,
+									 (uint64) RelationGetNumberOfBlocks(r->rel));
+	r->skips_left = r->left;
+	r->in_order = !r->by_index && r->left > 0 && r->next < r->seg_below;
+	r->nlines = r->line = 0;
+	r->step = READ_PAGES;
+}
+
+/*
+ * reader_read_page reads the next heap page and notes, in r->lines, the
+ * rows on it that carry the offsets next, next + 1, ...; returns false
+ * when the run in log order is over: a row out of order (a concurrent
+ * producer's, or a gap left by a rollback), enough rows, or the end of the
+ * pages allowed.  Rows below next (the first row among them) were handed
+ * out already.  The visibility of the rows is checked under the page's
+ * lock, as heapgetpage does; they are handed out later, with only the pin.
+ */
+static bool
+reader_read_page(FetchReader *r)
+{
+	TupleDesc	desc = RelationGetDescr(r->rel);
+	Page		page;
+	OffsetNumber off;
+	OffsetNumber maxoff;
+	bool		all_visible;
+
+	if (BufferIsValid(r->buffer))
+		ReleaseBuffer(r->buffer);
+	r->buffer = InvalidBuffer;
+	r->nlines = r->line = 0;
+	if (!r->in_order || r->blkno >= r->end_blkno)
+		return false;
+
+	CHECK_FOR_INTERRUPTS();
+	r->buffer = ReadBuffer(r->rel, r->blkno);
+	heap_page_prune_opt(r->rel, r->buffer);
+	LockBuffer(r->buffer, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(r->buffer);
+	maxoff = PageGetMaxOffsetNumber(page);
+	/* as heapgetpage: no row of an all-visible page needs a check */
+	all_visible = PageIsAllVisible(page) && !r->snapshot->takenDuringRecovery;
+	for (off = r->first_line; r->in_order && off <= maxoff; off++)
+	{
+		ItemId		lp = PageGetItemId(page, off);
+		HeapTupleData tuple;
+		bool		isnull;
+		int64		offset;
+
+		if (!ItemIdIsNormal(lp))
+			continue;
+		tuple.t_data = (HeapTupleHeader) PageGetItem(page, lp);
+		tuple.t_len = ItemIdGetLength(lp);
+		tuple.t_tableOid = RelationGetRelid(r->rel);
+		ItemPointerSet(&tuple.t_self, r->blkno, off);
+		if (!all_visible &&
+			!HeapTupleSatisfiesVisibility(&tuple, r->snapshot, r->buffer))
+			continue;
+
+		/* the offset lies at a fixed place: no need to take the row apart */
+		offset = DatumGetInt64(heap_getattr(&tuple, Anum_message_offset,
+											desc, &isnull));
+		if (offset < r->next && --r->skips_left >= 0)
+			continue;
+		if (offset != r->next)
+		{
+			r->in_order = false;
+			break;
+		}
+		r->lines[r->nlines++] = off;
+		r->next++;
+		r->in_order = r->nlines < r->left && r->next < r->seg_below;
+	}
+	LockBuffer(r->buffer, BUFFER_LOCK_UNLOCK);
+	r->blkno++;
+	r->first_line = FirstOffsetNumber;
+	return true;
+}
+
+/*
+ * fetch_reader_next sets *tuple and *buffer to the next message, and
+ * returns false when there are no more.  The tuple stays valid, and the
+ * buffer pinned, until the next call.
+ */
+bool
+fetch_reader_next(FetchReader *r, HeapTuple *tuple, Buffer *buffer)
+{
+	while (r->left > 0)
+	{
+		switch (r->step)
+		{
+			case READ_SEGMENT:
+				if (r->seg >= r->nsegments)
+					return false;
+				if (!reader_open_segment(r))
+					continue;
+				r->left--;
+				reader_after_first(r);
+				*tuple = ExecFetchSlotHeapTuple(r->slot, false, NULL);
+				*buffer = ((BufferHeapTupleTableSlot *) r->slot)->buffer;
+				return true;
+
+			case READ_PAGES:
+				if (r->line < r->nlines)
+				{
+					Page		page = BufferGetPage(r->buffer);
+					OffsetNumber off = r->lines[r->line++];
+					ItemId		lp = PageGetItemId(page, off);
+
+					r->tuple.t_data = (HeapTupleHeader) PageGetItem(page, lp);
+					r->tuple.t_len = ItemIdGetLength(lp);
+					r->tuple.t_tableOid = RelationGetRelid(r->rel);
+					ItemPointerSet(&r->tuple.t_self, r->blkno - 1, off);
+					r->left--;
+					*tuple = &r->tuple;
+					*buffer = r->buffer;
+					return true;
+				}
+				if (reader_read_page(r))
+					continue;
+				r->keys[0].sk_argument = Int64GetDatum(r->next);
+				index_rescan(r->scan, r->keys, 2, NULL, 0);
+				r->step = READ_INDEX;
+				continue;
+
+			case READ_INDEX:
+				if (r->next < r->seg_below &&
+					index_getnext_slot(r->scan, ForwardScanDirection, r->slot))
+				{
+					r->left--;
+					*tuple = ExecFetchSlotHeapTuple(r->slot, false, NULL);
+					*buffer = ((BufferHeapTupleTableSlot *) r->slot)->buffer;
+					return true;
+				}
+				reader_close_segment(r);
+				r->step = READ_SEGMENT;
+				continue;
+		}
+	}
+	return false;
+}
+
+/*
+ * fetch_reader_values is fetch_reader_next with the message taken apart
+ * into values and isnull, Natts_message of each.  Values passed by
+ * reference point into the buffer, and stay valid until the next call.
+ */
+bool
+fetch_reader_values(FetchReader *r, Datum *values, bool *isnull)
+{
+	HeapTuple	tuple;
+	Buffer		buffer;
+
+	if (!fetch_reader_next(r, &tuple, &buffer))
+		return false;
+	heap_deform_tuple(tuple, RelationGetDescr(r->rel), values, isnull);
+	return true;
+}
