@@ -116,8 +116,8 @@ fetch_reader_begin(Topic *topic, int partition, int64 from, int64 below,
 	}
 
 	/*
-	 * The topic's cache may be rebuilt while a cursor holds the reader:
-	 * keep a copy of the segments it reads.
+	 * The topic's cache may be rebuilt while a cursor holds the reader: keep
+	 * a copy of the segments it reads.
 	 */
 	strlcpy(r->topic, topic->name, NAMEDATALEN);
 	r->segments = palloc(sizeof(LogSegment) * part->nsegments);
