@@ -91,6 +91,18 @@ RESET enable_hashjoin;
 RESET enable_mergejoin;
 RESET enable_material;
 
+-- A rescan whose changed parameter is only in the scan's filter is not a
+-- new read either: the rows are the same, and a waiting fetch does not
+-- wait again (three waits would take 3 s)
+SELECT g, (SELECT count(*) FROM topics.fetch('fs', 1, 0, 10, '1 s') f
+            WHERE f.msg_offset + g > 0) AS rows
+  FROM generate_series(1, 3) g;
+SELECT clock_timestamp() - statement_timestamp() < interval '2.5 s' AS waited_once
+  FROM (SELECT g, (SELECT count(*) FROM topics.fetch('fs', 1, 0, 10, '1 s') f
+                    WHERE f.msg_offset + g > 0)
+          FROM generate_series(1, 3) g OFFSET 0) s
+ LIMIT 1 OFFSET 2;
+
 -- A generic plan evaluates its parameters at each execution
 PREPARE fs_read(bigint, integer) AS
     SELECT array_agg(msg_offset) FROM topics.fetch('fs', 0, $1, $2);
@@ -134,6 +146,22 @@ SELECT topics.drop_topic('fs');
 ROLLBACK TO s;
 FETCH 2 FROM c;
 COMMIT;
+
+-- The segments a read spans are locked when it starts: a segment table
+-- dropped by hand (here in the cursor's own transaction, which its lock
+-- does not stop) is a clear error when the cursor reaches it
+SELECT * FROM topics.create_topic('fs_drop', 1, 'stream', '{"segment.messages": 10}');
+SELECT count(*) FROM topics.produce_batch('fs_drop',
+    array(SELECT 'd' || i FROM generate_series(0, 14) i));
+BEGIN;
+DECLARE c CURSOR FOR SELECT msg_offset FROM topics.fetch('fs_drop', 0, 8, 1000);
+FETCH 1 FROM c;
+DROP TABLE topics_data."fs_drop$0$10";
+FETCH ALL FROM c;
+\echo :SQLSTATE
+ROLLBACK;
+SELECT count(*) FROM topics.fetch('fs_drop', 0, 0, 1000);
+SELECT topics.drop_topic('fs_drop');
 
 -- A large value, stored out of line, read through a cursor after the rows
 -- before it were handed out
@@ -181,6 +209,19 @@ RESET ROLE;
 GRANT EXECUTE ON FUNCTION topics.fetch(text, integer, bigint, integer, interval) TO PUBLIC;
 REVOKE SELECT ON topics_data.fs FROM regress_fs_reader;
 DROP ROLE regress_fs_reader;
+
+-- Planning a function in FROM looks topics.fetch up by the catalog alone:
+-- a role without USAGE on schema topics plans its own queries
+CREATE ROLE regress_fs_nousage LOGIN;
+REVOKE USAGE ON SCHEMA topics FROM PUBLIC;
+SELECT current_user AS fs_admin \gset
+\c - regress_fs_nousage
+SELECT count(*) FROM generate_series(1, 3);
+SELECT count(*) FROM topics.fetch('fs', 0, 0);
+\echo :SQLSTATE
+\c - :fs_admin
+GRANT USAGE ON SCHEMA topics TO PUBLIC;
+DROP ROLE regress_fs_nousage;
 
 DROP TABLE fs_seen;
 SELECT topics.drop_topic('fs');

@@ -42,6 +42,7 @@
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "storage/lmgr.h"
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -59,6 +60,7 @@ typedef enum ReadStep
 struct FetchReader
 {
 	char		topic[NAMEDATALEN];
+	int			partition;
 	int64		from;
 	int64		below;			/* the LSO the read stops at */
 	int			max;
@@ -120,6 +122,7 @@ fetch_reader_begin(Topic *topic, int partition, int64 from, int64 below,
 	 * a copy of the segments it reads.
 	 */
 	strlcpy(r->topic, topic->name, NAMEDATALEN);
+	r->partition = partition;
 	r->segments = palloc(sizeof(LogSegment) * part->nsegments);
 	for (i = 0; i < part->nsegments; i++)
 	{
@@ -128,6 +131,13 @@ fetch_reader_begin(Topic *topic, int partition, int64 from, int64 below,
 		if (seg->end > from && seg->base < below)
 			r->segments[r->nsegments++] = *seg;
 	}
+
+	/*
+	 * Lock them all now: a cursor reads the later ones at a later FETCH, and
+	 * they must still be there then.
+	 */
+	for (i = 0; i < r->nsegments; i++)
+		LockRelationOid(r->segments[i].relid, AccessShareLock);
 	r->from = from;
 	r->below = below;
 	r->max = max;
@@ -192,7 +202,15 @@ reader_open_segment(FetchReader *r)
 	bool		found;
 
 	r->seg_below = Min(r->below, seg->end);
-	r->rel = table_open(seg->relid, AccessShareLock);
+	r->rel = try_table_open(seg->relid, NoLock);
+	if (r->rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("a segment table of partition %d of topic \"%s\" is missing",
+						r->partition, r->topic),
+				 errdetail("The segment holding offsets %lld to %lld was dropped by hand.",
+						   (long long) seg->base, (long long) seg->end - 1),
+				 errhint("Topic tables change only through pg_topics functions; drop the topic with topics.drop_topic().")));
 	topic_table_check(r->rel, r->topic);
 	r->index = index_open(segment_offset_index(r->rel), AccessShareLock);
 	r->slot = table_slot_create(r->rel, NULL);

@@ -17,8 +17,9 @@
  * (arguments from other rows), WITH ORDINALITY, a reference to the whole
  * row, or a query that locks or modifies rows (EvalPlanQual rechecks a
  * scan by its relation, which a streamed call does not have).
- * A rescan with the same arguments hands out the same rows again, as the
- * function scan's tuplestore would; new arguments read anew.
+ * A rescan with the same arguments (no parameter of theirs changed) hands
+ * out the same rows again, as the function scan's tuplestore would, without
+ * waiting again; new arguments read anew.
  *
  *-------------------------------------------------------------------------
  */
@@ -36,6 +37,7 @@
 #include "miscadmin.h"
 #include "nodes/extensible.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
 #include "optimizer/paths.h"
@@ -58,6 +60,7 @@ typedef struct FetchScanState
 {
 	CustomScanState css;
 	List	   *args;			/* ExprStates of the call's arguments */
+	Bitmapset  *arg_params;		/* the PARAM_EXEC ids they depend on */
 	bool		started;		/* arguments evaluated, reader begun */
 	Datum		topic;			/* the first argument, the rows' first column */
 	FetchReader *reader;		/* NULL when there is nothing to read */
@@ -117,25 +120,34 @@ fetch_function_oid(void)
 	{
 		Oid			argtypes[FETCH_NARGS] = {TEXTOID, INT4OID, INT8OID,
 		INT4OID, INTERVALOID};
-		Oid			funcid;
+		Oid			nspid;
 		HeapTuple	tuple;
 
-		/* only the C function of this library: 0.1's was SQL */
+		/*
+		 * By the catalog alone: this runs for every query's function in FROM,
+		 * and must not fail for a role that may not see the schema. Only the
+		 * C function of this library counts: 0.1's was SQL.
+		 */
 		fetch_function = InvalidOid;
-		funcid = LookupFuncName(list_make2(makeString("topics"),
-										   makeString("fetch")),
-								FETCH_NARGS, argtypes, true);
-		tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
+		nspid = get_namespace_oid("topics", true);
+		tuple = SearchSysCache3(PROCNAMEARGSNSP, CStringGetDatum("fetch"),
+								PointerGetDatum(buildoidvector(argtypes,
+															   FETCH_NARGS)),
+								ObjectIdGetDatum(nspid));
 		if (HeapTupleIsValid(tuple))
 		{
 			Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tuple);
-			bool		isnull;
+			bool		srcnull;
+			bool		binnull;
 			Datum		src = SysCacheGetAttr(PROCOID, tuple,
-											  Anum_pg_proc_prosrc, &isnull);
+											  Anum_pg_proc_prosrc, &srcnull);
+			Datum		bin = SysCacheGetAttr(PROCOID, tuple,
+											  Anum_pg_proc_probin, &binnull);
 
-			if (proc->prolang == ClanguageId && !isnull &&
-				strcmp(TextDatumGetCString(src), FETCH_FUNCTION_SYMBOL) == 0)
-				fetch_function = funcid;
+			if (proc->prolang == ClanguageId && !srcnull && !binnull &&
+				strcmp(TextDatumGetCString(src), FETCH_FUNCTION_SYMBOL) == 0 &&
+				strcmp(TextDatumGetCString(bin), "$libdir/pg_topics") == 0)
+				fetch_function = proc->oid;
 			ReleaseSysCache(tuple);
 		}
 		fetch_function_known = true;
@@ -285,6 +297,34 @@ fetch_create_state(CustomScan *cscan)
 	return (Node *) state;
 }
 
+typedef struct ArgParams
+{
+	PlannedStmt *stmt;
+	Bitmapset  *ids;
+}			ArgParams;
+
+/*
+ * arg_params_walker adds to context->ids the executor parameters an
+ * expression depends on, those of its subplans included, as the planner
+ * finds the parameters of a function scan's call (finalize_primnode).
+ */
+static bool
+arg_params_walker(Node *node, ArgParams * context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Param) && ((Param *) node)->paramkind == PARAM_EXEC)
+		context->ids = bms_add_member(context->ids, ((Param *) node)->paramid);
+	else if (IsA(node, SubPlan))
+	{
+		Plan	   *plan = list_nth(context->stmt->subplans,
+									((SubPlan *) node)->plan_id - 1);
+
+		context->ids = bms_add_members(context->ids, plan->extParam);
+	}
+	return expression_tree_walker(node, arg_params_walker, (void *) context);
+}
+
 static void
 fetch_scan_begin(CustomScanState *node, EState *estate, int eflags)
 {
@@ -292,6 +332,7 @@ fetch_scan_begin(CustomScanState *node, EState *estate, int eflags)
 	CustomScan *cscan = (CustomScan *) node->ss.ps.plan;
 	Oid			funcid = linitial_oid(cscan->custom_private);
 	AclResult	aclresult;
+	ArgParams	params;
 
 	/* as a function scan checks the function it calls */
 	aclresult = pg_proc_aclcheck(funcid, GetUserId(), ACL_EXECUTE);
@@ -300,6 +341,10 @@ fetch_scan_begin(CustomScanState *node, EState *estate, int eflags)
 	InvokeFunctionExecuteHook(funcid);
 
 	state->args = ExecInitExprList(cscan->custom_exprs, &node->ss.ps);
+	params.stmt = estate->es_plannedstmt;
+	params.ids = NULL;
+	(void) arg_params_walker((Node *) cscan->custom_exprs, &params);
+	state->arg_params = params.ids;
 	state->read_cxt = AllocSetContextCreate(estate->es_query_cxt,
 											"TopicFetch read",
 											ALLOCSET_SMALL_SIZES);
@@ -386,7 +431,7 @@ fetch_scan_rescan(CustomScanState *node)
 	FetchScanState *state = (FetchScanState *) node;
 
 	ExecClearTuple(node->ss.ss_ScanTupleSlot);
-	if (node->ss.ps.chgParam != NULL)
+	if (bms_overlap(node->ss.ps.chgParam, state->arg_params))
 		fetch_scan_stop(state);
 	else if (state->reader != NULL)
 		fetch_reader_rewind(state->reader);
