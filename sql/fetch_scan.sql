@@ -147,12 +147,18 @@ ROLLBACK TO s;
 FETCH 2 FROM c;
 COMMIT;
 
--- The segments a read spans are locked when it starts: a segment table
--- dropped by hand (here in the cursor's own transaction, which its lock
--- does not stop) is a clear error when the cursor reaches it
+-- A read locks a segment when it reaches it: a fetch of one message far
+-- behind the stable offset locks one segment, not all it could span.  A
+-- segment table dropped by hand before the cursor reaches it is a clear
+-- error then.
 SELECT * FROM topics.create_topic('fs_drop', 1, 'stream', '{"segment.messages": 10}');
 SELECT count(*) FROM topics.produce_batch('fs_drop',
     array(SELECT 'd' || i FROM generate_series(0, 14) i));
+BEGIN;
+SELECT msg_offset FROM topics.fetch('fs_drop', 0, 0, 1);
+SELECT count(*) AS segments_locked FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+ WHERE l.pid = pg_backend_pid() AND c.relkind = 'r' AND c.relname LIKE 'fs\_drop$0$%';
+COMMIT;
 BEGIN;
 DECLARE c CURSOR FOR SELECT msg_offset FROM topics.fetch('fs_drop', 0, 8, 1000);
 FETCH 1 FROM c;
@@ -194,6 +200,16 @@ RESET jit;
 RESET jit_above_cost;
 RESET jit_inline_above_cost;
 RESET jit_optimize_above_cost;
+
+-- A SECURITY DEFINER or SET clause given to topics.fetch by hand holds only
+-- when the function is called: the function scan stays then
+ALTER FUNCTION topics.fetch(text, integer, bigint, integer, interval) SECURITY DEFINER;
+EXPLAIN (COSTS OFF) SELECT * FROM topics.fetch('fs', 0, 0);
+ALTER FUNCTION topics.fetch(text, integer, bigint, integer, interval) SECURITY INVOKER;
+ALTER FUNCTION topics.fetch(text, integer, bigint, integer, interval) SET work_mem = '1MB';
+EXPLAIN (COSTS OFF) SELECT * FROM topics.fetch('fs', 0, 0);
+ALTER FUNCTION topics.fetch(text, integer, bigint, integer, interval) RESET ALL;
+EXPLAIN (COSTS OFF) SELECT * FROM topics.fetch('fs', 0, 0);
 
 -- The scan checks EXECUTE on topics.fetch, as calling it does
 CREATE ROLE regress_fs_reader;

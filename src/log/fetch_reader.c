@@ -42,7 +42,6 @@
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
-#include "storage/lmgr.h"
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -131,13 +130,6 @@ fetch_reader_begin(Topic *topic, int partition, int64 from, int64 below,
 		if (seg->end > from && seg->base < below)
 			r->segments[r->nsegments++] = *seg;
 	}
-
-	/*
-	 * Lock them all now: a cursor reads the later ones at a later FETCH, and
-	 * they must still be there then.
-	 */
-	for (i = 0; i < r->nsegments; i++)
-		LockRelationOid(r->segments[i].relid, AccessShareLock);
 	r->from = from;
 	r->below = below;
 	r->max = max;
@@ -202,7 +194,14 @@ reader_open_segment(FetchReader *r)
 	bool		found;
 
 	r->seg_below = Min(r->below, seg->end);
-	r->rel = try_table_open(seg->relid, NoLock);
+
+	/*
+	 * Each segment is locked when the read reaches it, so that a read of a
+	 * few messages far behind the LSO locks a few segments.  drop_topic waits
+	 * for the lock on the topic; only a segment table dropped by hand can be
+	 * missing.
+	 */
+	r->rel = try_table_open(seg->relid, AccessShareLock);
 	if (r->rel == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -139,12 +139,20 @@ fetch_function_oid(void)
 			Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tuple);
 			bool		srcnull;
 			bool		binnull;
+			bool		confignull;
 			Datum		src = SysCacheGetAttr(PROCOID, tuple,
 											  Anum_pg_proc_prosrc, &srcnull);
 			Datum		bin = SysCacheGetAttr(PROCOID, tuple,
 											  Anum_pg_proc_probin, &binnull);
 
+			/*
+			 * A SECURITY DEFINER or SET clause added by hand is kept by
+			 * calling the function, which the scan does not.
+			 */
+			(void) SysCacheGetAttr(PROCOID, tuple, Anum_pg_proc_proconfig,
+								   &confignull);
 			if (proc->prolang == ClanguageId && !srcnull && !binnull &&
+				!proc->prosecdef && confignull &&
 				strcmp(TextDatumGetCString(src), FETCH_FUNCTION_SYMBOL) == 0 &&
 				strcmp(TextDatumGetCString(bin), "$libdir/pg_topics") == 0)
 				fetch_function = proc->oid;
