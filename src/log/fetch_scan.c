@@ -146,13 +146,13 @@ fetch_function_oid(void)
 											  Anum_pg_proc_probin, &binnull);
 
 			/*
-			 * A SECURITY DEFINER or SET clause added by hand is kept by
-			 * calling the function, which the scan does not.
+			 * A SECURITY DEFINER, SET or STRICT clause added by hand is kept
+			 * by calling the function, which the scan does not.
 			 */
 			(void) SysCacheGetAttr(PROCOID, tuple, Anum_pg_proc_proconfig,
 								   &confignull);
 			if (proc->prolang == ClanguageId && !srcnull && !binnull &&
-				!proc->prosecdef && confignull &&
+				!proc->prosecdef && confignull && !proc->proisstrict &&
 				strcmp(TextDatumGetCString(src), FETCH_FUNCTION_SYMBOL) == 0 &&
 				strcmp(TextDatumGetCString(bin), "$libdir/pg_topics") == 0)
 				fetch_function = proc->oid;
@@ -198,6 +198,9 @@ fetch_call_in_from(PlannerInfo *root, RelOptInfo *rel, RangeTblEntry *rte)
 	call = (FuncExpr *) rtfunc->funcexpr;
 	if (!OidIsValid(fetch_function_oid()) || call->funcid != fetch_function ||
 		list_length(call->args) != FETCH_NARGS)
+		return NULL;
+	/* a module's fmgr hook (sepgsql's) sees only calls of the function */
+	if (FmgrHookIsNeeded(call->funcid))
 		return NULL;
 
 	/* the topic, then a message as stored */

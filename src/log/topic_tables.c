@@ -406,16 +406,33 @@ guard_alter(AlterTableStmt *stmt)
 
 /*
  * topic_tables_guard refuses a utility statement of a role other than a
- * superuser that would change a table of topics_data, unless it is
- * pg_topics's own (topic_tables_exec, or the extension's scripts).
+ * superuser that would change a table of topics_data, and a TRUNCATE of
+ * one by any role, unless it is pg_topics's own (topic_tables_exec, or the
+ * extension's scripts).
  */
 void
 topic_tables_guard(Node *parsetree)
 {
-	if (own_ddl_depth > 0 || superuser())
+	if (own_ddl_depth > 0)
 		return;
 	if (creating_extension &&
 		CurrentExtensionObject == get_extension_oid("pg_topics", true))
+		return;
+
+	/*
+	 * Messages leave a topic only through pg_topics: no role deletes them, a
+	 * superuser no more than others, and a reader that has not reached a
+	 * segment yet would silently miss the rows of one truncated.
+	 */
+	if (IsA(parsetree, TruncateStmt))
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((TruncateStmt *) parsetree)->relations)
+			if (in_topics_data(lfirst(lc)))
+			refuse("truncate", lfirst(lc));
+	}
+	if (superuser())
 		return;
 
 	switch (nodeTag(parsetree))
@@ -440,15 +457,6 @@ topic_tables_guard(Node *parsetree)
 
 				if (stmt->relation && in_topics_data(stmt->relation))
 					refuse("move", stmt->relation);
-			}
-			break;
-		case T_TruncateStmt:
-			{
-				ListCell   *lc;
-
-				foreach(lc, ((TruncateStmt *) parsetree)->relations)
-					if (in_topics_data(lfirst(lc)))
-					refuse("truncate", lfirst(lc));
 			}
 			break;
 		case T_IndexStmt:
