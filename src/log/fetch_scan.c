@@ -64,6 +64,9 @@ typedef struct FetchScanState
 	bool		started;		/* arguments evaluated, reader begun */
 	Datum		topic;			/* the first argument, the rows' first column */
 	FetchReader *reader;		/* NULL when there is nothing to read */
+	Oid			funcid;			/* topics.fetch */
+	Tuplestorestate *called;	/* the rows of the function, when called */
+	TupleTableSlot *called_slot;	/* one of them */
 	MemoryContext read_cxt;		/* what one start of the read allocates */
 } FetchScanState;
 
@@ -351,6 +354,11 @@ fetch_scan_begin(CustomScanState *node, EState *estate, int eflags)
 		aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(funcid));
 	InvokeFunctionExecuteHook(funcid);
 
+	state->funcid = funcid;
+	state->called_slot =
+		ExecInitExtraTupleSlot(estate,
+							   node->ss.ss_ScanTupleSlot->tts_tupleDescriptor,
+							   &TTSOpsMinimalTuple);
 	state->args = ExecInitExprList(cscan->custom_exprs, &node->ss.ps);
 	params.stmt = estate->es_plannedstmt;
 	params.ids = NULL;
@@ -359,6 +367,36 @@ fetch_scan_begin(CustomScanState *node, EState *estate, int eflags)
 	state->read_cxt = AllocSetContextCreate(estate->es_query_cxt,
 											"TopicFetch read",
 											ALLOCSET_SMALL_SIZES);
+}
+
+/*
+ * fetch_scan_call calls topics.fetch through fmgr, which runs the hooks of
+ * modules, and keeps its rows.  The planner leaves a call that a module's
+ * hook wants to the function scan; this is for a plan made before the hook
+ * wanted it (a generic plan kept across a policy change of sepgsql).
+ */
+static void
+fetch_scan_call(FetchScanState *state, Datum *args, bool *nulls)
+{
+	LOCAL_FCINFO(fcinfo, FETCH_NARGS);
+	FmgrInfo	flinfo;
+	ReturnSetInfo rsinfo = {0};
+
+	fmgr_info(state->funcid, &flinfo);
+	rsinfo.type = T_ReturnSetInfo;
+	rsinfo.econtext = state->css.ss.ps.ps_ExprContext;
+	rsinfo.expectedDesc = state->css.ss.ss_ScanTupleSlot->tts_tupleDescriptor;
+	rsinfo.allowedModes = SFRM_Materialize;
+	rsinfo.returnMode = SFRM_Materialize;
+	InitFunctionCallInfoData(*fcinfo, &flinfo, FETCH_NARGS, InvalidOid, NULL,
+							 (Node *) &rsinfo);
+	for (int i = 0; i < FETCH_NARGS; i++)
+	{
+		fcinfo->args[i].value = args[i];
+		fcinfo->args[i].isnull = nulls[i];
+	}
+	(void) FunctionCallInvoke(fcinfo);
+	state->called = rsinfo.setResult;
 }
 
 /*
@@ -382,8 +420,13 @@ fetch_scan_start(FetchScanState *state)
 		i++;
 	}
 	MemoryContextSwitchTo(state->read_cxt);
-	state->reader = fetch_call(args, nulls);
-	state->topic = PointerGetDatum(PG_DETOAST_DATUM_COPY(args[0]));
+	if (FmgrHookIsNeeded(state->funcid))
+		fetch_scan_call(state, args, nulls);
+	else
+	{
+		state->reader = fetch_call(args, nulls);
+		state->topic = PointerGetDatum(PG_DETOAST_DATUM_COPY(args[0]));
+	}
 	MemoryContextSwitchTo(old);
 	state->started = true;
 }
@@ -397,6 +440,19 @@ fetch_scan_next(ScanState *ss)
 	if (!state->started)
 		fetch_scan_start(state);
 	ExecClearTuple(slot);
+	if (state->called != NULL)
+	{
+		TupleTableSlot *row = state->called_slot;
+
+		if (!tuplestore_gettupleslot(state->called, true, false, row))
+			return slot;
+		slot_getallattrs(row);
+		memcpy(slot->tts_values, row->tts_values,
+			   sizeof(Datum) * row->tts_nvalid);
+		memcpy(slot->tts_isnull, row->tts_isnull,
+			   sizeof(bool) * row->tts_nvalid);
+		return ExecStoreVirtualTuple(slot);
+	}
 	if (state->reader == NULL ||
 		!fetch_reader_values(state->reader, slot->tts_values + 1,
 							 slot->tts_isnull + 1))
@@ -423,9 +479,13 @@ static void
 fetch_scan_stop(FetchScanState *state)
 {
 	ExecClearTuple(state->css.ss.ss_ScanTupleSlot);
+	ExecClearTuple(state->called_slot);
 	if (state->reader != NULL)
 		fetch_reader_end(state->reader);
 	state->reader = NULL;
+	if (state->called != NULL)
+		tuplestore_end(state->called);
+	state->called = NULL;
 	state->started = false;
 	MemoryContextReset(state->read_cxt);
 }
@@ -446,6 +506,8 @@ fetch_scan_rescan(CustomScanState *node)
 		fetch_scan_stop(state);
 	else if (state->reader != NULL)
 		fetch_reader_rewind(state->reader);
+	else if (state->called != NULL)
+		tuplestore_rescan(state->called);
 }
 
 /*

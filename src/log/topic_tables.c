@@ -33,6 +33,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
@@ -44,6 +45,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "storage/bufmgr.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -313,6 +315,26 @@ in_topics_data(RangeVar *rv)
 }
 
 /*
+ * never_written tells whether rv names a plain table with no page: one made
+ * and not written to yet, as pg_restore's parallel mode truncates before
+ * it loads a table's rows.  The table is locked as TRUNCATE will lock it.
+ */
+static bool
+never_written(RangeVar *rv)
+{
+	Oid			relid = RangeVarGetRelid(rv, AccessExclusiveLock, true);
+	Relation	rel;
+	bool		empty;
+
+	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION)
+		return false;
+	rel = table_open(relid, NoLock);
+	empty = RelationGetNumberOfBlocks(rel) == 0;
+	table_close(rel, NoLock);
+	return empty;
+}
+
+/*
  * is_root_table tells whether a relation named by rv is the root table of
  * a topic: a partitioned table of topics_data that no table contains.
  */
@@ -429,7 +451,7 @@ topic_tables_guard(Node *parsetree)
 		ListCell   *lc;
 
 		foreach(lc, ((TruncateStmt *) parsetree)->relations)
-			if (in_topics_data(lfirst(lc)))
+			if (in_topics_data(lfirst(lc)) && !never_written(lfirst(lc)))
 			refuse("truncate", lfirst(lc));
 	}
 	if (superuser())

@@ -18,12 +18,14 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-# A module whose hook wants every function named fetch and says so.
+# A module whose hook wants every function named fetch (unless
+# fetch_hook.off is on) and says so.
 my $dir = PostgreSQL::Test::Utils::tempdir;
 open my $fh, '>', "$dir/fetch_hook.c" or die $!;
 print $fh <<'C';
 #include "postgres.h"
 #include "fmgr.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 
 PG_MODULE_MAGIC;
@@ -33,8 +35,10 @@ static bool
 wants(Oid fn)
 {
 	char	   *name = get_func_name(fn);
+	const char *off = GetConfigOption("fetch_hook.off", true, false);
 
-	return name != NULL && strcmp(name, "fetch") == 0;
+	return name != NULL && strcmp(name, "fetch") == 0 &&
+		(off == NULL || strcmp(off, "on") != 0);
 }
 
 static void
@@ -88,6 +92,26 @@ like($stdout, qr/Function Scan on "fetch"/,
 	'with a hook that wants fetch, the function scan calls it');
 like($stdout, qr/^3$/m, 'and returns the same rows');
 like($stderr, qr/fmgr hook saw a call of fetch/, 'the hook sees the call');
+
+# A plan made while the hook did not want fetch (a generic plan kept across
+# a change of policy) calls the function through fmgr once the hook wants it.
+$node->psql(
+	'postgres', qq{
+LOAD '$dir/fetch_hook.so';
+SET fetch_hook.off = on;
+SET plan_cache_mode = force_generic_plan;
+PREPARE q AS $query;
+EXPLAIN (COSTS OFF) EXECUTE q;
+EXECUTE q;
+SET fetch_hook.off = off;
+EXECUTE q;
+},
+	stdout => \$stdout,
+	stderr => \$stderr);
+like($stdout, qr/Custom Scan \(TopicFetch\)/, 'the generic plan streams');
+like($stdout, qr/^3\n3$/m, 'both executions return the rows');
+my @seen = $stderr =~ /fmgr hook saw a call of fetch/g;
+is(scalar @seen, 1, 'the hook sees the call made once it wants it');
 
 $node->stop;
 done_testing();
