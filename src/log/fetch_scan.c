@@ -44,7 +44,6 @@
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
 #include "parser/parse_func.h"
-#include "parser/parsetree.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -158,7 +157,13 @@ fetch_function_oid(void)
 				!proc->prosecdef && confignull && !proc->proisstrict &&
 				strcmp(TextDatumGetCString(src), FETCH_FUNCTION_SYMBOL) == 0 &&
 				strcmp(TextDatumGetCString(bin), "$libdir/pg_topics") == 0)
-				fetch_function = proc->oid;
+			{
+				/* the topic, then a message as stored */
+				TupleDesc	desc = build_function_result_tupdesc_t(tuple);
+
+				if (desc != NULL && desc->natts == 1 + Natts_message)
+					fetch_function = proc->oid;
+			}
 			ReleaseSysCache(tuple);
 		}
 		fetch_function_known = true;
@@ -175,7 +180,6 @@ fetch_call_in_from(PlannerInfo *root, RelOptInfo *rel, RangeTblEntry *rte)
 {
 	RangeTblFunction *rtfunc;
 	FuncExpr   *call;
-	TupleDesc	desc;
 	Bitmapset  *attrs = NULL;
 	ListCell   *lc;
 
@@ -186,16 +190,6 @@ fetch_call_in_from(PlannerInfo *root, RelOptInfo *rel, RangeTblEntry *rte)
 		root->parse->commandType != CMD_SELECT || root->rowMarks != NIL)
 		return NULL;
 	rtfunc = linitial_node(RangeTblFunction, rte->functions);
-
-	/* the row as one value is formed by the function scan */
-	pull_varattnos((Node *) rel->reltarget->exprs, rel->relid, &attrs);
-	foreach(lc, rel->baserestrictinfo)
-		pull_varattnos((Node *) lfirst_node(RestrictInfo, lc)->clause,
-					   rel->relid, &attrs);
-	if (bms_is_member(InvalidAttrNumber - FirstLowInvalidHeapAttributeNumber,
-					  attrs))
-		return NULL;
-
 	if (!IsA(rtfunc->funcexpr, FuncExpr))
 		return NULL;
 	call = (FuncExpr *) rtfunc->funcexpr;
@@ -206,13 +200,14 @@ fetch_call_in_from(PlannerInfo *root, RelOptInfo *rel, RangeTblEntry *rte)
 	if (FmgrHookIsNeeded(call->funcid))
 		return NULL;
 
-	/* the topic, then a message as stored */
-	if (get_expr_result_type((Node *) call, NULL, &desc) != TYPEFUNC_COMPOSITE ||
-		desc->natts != 1 + Natts_message)
+	/* the row as one value is formed by the function scan */
+	pull_varattnos((Node *) rel->reltarget->exprs, rel->relid, &attrs);
+	foreach(lc, rel->baserestrictinfo)
+		pull_varattnos((Node *) lfirst_node(RestrictInfo, lc)->clause,
+					   rel->relid, &attrs);
+	if (bms_is_member(InvalidAttrNumber - FirstLowInvalidHeapAttributeNumber,
+					  attrs))
 		return NULL;
-	for (int i = 0; i < desc->natts; i++)
-		if (TupleDescAttr(desc, i)->attisdropped)
-			return NULL;
 	return call;
 }
 
@@ -223,10 +218,12 @@ fetch_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti,
 	CustomPath *path;
 	ListCell   *lc;
 	Path	   *function_scan = NULL;
+	FuncExpr   *call;
 
 	if (prev_set_rel_pathlist_hook)
 		prev_set_rel_pathlist_hook(root, rel, rti, rte);
-	if (fetch_call_in_from(root, rel, rte) == NULL)
+	call = fetch_call_in_from(root, rel, rte);
+	if (call == NULL)
 		return;
 	foreach(lc, rel->pathlist)
 	{
@@ -255,6 +252,7 @@ fetch_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti,
 		function_scan->rows * cpu_operator_cost;
 	path->path.pathkeys = NIL;
 	path->flags = CUSTOMPATH_SUPPORT_PROJECTION;
+	path->custom_private = list_make1(call);
 	path->methods = &fetch_path_methods;
 	add_path(rel, &path->path);
 }
@@ -263,13 +261,11 @@ static Plan *
 fetch_plan_path(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
 				List *tlist, List *clauses, List *custom_plans)
 {
-	RangeTblEntry *rte = planner_rt_fetch(rel->relid, root);
-	FuncExpr   *call = fetch_call_in_from(root, rel, rte);
+	FuncExpr   *call = linitial_node(FuncExpr, best_path->custom_private);
 	CustomScan *scan = makeNode(CustomScan);
 	TupleDesc	desc;
 	List	   *scan_tlist = NIL;
 
-	Assert(call != NULL);
 	(void) get_expr_result_type((Node *) call, NULL, &desc);
 	for (int i = 0; i < desc->natts; i++)
 	{
@@ -315,7 +311,7 @@ typedef struct ArgParams
 {
 	PlannedStmt *stmt;
 	Bitmapset  *ids;
-}			ArgParams;
+} ArgParams;
 
 /*
  * arg_params_walker adds to context->ids the executor parameters an
@@ -323,7 +319,7 @@ typedef struct ArgParams
  * finds the parameters of a function scan's call (finalize_primnode).
  */
 static bool
-arg_params_walker(Node *node, ArgParams * context)
+arg_params_walker(Node *node, ArgParams *context)
 {
 	if (node == NULL)
 		return false;
