@@ -10,7 +10,6 @@
 
 #include "access/htup.h"
 #include "funcapi.h"
-#include "storage/buf.h"
 
 #include "log/topic.h"
 
@@ -19,8 +18,7 @@ typedef struct FetchReader FetchReader;
 
 extern FetchReader *fetch_reader_begin(Topic *topic, int partition,
 									   int64 from, int64 below, int max);
-extern bool fetch_reader_next(FetchReader *reader, HeapTuple *tuple,
-							  Buffer *buffer);
+extern bool fetch_reader_next(FetchReader *reader, HeapTuple *tuple);
 extern bool fetch_reader_values(FetchReader *reader, Datum *values,
 								bool *isnull);
 extern void fetch_reader_rewind(FetchReader *reader);

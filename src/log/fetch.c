@@ -8,9 +8,9 @@
  * call of topics.fetch streams them (fetch_scan.c); the set-returning
  * functions store them first.
  *
- * The C functions return rows of the stored shape; topics.fetch and
- * topics.poll are SQL functions, inlined into the caller's query, that add
- * the topic's name in front.
+ * topics.fetch is C and adds the topic's name in front of each message;
+ * topics.poll is SQL, inlined into the caller's query, around a C function
+ * that returns messages as stored.
  *
  *-------------------------------------------------------------------------
  */
@@ -113,10 +113,9 @@ fetch_partition_rows(Topic *topic, int partition, int64 from, int64 below,
 	FetchReader *reader = fetch_reader_begin(topic, partition, from, below,
 											 max);
 	HeapTuple	tuple;
-	Buffer		buffer;
 	int			found = 0;
 
-	while (fetch_reader_next(reader, &tuple, &buffer))
+	while (fetch_reader_next(reader, &tuple))
 	{
 		tuplestore_puttuple(store, tuple);
 		found++;

@@ -24,7 +24,7 @@ PG_FUNCTION_INFO_V1(pg_topics_offset_for_time);
 
 
 /*
- * fetch_call checks the arguments of topics._fetch(topic, partition,
+ * fetch_call checks the arguments of topics.fetch(topic, partition,
  * from_offset, max_messages, max_wait), waits up to max_wait for a first
  * message, and returns a reader of up to max_messages committed messages
  * of the partition from from_offset on, or NULL when there are none.
@@ -124,14 +124,13 @@ pg_topics__fetch(PG_FUNCTION_ARGS)
 	FetchReader *reader;
 	Tuplestorestate *store;
 	HeapTuple	tuple;
-	Buffer		buffer;
 
 	fetch_args(fcinfo, args, nulls);
 	store = fetch_store_begin(fcinfo);
 	reader = fetch_call(args, nulls);
 	if (reader == NULL)
 		return (Datum) 0;
-	while (fetch_reader_next(reader, &tuple, &buffer))
+	while (fetch_reader_next(reader, &tuple))
 		tuplestore_puttuple(store, tuple);
 	fetch_reader_end(reader);
 	return (Datum) 0;

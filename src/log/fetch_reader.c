@@ -24,8 +24,8 @@
  * does, and handed out afterwards with only its pin held.
  *
  * Each row goes out as a tuple in a buffer the reader keeps pinned until
- * the next call, so a caller that keeps it longer pins it itself (a buffer
- * slot does) or copies it (a tuplestore does).  Segments stay locked until
+ * the next call, so a caller that keeps it longer copies it (a tuplestore
+ * does).  Segments stay locked until
  * the transaction ends, so that a TOASTed value can still be read when the
  * caller's query hands the row out.
  *
@@ -284,6 +284,23 @@ reader_after_first(FetchReader *r)
 }
 
 /*
+ * page_tuple points tuple at the row at line off of the page of buffer,
+ * block blkno of the segment open.
+ */
+static void
+page_tuple(FetchReader *r, Buffer buffer, BlockNumber blkno, OffsetNumber off,
+		   HeapTuple tuple)
+{
+	Page		page = BufferGetPage(buffer);
+	ItemId		lp = PageGetItemId(page, off);
+
+	tuple->t_data = (HeapTupleHeader) PageGetItem(page, lp);
+	tuple->t_len = ItemIdGetLength(lp);
+	tuple->t_tableOid = RelationGetRelid(r->rel);
+	ItemPointerSet(&tuple->t_self, blkno, off);
+}
+
+/*
  * reader_read_page reads the next heap page and notes, in r->lines, the
  * rows on it that carry the offsets next, next + 1, ...; returns false
  * when the run in log order is over: a row out of order (a concurrent
@@ -318,17 +335,13 @@ reader_read_page(FetchReader *r)
 	all_visible = PageIsAllVisible(page) && !r->snapshot->takenDuringRecovery;
 	for (off = r->first_line; r->in_order && off <= maxoff; off++)
 	{
-		ItemId		lp = PageGetItemId(page, off);
 		HeapTupleData tuple;
 		bool		isnull;
 		int64		offset;
 
-		if (!ItemIdIsNormal(lp))
+		if (!ItemIdIsNormal(PageGetItemId(page, off)))
 			continue;
-		tuple.t_data = (HeapTupleHeader) PageGetItem(page, lp);
-		tuple.t_len = ItemIdGetLength(lp);
-		tuple.t_tableOid = RelationGetRelid(r->rel);
-		ItemPointerSet(&tuple.t_self, r->blkno, off);
+		page_tuple(r, r->buffer, r->blkno, off, &tuple);
 		if (!all_visible &&
 			!HeapTupleSatisfiesVisibility(&tuple, r->snapshot, r->buffer))
 			continue;
@@ -354,12 +367,11 @@ reader_read_page(FetchReader *r)
 }
 
 /*
- * fetch_reader_next sets *tuple and *buffer to the next message, and
- * returns false when there are no more.  The tuple stays valid, and the
- * buffer pinned, until the next call.
+ * fetch_reader_next sets *tuple to the next message, and returns false
+ * when there are no more.  The tuple stays valid until the next call.
  */
 bool
-fetch_reader_next(FetchReader *r, HeapTuple *tuple, Buffer *buffer)
+fetch_reader_next(FetchReader *r, HeapTuple *tuple)
 {
 	while (r->left > 0)
 	{
@@ -373,23 +385,15 @@ fetch_reader_next(FetchReader *r, HeapTuple *tuple, Buffer *buffer)
 				r->left--;
 				reader_after_first(r);
 				*tuple = ExecFetchSlotHeapTuple(r->slot, false, NULL);
-				*buffer = ((BufferHeapTupleTableSlot *) r->slot)->buffer;
 				return true;
 
 			case READ_PAGES:
 				if (r->line < r->nlines)
 				{
-					Page		page = BufferGetPage(r->buffer);
-					OffsetNumber off = r->lines[r->line++];
-					ItemId		lp = PageGetItemId(page, off);
-
-					r->tuple.t_data = (HeapTupleHeader) PageGetItem(page, lp);
-					r->tuple.t_len = ItemIdGetLength(lp);
-					r->tuple.t_tableOid = RelationGetRelid(r->rel);
-					ItemPointerSet(&r->tuple.t_self, r->blkno - 1, off);
+					page_tuple(r, r->buffer, r->blkno - 1, r->lines[r->line++],
+							   &r->tuple);
 					r->left--;
 					*tuple = &r->tuple;
-					*buffer = r->buffer;
 					return true;
 				}
 				if (reader_read_page(r))
@@ -405,7 +409,6 @@ fetch_reader_next(FetchReader *r, HeapTuple *tuple, Buffer *buffer)
 				{
 					r->left--;
 					*tuple = ExecFetchSlotHeapTuple(r->slot, false, NULL);
-					*buffer = ((BufferHeapTupleTableSlot *) r->slot)->buffer;
 					return true;
 				}
 				reader_close_segment(r);
@@ -425,9 +428,8 @@ bool
 fetch_reader_values(FetchReader *r, Datum *values, bool *isnull)
 {
 	HeapTuple	tuple;
-	Buffer		buffer;
 
-	if (!fetch_reader_next(r, &tuple, &buffer))
+	if (!fetch_reader_next(r, &tuple))
 		return false;
 	heap_deform_tuple(tuple, RelationGetDescr(r->rel), values, isnull);
 	return true;
