@@ -21,6 +21,7 @@ OBJS = \
 	src/log/produce.o \
 	src/log/produce_funcs.o \
 	src/log/segment.o \
+	src/log/segment_maker.o \
 	src/log/topic.o \
 	src/log/topic_admin.o \
 	src/log/topic_funcs.o \

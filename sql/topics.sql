@@ -100,9 +100,12 @@ SELECT s.partition, s.base_offset, s.end_offset
  ORDER BY s.partition, s.base_offset;
 SELECT topic, partition, log_start, lso, log_end, segments
   FROM topics.partitions WHERE topic = 'small';
--- the segments are tables under the partition's table
-SELECT count(*) AS segment_tables FROM pg_inherits i
- WHERE i.inhparent = 'topics_data."small$0"'::regclass;
+-- the segments are tables under the partition's table: the first one
+-- right under it, the next ones in a group of up to 64 segments
+SELECT count(*) FILTER (WHERE isleaf) AS segment_tables,
+       count(*) FILTER (WHERE NOT isleaf AND level = 1) AS groups,
+       pg_catalog.max(level) AS depth
+  FROM pg_partition_tree('topics_data."small$0"');
 -- plain SQL on the root reads every message, in every segment
 SELECT count(*), min(msg_offset), max(msg_offset),
        count(DISTINCT msg_offset) AS distinct_offsets
@@ -255,8 +258,12 @@ SELECT * FROM topics.produce('hurt', 'x');
 SELECT topics.drop_topic('hurt');
 SELECT topic FROM topics.create_topic('hurt', 2, config => '{"segment.messages": 4}');
 DROP TABLE topics_data."hurt$1$0";
-SELECT * FROM topics.produce('hurt', 'x', partition => 0);
+-- the partition whose segment is gone is refused, the other one still works
+SELECT * FROM topics.produce('hurt', 'x', partition => 1);
 \echo :SQLSTATE
+SELECT * FROM topics.fetch('hurt', 1, 0);
+\echo :SQLSTATE
+SELECT * FROM topics.produce('hurt', 'x', partition => 0);
 SELECT topics.drop_topic('hurt');
 SELECT topic FROM topics.create_topic('hurt', 2, config => '{"segment.messages": 4}');
 DROP TABLE topics_data.hurt;
@@ -265,6 +272,11 @@ SELECT * FROM topics.produce('hurt', 'x', partition => 0);
 SELECT topics.drop_topic('hurt');
 SELECT topic FROM topics.create_topic('hurt', 1, config => '{"segment.messages": 4}');
 ALTER TABLE topics_data."hurt$0" DETACH PARTITION topics_data."hurt$0$0";
+SELECT topics.drop_topic('hurt');
+-- a group of segments detached by hand goes too, with its segments
+SELECT topic FROM topics.create_topic('hurt', 1, config => '{"segment.messages": 2}');
+SELECT count(*) FROM topics.produce_batch('hurt', ARRAY['a', 'b', 'c', 'd', 'e']);
+ALTER TABLE topics_data."hurt$0" DETACH PARTITION topics_data."hurt$0$g2";
 SELECT topics.drop_topic('hurt');
 -- the catalog's segment rows of a partition deleted by hand
 SELECT topic FROM topics.create_topic('hurt', 2, config => '{"segment.messages": 4}');

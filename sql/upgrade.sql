@@ -22,6 +22,17 @@ SELECT object FROM extension_objects ORDER BY object COLLATE "C";
 ALTER EXTENSION pg_topics UPDATE TO '0.2';
 SELECT extversion FROM pg_extension WHERE extname = 'pg_topics';
 SELECT object FROM extension_objects ORDER BY object COLLATE "C";
+CREATE TABLE objects_0_2 AS SELECT object FROM extension_objects;
+
+-- 0.3 adds columns, no object
+ALTER EXTENSION pg_topics UPDATE TO '0.3';
+SELECT extversion FROM pg_extension WHERE extname = 'pg_topics';
+(SELECT object FROM objects_0_2 EXCEPT SELECT object FROM extension_objects)
+UNION ALL
+(SELECT object FROM extension_objects EXCEPT SELECT object FROM objects_0_2);
+SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+ WHERE attrelid = 'topics.partition'::regclass AND attnum > 0 AND NOT attisdropped
+ ORDER BY attnum;
 -- the tables pg_dump dumps the data of
 SELECT unnest(extconfig)::regclass AS config_table
   FROM pg_extension WHERE extname = 'pg_topics' ORDER BY config_table::text COLLATE "C";
@@ -51,5 +62,5 @@ SELECT * FROM topics.produce('gone', 'x', partition => 0);
 SELECT partition, lso, log_end FROM topics.partitions ORDER BY partition;
 SELECT topics.drop_topic('gone');
 
-DROP TABLE upgraded;
+DROP TABLE upgraded, objects_0_2;
 DROP VIEW extension_objects;

@@ -48,6 +48,8 @@ static const char *const relnames[PGT_NRELATIONS] = {
 };
 
 static Oid	relids[PGT_NRELATIONS];
+
+static void objects_too_old(const char *object) pg_attribute_noreturn();
 static Oid	data_namespace = InvalidOid;
 static bool valid = false;
 
@@ -64,6 +66,20 @@ relids_inval(Datum arg, Oid relid)
 	for (i = 0; i < PGT_NRELATIONS; i++)
 		if (relids[i] == relid)
 			valid = false;
+}
+
+/*
+ * objects_too_old raises 55000 for an object of pg_topics that the library
+ * reads and the extension's SQL objects lack.
+ */
+static void
+objects_too_old(const char *object)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("%s of pg_topics is missing", object),
+			 errdetail("The SQL objects of extension pg_topics are older than its library."),
+			 errhint("Run ALTER EXTENSION pg_topics UPDATE.")));
 }
 
 /*
@@ -91,12 +107,17 @@ relids_load(bool missing_ok)
 			continue;
 		if (missing_ok)
 			return false;
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("relation \"%s.%s\" of pg_topics is missing",
-						TOPICS_SCHEMA, relnames[i]),
-				 errdetail("The SQL objects of extension pg_topics are older than its library."),
-				 errhint("Run ALTER EXTENSION pg_topics UPDATE.")));
+		objects_too_old(psprintf("relation \"%s.%s\"", TOPICS_SCHEMA,
+								 relnames[i]));
+	}
+
+	/* the column that the newest update script added */
+	if (get_attnum(relids[PGT_PARTITION], "sealed_bytes") == InvalidAttrNumber)
+	{
+		if (missing_ok)
+			return false;
+		objects_too_old(psprintf("column \"sealed_bytes\" of relation \"%s.partition\"",
+								 TOPICS_SCHEMA));
 	}
 	data_namespace = get_namespace_oid(TOPICS_DATA_SCHEMA, missing_ok);
 	valid = OidIsValid(data_namespace);

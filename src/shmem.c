@@ -22,6 +22,7 @@
 
 #include "groups/heartbeat.h"
 #include "log/partition.h"
+#include "log/segment_maker.h"
 #include "preload.h"
 #include "shmem.h"
 #include "workers/worker_state.h"
@@ -37,6 +38,7 @@ pg_topics_shmem_request(void)
 
 	size = add_size(size, heartbeat_shmem_size());
 	size = add_size(size, worker_state_shmem_size());
+	size = add_size(size, segment_maker_shmem_size());
 	RequestAddinShmemSpace(size);
 	RequestNamedLWLockTranche("pg_topics", 2);
 }
@@ -52,6 +54,7 @@ pg_topics_shmem_startup(void)
 	partition_shmem_startup();
 	heartbeat_shmem_startup();
 	worker_state_shmem_startup();
+	segment_maker_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 	pg_topics_mark_loaded();
 }

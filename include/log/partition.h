@@ -6,8 +6,8 @@
  *
  *-------------------------------------------------------------------------
  */
-#ifndef PARTITION_H
-#define PARTITION_H
+#ifndef PG_TOPICS_PARTITION_H
+#define PG_TOPICS_PARTITION_H
 
 #include "utils/timestamp.h"
 
@@ -72,4 +72,4 @@ extern void partition_forget_database(Oid dbid);
 extern void partition_wake_prepared(void);
 extern void partition_maintain(void);
 
-#endif							/* PARTITION_H */
+#endif							/* PG_TOPICS_PARTITION_H */

@@ -11,6 +11,17 @@
 
 #include "log/topic.h"
 
+/* What a producer asks the segment maker to do (segment_maker.c). */
+typedef struct SegmentRequest
+{
+	Oid			dbid;
+	char		topic[NAMEDATALEN];
+	int32		partition;
+	int64		target;			/* make the chain cover this offset */
+	int64		log_end;		/* the partition's, when asked; -1 unknown */
+	int64		resume;			/* see partition_resume_offset; -1 unknown */
+} SegmentRequest;
+
 #define DEFAULT_SEGMENT_MESSAGES	INT64CONST(1000000)
 #define DEFAULT_SEGMENT_BYTES		INT64CONST(128 * 1024 * 1024)
 
@@ -21,7 +32,6 @@ extern bool segment_request(Topic *topic, int partition, int64 target,
 extern const LogSegment *segment_wait_for(Topic **topicp, int partition,
 										  int64 offset, int64 target);
 extern int64 segment_next_span(Topic *topic, int partition);
-
-extern PGDLLEXPORT void pg_topics_segment_worker_main(Datum arg);
+extern bool segment_extend(SegmentRequest *req);
 
 #endif							/* SEGMENT_H */

@@ -21,14 +21,17 @@ typedef struct TopicPartition
 	Oid			relid;			/* topics_data."<topic>$<n>" */
 	PartitionState *state;		/* NULL until first used */
 	int			nsegments;
+	int			maxsegments;	/* room in segments */
 	LogSegment *segments;		/* ordered by base */
+	bool		segments_stale; /* its table was invalidated */
 	TransactionId created_xid;	/* xmin of its first segment's catalog row */
 } TopicPartition;
 
 typedef struct Topic
 {
 	char		name[NAMEDATALEN];	/* hash key */
-	bool		valid;			/* false once an invalidation hit it */
+	bool		valid;			/* false once an invalidation of the root hit it */
+	bool		segments_stale; /* some partition's segments_stale is set */
 	Oid			relid;			/* the root table, topics_data.<name> */
 	Oid			owner;			/* the role that owns the topic */
 	TopicMode	mode;
@@ -41,7 +44,7 @@ typedef struct Topic
 } Topic;
 
 extern Topic *topic_open(const char *name, LOCKMODE lockmode);
-extern Topic *topic_reload(Topic *topic);
+extern Topic *topic_reload(Topic *topic, int partition);
 extern bool topic_partition_created_here(Topic *topic, int partition);
 extern PartitionState *topic_partition_state(Topic *topic, int partition);
 extern void topic_bounds(Topic *topic, int partition, PartitionBounds *bounds);

@@ -12,6 +12,8 @@
 #include "nodes/nodes.h"
 #include "utils/relcache.h"
 
+#include "log/partition.h"
+
 /* The caller of work done as the owner, and the user it saved. */
 typedef struct AsOwner
 {
@@ -24,7 +26,11 @@ typedef struct AsOwner
 extern void as_owner_begin(AsOwner *admin);
 extern void as_owner_end(AsOwner *admin);
 extern char *topic_table_name(const char *topic, int partition, int64 base);
+extern char *topic_group_name(const char *topic, int partition, int64 base);
 extern Oid	topic_table_relid(const char *topic, int partition, int64 base);
+extern void topic_table_missing(const char *topic, const char *table) pg_attribute_noreturn();
+extern Oid	segment_relid(const char *topic, int partition,
+						  const LogSegment *seg);
 extern void topic_table_check(Relation rel, const char *topic);
 extern Oid	segment_offset_index(Relation rel);
 extern void topic_tables_exec(const char *sql);

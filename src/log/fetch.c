@@ -174,7 +174,7 @@ fetch_offset_for_time(Topic *topic, int partition, TimestampTz ts,
 	part = &topic->partitions[partition];
 	if (part->segments[part->nsegments - 1].end < look.lso)
 	{
-		topic = topic_reload(topic);
+		topic = topic_reload(topic, partition);
 		part = &topic->partitions[partition];
 	}
 
@@ -190,7 +190,8 @@ fetch_offset_for_time(Topic *topic, int partition, TimestampTz ts,
 
 		if (seg->base >= look.lso)
 			break;
-		rel = table_open(seg->relid, AccessShareLock);
+		rel = table_open(segment_relid(topic->name, partition, seg),
+						 AccessShareLock);
 		topic_table_check(rel, topic->name);
 		index = index_open(segment_offset_index(rel), AccessShareLock);
 		slot = table_slot_create(rel, NULL);

@@ -136,7 +136,7 @@ fetch_reader_begin(Topic *topic, int partition, int64 from, int64 below,
 	/* segments created since the topic was cached hold offsets below the LSO */
 	if (part->segments[part->nsegments - 1].end < below)
 	{
-		topic = topic_reload(topic);
+		topic = topic_reload(topic, partition);
 		part = &topic->partitions[partition];
 	}
 
@@ -216,6 +216,8 @@ reader_open_segment(FetchReader *r)
 {
 	const LogSegment *seg = &r->segments[r->seg++];
 	int64		start = Max(r->from, seg->base);
+	Oid			relid = OidIsValid(seg->relid) ? seg->relid :
+	topic_table_relid(r->topic, r->partition, seg->base);
 	bool		found;
 
 	r->seg_below = Min(r->below, seg->end);
@@ -226,7 +228,7 @@ reader_open_segment(FetchReader *r)
 	 * for the lock on the topic; only a segment table dropped by hand can be
 	 * missing.
 	 */
-	r->rel = try_table_open(seg->relid, AccessShareLock);
+	r->rel = OidIsValid(relid) ? try_table_open(relid, AccessShareLock) : NULL;
 	if (r->rel == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

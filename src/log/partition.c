@@ -639,7 +639,8 @@ prepared_in_database(void)
  * starts there and goes through the index.
  */
 static List *
-scan_prepared(int nsegments, const LogSegment *segments, int64 from)
+scan_prepared(const char *topic, int partition, int nsegments,
+			  const LogSegment *segments, int64 from)
 {
 	List	   *result = NIL;
 	int			i;
@@ -654,7 +655,8 @@ scan_prepared(int nsegments, const LogSegment *segments, int64 from)
 
 		if (segments[i].end <= from)
 			continue;
-		rel = table_open(segments[i].relid, AccessShareLock);
+		rel = table_open(segment_relid(topic, partition, &segments[i]),
+						 AccessShareLock);
 		index = index_open(segment_offset_index(rel), AccessShareLock);
 		slot = table_slot_create(rel, NULL);
 		ScanKeyInit(&key, 1, BTGreaterEqualStrategyNumber, F_INT8GE,
@@ -714,7 +716,8 @@ rebuild(PartitionState *state, const char *topic, int partition,
 	log_end = Max(record.high_water, segments[0].base);
 	for (i = nsegments - 1; i >= 0; i--)
 	{
-		int64		max = segment_max_offset(segments[i].relid);
+		int64		max = segment_max_offset(segment_relid(topic, partition,
+														   &segments[i]));
 
 		if (max >= 0)
 		{
@@ -723,7 +726,8 @@ rebuild(PartitionState *state, const char *topic, int partition,
 		}
 	}
 	if (prepared_in_database())
-		prepared = scan_prepared(nsegments, segments, record.stable_offset);
+		prepared = scan_prepared(topic, partition, nsegments, segments,
+								 record.stable_offset);
 
 	LWLockAcquire(&state->lock, LW_EXCLUSIVE);
 	if (!state->initialized)
@@ -1366,8 +1370,19 @@ static HTAB *persisted_stable = NULL;
 
 /*
  * persist_stable writes the LSO of a partition as its stable offset, unless
- * the row holds that or more.  Caller is connected to SPI.
+ * the row holds that or more, and seals the segments it passed: their size
+ * is added to the partition's sealed size, so that topics.partitions
+ * measures only the segments above (no producer writes below the LSO any
+ * more).  Caller is connected to SPI.
  */
+/* The segments of partition p that the stable offset $3 seals. */
+#define SEALING \
+	"FROM topics.segment s " \
+	"WHERE s.topic OPERATOR(pg_catalog.=) p.topic " \
+	"AND s.partition OPERATOR(pg_catalog.=) p.partition " \
+	"AND s.base_offset OPERATOR(pg_catalog.>=) p.sealed_end " \
+	"AND s.end_offset OPERATOR(pg_catalog.<=) $3"
+
 static void
 persist_stable(MaintainedPartition *mp)
 {
@@ -1395,10 +1410,19 @@ persist_stable(MaintainedPartition *mp)
 	args[0] = CStringGetTextDatum(mp->topic);
 	args[1] = Int32GetDatum(mp->partition);
 	args[2] = Int64GetDatum(mp->lso);
-	if (SPI_execute_with_args("UPDATE topics.partition SET stable_offset = $3 "
-							  "WHERE topic OPERATOR(pg_catalog.=) $1 "
-							  "AND partition OPERATOR(pg_catalog.=) $2 "
-							  "AND stable_offset OPERATOR(pg_catalog.<) $3",
+	if (SPI_execute_with_args("UPDATE topics.partition p SET stable_offset = $3, "
+							  "sealed_end = GREATEST(p.sealed_end, COALESCE("
+							  " (SELECT pg_catalog.max(s.end_offset) " SEALING "), 0)), "
+							  "sealed_bytes = p.sealed_bytes OPERATOR(pg_catalog.+) COALESCE("
+							  " (SELECT pg_catalog.sum(pg_catalog.pg_total_relation_size("
+							  "   pg_catalog.to_regclass(pg_catalog.quote_ident('topics_data') "
+							  "     OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) "
+							  "     pg_catalog.quote_ident(topics_internal.table_name("
+							  "       s.topic, s.partition, s.base_offset)))))::pg_catalog.int8 "
+							  SEALING "), 0) "
+							  "WHERE p.topic OPERATOR(pg_catalog.=) $1 "
+							  "AND p.partition OPERATOR(pg_catalog.=) $2 "
+							  "AND p.stable_offset OPERATOR(pg_catalog.<) $3",
 							  3, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not persist the stable offset of partition %d of topic \"%s\"",
 			 mp->partition, mp->topic);

@@ -296,16 +296,18 @@ precreate_next(Topic *topic, int partition, int64 last_offset)
 {
 	TopicPartition *part = &topic->partitions[partition];
 	LogSegment *last = &part->segments[part->nsegments - 1];
+	PartitionState *state;
 
 	/* no worker can see a partition created by this transaction */
 	if (last_offset < last->base + (last->end - last->base) / 2 ||
 		topic_partition_created_here(topic, partition))
 		return;
-	if (partition_segment_wanted(part->state, last->end) &&
+	state = topic_partition_state(topic, partition);
+	if (partition_segment_wanted(state, last->end) &&
 		!segment_request(topic, partition, last->end, false))
 	{
-		/* no worker slot: let a later producer ask again */
-		partition_segment_unwanted(part->state);
+		/* the maker could not be asked: let a later producer ask again */
+		partition_segment_unwanted(state);
 	}
 }
 
@@ -329,64 +331,89 @@ ensure_segment(Topic **topicp, int partition, int64 count)
 }
 
 /*
- * write_messages is produce_messages in its memory context.
+ * by_partition orders the indexes of messages by partition, and in the
+ * order given within a partition.
+ */
+static int
+by_partition(const void *a, const void *b, void *arg)
+{
+	const ProduceMessage *msgs = arg;
+	int			ia = *(const int *) a;
+	int			ib = *(const int *) b;
+
+	if (msgs[ia].partition != msgs[ib].partition)
+		return msgs[ia].partition < msgs[ib].partition ? -1 : 1;
+	return ia < ib ? -1 : (ia > ib ? 1 : 0);
+}
+
+/*
+ * write_messages is produce_messages in its memory context.  The messages
+ * are taken partition by partition, in an order sorted once, so that a
+ * message costs the same whatever the number of partitions of the topic
+ * or of the batch.
  */
 static void
 write_messages(Topic *topic, ProduceMessage *msgs, int n, bool sticky)
 {
-	int		   *count;
-	int64	   *next;
-	int64	   *last;
+	int		   *order = palloc(sizeof(int) * n);
+	int			start;
+	int			end;
 	int			i;
-	int			p;
-	int			npartitions = topic->npartitions;
 	SegmentWriter w;
-	const LogSegment *seg = NULL;
 
 	route(topic, msgs, n, sticky);
+	for (i = 0; i < n; i++)
+		order[i] = i;
+	qsort_arg(order, n, sizeof(int), by_partition, msgs);
 
-	count = palloc0(sizeof(int) * npartitions);
-	next = palloc(sizeof(int64) * npartitions);
-	last = palloc(sizeof(int64) * npartitions);
-	for (i = 0; i < n; i++)
-		count[msgs[i].partition]++;
-	for (p = 0; p < npartitions; p++)
+	/* room in a segment for each partition's messages, then their offsets */
+	for (start = 0; start < n; start = end)
 	{
-		if (count[p] == 0)
-			continue;
-		ensure_segment(&topic, p, count[p]);
-		next[p] = partition_reserve(topic_partition_state(topic, p), count[p]);
-		last[p] = next[p] + count[p] - 1;
+		int			p = msgs[order[start]].partition;
+
+		for (end = start + 1; end < n && msgs[order[end]].partition == p; end++)
+			;
+		ensure_segment(&topic, p, end - start);
 	}
-	for (i = 0; i < n; i++)
-		msgs[i].offset = next[msgs[i].partition]++;
+	for (start = 0; start < n; start = end)
+	{
+		int			p = msgs[order[start]].partition;
+		int64		next;
+
+		for (end = start + 1; end < n && msgs[order[end]].partition == p; end++)
+			;
+		next = partition_reserve(topic_partition_state(topic, p), end - start);
+		for (i = start; i < end; i++)
+			msgs[order[i]].offset = next++;
+	}
 
 	/* write partition by partition, switching segments as offsets cross */
 	memset(&w, 0, sizeof(w));
-	for (p = 0; p < npartitions; p++)
+	for (start = 0; start < n; start = end)
 	{
-		if (count[p] == 0)
-			continue;
-		for (i = 0; i < n; i++)
-		{
-			ProduceMessage *msg = &msgs[i];
+		int			p = msgs[order[start]].partition;
+		const LogSegment *seg = NULL;
+		int64		last;
 
-			if (msg->partition != p)
-				continue;
+		for (end = start + 1; end < n && msgs[order[end]].partition == p; end++)
+			;
+		last = msgs[order[end - 1]].offset;
+		for (i = start; i < end; i++)
+		{
+			ProduceMessage *msg = &msgs[order[i]];
+
 			if (seg == NULL || msg->offset >= seg->end || msg->offset < seg->base)
 			{
 				writer_close(&w);
 				seg = topic_find_segment(topic, p, msg->offset);
 				if (seg == NULL)
-					seg = segment_wait_for(&topic, p, msg->offset, last[p]);
-				writer_open(&w, seg->relid, topic->name);
+					seg = segment_wait_for(&topic, p, msg->offset, last);
+				writer_open(&w, segment_relid(topic->name, p, seg), topic->name);
 			}
 			writer_add(&w, msg);
 		}
 		writer_close(&w);
-		seg = NULL;
-		topic_partition_state(topic, p);
-		precreate_next(topic, p, last[p]);
+		precreate_next(topic, p, last);
 	}
 	for (i = 0; i < w.nslots; i++)
 		ExecDropSingleTupleTableSlot(w.slots[i]);

@@ -30,6 +30,8 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/partition.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -43,6 +45,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -50,43 +53,58 @@
 
 #include "guc.h"
 #include "log/segment.h"
+#include "log/segment_maker.h"
 #include "log/topic.h"
 #include "log/topic_tables.h"
+
+/*
+ * Segments of a partition after its first are attached to groups, tables
+ * partitioned by offset range under the partition's table, each holding
+ * this many segments: attaching a table costs PostgreSQL time in
+ * proportion to the tables its parent holds (and a worker starts with cold
+ * caches), so that adding a segment costs the same at ten segments as at
+ * ten thousand.
+ */
+#define SEGMENTS_PER_GROUP	64
+
+/* Segments the maker adds in one transaction, at most (segment_extend). */
+#define SEGMENTS_PER_TRANSACTION	SEGMENTS_PER_GROUP
 
 /* How often a producer looks for a free worker slot. */
 #define SEGMENT_SLOT_RETRY_MS	20
 
-/* What the worker is asked to do, passed in bgw_extra. */
-typedef struct SegmentRequest
-{
-	Oid			dbid;
-	char		topic[NAMEDATALEN];
-	int32		partition;
-	int64		target;			/* make the chain cover this offset */
-} SegmentRequest;
 
 /*
- * segment_create creates the segment [base, end) of a partition and
- * records it in topics.segment.  Caller is connected to SPI and runs as
- * the owner of schema topics_data.
+ * create_child creates table name of a partition's chain, shaped as parent
+ * and with its own unique index on msg_offset (partitioned by msg_offset
+ * itself when partitioned), and attaches it to parent for [base, end).
  */
-void
-segment_create(const char *topic, int partition, int64 base, int64 end)
+static void
+create_child(const char *name, const char *parent, int64 base, int64 end,
+			 bool partitioned)
 {
-	const char *qname = quote_qualified_identifier(TOPICS_DATA_SCHEMA,
-												   topic_table_name(topic, partition, base));
-	const char *qparent = quote_qualified_identifier(TOPICS_DATA_SCHEMA,
-													 topic_table_name(topic, partition, -1));
-	Oid			argtypes[4] = {TEXTOID, INT4OID, INT8OID, INT8OID};
-	Datum		args[4];
-	int			rc;
+	const char *qname = quote_qualified_identifier(TOPICS_DATA_SCHEMA, name);
+	const char *qparent = quote_qualified_identifier(TOPICS_DATA_SCHEMA, parent);
 
-	topic_tables_exec(psprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS)",
-							   qname, qparent));
+	topic_tables_exec(psprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS)%s",
+							   qname, qparent,
+							   partitioned ? " PARTITION BY RANGE (msg_offset)" : ""));
 	topic_tables_exec(psprintf("CREATE UNIQUE INDEX ON %s (msg_offset)", qname));
 	topic_tables_exec(psprintf("ALTER TABLE %s ATTACH PARTITION %s "
 							   "FOR VALUES FROM (" INT64_FORMAT ") TO (" INT64_FORMAT ")",
 							   qparent, qname, base, end));
+}
+
+/*
+ * record_segment records the segment [base, end) of a partition in
+ * topics.segment.  Caller is connected to SPI.
+ */
+static void
+record_segment(const char *topic, int partition, int64 base, int64 end)
+{
+	Oid			argtypes[4] = {TEXTOID, INT4OID, INT8OID, INT8OID};
+	Datum		args[4];
+	int			rc;
 
 	args[0] = CStringGetTextDatum(topic);
 	args[1] = Int32GetDatum(partition);
@@ -97,18 +115,107 @@ segment_create(const char *topic, int partition, int64 base, int64 end)
 							   "VALUES ($1, $2, $3, $4)",
 							   4, argtypes, args, NULL, false, 0);
 	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "could not record segment \"%s\"", qname);
+		elog(ERROR, "could not record segment " INT64_FORMAT " of partition %d of topic \"%s\"",
+			 base, partition, topic);
+}
+
+/*
+ * segment_create creates the first segment [base, end) of a partition,
+ * straight under the partition's table, and records it.  Caller is
+ * connected to SPI and runs as the owner of schema topics_data.
+ */
+void
+segment_create(const char *topic, int partition, int64 base, int64 end)
+{
+	create_child(topic_table_name(topic, partition, base),
+				 topic_table_name(topic, partition, -1), base, end, false);
+	record_segment(topic, partition, base, end);
+}
+
+/*
+ * group_bounds sets *lo and *hi to the range [lo, hi) that the group of
+ * segments group holds (see extend_chain), and returns false unless group
+ * is a range partition of offsets.
+ */
+static bool
+group_bounds(Oid group, int64 *lo, int64 *hi)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(group));
+	PartitionBoundSpec *spec;
+	PartitionRangeDatum *lower;
+	PartitionRangeDatum *upper;
+	Datum		datum;
+	bool		isnull;
+
+	if (!HeapTupleIsValid(tup))
+		return false;
+	datum = SysCacheGetAttr(RELOID, tup, Anum_pg_class_relpartbound, &isnull);
+	spec = isnull ? NULL : (PartitionBoundSpec *) stringToNode(TextDatumGetCString(datum));
+	ReleaseSysCache(tup);
+	if (spec == NULL || !IsA(spec, PartitionBoundSpec) ||
+		spec->strategy != PARTITION_STRATEGY_RANGE ||
+		list_length(spec->lowerdatums) != 1 || list_length(spec->upperdatums) != 1)
+		return false;
+	lower = linitial_node(PartitionRangeDatum, spec->lowerdatums);
+	upper = linitial_node(PartitionRangeDatum, spec->upperdatums);
+	if (lower->kind != PARTITION_RANGE_DATUM_VALUE ||
+		upper->kind != PARTITION_RANGE_DATUM_VALUE ||
+		!IsA(lower->value, Const) || !IsA(upper->value, Const))
+		return false;
+	*lo = DatumGetInt64(castNode(Const, lower->value)->constvalue);
+	*hi = DatumGetInt64(castNode(Const, upper->value)->constvalue);
+	return true;
+}
+
+/*
+ * segment_add adds the segment of a partition that starts at base, after
+ * the segment last, into the group of segments of last when that group
+ * has room for base, else into a new group: see extend_chain.  Returns the
+ * segment's end.  Caller is connected to SPI and runs as the owner of
+ * schema topics_data.
+ */
+static int64
+segment_add(const char *topic, int partition, const LogSegment *last,
+			int64 base, int64 span)
+{
+	List	   *ancestors = get_partition_ancestors(last->relid);
+	int64		group_base;
+	int64		group_end;
+	int64		end;
+	char	   *group;
+
+	/* a segment of a group has three ancestors: group, partition, root */
+	if (list_length(ancestors) == 3 &&
+		group_bounds(linitial_oid(ancestors), &group_base, &group_end) &&
+		base >= group_base && base < group_end)
+	{
+		group = get_rel_name(linitial_oid(ancestors));
+		end = Min(base + (group_end - group_base) / SEGMENTS_PER_GROUP,
+				  group_end);
+	}
+	else
+	{
+		group = topic_group_name(topic, partition, base);
+		create_child(group, topic_table_name(topic, partition, -1), base,
+					 base + span * SEGMENTS_PER_GROUP, true);
+		end = base + span;
+	}
+	create_child(topic_table_name(topic, partition, base), group, base, end,
+				 false);
+	record_segment(topic, partition, base, end);
+	return end;
 }
 
 /*
  * segment_span returns how many offsets the next segment of a partition
  * should cover: segment.messages, or fewer when the average message of the
- * partition's last segment says that many would exceed segment.bytes.
- * log_end is the partition's log end, or -1 when unknown.
+ * partition's last segment (whose table is relid) says that many would
+ * exceed segment.bytes.  log_end is the partition's log end, or -1 when
+ * unknown.
  */
 static int64
 segment_span(int64 segment_messages, int64 segment_bytes,
-			 const LogSegment *last, int64 log_end)
+			 const LogSegment *last, Oid relid, int64 log_end)
 {
 	int64		messages = segment_messages > 0 ?
 	segment_messages : DEFAULT_SEGMENT_MESSAGES;
@@ -122,7 +229,7 @@ segment_span(int64 segment_messages, int64 segment_bytes,
 	used = Min(log_end, last->end) - last->base;
 	if (used <= 0)
 		return messages;
-	rel = table_open(last->relid, AccessShareLock);
+	rel = table_open(relid, AccessShareLock);
 	size = (int64) RelationGetNumberOfBlocks(rel) * BLCKSZ;
 	table_close(rel, AccessShareLock);
 	if (size <= 0)
@@ -132,23 +239,26 @@ segment_span(int64 segment_messages, int64 segment_bytes,
 
 /*
  * extend_chain adds segments to a partition until its chain covers offset
- * target.  A new segment starts at the end of the last one, or at resume
- * when that is higher: offsets between them were handed out before the
- * server restarted, or never, and no row will be written there.  Caller is connected to SPI, runs as the owner of schema
- * topics_data, and holds ShareUpdateExclusiveLock on the partition's table,
- * which serializes the extenders of a partition.
+ * target, or until it added max of them (0: no limit); returns false in
+ * the latter case.  A new segment starts at the end of the last one, or at
+ * resume when that is higher: offsets between them were handed out before
+ * the server restarted, or never, and no row will be written there.
+ * Caller is connected to SPI, runs as the owner of schema topics_data, and
+ * holds ShareUpdateExclusiveLock on the partition's table, which
+ * serializes the extenders of a partition.
  */
-static void
+static bool
 extend_chain(const char *topic, int partition, int64 target,
 			 int64 segment_messages, int64 segment_bytes, int64 log_end,
-			 int64 resume)
+			 int64 resume, int max)
 {
 	Oid			argtypes[2] = {TEXTOID, INT4OID};
 	Datum		args[2];
+	int			added;
 
 	args[0] = CStringGetTextDatum(topic);
 	args[1] = Int32GetDatum(partition);
-	for (;;)
+	for (added = 0; max == 0 || added < max; added++)
 	{
 		LogSegment	last;
 		int64		base;
@@ -162,71 +272,56 @@ extend_chain(const char *topic, int partition, int64 target,
 								   "ORDER BY base_offset DESC LIMIT 1",
 								   2, argtypes, args, NULL, false, 1);
 		if (rc != SPI_OK_SELECT || SPI_processed == 0)
-			return;
+			return true;
 		last.base = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 												SPI_tuptable->tupdesc, 1, &isnull));
 		last.end = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 											   SPI_tuptable->tupdesc, 2, &isnull));
 		if (last.end > target)
-			return;
+			return true;
 		last.relid = topic_table_relid(topic, partition, last.base);
 		if (!OidIsValid(last.relid))
-			return;
+			return true;
 		base = Max(last.end, resume);
-		segment_create(topic, partition, base,
-					   base + segment_span(segment_messages, segment_bytes,
-										   &last, log_end));
+		(void) segment_add(topic, partition, &last, base,
+						   segment_span(segment_messages, segment_bytes,
+										&last, last.relid, log_end));
+
+		/*
+		 * Attaching the segment to its group invalidates the group, not the
+		 * partition's table, which the backends' topic caches watch.
+		 */
+		CacheInvalidateRelcacheByRelid(topic_table_relid(topic, partition, -1));
 		CommandCounterIncrement();
 	}
+	return false;
 }
 
 /*
- * segment_request starts a worker that extends the chain of a partition
- * until it covers offset target, and returns false when no worker slot is
- * free.  With wait, it returns once the worker has finished (the caller
+ * segment_request asks the segment maker of this database to extend the
+ * chain of a partition until it covers offset target, and returns false
+ * when it could not (the maker's queue is full, or no maker could start).
+ * With wait, it returns once the maker has served the request (the caller
  * then reloads the topic); without, it returns at once.
  */
 bool
 segment_request(Topic *topic, int partition, int64 target, bool wait)
 {
-	BackgroundWorker worker;
-	BackgroundWorkerHandle *handle;
 	SegmentRequest req;
-	pid_t		pid;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
-		BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	strcpy(worker.bgw_library_name, "pg_topics");
-	strcpy(worker.bgw_function_name, "pg_topics_segment_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_topics segment %s/%d",
-			 topic->name, partition);
-	strcpy(worker.bgw_type, "pg_topics segment");
-	worker.bgw_notify_pid = wait ? MyProcPid : 0;
 
 	memset(&req, 0, sizeof(req));
 	req.dbid = MyDatabaseId;
 	strlcpy(req.topic, topic->name, NAMEDATALEN);
 	req.partition = partition;
 	req.target = target;
-	StaticAssertStmt(sizeof(SegmentRequest) <= BGW_EXTRALEN,
-					 "SegmentRequest does not fit in bgw_extra");
-	memcpy(worker.bgw_extra, &req, sizeof(req));
-
-	if (!RegisterDynamicBackgroundWorker(&worker, wait ? &handle : NULL))
-		return false;
-	if (!wait)
-		return true;
-
-	if (WaitForBackgroundWorkerStartup(handle, &pid) == BGWH_POSTMASTER_DIED ||
-		WaitForBackgroundWorkerShutdown(handle) == BGWH_POSTMASTER_DIED)
-		ereport(FATAL,
-				(errcode(ERRCODE_ADMIN_SHUTDOWN),
-				 errmsg("the server exited while a producer waited for a new segment of topic \"%s\"",
-						topic->name)));
-	return true;
+	req.log_end = req.resume = -1;
+	if (topic->partitions[partition].state != NULL)
+	{
+		/* the maker need not load the topic to learn them */
+		req.log_end = partition_log_end(topic->partitions[partition].state);
+		req.resume = partition_resume_offset(topic->partitions[partition].state);
+	}
+	return segment_maker_request(&req, wait, pg_topics_segment_create_timeout);
 }
 
 /*
@@ -239,8 +334,9 @@ extend_here(Topic *topic, int partition, int64 target)
 	AsOwner		admin;
 
 	as_owner_begin(&admin);
-	extend_chain(topic->name, partition, target, topic->segment_messages,
-				 topic->segment_bytes, -1, -1);
+	(void) extend_chain(topic->name, partition, target,
+						topic->segment_messages, topic->segment_bytes, -1, -1,
+						0);
 	as_owner_end(&admin);
 }
 
@@ -264,7 +360,7 @@ segment_wait_for(Topic **topicp, int partition, int64 offset, int64 target)
 	for (;;)
 	{
 		/* another producer's worker may have added it already */
-		*topicp = topic_reload(*topicp);
+		*topicp = topic_reload(*topicp, partition);
 		seg = topic_find_segment(*topicp, partition, offset);
 		if (seg != NULL)
 			return seg;
@@ -276,7 +372,7 @@ segment_wait_for(Topic **topicp, int partition, int64 offset, int64 target)
 		}
 		if (segment_request(*topicp, partition, target, true))
 		{
-			*topicp = topic_reload(*topicp);
+			*topicp = topic_reload(*topicp, partition);
 			seg = topic_find_segment(*topicp, partition, offset);
 			if (seg == NULL)
 				ereport(ERROR,
@@ -311,19 +407,25 @@ int64
 segment_next_span(Topic *topic, int partition)
 {
 	TopicPartition *part = &topic->partitions[partition];
+	const LogSegment *last = &part->segments[part->nsegments - 1];
 
-	return segment_span(topic->segment_messages, topic->segment_bytes,
-						&part->segments[part->nsegments - 1],
+	return segment_span(topic->segment_messages, topic->segment_bytes, last,
+						segment_relid(topic->name, partition, last),
 						part->state ? partition_log_end(part->state) : -1);
 }
 
 /*
- * segment_worker_extend does the worker's work inside its transaction, as
- * the owner of schema topics_data.
+ * segment_extend serves a request of a producer, inside a transaction of
+ * the segment maker, as the owner of schema topics_data.  It adds at most
+ * SEGMENTS_PER_TRANSACTION segments, and returns false when it stopped
+ * there: the maker then commits and calls it again, so that a producer
+ * that takes many offsets at once does not lock more tables in one
+ * transaction than the lock table holds.
  */
-static void
-segment_worker_extend(SegmentRequest *req)
+bool
+segment_extend(SegmentRequest *req)
 {
+	bool		done;
 	Oid			argtypes[2] = {TEXTOID, INT4OID};
 	Datum		args[2];
 	Oid			root;
@@ -331,8 +433,6 @@ segment_worker_extend(SegmentRequest *req)
 	bool		isnull;
 	int64		segment_messages;
 	int64		segment_bytes;
-	int64		log_end = -1;
-	int64		resume = -1;
 	int			rc;
 	AsOwner		admin;
 
@@ -353,7 +453,7 @@ segment_worker_extend(SegmentRequest *req)
 	{
 		/* the topic was dropped meanwhile */
 		as_owner_end(&admin);
-		return;
+		return true;
 	}
 	segment_messages = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 												   SPI_tuptable->tupdesc, 1, &isnull));
@@ -370,50 +470,11 @@ segment_worker_extend(SegmentRequest *req)
 	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(parent)))
 	{
 		as_owner_end(&admin);
-		return;
+		return true;
 	}
-	{
-		Topic	   *topic = topic_open(req->topic, AccessShareLock);
-
-		if (req->partition < topic->npartitions)
-		{
-			PartitionState *state = topic_partition_state(topic, req->partition);
-
-			log_end = partition_log_end(state);
-			resume = partition_resume_offset(state);
-		}
-	}
-	extend_chain(req->topic, req->partition, req->target, segment_messages,
-				 segment_bytes, log_end, resume);
+	done = extend_chain(req->topic, req->partition, req->target,
+						segment_messages, segment_bytes, req->log_end,
+						req->resume, SEGMENTS_PER_TRANSACTION);
 	as_owner_end(&admin);
-}
-
-/*
- * pg_topics_segment_worker_main is the entry point of the segment worker.
- */
-void
-pg_topics_segment_worker_main(Datum arg)
-{
-	SegmentRequest req;
-	char		timeout[32];
-
-	memcpy(&req, MyBgworkerEntry->bgw_extra, sizeof(req));
-
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(req.dbid, InvalidOid, 0);
-
-	/* never wait longer than the producer that asked is willing to */
-	snprintf(timeout, sizeof(timeout), "%d", pg_topics_segment_create_timeout);
-	SetConfigOption("lock_timeout", timeout, PGC_SUSET, PGC_S_OVERRIDE);
-	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET,
-					PGC_S_OVERRIDE);
-
-	pgstat_report_activity(STATE_RUNNING, "adding a segment");
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	segment_worker_extend(&req);
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_activity(STATE_IDLE, NULL);
+	return done;
 }

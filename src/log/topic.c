@@ -4,14 +4,21 @@
  *	  Per-backend cache of topic metadata, so that produce and fetch read
  *	  no catalog table on their hot path.
  *
- * The cache is filled with SPI under the latest snapshot (so that a
- * segment created a moment ago by a worker is seen whatever the caller's
- * isolation level), and marked stale by relcache invalidations of a
- * topic's root or partition tables: creating a topic, adding a partition
- * or a segment, and dropping any of them all change those tables'
- * partition descriptors.  A stale entry is rebuilt the next time a caller
- * opens the topic; the old copy is only freed at the next topic_open, when
- * no caller holds pointers into it any more.
+ * The cache is filled under the latest snapshot (so that a segment created
+ * a moment ago by a worker is seen whatever the caller's isolation level),
+ * and kept current by relcache invalidations, which change the partition
+ * descriptors of a topic's tables: one of the root (adding partitions,
+ * dropping the topic) makes the whole entry stale, to be loaded again the
+ * next time a caller opens the topic, and the old copy is only freed at the
+ * next topic_open, when no caller holds pointers into it any more; one of a
+ * partition's table (a segment added) makes only that partition's segment
+ * list stale, and it is brought up to date by reading the segments after
+ * its last one.  A segment list only grows (drop_topic alone removes
+ * segments, with the root), so a roll-over costs the same at ten segments
+ * as at ten thousand, and pointers into a list stay valid: a list that
+ * outgrows its array gets a new one and the old one is left as it was.
+ * An invalidation finds its topic through a map of table OIDs, whatever
+ * the number of topics and partitions cached.
  *
  * The catalog names topics and partitions only; the OIDs of a topic's
  * tables are looked up by the names topic_tables.c gives them, so that
@@ -22,6 +29,9 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "access/transam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
@@ -31,6 +41,7 @@
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
@@ -43,39 +54,61 @@
 #include "preload.h"
 #include "relids.h"
 
+/* Columns of topics.segment that the cache reads. */
+#define Anum_segment_topic			1
+#define Anum_segment_partition		2
+#define Anum_segment_base			3
+#define Anum_segment_end			4
+
+/* The table of a topic that an OID names: its root or a partition's. */
+typedef struct TableOwner
+{
+	Oid			relid;			/* hash key */
+	char		topic[NAMEDATALEN];
+	int			partition;		/* -1 for the root */
+} TableOwner;
+
 static HTAB *TopicCache = NULL;
+static HTAB *TableOwners = NULL;
 static List *retired_contexts = NIL;
 
 /*
- * topic_cache_inval marks stale every topic whose root or partition table
- * was invalidated (all of them when relid is InvalidOid).
+ * topic_cache_inval marks stale the topic whose root was invalidated, or
+ * the segment list of the partition whose table was (every topic when
+ * relid is InvalidOid).
  */
 static void
 topic_cache_inval(Datum arg, Oid relid)
 {
 	HASH_SEQ_STATUS status;
 	Topic	   *topic;
+	TableOwner *owner;
 
 	if (TopicCache == NULL)
 		return;
-	hash_seq_init(&status, TopicCache);
-	while ((topic = hash_seq_search(&status)) != NULL)
+	if (relid == InvalidOid)
 	{
-		int			i;
-
-		if (!topic->valid)
-			continue;
-		if (relid == InvalidOid || relid == topic->relid)
-		{
+		hash_seq_init(&status, TopicCache);
+		while ((topic = hash_seq_search(&status)) != NULL)
 			topic->valid = false;
-			continue;
-		}
-		for (i = 0; i < topic->npartitions; i++)
-			if (topic->partitions[i].relid == relid)
-			{
-				topic->valid = false;
-				break;
-			}
+		return;
+	}
+	owner = hash_search(TableOwners, &relid, HASH_FIND, NULL);
+	if (owner == NULL)
+		return;
+	topic = hash_search(TopicCache, owner->topic, HASH_FIND, NULL);
+	if (topic == NULL || !topic->valid)
+		return;
+	if (owner->partition < 0)
+	{
+		if (topic->relid == relid)
+			topic->valid = false;
+	}
+	else if (owner->partition < topic->npartitions &&
+			 topic->partitions[owner->partition].relid == relid)
+	{
+		topic->partitions[owner->partition].segments_stale = true;
+		topic->segments_stale = true;
 	}
 }
 
@@ -90,7 +123,78 @@ topic_cache_init(void)
 	ctl.hcxt = CacheMemoryContext;
 	TopicCache = hash_create("pg_topics topic cache", 64, &ctl,
 							 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(TableOwner);
+	ctl.hcxt = CacheMemoryContext;
+	TableOwners = hash_create("pg_topics table owners", 256, &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	CacheRegisterRelcacheCallback(topic_cache_inval, (Datum) 0);
+}
+
+/*
+ * own_table maps relid to a topic's root (partition -1) or partition.
+ */
+static void
+own_table(Oid relid, const char *topic, int partition)
+{
+	TableOwner *owner = hash_search(TableOwners, &relid, HASH_ENTER, NULL);
+
+	strlcpy(owner->topic, topic, NAMEDATALEN);
+	owner->partition = partition;
+}
+
+/*
+ * disown_table removes the map entry of relid if it names a table of topic
+ * (an OID can have been used again since, by another topic's table).
+ */
+static void
+disown_table(Oid relid, const char *topic)
+{
+	TableOwner *owner;
+
+	if (!OidIsValid(relid))
+		return;
+	owner = hash_search(TableOwners, &relid, HASH_FIND, NULL);
+	if (owner != NULL && strcmp(owner->topic, topic) == 0)
+		hash_search(TableOwners, &relid, HASH_REMOVE, NULL);
+}
+
+/*
+ * disown_tables removes the map entries of a topic's tables, as it was
+ * cached, before it is loaded again or forgotten.
+ */
+static void
+disown_tables(Topic *topic)
+{
+	int			p;
+
+	disown_table(topic->relid, topic->name);
+	for (p = 0; p < topic->npartitions; p++)
+		disown_table(topic->partitions[p].relid, topic->name);
+}
+
+/*
+ * spi_snapshot runs a read-only query under snapshot.  Caller is connected
+ * to SPI.
+ */
+static void
+spi_snapshot(const char *sql, int nargs, Oid *types, Datum *values,
+			 Snapshot snapshot)
+{
+	SPIPlanPtr	plan;
+	int			rc;
+
+	pgt_require_catalog();
+	plan = SPI_prepare(sql, nargs, types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+			 SPI_result_code_string(SPI_result));
+	rc = SPI_execute_snapshot(plan, values, NULL, snapshot,
+							  InvalidSnapshot, true, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_snapshot failed for \"%s\": %s", sql,
+			 SPI_result_code_string(rc));
 }
 
 /*
@@ -101,19 +205,7 @@ topic_cache_init(void)
 static void
 spi_latest(const char *sql, int nargs, Oid *types, Datum *values)
 {
-	SPIPlanPtr	plan;
-	int			rc;
-
-	pgt_require_catalog();
-	plan = SPI_prepare(sql, nargs, types);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
-			 SPI_result_code_string(SPI_result));
-	rc = SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(),
-							  InvalidSnapshot, true, false, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_snapshot failed for \"%s\": %s", sql,
-			 SPI_result_code_string(rc));
+	spi_snapshot(sql, nargs, types, values, GetLatestSnapshot());
 }
 
 static Datum
@@ -124,20 +216,6 @@ spi_value(int row, int col)
 								  col, &isnull);
 
 	return isnull ? (Datum) 0 : d;
-}
-
-/*
- * table_missing raises 55000 for a topic whose table is gone.
- */
-static void
-table_missing(const char *topic, const char *table)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("table \"%s.%s\" of topic \"%s\" does not exist",
-					TOPICS_DATA_SCHEMA, table, topic),
-			 errdetail("The tables of a topic change only through pg_topics; this one was dropped by hand."),
-			 errhint("Drop the topic with topics.drop_topic(), or restore its tables.")));
 }
 
 /*
@@ -156,8 +234,92 @@ catalog_damaged(const char *topic, int partition, const char *what)
 }
 
 /*
- * topic_load fills entry from the catalog; returns false when no topic of
- * that name exists.
+ * segment_append adds the segment [base, end) at the end of a partition's
+ * list.  A full list moves to an array twice as large, in the topic's
+ * memory: the old array stays as it was for the callers that hold
+ * pointers into it, and goes with the topic's memory.
+ */
+static void
+segment_append(Topic *topic, TopicPartition *part, int64 base, int64 end)
+{
+	LogSegment *seg;
+
+	if (part->nsegments == part->maxsegments)
+	{
+		int			max = Max(4, part->maxsegments * 2);
+		LogSegment *segments = MemoryContextAlloc(topic->cxt,
+												  sizeof(LogSegment) * max);
+
+		if (part->nsegments > 0)
+			memcpy(segments, part->segments,
+				   sizeof(LogSegment) * part->nsegments);
+		part->segments = segments;
+		part->maxsegments = max;
+	}
+	seg = &part->segments[part->nsegments++];
+	seg->base = base;
+	seg->end = end;
+	seg->relid = InvalidOid;	/* looked up when first used */
+}
+
+/*
+ * read_segments appends to a topic's segment lists what topics.segment
+ * holds after them, as snapshot sees it: of every partition when partition
+ * is -1 (the lists then empty), or of that partition alone, from its last
+ * cached segment on, through the index: a partition's list costs as much
+ * to bring up to date at ten thousand segments as at ten.
+ */
+static void
+read_segments(Topic *topic, int partition, Snapshot snapshot)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData keys[3];
+	int			nkeys = 1;
+	HeapTuple	tup;
+
+	pgt_key_name(&keys[0], Anum_segment_topic, topic->name);
+	if (partition >= 0)
+	{
+		TopicPartition *part = &topic->partitions[partition];
+
+		pgt_key_int4(&keys[nkeys++], Anum_segment_partition, partition);
+		if (part->nsegments > 0)
+			ScanKeyInit(&keys[nkeys++], Anum_segment_base,
+						BTGreaterStrategyNumber, F_INT8GT,
+						Int64GetDatum(part->segments[part->nsegments - 1].base));
+	}
+	rel = table_open(pgt_relid(PGT_SEGMENT), AccessShareLock);
+	scan = systable_beginscan(rel, pgt_relid(PGT_SEGMENT_PKEY), true,
+							  snapshot, nkeys, keys);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		bool		isnull;
+		int			p;
+		TopicPartition *part;
+
+		p = DatumGetInt32(heap_getattr(tup, Anum_segment_partition, desc,
+									   &isnull));
+		if (p < 0 || p >= topic->npartitions)
+			catalog_damaged(topic->name, p, "a segment of stray");
+		part = &topic->partitions[p];
+		/* the first segment comes with the partition */
+		if (part->nsegments == 0)
+			part->created_xid = HeapTupleHeaderGetXmin(tup->t_data);
+		segment_append(topic, part,
+					   DatumGetInt64(heap_getattr(tup, Anum_segment_base,
+												  desc, &isnull)),
+					   DatumGetInt64(heap_getattr(tup, Anum_segment_end,
+												  desc, &isnull)));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
+/*
+ * topic_load fills entry from the catalog, as one snapshot sees it;
+ * returns false when no topic of that name exists.
  */
 static bool
 topic_load(Topic *entry, const char *name)
@@ -166,23 +328,24 @@ topic_load(Topic *entry, const char *name)
 	Datum		args[1];
 	MemoryContext cxt;
 	char	   *mode;
-	int			i;
 	int			p;
 	AsOwner		as;
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
 
 	/* the catalog is readable by the owner of topics_data only */
 	as_owner_begin(&as);
 
 	args[0] = CStringGetTextDatum(name);
-	spi_latest("SELECT mode, partitions, "
-			   "COALESCE((config OPERATOR(pg_catalog.->>) 'segment.messages')::pg_catalog.int8, 0), "
-			   "COALESCE((config OPERATOR(pg_catalog.->>) 'segment.bytes')::pg_catalog.int8, 0), "
-			   "owner::pg_catalog.oid "
-			   "FROM topics.topic WHERE name OPERATOR(pg_catalog.=) $1",
-			   1, argtypes, args);
+	spi_snapshot("SELECT mode, partitions, "
+				 "COALESCE((config OPERATOR(pg_catalog.->>) 'segment.messages')::pg_catalog.int8, 0), "
+				 "COALESCE((config OPERATOR(pg_catalog.->>) 'segment.bytes')::pg_catalog.int8, 0), "
+				 "owner::pg_catalog.oid "
+				 "FROM topics.topic WHERE name OPERATOR(pg_catalog.=) $1",
+				 1, argtypes, args, snapshot);
 	if (SPI_processed == 0)
 	{
 		as_owner_end(&as);
+		UnregisterSnapshot(snapshot);
 		return false;
 	}
 
@@ -200,59 +363,64 @@ topic_load(Topic *entry, const char *name)
 	entry->owner = DatumGetObjectId(spi_value(0, 5));
 	entry->partitions = MemoryContextAllocZero(cxt, sizeof(TopicPartition) *
 											   Max(entry->npartitions, 1));
-
-	spi_latest("SELECT partition, base_offset, end_offset, "
-			   "pg_catalog.count(*) OVER (PARTITION BY partition), xmin "
-			   "FROM topics.segment WHERE topic OPERATOR(pg_catalog.=) $1 "
-			   "ORDER BY partition, base_offset",
-			   1, argtypes, args);
-	for (i = 0; i < (int) SPI_processed; i++)
-	{
-		TopicPartition *part;
-		LogSegment *seg;
-
-		p = DatumGetInt32(spi_value(i, 1));
-		if (p < 0 || p >= entry->npartitions)
-			catalog_damaged(name, p, "a segment of stray");
-		part = &entry->partitions[p];
-		if (part->segments == NULL)
-		{
-			part->segments = MemoryContextAlloc(cxt, sizeof(LogSegment) *
-												DatumGetInt64(spi_value(i, 4)));
-			part->nsegments = 0;
-			/* the first segment comes with the partition */
-			part->created_xid = DatumGetTransactionId(spi_value(i, 5));
-		}
-		seg = &part->segments[part->nsegments++];
-		seg->base = DatumGetInt64(spi_value(i, 2));
-		seg->end = DatumGetInt64(spi_value(i, 3));
-	}
 	as_owner_end(&as);
+
+	/* the segments as the same snapshot sees them, so no partition is new */
+	read_segments(entry, -1, snapshot);
+	UnregisterSnapshot(snapshot);
 
 	entry->relid = topic_table_relid(name, -1, -1);
 	if (!OidIsValid(entry->relid))
-		table_missing(name, name);
+		topic_table_missing(name, name);
+	own_table(entry->relid, name, -1);
 	for (p = 0; p < entry->npartitions; p++)
 	{
 		TopicPartition *part = &entry->partitions[p];
 
 		part->relid = topic_table_relid(name, p, -1);
 		if (!OidIsValid(part->relid))
-			table_missing(name, topic_table_name(name, p, -1));
-		if (part->segments == NULL)
+			topic_table_missing(name, topic_table_name(name, p, -1));
+		own_table(part->relid, name, p);
+		if (part->nsegments == 0)
 			catalog_damaged(name, p, "no segment of");
-		for (i = 0; i < part->nsegments; i++)
-		{
-			part->segments[i].relid = topic_table_relid(name, p,
-														part->segments[i].base);
-			if (!OidIsValid(part->segments[i].relid))
-				table_missing(name, topic_table_name(name, p,
-													 part->segments[i].base));
-		}
 	}
 
 	entry->valid = true;
+	entry->segments_stale = false;
 	return true;
+}
+
+/*
+ * refresh_segments brings the segment lists of a topic's invalidated
+ * partitions up to date.
+ */
+static void
+refresh_segments(Topic *topic)
+{
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	int			p;
+
+	topic->segments_stale = false;
+	for (p = 0; p < topic->npartitions; p++)
+	{
+		TopicPartition *part = &topic->partitions[p];
+
+		if (!part->segments_stale)
+			continue;
+		part->segments_stale = false;
+		PG_TRY();
+		{
+			read_segments(topic, p, snapshot);
+		}
+		PG_CATCH();
+		{
+			part->segments_stale = true;
+			topic->segments_stale = true;
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+	}
+	UnregisterSnapshot(snapshot);
 }
 
 /*
@@ -273,17 +441,23 @@ topic_lookup(const char *name)
 	strlcpy(key, name, NAMEDATALEN);
 	entry = hash_search(TopicCache, key, HASH_ENTER, &found);
 	if (found && entry->valid)
+	{
+		if (entry->segments_stale)
+			refresh_segments(entry);
 		return entry;
+	}
 
 	if (found && entry->cxt != NULL)
 	{
 		MemoryContext old = MemoryContextSwitchTo(CacheMemoryContext);
 
+		disown_tables(entry);
 		retired_contexts = lappend(retired_contexts, entry->cxt);
 		MemoryContextSwitchTo(old);
 	}
 	entry->cxt = NULL;
 	entry->valid = false;
+	entry->relid = InvalidOid;
 	entry->npartitions = 0;
 	entry->partitions = NULL;
 	if (!found)
@@ -297,7 +471,6 @@ topic_lookup(const char *name)
 	{
 		/* a half-loaded entry is stale, not valid: load it again next time */
 		entry->valid = false;
-		entry->npartitions = 0;
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -354,24 +527,29 @@ topic_open(const char *name, LOCKMODE lockmode)
 		 * twice means that the catalog names a table that no longer exists.
 		 */
 		if (!exists && relid == missing)
-			table_missing(name, name);
+			topic_table_missing(name, name);
 		missing = exists ? InvalidOid : relid;
 	}
 }
 
 /*
- * topic_reload rebuilds a topic whose segments changed under the caller,
- * and returns the new copy; the old one stays readable until the next
- * topic_open.
+ * topic_reload brings a topic up to date with the catalog, the segment
+ * list of partition above all, which a caller found too short, and returns
+ * it (a new copy when the whole topic changed; the old one stays readable
+ * until the next topic_open).
  */
 Topic *
-topic_reload(Topic *topic)
+topic_reload(Topic *topic, int partition)
 {
 	char		name[NAMEDATALEN];
 
 	AcceptInvalidationMessages();
 	strlcpy(name, topic->name, NAMEDATALEN);
-	topic->valid = false;
+	if (topic->valid && partition < topic->npartitions)
+	{
+		topic->partitions[partition].segments_stale = true;
+		topic->segments_stale = true;
+	}
 	return topic_lookup(name);
 }
 

@@ -25,6 +25,7 @@
 #include "access/htup_details.h"
 #include "access/twophase.h"
 #include "catalog/namespace.h"
+#include "catalog/partition.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
@@ -339,6 +340,8 @@ topic_drop(AsOwner *admin, const char *name, int partitions)
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
 	List	   *segments = NIL;
+	List	   *groups = NIL;
+	List	   *group_names = NIL;
 	ListCell   *lc;
 	int			p;
 	uint64		i;
@@ -364,13 +367,28 @@ topic_drop(AsOwner *admin, const char *name, int partitions)
 		int64		base = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
 													   SPI_tuptable->tupdesc, 2, &isnull));
 
-		segments = lappend(segments, topic_table_name(name, sp, base));
+		char	   *segment = topic_table_name(name, sp, base);
+		Oid			relid = get_relname_relid(segment, pgt_data_namespace());
+
+		segments = lappend(segments, segment);
+		/* the group a segment is in (see segment.c), if not its partition */
+		if (OidIsValid(relid) && get_rel_relispartition(relid))
+		{
+			Oid			parent = get_partition_parent(relid, true);
+
+			if (parent != topic_table_relid(name, sp, -1))
+				groups = list_append_unique_oid(groups, parent);
+		}
 	}
+	foreach(lc, groups)
+		group_names = lappend(group_names, get_rel_name(lfirst_oid(lc)));
 
 	/* the root takes its tables with it; any left detached go after it */
 	drop_table_if_there(name);
 	for (p = 0; p < partitions; p++)
 		drop_table_if_there(topic_table_name(name, p, -1));
+	foreach(lc, group_names)
+		drop_table_if_there(lfirst(lc));
 	foreach(lc, segments)
 		drop_table_if_there(lfirst(lc));
 	spi_exec_args("DELETE FROM topics.topic WHERE name OPERATOR(pg_catalog.=) $1",

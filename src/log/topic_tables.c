@@ -101,21 +101,14 @@ name_hash(const char *name, size_t len)
 }
 
 /*
- * topic_table_name returns the name in topics_data of a topic's root table
- * (partition -1), of a partition's table (base -1) or of a segment.
+ * table_name returns the name in topics_data of the table of a topic
+ * whose name ends in suffix.
  */
-char *
-topic_table_name(const char *topic, int partition, int64 base)
+static char *
+table_name(const char *topic, const char *suffix)
 {
-	char		suffix[64];
 	size_t		len = strlen(topic);
 
-	if (partition < 0)
-		return pstrdup(topic);
-	if (base < 0)
-		snprintf(suffix, sizeof(suffix), "$%d", partition);
-	else
-		snprintf(suffix, sizeof(suffix), "$%d$" INT64_FORMAT, partition, base);
 	if (len + strlen(suffix) < NAMEDATALEN)
 		return psprintf("%s%s", topic, suffix);
 
@@ -130,6 +123,37 @@ topic_table_name(const char *topic, int partition, int64 base)
 }
 
 /*
+ * topic_table_name returns the name in topics_data of a topic's root table
+ * (partition -1), of a partition's table (base -1) or of a segment.
+ */
+char *
+topic_table_name(const char *topic, int partition, int64 base)
+{
+	char		suffix[64];
+
+	if (partition < 0)
+		return pstrdup(topic);
+	if (base < 0)
+		snprintf(suffix, sizeof(suffix), "$%d", partition);
+	else
+		snprintf(suffix, sizeof(suffix), "$%d$" INT64_FORMAT, partition, base);
+	return table_name(topic, suffix);
+}
+
+/*
+ * topic_group_name returns the name in topics_data of the group of
+ * segments of a partition that starts at offset base (see segment.c).
+ */
+char *
+topic_group_name(const char *topic, int partition, int64 base)
+{
+	char		suffix[64];
+
+	snprintf(suffix, sizeof(suffix), "$%d$g" INT64_FORMAT, partition, base);
+	return table_name(topic, suffix);
+}
+
+/*
  * topic_table_relid returns the OID of a topic's table (as for
  * topic_table_name), or InvalidOid when there is none.
  */
@@ -138,6 +162,41 @@ topic_table_relid(const char *topic, int partition, int64 base)
 {
 	return get_relname_relid(topic_table_name(topic, partition, base),
 							 pgt_data_namespace());
+}
+
+/*
+ * topic_table_missing raises 55000 for a topic whose table is gone.
+ */
+void
+topic_table_missing(const char *topic, const char *table)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("table \"%s.%s\" of topic \"%s\" does not exist",
+					TOPICS_DATA_SCHEMA, table, topic),
+			 errdetail("The tables of a topic change only through pg_topics; this one was dropped by hand."),
+			 errhint("Drop the topic with topics.drop_topic(), or restore its tables.")));
+}
+
+/*
+ * segment_relid returns the OID of a segment's table, looked up by its
+ * name when first asked for and kept in seg (a cache entry: a list of
+ * thousands of segments costs nothing to load for the tables it never
+ * opens), or raises 55000 when the table is gone.
+ */
+Oid
+segment_relid(const char *topic, int partition, const LogSegment *seg)
+{
+	if (!OidIsValid(seg->relid))
+	{
+		Oid			relid = topic_table_relid(topic, partition, seg->base);
+
+		if (!OidIsValid(relid))
+			topic_table_missing(topic, topic_table_name(topic, partition,
+														 seg->base));
+		((LogSegment *) seg)->relid = relid;
+	}
+	return seg->relid;
 }
 
 /*

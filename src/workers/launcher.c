@@ -92,6 +92,7 @@
 #include "groups/heartbeat.h"
 #include "guc.h"
 #include "log/partition.h"
+#include "log/segment_maker.h"
 #include "preload.h"
 #include "workers/launcher.h"
 #include "workers/worker.h"
@@ -856,7 +857,8 @@ launcher_stop_worker(const char *dbname)
 
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 										   WORKER_STOP_TIMEOUT_MS);
-	while (worker_database_stop(dbid) && GetCurrentTimestamp() < deadline)
+	while ((worker_database_stop(dbid) | segment_maker_stop(dbid)) &&
+		   GetCurrentTimestamp() < deadline)
 	{
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 10, PG_WAIT_EXTENSION);

@@ -455,7 +455,7 @@ works($node, q{COMMIT PREPARED 'upgrade_p1'}, undef,
 works($node, 'ALTER EXTENSION pg_topics UPDATE', undef, 'ALTER EXTENSION pg_topics UPDATE');
 is($node->safe_psql('postgres',
 		q{SELECT extversion FROM pg_extension WHERE extname = 'pg_topics'}),
-	'0.2', 'the extension is at 0.2');
+	'0.3', 'the extension is at 0.3');
 
 # ---------------------------------------------------------------------
 # After the update: the data
