@@ -21,6 +21,7 @@ OBJS = \
 	src/log/produce.o \
 	src/log/produce_funcs.o \
 	src/log/segment.o \
+	src/log/segment_cache.o \
 	src/log/segment_maker.o \
 	src/log/topic.o \
 	src/log/topic_admin.o \
@@ -41,7 +42,7 @@ PGFILEDESC = "pg_topics - Kafka-style topics and partitions"
 
 PG_CPPFLAGS = -I$(srcdir)/include
 
-REGRESS = topics produce fetch fetch_scan murmur2 privileges errors groups positions search_path upgrade cursor_repoll hold_cursor max_wait_overflow superuser_constraints leaky_views longpoll_expiry procedure_commit old_objects drop_after_poll scroll_savepoint lateral_poll procedure_rollback loop_exit recreate_after_poll produce_nested
+REGRESS = topics produce fetch fetch_scan murmur2 privileges errors groups positions search_path upgrade cursor_repoll hold_cursor max_wait_overflow superuser_constraints leaky_views longpoll_expiry procedure_commit old_objects drop_after_poll scroll_savepoint lateral_poll procedure_rollback loop_exit recreate_after_poll produce_nested segment_cache
 REGRESS_OPTS = --temp-config=$(srcdir)/pg_topics.conf \
 	--temp-instance=./tmp_check_regress
 

@@ -21,6 +21,7 @@ int			pg_topics_max_members = 4096;
 int			pg_topics_segment_create_timeout = 30000;
 int			pg_topics_worker_naptime = 1000;
 int			pg_topics_max_workers = 2;
+int			pg_topics_segment_cache_size = 4096;
 
 /*
  * pg_topics_define_gucs defines every setting and reserves the prefix.
@@ -45,6 +46,14 @@ pg_topics_define_gucs(bool preloading)
 							&pg_topics_segment_create_timeout,
 							30000, 100, INT_MAX,
 							PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_topics.segment_cache_size",
+							"Segment tables whose descriptions a backend keeps.",
+							"Past this many, the descriptions of the segments a backend used longest ago are dropped, and built again on their next use.",
+							&pg_topics_segment_cache_size,
+							4096, 1, INT_MAX / 2,
+							PGC_USERSET, 0,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("pg_topics.worker_naptime",

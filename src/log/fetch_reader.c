@@ -47,6 +47,7 @@
 #include "utils/snapmgr.h"
 
 #include "log/fetch.h"
+#include "log/segment_cache.h"
 #include "log/topic_tables.h"
 
 typedef enum ReadStep
@@ -239,6 +240,7 @@ reader_open_segment(FetchReader *r)
 				 errhint("Topic tables change only through pg_topics functions; drop the topic with topics.drop_topic().")));
 	topic_table_check(r->rel, r->topic);
 	r->index = index_open(segment_offset_index(r->rel), AccessShareLock);
+	segment_cache_touch(r->rel);
 	r->slot = table_slot_create(r->rel, NULL);
 	ScanKeyInit(&r->keys[0], 1, BTGreaterEqualStrategyNumber, F_INT8GE,
 				Int64GetDatum(start));

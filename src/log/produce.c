@@ -32,6 +32,7 @@
 #include "log/murmur2.h"
 #include "log/produce.h"
 #include "log/segment.h"
+#include "log/segment_cache.h"
 #include "log/topic_tables.h"
 
 /* Rows written to one segment in one go, at most. */
@@ -153,6 +154,7 @@ writer_open(SegmentWriter *w, Oid relid, const char *topic)
 	rri = w->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(rri, w->rel, 1, NULL, 0);
 	ExecOpenIndices(rri, false);
+	segment_cache_touch(w->rel);
 	w->plain = palloc(sizeof(bool) * Max(rri->ri_NumIndices, 1));
 	for (i = 0; i < rri->ri_NumIndices; i++)
 	{

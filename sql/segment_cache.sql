@@ -1,0 +1,41 @@
+--
+-- pg_topics.segment_cache_size bounds the segment tables whose descriptions
+-- (relcache entries) a backend keeps; past it, those used longest ago are
+-- dropped and built again when used.  Produce, fetch and a cursor that
+-- holds a segment open work across the drops.
+--
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pg_topics;
+RESET client_min_messages;
+
+SELECT topic FROM topics.create_topic('sc', 4, config => '{"segment.messages": 3}');
+SET pg_topics.segment_cache_size = 1;
+SELECT count(*) FROM topics.produce_batch('sc',
+    ARRAY(SELECT 'v' || i FROM generate_series(0, 39) i),
+    ARRAY(SELECT 'k' || i FROM generate_series(0, 39) i));
+SELECT partition, count(*), min(msg_offset), max(msg_offset)
+  FROM topics.fetch('sc', 0, 0, 100) GROUP BY partition
+UNION ALL
+SELECT partition, count(*), min(msg_offset), max(msg_offset)
+  FROM topics.fetch('sc', 3, 0, 100) GROUP BY partition;
+-- the descriptions kept: the index of one segment at most
+SELECT count(*) <= 1 AS bounded FROM pg_backend_memory_contexts
+ WHERE name = 'index info' AND ident LIKE 'sc$%';
+-- a cursor's segment stays usable while produce drops descriptions
+BEGIN;
+DECLARE c CURSOR FOR SELECT msg_offset, convert_from(value, 'UTF8') AS v
+  FROM topics.fetch('sc', 1, 0, 100);
+FETCH 2 FROM c;
+SELECT count(*) FROM topics.produce_batch('sc',
+    ARRAY(SELECT 'w' || i FROM generate_series(0, 19) i),
+    ARRAY(SELECT 'k' || i FROM generate_series(0, 19) i));
+FETCH ALL FROM c;
+COMMIT;
+-- with room for every segment, every description stays
+SET pg_topics.segment_cache_size = 1000;
+SELECT count(*) FROM topics.fetch('sc', 2, 0, 100);
+SELECT count(*) FROM topics.fetch('sc', 0, 0, 100);
+SELECT count(*) > 1 AS kept FROM pg_backend_memory_contexts
+ WHERE name = 'index info' AND ident LIKE 'sc$%';
+RESET pg_topics.segment_cache_size;
+SELECT topics.drop_topic('sc');
