@@ -4,6 +4,7 @@ MODULE_big = pg_topics
 OBJS = \
 	$(WIN32RES) \
 	src/args.o \
+	src/bgworker.o \
 	src/groups/consume.o \
 	src/groups/group.o \
 	src/groups/group_catalog.o \

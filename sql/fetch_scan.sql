@@ -22,7 +22,9 @@ SELECT count(*) FROM topics.produce_batch('fs',
 ROLLBACK;
 SELECT count(*) FROM topics.produce_batch('fs',
     array(SELECT 'm' || i FROM generate_series(15, 44) i), partition => 0);
-SELECT count(*) AS segments FROM topics.segment WHERE topic = 'fs' AND partition = 0;
+-- (the segment maker may have added the next one, for offsets 50 to 59)
+SELECT count(*) AS segments FROM topics.segment
+ WHERE topic = 'fs' AND partition = 0 AND base_offset <= 47;
 
 -- The plans: the custom scan in FROM, projecting and filtering itself; the
 -- function scan WITH ORDINALITY, LATERAL, and in a query that locks or
@@ -133,7 +135,8 @@ FETCH 3 FROM d;
 FETCH BACKWARD 2 FROM d;
 FETCH ALL FROM d;
 COMMIT;
-SELECT count(*) AS segments FROM topics.segment WHERE topic = 'fs' AND partition = 0;
+SELECT count(*) AS segments FROM topics.segment
+ WHERE topic = 'fs' AND partition = 0 AND base_offset <= 72;
 
 -- An open cursor keeps its topic: dropping it in the same transaction is
 -- refused, and the cursor reads on

@@ -10,10 +10,23 @@
 --   the stable offset, which no producer writes to any more), added up by
 --   the database worker as the stable offset passes them: topics.partitions
 --   adds the size of the few segments above to it instead of measuring
---   every segment table.
+--   every segment table.  Sizes count rows and index entries (main forks),
+--   not the maps VACUUM adds, which would change a sealed size.
 --
 -- A fresh install runs pg_topics--0.1.sql and then the update scripts, so
 -- both roads end with the same objects.
+
+-- segment_size is what a segment holds: the main forks of its table, its
+-- indexes and its TOAST table (not the free space and visibility maps,
+-- which VACUUM adds later, so that a full segment's size stays put).
+CREATE FUNCTION topics_internal.segment_size(topic text, partition integer,
+                                             base_offset bigint)
+RETURNS bigint
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'pg_topics_segment_size';
+COMMENT ON FUNCTION topics_internal.segment_size(text, integer, bigint) IS
+    'Internal: bytes of a segment''s table, indexes and TOAST table (main forks); needs SELECT on the topic';
+GRANT EXECUTE ON FUNCTION topics_internal.segment_size(text, integer, bigint) TO PUBLIC;
 
 ALTER TABLE topics.partition
     ADD COLUMN sealed_end bigint NOT NULL DEFAULT 0,
@@ -33,10 +46,7 @@ SELECT t.name AS topic,
        i.stable_offset,
        i.segments,
        p.sealed_bytes OPERATOR(pg_catalog.+) COALESCE(
-           (SELECT pg_catalog.sum(pg_catalog.pg_total_relation_size(
-                       pg_catalog.to_regclass(pg_catalog.quote_ident('topics_data') OPERATOR(pg_catalog.||) '.'
-                           OPERATOR(pg_catalog.||) pg_catalog.quote_ident(
-                               topics_internal.table_name(s.topic, s.partition, s.base_offset)))))::bigint
+           (SELECT pg_catalog.sum(topics_internal.segment_size(s.topic, s.partition, s.base_offset))::bigint
               FROM topics.segment s
              WHERE s.topic OPERATOR(pg_catalog.=) t.name
                AND s.partition OPERATOR(pg_catalog.=) i.partition
@@ -51,4 +61,4 @@ SELECT t.name AS topic,
         AND p.partition OPERATOR(pg_catalog.=) i.partition
  WHERE topics_internal.can_read(t.name);
 COMMENT ON COLUMN topics.partitions.size_bytes IS
-    'Size of the segment tables with their indexes (sealed segments as they were when sealed)';
+    'Bytes of the segment tables, their indexes and TOAST tables (without free space and visibility maps)';

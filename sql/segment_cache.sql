@@ -39,3 +39,13 @@ SELECT count(*) > 1 AS kept FROM pg_backend_memory_contexts
  WHERE name = 'index info' AND ident LIKE 'sc$%';
 RESET pg_topics.segment_cache_size;
 SELECT topics.drop_topic('sc');
+
+-- The topic cache gives up the copy of a topic that was dropped (at the end
+-- of the transaction that sees the drop): a session that creates, uses and
+-- drops many topics does not keep them all.
+SELECT format('SELECT topics.create_topic(%L, 2)', 'mem' || i),
+       format('SELECT FROM topics.produce(%L, %L)', 'mem' || i, 'x'),
+       format('SELECT topics.drop_topic(%L)', 'mem' || i)
+  FROM generate_series(1, 8) i \gexec
+SELECT count(*) <= 1 AS released FROM pg_backend_memory_contexts
+ WHERE name = 'pg_topics topic' AND ident LIKE 'mem%';

@@ -42,8 +42,10 @@ SELECT attname, format_type(atttypid, atttypmod) AS type
  WHERE attrelid = 'topics_data.orders'::regclass AND attnum > 0
  ORDER BY attnum;
 SELECT pg_get_partkeydef('topics_data.orders'::regclass);
-SELECT count(*) AS partition_tables FROM pg_inherits
- WHERE inhparent = 'topics_data.events'::regclass;
+-- the tree: the root, a group of up to 64 partitions, the partitions'
+-- tables, their segments
+SELECT level, count(*) AS tables FROM pg_partition_tree('topics_data.events')
+ GROUP BY level ORDER BY level;
 
 -- topics.partitions: an empty partition starts and ends at 0
 SELECT topic, partition, log_start, lso, log_end, segments,
@@ -68,8 +70,10 @@ SELECT name, partitions FROM topics.topics WHERE name = 'events';
 SELECT partition, log_start, lso, log_end, segments
   FROM topics.partitions WHERE topic = 'events' ORDER BY partition;
 -- the root table gets the new partitions: produce there and read it back
-SELECT count(*) AS partition_tables FROM pg_inherits
- WHERE inhparent = 'topics_data.events'::regclass;
+-- the tree: the root, a group of up to 64 partitions, the partitions'
+-- tables, their segments
+SELECT level, count(*) AS tables FROM pg_partition_tree('topics_data.events')
+ GROUP BY level ORDER BY level;
 SELECT * FROM topics.produce('events', 'to 4', partition => 4);
 SELECT partition, msg_offset, convert_from(value, 'UTF8') AS value
   FROM topics_data.events;

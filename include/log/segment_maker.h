@@ -13,8 +13,8 @@
 
 extern Size segment_maker_shmem_size(void);
 extern void segment_maker_shmem_startup(void);
-extern bool segment_maker_request(const SegmentRequest *req, bool wait,
-								  int timeout_ms);
+extern MakerOutcome segment_maker_request(const SegmentRequest *req,
+										  bool wait, int timeout_ms);
 extern bool segment_maker_stop(Oid dbid);
 
 extern PGDLLEXPORT void pg_topics_segment_maker_main(Datum arg);

@@ -30,7 +30,8 @@ typedef struct TopicPartition
 typedef struct Topic
 {
 	char		name[NAMEDATALEN];	/* hash key */
-	bool		valid;			/* false once an invalidation of the root hit it */
+	bool		valid;			/* false once an invalidation of the root hit
+								 * it */
 	bool		segments_stale; /* some partition's segments_stale is set */
 	Oid			relid;			/* the root table, topics_data.<name> */
 	Oid			owner;			/* the role that owns the topic */

@@ -27,6 +27,7 @@ extern void as_owner_begin(AsOwner *admin);
 extern void as_owner_end(AsOwner *admin);
 extern char *topic_table_name(const char *topic, int partition, int64 base);
 extern char *topic_group_name(const char *topic, int partition, int64 base);
+extern char *topic_partition_group_name(const char *topic, int first);
 extern Oid	topic_table_relid(const char *topic, int partition, int64 base);
 extern void topic_table_missing(const char *topic, const char *table) pg_attribute_noreturn();
 extern Oid	segment_relid(const char *topic, int partition,

@@ -178,18 +178,20 @@ static int64
 segment_add(const char *topic, int partition, const LogSegment *last,
 			int64 base, int64 span)
 {
-	List	   *ancestors = get_partition_ancestors(last->relid);
+	Oid			parent = get_rel_relispartition(last->relid) ?
+	get_partition_parent(last->relid, true) : InvalidOid;
 	int64		group_base;
 	int64		group_end;
 	int64		end;
 	char	   *group;
 
-	/* a segment of a group has three ancestors: group, partition, root */
-	if (list_length(ancestors) == 3 &&
-		group_bounds(linitial_oid(ancestors), &group_base, &group_end) &&
+	/* the last segment's parent is a group, unless it is the partition's */
+	if (OidIsValid(parent) &&
+		parent != topic_table_relid(topic, partition, -1) &&
+		group_bounds(parent, &group_base, &group_end) &&
 		base >= group_base && base < group_end)
 	{
-		group = get_rel_name(linitial_oid(ancestors));
+		group = get_rel_name(parent);
 		end = Min(base + (group_end - group_base) / SEGMENTS_PER_GROUP,
 				  group_end);
 	}
@@ -299,12 +301,12 @@ extend_chain(const char *topic, int partition, int64 target,
 
 /*
  * segment_request asks the segment maker of this database to extend the
- * chain of a partition until it covers offset target, and returns false
- * when it could not (the maker's queue is full, or no maker could start).
- * With wait, it returns once the maker has served the request (the caller
- * then reloads the topic); without, it returns at once.
+ * chain of a partition until it covers offset target.  With wait, it
+ * returns once the maker has served the request (the caller then reloads
+ * the topic), or pg_topics.segment_create_timeout passed; without, at
+ * once.
  */
-bool
+MakerOutcome
 segment_request(Topic *topic, int partition, int64 target, bool wait)
 {
 	SegmentRequest req;
@@ -355,6 +357,7 @@ segment_wait_for(Topic **topicp, int partition, int64 offset, int64 target)
 								pg_topics_segment_create_timeout);
 	const LogSegment *seg;
 	char		name[NAMEDATALEN];
+	MakerOutcome outcome;
 
 	strlcpy(name, (*topicp)->name, NAMEDATALEN);
 	for (;;)
@@ -370,7 +373,15 @@ segment_wait_for(Topic **topicp, int partition, int64 offset, int64 target)
 			extend_here(*topicp, partition, target);
 			continue;
 		}
-		if (segment_request(*topicp, partition, target, true))
+		outcome = segment_request(*topicp, partition, target, true);
+		if (outcome == MAKER_TIMED_OUT)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("no segment was added to partition %d of topic \"%s\" within %d ms",
+							partition, name, pg_topics_segment_create_timeout),
+					 errdetail("The database's segment maker is busy, or waits for a lock on the partition's table."),
+					 errhint("See pg_stat_activity for what the maker (backend type \"pg_topics segment\") waits for, or raise \"pg_topics.segment_create_timeout\".")));
+		if (outcome == MAKER_ASKED)
 		{
 			*topicp = topic_reload(*topicp, partition);
 			seg = topic_find_segment(*topicp, partition, offset);
@@ -379,8 +390,8 @@ segment_wait_for(Topic **topicp, int partition, int64 offset, int64 target)
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 						 errmsg("no segment of topic \"%s\" holds offset %lld of partition %d",
 								name, (long long) offset, partition),
-						 errdetail("The worker that adds segments did not add one."),
-						 errhint("See the server log for the worker's error.")));
+						 errdetail("The database's segment maker did not add one."),
+						 errhint("See the server log for the maker's error.")));
 			return seg;
 		}
 
@@ -389,7 +400,7 @@ segment_wait_for(Topic **topicp, int partition, int64 offset, int64 target)
 					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 					 errmsg("could not start a worker to add a segment to topic \"%s\"",
 							name),
-					 errdetail("Partition %d needs a new segment table, which a background worker creates, and no worker slot was free for %d ms.",
+					 errdetail("Partition %d needs a new segment table, which the database's segment maker (a background worker) creates, and none could start for %d ms.",
 							   partition, pg_topics_segment_create_timeout),
 					 errhint("Increase \"max_worker_processes\" and restart the server.")));
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

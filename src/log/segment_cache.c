@@ -97,8 +97,10 @@ segment_cache_touch(Relation rel)
 		ListCell   *lc;
 
 		foreach(lc, rel->rd_indexlist)
+		{
 			if (seg->nindexes < CACHED_INDEXES)
 				seg->indexes[seg->nindexes++] = lfirst_oid(lc);
+		}
 	}
 	dlist_push_head(&lru, &seg->node);
 	ncached++;

@@ -18,10 +18,25 @@
  * in the server log) is marked failed, and the producer that waits for it
  * reports that no segment was added.  A maker that exits marks failed
  * every request it had taken; requests still queued wait for the next
- * maker, which the next producer that finds none starts.
+ * maker, which the next producer that finds none starts.  A request whose
+ * producer gave up (its deadline, pg_topics.segment_create_timeout after
+ * it asked, passed) may be dropped from the queue to make room.
+ *
+ * One request must not hold up the others: the maker serves a request one
+ * transaction (at most 64 segments) at a time, then puts it back at the
+ * end of the queue if it needs more, and waits for a lock (another
+ * session's on the partition, a drop_topic queued on the root) at most
+ * MAKER_LOCK_SLICE_MS at a time before it turns to the next request.
+ *
+ * Makers must not take the background worker slots that other databases'
+ * makers, the maintenance workers and parallel queries need: at most
+ * makers_allowed() run at once, and a maker with nothing to do exits at
+ * once, rather than after MAKER_LINGER_MS, when a producer of another
+ * database could not start one.
  *
  * Commands that need a database to themselves (DROP DATABASE) stop its
- * maker as they stop its maintenance worker (launcher.c).
+ * maker as they stop its maintenance worker (launcher.c), and drop its
+ * queued requests.
  *
  *-------------------------------------------------------------------------
  */
@@ -45,6 +60,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "bgworker.h"
 #include "guc.h"
 #include "log/segment.h"
 #include "log/segment_maker.h"
@@ -64,19 +80,32 @@
 /* A maker not running this long after it was started never will. */
 #define MAKER_START_MS		10000
 
+/* How long a maker waits for a lock before it serves another request. */
+#define MAKER_LOCK_SLICE_MS	100
+
+/* How long a request whose lock was busy waits before it is tried again. */
+#define MAKER_RETRY_MS		20
+
+/* A maker exits at once when idle if a maker was wanted this recently. */
+#define MAKER_WANTED_MS		1000
+
 typedef enum RequestState
 {
 	REQUEST_FREE,
 	REQUEST_QUEUED,
 	REQUEST_TAKEN,				/* a maker works on it */
 	REQUEST_DONE,
-	REQUEST_FAILED
+	REQUEST_FAILED,
+	REQUEST_EXPIRED				/* a lock stayed busy until its deadline */
 } RequestState;
 
 typedef struct MakerRequest
 {
 	RequestState state;
 	uint64		ticket;			/* tells a reused slot from the one asked for */
+	uint64		turn;			/* place in the queue: served lowest first */
+	TimestampTz not_before;		/* not tried again before (its lock was busy) */
+	TimestampTz deadline;		/* its producer gives up then */
 	pid_t		taker;			/* the maker that took it */
 	SegmentRequest req;
 } MakerRequest;
@@ -94,6 +123,8 @@ typedef struct MakerShared
 	slock_t		mutex;			/* protects everything but done */
 	ConditionVariable done;		/* a request was served */
 	uint64		next_ticket;
+	uint64		next_turn;
+	TimestampTz wanted;			/* when a producer last could not start one */
 	Maker		makers[MAKERS];
 	MakerRequest requests[MAKER_REQUESTS];
 } MakerShared;
@@ -141,23 +172,41 @@ find_maker(Oid dbid)
 }
 
 /*
+ * makers_allowed returns how many makers may run at once: half of the
+ * background worker slots that the maintenance workers leave.
+ */
+static int
+makers_allowed(void)
+{
+	return Min(MAKERS, Max(1, (max_worker_processes - pg_topics_max_workers) / 2));
+}
+
+/*
  * start_maker starts the maker of this database, unless one runs or is
- * starting; returns false when none could be (no slot of ours, or no
- * background worker slot free).
+ * starting; returns false when none could be (too many makers run, or no
+ * background worker slot is free), and then asks the idle makers of other
+ * databases to exit.
  */
 static bool
 start_maker(void)
 {
 	BackgroundWorker worker;
+	char		name[BGW_MAXLEN];
 	TimestampTz now = GetCurrentTimestamp();
 	int			slot;
+	int			running = 0;
+	int			i;
 
 	SpinLockAcquire(&Shared->mutex);
 	slot = find_maker(MyDatabaseId);
 	if (slot < 0)
 	{
-		slot = find_maker(InvalidOid);
-		if (slot >= 0)
+		for (i = 0; i < MAKERS; i++)
+			running += OidIsValid(Shared->makers[i].dbid);
+		slot = running < makers_allowed() ? find_maker(InvalidOid) : -1;
+		if (slot < 0)
+			Shared->wanted = now;
+		else
 		{
 			Shared->makers[slot].dbid = MyDatabaseId;
 			Shared->makers[slot].pid = 0;
@@ -178,16 +227,9 @@ start_maker(void)
 		return true;
 	}
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
-		BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	strcpy(worker.bgw_library_name, "pg_topics");
-	strcpy(worker.bgw_function_name, "pg_topics_segment_maker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_topics segment maker %u",
-			 MyDatabaseId);
-	strcpy(worker.bgw_type, "pg_topics segment");
+	snprintf(name, sizeof(name), "pg_topics segment maker %u", MyDatabaseId);
+	pg_topics_database_worker(&worker, "pg_topics_segment_maker_main",
+							  "pg_topics segment", name);
 	worker.bgw_main_arg = Int32GetDatum(slot);
 	memcpy(worker.bgw_extra, &MyDatabaseId, sizeof(Oid));
 	if (RegisterDynamicBackgroundWorker(&worker, NULL))
@@ -195,6 +237,7 @@ start_maker(void)
 
 	SpinLockAcquire(&Shared->mutex);
 	Shared->makers[slot].dbid = InvalidOid;
+	Shared->wanted = now;
 	SpinLockRelease(&Shared->mutex);
 	return false;
 }
@@ -241,21 +284,20 @@ request_over(int i, uint64 ticket)
 
 /*
  * segment_maker_request queues req for the maker of this database and
- * starts the maker if none runs.  Returns false when the queue is full or
- * no maker could start.  With wait, it returns once a maker has served
- * the request (or failed to: the caller then finds no new segment), or
- * after timeout_ms without a maker.
+ * starts the maker if none runs.  With wait, it returns once a maker has
+ * served the request (or failed to: the caller then finds no new
+ * segment), or when timeout_ms pass first.
  *
  * A request that is over stays in its slot until the slot is needed: a
  * producer that waits for it finds it there, or finds the slot reused,
  * and either way knows that it is over, and a producer that stops waiting
  * (a cancel, or FATAL) leaves nothing behind to clean up.
  */
-bool
+MakerOutcome
 segment_maker_request(const SegmentRequest *req, bool wait, int timeout_ms)
 {
-	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													   timeout_ms);
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz deadline = TimestampTzPlusMilliseconds(now, timeout_ms);
 	int			i;
 	int			mine = -1;
 	bool		shared;
@@ -278,43 +320,67 @@ segment_maker_request(const SegmentRequest *req, bool wait, int timeout_ms)
 			mine = i;
 	for (i = 0; i < MAKER_REQUESTS && mine < 0; i++)
 		if (Shared->requests[i].state == REQUEST_DONE ||
-			Shared->requests[i].state == REQUEST_FAILED)
+			Shared->requests[i].state == REQUEST_FAILED ||
+			Shared->requests[i].state == REQUEST_EXPIRED)
+			mine = i;
+	/* a request nobody waits for any more makes room */
+	for (i = 0; i < MAKER_REQUESTS && mine < 0; i++)
+		if (Shared->requests[i].state == REQUEST_QUEUED &&
+			Shared->requests[i].deadline < now)
 			mine = i;
 	if (mine >= 0 && !shared)
 	{
-		Shared->requests[mine].state = REQUEST_QUEUED;
-		Shared->requests[mine].ticket = Shared->next_ticket++;
-		Shared->requests[mine].taker = 0;
-		Shared->requests[mine].req = *req;
+		MakerRequest *r = &Shared->requests[mine];
+
+		r->state = REQUEST_QUEUED;
+		r->ticket = Shared->next_ticket++;
+		r->turn = Shared->next_turn++;
+		r->not_before = 0;
+		r->deadline = deadline;
+		r->taker = 0;
+		r->req = *req;
 	}
 	if (mine >= 0)
+	{
 		ticket = Shared->requests[mine].ticket;
+		Shared->requests[mine].deadline = Max(Shared->requests[mine].deadline,
+											  deadline);
+	}
 	SpinLockRelease(&Shared->mutex);
 	if (mine < 0 || !start_maker())
-		return false;
+		return MAKER_UNAVAILABLE;
 	if (!wait)
-		return true;
+		return MAKER_ASKED;
 
 	for (;;)
 	{
 		bool		over;
+		bool		expired;
 		int			rc;
 
 		/* the maker's broadcast sets our latch; we wait on it ourselves */
 		ConditionVariablePrepareToSleep(&Shared->done);
 		SpinLockAcquire(&Shared->mutex);
 		over = request_over(mine, ticket);
+		expired = Shared->requests[mine].ticket == ticket &&
+			Shared->requests[mine].state == REQUEST_EXPIRED;
 		SpinLockRelease(&Shared->mutex);
+		if (expired)
+		{
+			ConditionVariableCancelSleep();
+			return MAKER_TIMED_OUT;
+		}
 		if (over)
 			break;
 
-		/* a maker that exited leaves queued requests to the next one */
-		if (maker_gone() && !start_maker() &&
-			GetCurrentTimestamp() >= deadline)
+		if (GetCurrentTimestamp() >= deadline)
 		{
 			ConditionVariableCancelSleep();
-			return false;
+			return MAKER_TIMED_OUT;
 		}
+		/* a maker that exited leaves queued requests to the next one */
+		if (maker_gone())
+			(void) start_maker();
 		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_POSTMASTER_DEATH,
 					   MAKER_CHECK_MS, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
@@ -326,23 +392,30 @@ segment_maker_request(const SegmentRequest *req, bool wait, int timeout_ms)
 		CHECK_FOR_INTERRUPTS();
 	}
 	ConditionVariableCancelSleep();
-	return true;
+	return MAKER_ASKED;
 }
 
 /*
- * segment_maker_stop asks the maker of a database to exit, and tells
- * whether one is still there.
+ * segment_maker_stop asks the maker of a database to exit, drops the
+ * database's queued requests (the command that calls this needs the
+ * database to itself: no producer is there to wait for them), and tells
+ * whether a maker is still there.
  */
 bool
 segment_maker_stop(Oid dbid)
 {
 	int			slot;
 	pid_t		pid = 0;
+	int			i;
 
 	SpinLockAcquire(&Shared->mutex);
 	slot = find_maker(dbid);
 	if (slot >= 0)
 		pid = Shared->makers[slot].pid;
+	for (i = 0; i < MAKER_REQUESTS; i++)
+		if (Shared->requests[i].state == REQUEST_QUEUED &&
+			Shared->requests[i].req.dbid == dbid)
+			Shared->requests[i].state = REQUEST_FREE;
 	SpinLockRelease(&Shared->mutex);
 	if (pid != 0)
 		(void) kill(pid, SIGTERM);
@@ -384,14 +457,19 @@ maker_exit(int code, Datum arg)
 }
 
 /*
- * take_request takes the first queued request of this database into req
- * and returns its slot, or -1; with none, and exit, it frees this maker's
- * slot while it holds the mutex, so that no producer queues a request
- * that nobody would serve.
+ * take_request takes the queued request of this database that is first in
+ * turn and not resting after a busy lock, into req, and returns its slot;
+ * or returns -1, and sets *rest_ms to how long the next resting one
+ * rests (-1: none queued).  With none queued at all, and exit, it frees
+ * this maker's slot while it holds the mutex, so that no producer queues
+ * a request that nobody would serve.
  */
 static int
-take_request(SegmentRequest *req, bool exit)
+take_request(SegmentRequest *req, bool exit, long *rest_ms)
 {
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz soonest = 0;
+	int			first = -1;
 	int			i;
 
 	SpinLockAcquire(&Shared->mutex);
@@ -399,62 +477,131 @@ take_request(SegmentRequest *req, bool exit)
 	{
 		MakerRequest *r = &Shared->requests[i];
 
-		if (r->state == REQUEST_QUEUED && r->req.dbid == MyDatabaseId)
+		if (r->state != REQUEST_QUEUED || r->req.dbid != MyDatabaseId)
+			continue;
+		if (r->not_before > now)
 		{
-			r->state = REQUEST_TAKEN;
-			r->taker = MyProcPid;
-			*req = r->req;
-			SpinLockRelease(&Shared->mutex);
-			return i;
+			if (soonest == 0 || r->not_before < soonest)
+				soonest = r->not_before;
+			continue;
 		}
+		if (first < 0 || r->turn < Shared->requests[first].turn)
+			first = i;
 	}
-	if (exit)
+	if (first >= 0)
+	{
+		Shared->requests[first].state = REQUEST_TAKEN;
+		Shared->requests[first].taker = MyProcPid;
+		*req = Shared->requests[first].req;
+	}
+	else if (soonest == 0 && exit)
 		free_maker_slot();
 	SpinLockRelease(&Shared->mutex);
-	return -1;
+	*rest_ms = soonest == 0 ? -1 :
+		Max(1, TimestampDifferenceMilliseconds(now, soonest));
+	return first;
 }
 
 /*
- * serve runs one request in transactions of its own (see segment_extend),
- * and records whether it succeeded.
+ * requeue puts request i back at the end of the queue, to be tried again
+ * after rest_ms, unless its producer gave up meanwhile; returns false then.
+ */
+static bool
+requeue(int i, long rest_ms)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	MakerRequest *r = &Shared->requests[i];
+	bool		queued;
+
+	SpinLockAcquire(&Shared->mutex);
+	queued = r->deadline > now;
+	if (queued)
+	{
+		r->state = REQUEST_QUEUED;
+		r->turn = Shared->next_turn++;
+		r->not_before = TimestampTzPlusMilliseconds(now, rest_ms);
+		r->taker = 0;
+	}
+	SpinLockRelease(&Shared->mutex);
+	return queued;
+}
+
+/*
+ * serve runs one transaction of request i (see segment_extend): records
+ * that it is done or failed, or puts it back at the end of the queue when
+ * it needs more segments, or when a lock it needs stayed busy for
+ * MAKER_LOCK_SLICE_MS (then it rests MAKER_RETRY_MS), so that one request
+ * never holds up the others for long.
  */
 static void
 serve(int i, SegmentRequest *req)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	RequestState outcome = REQUEST_DONE;
+	long		rest_ms = -1;
 	bool		done = false;
 
 	pgstat_report_activity(STATE_RUNNING, "adding segments");
-	while (!done && outcome == REQUEST_DONE)
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	PG_TRY();
 	{
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		PG_TRY();
-		{
-			done = segment_extend(req);
-			PopActiveSnapshot();
-			CommitTransactionCommand();
-		}
-		PG_CATCH();
-		{
-			MemoryContextSwitchTo(cxt);
-			EmitErrorReport();
-			FlushErrorState();
-			AbortCurrentTransaction();
-			outcome = REQUEST_FAILED;
-		}
-		PG_END_TRY();
-		MemoryContextSwitchTo(cxt);
-		CHECK_FOR_INTERRUPTS();
+		done = segment_extend(req);
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		if (!done)
+			rest_ms = 0;
 	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		outcome = REQUEST_FAILED;
+		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+		{
+			rest_ms = MAKER_RETRY_MS;
+			outcome = REQUEST_EXPIRED;
+		}
+		else
+		{
+			/* the producer says to look here */
+			edata->elevel = LOG;
+			ThrowErrorData(edata);
+		}
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
 	pgstat_report_activity(STATE_IDLE, NULL);
 
+	if (rest_ms >= 0 && requeue(i, rest_ms))
+		return;
 	SpinLockAcquire(&Shared->mutex);
 	Shared->requests[i].state = outcome;
 	SpinLockRelease(&Shared->mutex);
 	ConditionVariableBroadcast(&Shared->done);
+}
+
+/*
+ * maker_wanted tells whether a producer of another database could not
+ * start a maker a moment ago.
+ */
+static bool
+maker_wanted(void)
+{
+	TimestampTz wanted;
+
+	SpinLockAcquire(&Shared->mutex);
+	wanted = Shared->wanted;
+	SpinLockRelease(&Shared->mutex);
+	return wanted != 0 &&
+		!TimestampDifferenceExceeds(wanted, GetCurrentTimestamp(),
+									MAKER_WANTED_MS);
 }
 
 /*
@@ -486,10 +633,16 @@ pg_topics_segment_maker_main(Datum arg)
 
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(dbid, InvalidOid, 0);
 
-	/* never wait longer for a lock than the producer that asked will */
-	snprintf(timeout, sizeof(timeout), "%d", pg_topics_segment_create_timeout);
+	/*
+	 * A producer connected before its database stopped taking connections
+	 * still needs its segments.
+	 */
+	BackgroundWorkerInitializeConnectionByOid(dbid, InvalidOid,
+											  BGWORKER_BYPASS_ALLOWCONN);
+
+	/* a lock that stays busy makes the maker turn to other requests */
+	snprintf(timeout, sizeof(timeout), "%d", MAKER_LOCK_SLICE_MS);
 	SetConfigOption("lock_timeout", timeout, PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET,
 					PGC_S_OVERRIDE);
@@ -502,12 +655,15 @@ pg_topics_segment_maker_main(Datum arg)
 		SegmentRequest req;
 		int			i;
 		long		idle_ms;
+		long		rest_ms;
+		bool		exit;
 		MemoryContext old;
 
 		CHECK_FOR_INTERRUPTS();
 		idle_ms = TimestampDifferenceMilliseconds(idle_since,
 												  GetCurrentTimestamp());
-		i = take_request(&req, idle_ms >= MAKER_LINGER_MS);
+		exit = idle_ms >= MAKER_LINGER_MS || maker_wanted();
+		i = take_request(&req, exit, &rest_ms);
 		if (i >= 0)
 		{
 			old = MemoryContextSwitchTo(cxt);
@@ -517,10 +673,11 @@ pg_topics_segment_maker_main(Datum arg)
 			idle_since = GetCurrentTimestamp();
 			continue;
 		}
-		if (idle_ms >= MAKER_LINGER_MS)
+		if (exit && rest_ms < 0)
 			break;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 MAKER_LINGER_MS - idle_ms, PG_WAIT_EXTENSION);
+						 rest_ms >= 0 ? rest_ms : MAKER_LINGER_MS - idle_ms,
+						 PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 	proc_exit(0);

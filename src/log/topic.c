@@ -71,6 +71,9 @@ typedef struct TableOwner
 static HTAB *TopicCache = NULL;
 static HTAB *TableOwners = NULL;
 static List *retired_contexts = NIL;
+static bool stale_topics = false;	/* some entry was invalidated */
+
+static void retire_stale(XactEvent event, void *arg);
 
 /*
  * topic_cache_inval marks stale the topic whose root was invalidated, or
@@ -91,6 +94,7 @@ topic_cache_inval(Datum arg, Oid relid)
 		hash_seq_init(&status, TopicCache);
 		while ((topic = hash_seq_search(&status)) != NULL)
 			topic->valid = false;
+		stale_topics = true;
 		return;
 	}
 	owner = hash_search(TableOwners, &relid, HASH_FIND, NULL);
@@ -102,7 +106,10 @@ topic_cache_inval(Datum arg, Oid relid)
 	if (owner->partition < 0)
 	{
 		if (topic->relid == relid)
+		{
 			topic->valid = false;
+			stale_topics = true;
+		}
 	}
 	else if (owner->partition < topic->npartitions &&
 			 topic->partitions[owner->partition].relid == relid)
@@ -130,6 +137,7 @@ topic_cache_init(void)
 	TableOwners = hash_create("pg_topics table owners", 256, &ctl,
 							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	CacheRegisterRelcacheCallback(topic_cache_inval, (Datum) 0);
+	RegisterXactCallback(retire_stale, NULL);
 }
 
 /*
@@ -483,6 +491,48 @@ topic_lookup(const char *name)
 				 errhint("Create it with topics.create_topic(), or check topics.topics for its name.")));
 	}
 	return entry;
+}
+
+/*
+ * retire_stale gives up the memory of every invalidated topic when a
+ * transaction ends, when no caller holds pointers into it: a topic that
+ * was dropped is not looked up again, and would keep its copy for the life
+ * of the backend.  A topic used again is loaded anew.  The entry itself
+ * stays (it is a few bytes).
+ */
+static void
+retire_stale(XactEvent event, void *arg)
+{
+	ListCell   *lc;
+
+	HASH_SEQ_STATUS status;
+	Topic	   *topic;
+
+	if (!stale_topics ||
+		(event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
+		 event != XACT_EVENT_PREPARE))
+		return;
+	stale_topics = false;
+	hash_seq_init(&status, TopicCache);
+	while ((topic = hash_seq_search(&status)) != NULL)
+	{
+		MemoryContext old;
+
+		if (topic->valid || topic->cxt == NULL)
+			continue;
+		disown_tables(topic);
+		old = MemoryContextSwitchTo(CacheMemoryContext);
+		retired_contexts = lappend(retired_contexts, topic->cxt);
+		MemoryContextSwitchTo(old);
+		topic->cxt = NULL;
+		topic->relid = InvalidOid;
+		topic->npartitions = 0;
+		topic->partitions = NULL;
+	}
+	foreach(lc, retired_contexts)
+		MemoryContextDelete(lfirst(lc));
+	list_free(retired_contexts);
+	retired_contexts = NIL;
 }
 
 /*

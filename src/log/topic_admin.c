@@ -36,6 +36,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
@@ -48,6 +49,14 @@
 #include "log/topic_admin.h"
 #include "log/topic_tables.h"
 #include "relids.h"
+
+/*
+ * Partitions of a topic are attached to groups (LIST partitioned tables
+ * under the root) of this many: attaching a table costs PostgreSQL time in
+ * proportion to the tables its parent holds, so that creating a topic of
+ * thousands of partitions takes time in proportion to their number.
+ */
+#define PARTITIONS_PER_GROUP	64
 
 /*
  * Locks drop_topic takes per partition of one segment: the partition
@@ -143,9 +152,43 @@ topic_check_config(Jsonb *config)
 }
 
 /*
+ * partition_parent returns the table a new partition p of a topic is
+ * attached to: the group of PARTITIONS_PER_GROUP partitions it falls in,
+ * made when p is the group's first, or the root for the partitions that
+ * a topic made by 0.2 had (or got) in a group's range, all under the root.
+ */
+static char *
+partition_parent(const char *topic, int p)
+{
+	int			first = p - p % PARTITIONS_PER_GROUP;
+	char	   *group = topic_partition_group_name(topic, first);
+	StringInfoData values;
+	int			q;
+
+	if (OidIsValid(get_relname_relid(group, pgt_data_namespace())))
+		return group;
+	if (p != first)
+		return pstrdup(topic);
+
+	initStringInfo(&values);
+	for (q = first; q < first + PARTITIONS_PER_GROUP; q++)
+		appendStringInfo(&values, "%s%d", q > first ? ", " : "", q);
+	topic_tables_exec(psprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS) "
+							   "PARTITION BY LIST (partition)",
+							   quote_qualified_identifier(TOPICS_DATA_SCHEMA, group),
+							   quote_qualified_identifier(TOPICS_DATA_SCHEMA, topic)));
+	topic_tables_exec(psprintf("ALTER TABLE %s ATTACH PARTITION %s FOR VALUES IN (%s)",
+							   quote_qualified_identifier(TOPICS_DATA_SCHEMA, topic),
+							   quote_qualified_identifier(TOPICS_DATA_SCHEMA, group),
+							   values.data));
+	CommandCounterIncrement();
+	return group;
+}
+
+/*
  * create_partition adds partition p to a topic: its table, its unique index
- * on msg_offset, its persisted record and its first segment, then attaches
- * it to the root.
+ * on msg_offset and its first segment, then attaches it to its parent.
+ * Caller wrote its persisted record.
  */
 static void
 create_partition(const char *topic, int p, int64 first_span)
@@ -153,24 +196,47 @@ create_partition(const char *topic, int p, int64 first_span)
 	const char *qname = quote_qualified_identifier(TOPICS_DATA_SCHEMA,
 												   topic_table_name(topic, p, -1));
 	const char *qroot = quote_qualified_identifier(TOPICS_DATA_SCHEMA, topic);
-	Oid			argtypes[2] = {TEXTOID, INT4OID};
-	Datum		args[2];
 
 	topic_tables_exec(psprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS) "
 							   "PARTITION BY RANGE (msg_offset)", qname, qroot));
 	topic_tables_exec(psprintf("CREATE UNIQUE INDEX ON %s (msg_offset)", qname));
 
-	args[0] = CStringGetTextDatum(topic);
-	args[1] = Int32GetDatum(p);
-	spi_exec_args("INSERT INTO topics.partition (topic, partition) VALUES ($1, $2)",
-				  2, argtypes, args, SPI_OK_INSERT);
-	spi_exec_args("INSERT INTO topics.high_water (topic, partition) VALUES ($1, $2)",
-				  2, argtypes, args, SPI_OK_INSERT);
-
 	segment_create(topic, p, 0, first_span);
 
 	topic_tables_exec(psprintf("ALTER TABLE %s ATTACH PARTITION %s FOR VALUES IN (%d)",
-							   qroot, qname, p));
+							   quote_qualified_identifier(TOPICS_DATA_SCHEMA,
+														  partition_parent(topic, p)),
+							   qname, p));
+}
+
+/*
+ * create_partitions adds the partitions [from, to) to a topic: their
+ * persisted records, then their tables.
+ */
+static void
+create_partitions(const char *topic, int from, int to, int64 first_span)
+{
+	Oid			argtypes[3] = {TEXTOID, INT4OID, INT4OID};
+	Datum		args[3];
+	int			p;
+
+	args[0] = CStringGetTextDatum(topic);
+	args[1] = Int32GetDatum(from);
+	args[2] = Int32GetDatum(to - 1);
+	spi_exec_args("INSERT INTO topics.partition (topic, partition) "
+				  "SELECT $1, pg_catalog.generate_series($2, $3)",
+				  3, argtypes, args, SPI_OK_INSERT);
+	spi_exec_args("INSERT INTO topics.high_water (topic, partition) "
+				  "SELECT $1, pg_catalog.generate_series($2, $3)",
+				  3, argtypes, args, SPI_OK_INSERT);
+	for (p = from; p < to; p++)
+		create_partition(topic, p, first_span);
+
+	/*
+	 * Attaching a partition to its group invalidates the group, not the root,
+	 * which the backends' topic caches watch.
+	 */
+	CacheInvalidateRelcacheByRelid(topic_table_relid(topic, -1, -1));
 }
 
 /*
@@ -208,7 +274,6 @@ topic_create(AsOwner *admin, const char *name, int partitions,
 	Oid			argtypes[5] = {TEXTOID, TEXTOID, INT4OID, JSONBOID, OIDOID};
 	Datum		args[5];
 	int64		span = config_int(config, "segment.messages");
-	int			p;
 
 	if (span == 0)
 		span = DEFAULT_SEGMENT_MESSAGES;
@@ -256,8 +321,7 @@ topic_create(AsOwner *admin, const char *name, int partitions,
 				  "VALUES ($1, $2, $3, $4, $5::pg_catalog.regrole)",
 				  5, argtypes, args, SPI_OK_INSERT);
 
-	for (p = 0; p < partitions; p++)
-		create_partition(name, p, span);
+	create_partitions(name, 0, partitions, span);
 }
 
 /*
@@ -272,7 +336,6 @@ topic_add_partitions(AsOwner *admin, Topic *topic, int count)
 	Datum		args[2];
 	bool		isnull;
 	int			have;
-	int			p;
 	int64		span = topic->segment_messages > 0 ?
 	topic->segment_messages : DEFAULT_SEGMENT_MESSAGES;
 
@@ -294,8 +357,7 @@ topic_add_partitions(AsOwner *admin, Topic *topic, int count)
 						   pg_topics_max_partitions)));
 	check_droppable(topic->name, (int64) have + count);
 
-	for (p = have; p < have + count; p++)
-		create_partition(topic->name, p, span);
+	create_partitions(topic->name, have, have + count, span);
 
 	args[1] = Int32GetDatum(have + count);
 	spi_exec_args("UPDATE topics.topic SET partitions = $2 "
@@ -387,6 +449,8 @@ topic_drop(AsOwner *admin, const char *name, int partitions)
 	drop_table_if_there(name);
 	for (p = 0; p < partitions; p++)
 		drop_table_if_there(topic_table_name(name, p, -1));
+	for (p = 0; p < partitions; p += PARTITIONS_PER_GROUP)
+		drop_table_if_there(topic_partition_group_name(name, p));
 	foreach(lc, group_names)
 		drop_table_if_there(lfirst(lc));
 	foreach(lc, segments)

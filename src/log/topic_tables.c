@@ -33,6 +33,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/genam.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -46,6 +47,7 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "storage/bufmgr.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -57,6 +59,7 @@
 #include "relids.h"
 
 PG_FUNCTION_INFO_V1(pg_topics_table_name);
+PG_FUNCTION_INFO_V1(pg_topics_segment_size);
 
 /* The columns of every message table, in order. */
 static const struct
@@ -141,6 +144,20 @@ topic_table_name(const char *topic, int partition, int64 base)
 }
 
 /*
+ * topic_partition_group_name returns the name in topics_data of the group
+ * of partitions of a topic that starts at partition first (see
+ * topic_admin.c).
+ */
+char *
+topic_partition_group_name(const char *topic, int first)
+{
+	char		suffix[64];
+
+	snprintf(suffix, sizeof(suffix), "$pg%d", first);
+	return table_name(topic, suffix);
+}
+
+/*
  * topic_group_name returns the name in topics_data of the group of
  * segments of a partition that starts at offset base (see segment.c).
  */
@@ -193,7 +210,7 @@ segment_relid(const char *topic, int partition, const LogSegment *seg)
 
 		if (!OidIsValid(relid))
 			topic_table_missing(topic, topic_table_name(topic, partition,
-														 seg->base));
+														seg->base));
 		((LogSegment *) seg)->relid = relid;
 	}
 	return seg->relid;
@@ -596,4 +613,68 @@ pg_topics_table_name(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(topic_table_name(topic,
 													  PG_ARGISNULL(1) ? -1 : PG_GETARG_INT32(1),
 													  PG_ARGISNULL(2) ? -1 : PG_GETARG_INT64(2))));
+}
+
+/*
+ * relation_bytes returns the size of the main forks of rel, its indexes
+ * and its TOAST table: the rows and their index entries, without the
+ * free space and visibility maps, which VACUUM adds later.
+ */
+static int64
+relation_bytes(Relation rel)
+{
+	int64		size = (int64) RelationGetNumberOfBlocks(rel) * BLCKSZ;
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+
+	foreach(lc, indexes)
+	{
+		Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
+
+		size += (int64) RelationGetNumberOfBlocks(index) * BLCKSZ;
+		index_close(index, AccessShareLock);
+	}
+	if (OidIsValid(rel->rd_rel->reltoastrelid))
+	{
+		Relation	toast = table_open(rel->rd_rel->reltoastrelid,
+									   AccessShareLock);
+
+		size += relation_bytes(toast);
+		table_close(toast, AccessShareLock);
+	}
+	return size;
+}
+
+/*
+ * topics_internal.segment_size(topic, partition, base_offset) returns the
+ * bytes a segment holds (see relation_bytes), or NULL when it has no
+ * table; 42501 unless the current role may read the topic.  Measuring
+ * only what stays the same once a segment is full is what lets the worker
+ * record the size of full segments once (topics.partition.sealed_bytes).
+ */
+Datum
+pg_topics_segment_size(PG_FUNCTION_ARGS)
+{
+	char	   *topic;
+	Oid			root;
+	Oid			relid;
+	Relation	rel;
+	int64		size;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		PG_RETURN_NULL();
+	topic = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	root = topic_table_relid(topic, -1, -1);
+	if (OidIsValid(root) &&
+		pg_class_aclcheck(root, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for topic \"%s\"", topic)));
+	relid = topic_table_relid(topic, PG_GETARG_INT32(1), PG_GETARG_INT64(2));
+	rel = OidIsValid(relid) ? try_table_open(relid, AccessShareLock) : NULL;
+	if (rel == NULL)
+		PG_RETURN_NULL();
+	size = relation_bytes(rel);
+	table_close(rel, AccessShareLock);
+	PG_RETURN_INT64(size);
 }

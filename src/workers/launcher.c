@@ -89,6 +89,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "bgworker.h"
 #include "groups/heartbeat.h"
 #include "guc.h"
 #include "log/partition.h"
@@ -442,6 +443,7 @@ launcher_start_worker(LauncherDb *db)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
+	char		name[BGW_MAXLEN];
 	WorkerArgs	args;
 	MemoryContext old;
 	pid_t		pid;
@@ -452,15 +454,9 @@ launcher_start_worker(LauncherDb *db)
 	if (args.slot < 0)
 		return START_REFUSED;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
-		BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	strcpy(worker.bgw_library_name, "pg_topics");
-	strcpy(worker.bgw_function_name, "pg_topics_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_topics worker %u", db->dbid);
-	strcpy(worker.bgw_type, "pg_topics worker");
+	snprintf(name, sizeof(name), "pg_topics worker %u", db->dbid);
+	pg_topics_database_worker(&worker, "pg_topics_worker_main",
+							  "pg_topics worker", name);
 	worker.bgw_notify_pid = MyProcPid;
 	StaticAssertStmt(sizeof(WorkerArgs) <= BGW_EXTRALEN,
 					 "WorkerArgs does not fit in bgw_extra");

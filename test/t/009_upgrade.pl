@@ -714,6 +714,34 @@ is( $node->safe_psql(
 		'postgres', q{SELECT owner FROM topics.groups WHERE group_name = 'fresh-group'}),
 	'regress_reader', 'the new group belongs to the role that made it');
 
+# Partitions added to an upgraded topic: those in the range of 64 that its
+# first partitions occupy go under the root, as 0.2 put them; from the
+# next multiple of 64 on, into groups (0.3).  Produce and fetch work in
+# both, and the topic's cache sees the new partitions at once.
+is( $node->safe_psql(
+		'postgres', q{
+SELECT topics.add_partitions('audit', 65);
+SELECT string_agg(p || ':' || r.msg_offset, ',' ORDER BY p)
+  FROM unnest(ARRAY[2, 63, 64, 66]) p, LATERAL topics.produce('audit', 'grown', NULL::text, p) r;
+SELECT string_agg(c.relname || '<' || pc.relname, ',' ORDER BY c.relname COLLATE "C")
+  FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid JOIN pg_class pc ON pc.oid = i.inhparent
+ WHERE c.relname IN ('audit$2', 'audit$63', 'audit$64', 'audit$66');}),
+	"67
+2:0,63:0,64:0,66:0
+"
+	  . 'audit$2<audit,audit$63<audit,audit$64<audit$pg64,audit$66<audit$pg64',
+	'partitions added after the update: under the root up to 63, in a group from 64');
+is( $node->safe_psql(
+		'postgres', q{
+SELECT count(*) FROM topics_data.audit WHERE convert_from(value, 'UTF8') = 'grown'}),
+	'4', 'plain SQL on the root reads the new partitions');
+is( $node->safe_psql(
+		'postgres', q{
+SELECT string_agg(p || ':' || count, ',' ORDER BY p)
+  FROM unnest(ARRAY[2, 63, 64, 66]) p,
+       LATERAL (SELECT count(*) FROM topics.fetch('audit', p, 0, 100)) f}),
+	'2:1,63:1,64:1,66:1', 'fetch reads them');
+
 # ---------------------------------------------------------------------
 # pg_dump of the upgraded database, restored into a fresh server
 # ---------------------------------------------------------------------
@@ -810,7 +838,7 @@ is( $node->safe_psql(
 		'postgres', q{
 SELECT string_agg(relname, ',' ORDER BY relname COLLATE "C") FROM pg_class
  WHERE relnamespace = 'topics_data'::regnamespace AND relkind IN ('r', 'p')}),
-	'fresh,fresh$0,fresh$0$0,fresh$1,fresh$1$0',
+	'fresh,fresh$0,fresh$0$0,fresh$1,fresh$1$0,fresh$pg0',
 	'no table of the dropped topics is left');
 is( $node->safe_psql(
 		'postgres', q{
