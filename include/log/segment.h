@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * segment.h
- *	  Segment tables: creating them, and the short-lived worker that adds
- *	  the next one of a partition in a transaction of its own.
+ *	  Segment tables: creating them, and adding the next ones of a
+ *	  partition (the segment maker's work, or the creating transaction's).
  *
  *-------------------------------------------------------------------------
  */
@@ -22,24 +22,12 @@ typedef struct SegmentRequest
 	int64		resume;			/* see partition_resume_offset; -1 unknown */
 } SegmentRequest;
 
-/* What became of a request (segment_maker_request). */
-typedef enum MakerOutcome
-{
-	MAKER_ASKED,				/* queued (without wait) or served (with) */
-	MAKER_UNAVAILABLE,			/* queue full, or no maker could start */
-	MAKER_TIMED_OUT				/* queued, not served within the timeout */
-} MakerOutcome;
-
 #define DEFAULT_SEGMENT_MESSAGES	INT64CONST(1000000)
 #define DEFAULT_SEGMENT_BYTES		INT64CONST(128 * 1024 * 1024)
 
 extern void segment_create(const char *topic, int partition, int64 base,
 						   int64 end);
-extern MakerOutcome segment_request(Topic *topic, int partition,
-									int64 target, bool wait);
-extern const LogSegment *segment_wait_for(Topic **topicp, int partition,
-										  int64 offset, int64 target);
-extern int64 segment_next_span(Topic *topic, int partition);
 extern bool segment_extend(SegmentRequest *req);
+extern void segment_extend_here(Topic *topic, int partition, int64 target);
 
 #endif							/* SEGMENT_H */

@@ -2,7 +2,7 @@
  *
  * segment_maker.h
  *	  The background worker that adds segments to the partitions of one
- *	  database, and the queue through which producers ask it to.
+ *	  database, and how producers ask it to and wait for it.
  *
  *-------------------------------------------------------------------------
  */
@@ -11,10 +11,20 @@
 
 #include "log/segment.h"
 
+/* What became of a request (segment_maker_request). */
+typedef enum MakerOutcome
+{
+	MAKER_ASKED,				/* queued (without wait) or served (with) */
+	MAKER_UNAVAILABLE,			/* queue full, or no maker could start */
+	MAKER_TIMED_OUT				/* queued, not served within the timeout */
+} MakerOutcome;
+
 extern Size segment_maker_shmem_size(void);
 extern void segment_maker_shmem_startup(void);
-extern MakerOutcome segment_maker_request(const SegmentRequest *req,
-										  bool wait, int timeout_ms);
+extern MakerOutcome segment_request(Topic *topic, int partition,
+									int64 target, bool wait);
+extern const LogSegment *segment_wait_for(Topic **topicp, int partition,
+										  int64 offset, int64 target);
 extern bool segment_maker_stop(Oid dbid);
 
 extern PGDLLEXPORT void pg_topics_segment_maker_main(Datum arg);

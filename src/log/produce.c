@@ -33,6 +33,7 @@
 #include "log/produce.h"
 #include "log/segment.h"
 #include "log/segment_cache.h"
+#include "log/segment_maker.h"
 #include "log/topic_tables.h"
 
 /* Rows written to one segment in one go, at most. */

@@ -11,17 +11,19 @@
  *
  * A producer must never create a segment in its own transaction: until it
  * commits, every other producer that reaches the same offsets would wait
- * for it.  So the next segment is created by a dynamic background worker in
- * a short transaction of its own: asked early, without waiting, when a
- * producer passes the middle of the last segment, and waited for only when
- * a producer finds no segment for its offset.  The worker attaches the new
- * table with ATTACH PARTITION, which takes only SHARE UPDATE EXCLUSIVE on
- * the partition table and so never waits for producers or readers.
+ * for it.  So the next segment is created by the database's segment maker
+ * (segment_maker.c), which producers ask early, without waiting, when they
+ * pass the middle of the last segment, and wait for only when they find no
+ * segment for their offset; this file is the maker's work
+ * (segment_extend).  It attaches the new table with ATTACH PARTITION,
+ * which takes only SHARE UPDATE EXCLUSIVE on the parent and so never waits
+ * for producers or readers.  Segments after a partition's first go into
+ * groups of SEGMENTS_PER_GROUP (segment_add).
  *
  * A partition created by the producer's own transaction (with its topic,
  * or by add_partitions) is the exception: no other transaction can see
- * it, so its segments are created in that transaction, where a worker
- * could not see the partition at all.
+ * it, so its segments are created in that transaction
+ * (segment_extend_here), where the maker could not see the partition.
  *
  *-------------------------------------------------------------------------
  */
@@ -53,7 +55,6 @@
 
 #include "guc.h"
 #include "log/segment.h"
-#include "log/segment_maker.h"
 #include "log/topic.h"
 #include "log/topic_tables.h"
 
@@ -69,9 +70,6 @@
 
 /* Segments the maker adds in one transaction, at most (segment_extend). */
 #define SEGMENTS_PER_TRANSACTION	SEGMENTS_PER_GROUP
-
-/* How often a producer looks for a free worker slot. */
-#define SEGMENT_SLOT_RETRY_MS	20
 
 
 /*
@@ -300,132 +298,6 @@ extend_chain(const char *topic, int partition, int64 target,
 }
 
 /*
- * segment_request asks the segment maker of this database to extend the
- * chain of a partition until it covers offset target.  With wait, it
- * returns once the maker has served the request (the caller then reloads
- * the topic), or pg_topics.segment_create_timeout passed; without, at
- * once.
- */
-MakerOutcome
-segment_request(Topic *topic, int partition, int64 target, bool wait)
-{
-	SegmentRequest req;
-
-	memset(&req, 0, sizeof(req));
-	req.dbid = MyDatabaseId;
-	strlcpy(req.topic, topic->name, NAMEDATALEN);
-	req.partition = partition;
-	req.target = target;
-	req.log_end = req.resume = -1;
-	if (topic->partitions[partition].state != NULL)
-	{
-		/* the maker need not load the topic to learn them */
-		req.log_end = partition_log_end(topic->partitions[partition].state);
-		req.resume = partition_resume_offset(topic->partitions[partition].state);
-	}
-	return segment_maker_request(&req, wait, pg_topics_segment_create_timeout);
-}
-
-/*
- * extend_here adds the segments of a partition that the current
- * transaction created, in the transaction itself: no worker could see it.
- */
-static void
-extend_here(Topic *topic, int partition, int64 target)
-{
-	AsOwner		admin;
-
-	as_owner_begin(&admin);
-	(void) extend_chain(topic->name, partition, target,
-						topic->segment_messages, topic->segment_bytes, -1, -1,
-						0);
-	as_owner_end(&admin);
-}
-
-/*
- * segment_wait_for returns the segment of a partition that holds offset,
- * starting workers to add segments up to target until one does.  While no
- * worker slot is free it waits, since the workers of other producers free
- * theirs within moments, up to pg_topics.segment_create_timeout.  Returns
- * the reloaded topic in *topicp.
- */
-const LogSegment *
-segment_wait_for(Topic **topicp, int partition, int64 offset, int64 target)
-{
-	TimestampTz deadline =
-	TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-								pg_topics_segment_create_timeout);
-	const LogSegment *seg;
-	char		name[NAMEDATALEN];
-	MakerOutcome outcome;
-
-	strlcpy(name, (*topicp)->name, NAMEDATALEN);
-	for (;;)
-	{
-		/* another producer's worker may have added it already */
-		*topicp = topic_reload(*topicp, partition);
-		seg = topic_find_segment(*topicp, partition, offset);
-		if (seg != NULL)
-			return seg;
-
-		if (topic_partition_created_here(*topicp, partition))
-		{
-			extend_here(*topicp, partition, target);
-			continue;
-		}
-		outcome = segment_request(*topicp, partition, target, true);
-		if (outcome == MAKER_TIMED_OUT)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("no segment was added to partition %d of topic \"%s\" within %d ms",
-							partition, name, pg_topics_segment_create_timeout),
-					 errdetail("The database's segment maker is busy, or waits for a lock on the partition's table."),
-					 errhint("See pg_stat_activity for what the maker (backend type \"pg_topics segment\") waits for, or raise \"pg_topics.segment_create_timeout\".")));
-		if (outcome == MAKER_ASKED)
-		{
-			*topicp = topic_reload(*topicp, partition);
-			seg = topic_find_segment(*topicp, partition, offset);
-			if (seg == NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("no segment of topic \"%s\" holds offset %lld of partition %d",
-								name, (long long) offset, partition),
-						 errdetail("The database's segment maker did not add one."),
-						 errhint("See the server log for the maker's error.")));
-			return seg;
-		}
-
-		if (GetCurrentTimestamp() >= deadline)
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
-					 errmsg("could not start a worker to add a segment to topic \"%s\"",
-							name),
-					 errdetail("Partition %d needs a new segment table, which the database's segment maker (a background worker) creates, and none could start for %d ms.",
-							   partition, pg_topics_segment_create_timeout),
-					 errhint("Increase \"max_worker_processes\" and restart the server.")));
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 SEGMENT_SLOT_RETRY_MS, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-	}
-}
-
-/*
- * segment_next_span returns how many offsets the segment after the last of
- * a partition should cover (see segment_span).
- */
-int64
-segment_next_span(Topic *topic, int partition)
-{
-	TopicPartition *part = &topic->partitions[partition];
-	const LogSegment *last = &part->segments[part->nsegments - 1];
-
-	return segment_span(topic->segment_messages, topic->segment_bytes, last,
-						segment_relid(topic->name, partition, last),
-						part->state ? partition_log_end(part->state) : -1);
-}
-
-/*
  * segment_extend serves a request of a producer, inside a transaction of
  * the segment maker, as the owner of schema topics_data.  It adds at most
  * SEGMENTS_PER_TRANSACTION segments, and returns false when it stopped
@@ -488,4 +360,20 @@ segment_extend(SegmentRequest *req)
 						req->resume, SEGMENTS_PER_TRANSACTION);
 	as_owner_end(&admin);
 	return done;
+}
+
+/*
+ * segment_extend_here adds the segments of a partition that the current
+ * transaction created, in the transaction itself: no maker could see it.
+ */
+void
+segment_extend_here(Topic *topic, int partition, int64 target)
+{
+	AsOwner		admin;
+
+	as_owner_begin(&admin);
+	(void) extend_chain(topic->name, partition, target,
+						topic->segment_messages, topic->segment_bytes, -1, -1,
+						0);
+	as_owner_end(&admin);
 }

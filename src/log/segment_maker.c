@@ -2,8 +2,8 @@
  *
  * segment_maker.c
  *	  The background worker that adds segments to the partitions of one
- *	  database, each in a short transaction of its own, and the queue of
- *	  requests through which producers ask it to.
+ *	  database, each in a short transaction of its own, the queue of
+ *	  requests through which producers ask it to, and their wait.
  *
  * A worker started for each new segment spent some 50 ms starting and
  * filling its caches before its first statement, which made a producer
@@ -293,7 +293,7 @@ request_over(int i, uint64 ticket)
  * and either way knows that it is over, and a producer that stops waiting
  * (a cancel, or FATAL) leaves nothing behind to clean up.
  */
-MakerOutcome
+static MakerOutcome
 segment_maker_request(const SegmentRequest *req, bool wait, int timeout_ms)
 {
 	TimestampTz now = GetCurrentTimestamp();
@@ -681,4 +681,99 @@ pg_topics_segment_maker_main(Datum arg)
 		ResetLatch(MyLatch);
 	}
 	proc_exit(0);
+}
+
+/*
+ * segment_request asks the segment maker of this database to extend the
+ * chain of a partition until it covers offset target.  With wait, it
+ * returns once the maker has served the request (the caller then reloads
+ * the topic), or pg_topics.segment_create_timeout passed; without, at
+ * once.
+ */
+MakerOutcome
+segment_request(Topic *topic, int partition, int64 target, bool wait)
+{
+	SegmentRequest req;
+
+	memset(&req, 0, sizeof(req));
+	req.dbid = MyDatabaseId;
+	strlcpy(req.topic, topic->name, NAMEDATALEN);
+	req.partition = partition;
+	req.target = target;
+	req.log_end = req.resume = -1;
+	if (topic->partitions[partition].state != NULL)
+	{
+		/* the maker need not load the topic to learn them */
+		req.log_end = partition_log_end(topic->partitions[partition].state);
+		req.resume = partition_resume_offset(topic->partitions[partition].state);
+	}
+	return segment_maker_request(&req, wait, pg_topics_segment_create_timeout);
+}
+
+/*
+ * segment_wait_for returns the segment of a partition that holds offset,
+ * starting workers to add segments up to target until one does.  While no
+ * worker slot is free it waits, since the workers of other producers free
+ * theirs within moments, up to pg_topics.segment_create_timeout.  Returns
+ * the reloaded topic in *topicp.
+ */
+const LogSegment *
+segment_wait_for(Topic **topicp, int partition, int64 offset, int64 target)
+{
+	TimestampTz deadline =
+	TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+								pg_topics_segment_create_timeout);
+	const LogSegment *seg;
+	char		name[NAMEDATALEN];
+	MakerOutcome outcome;
+
+	strlcpy(name, (*topicp)->name, NAMEDATALEN);
+	for (;;)
+	{
+		/* another producer's worker may have added it already */
+		*topicp = topic_reload(*topicp, partition);
+		seg = topic_find_segment(*topicp, partition, offset);
+		if (seg != NULL)
+			return seg;
+
+		if (topic_partition_created_here(*topicp, partition))
+		{
+			segment_extend_here(*topicp, partition, target);
+			continue;
+		}
+		outcome = segment_request(*topicp, partition, target, true);
+		if (outcome == MAKER_TIMED_OUT)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("no segment was added to partition %d of topic \"%s\" within %d ms",
+							partition, name, pg_topics_segment_create_timeout),
+					 errdetail("The database's segment maker is busy, or waits for a lock on the partition's table."),
+					 errhint("See pg_stat_activity for what the maker (backend type \"pg_topics segment\") waits for, or raise \"pg_topics.segment_create_timeout\".")));
+		if (outcome == MAKER_ASKED)
+		{
+			*topicp = topic_reload(*topicp, partition);
+			seg = topic_find_segment(*topicp, partition, offset);
+			if (seg == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("no segment of topic \"%s\" holds offset %lld of partition %d",
+								name, (long long) offset, partition),
+						 errdetail("The database's segment maker did not add one."),
+						 errhint("See the server log for the maker's error.")));
+			return seg;
+		}
+
+		if (GetCurrentTimestamp() >= deadline)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+					 errmsg("could not start a worker to add a segment to topic \"%s\"",
+							name),
+					 errdetail("Partition %d needs a new segment table, which the database's segment maker (a background worker) creates, and none could start for %d ms.",
+							   partition, pg_topics_segment_create_timeout),
+					 errhint("Increase \"max_worker_processes\" and restart the server.")));
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 MAKER_CHECK_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
 }
