@@ -49,3 +49,21 @@ SELECT format('SELECT topics.create_topic(%L, 2)', 'mem' || i),
   FROM generate_series(1, 8) i \gexec
 SELECT count(*) <= 1 AS released FROM pg_backend_memory_contexts
  WHERE name = 'pg_topics topic' AND ident LIKE 'mem%';
+
+-- topics_internal.segment_size measures a segment for the roles that may
+-- read its topic, and takes only topic names: a cut table name (a long
+-- topic's tables are named by its first 42 characters and a hash) would
+-- name another topic's tables.
+SELECT topic FROM topics.create_topic(repeat('s', 60));
+SELECT count(*) FROM topics.produce(repeat('s', 60), 'x');
+SELECT topics_internal.segment_size(repeat('s', 60), 0, 0) > 0 AS measured;
+SELECT topics_internal.segment_size('no_such_topic', 0, 0) IS NULL AS no_topic;
+CREATE ROLE regress_snoop;
+SET ROLE regress_snoop;
+SELECT topics_internal.segment_size(repeat('s', 60), 0, 0);
+SELECT topics_internal.segment_size(left(topics_internal.table_name(repeat('s', 60), 0, 0),
+                                         -4), 0, 0);
+RESET ROLE;
+DROP ROLE regress_snoop;
+SELECT topics.drop_topic(repeat('s', 60));
+

@@ -22,7 +22,7 @@ typedef enum MakerOutcome
 extern Size segment_maker_shmem_size(void);
 extern void segment_maker_shmem_startup(void);
 extern MakerOutcome segment_request(Topic *topic, int partition,
-									int64 target, bool wait);
+									int64 target, int wait_ms);
 extern const LogSegment *segment_wait_for(Topic **topicp, int partition,
 										  int64 offset, int64 target);
 extern bool segment_maker_stop(Oid dbid);

@@ -33,6 +33,7 @@ extern void topic_table_missing(const char *topic, const char *table) pg_attribu
 extern Oid	segment_relid(const char *topic, int partition,
 						  const LogSegment *seg);
 extern void topic_table_check(Relation rel, const char *topic);
+extern int64 relation_bytes(Relation rel);
 extern Oid	segment_offset_index(Relation rel);
 extern void topic_tables_exec(const char *sql);
 extern void topic_tables_guard(Node *parsetree);

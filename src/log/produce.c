@@ -307,7 +307,7 @@ precreate_next(Topic *topic, int partition, int64 last_offset)
 		return;
 	state = topic_partition_state(topic, partition);
 	if (partition_segment_wanted(state, last->end) &&
-		segment_request(topic, partition, last->end, false) != MAKER_ASKED)
+		segment_request(topic, partition, last->end, 0) != MAKER_ASKED)
 	{
 		/* the maker could not be asked: let a later producer ask again */
 		partition_segment_unwanted(state);

@@ -685,13 +685,13 @@ pg_topics_segment_maker_main(Datum arg)
 
 /*
  * segment_request asks the segment maker of this database to extend the
- * chain of a partition until it covers offset target.  With wait, it
- * returns once the maker has served the request (the caller then reloads
- * the topic), or pg_topics.segment_create_timeout passed; without, at
- * once.
+ * chain of a partition until it covers offset target.  With wait_ms above
+ * 0, it returns once the maker has served the request (the caller then
+ * reloads the topic), or wait_ms passed; with 0, at once (the request
+ * stays pg_topics.segment_create_timeout in the queue at most).
  */
 MakerOutcome
-segment_request(Topic *topic, int partition, int64 target, bool wait)
+segment_request(Topic *topic, int partition, int64 target, int wait_ms)
 {
 	SegmentRequest req;
 
@@ -707,7 +707,8 @@ segment_request(Topic *topic, int partition, int64 target, bool wait)
 		req.log_end = partition_log_end(topic->partitions[partition].state);
 		req.resume = partition_resume_offset(topic->partitions[partition].state);
 	}
-	return segment_maker_request(&req, wait, pg_topics_segment_create_timeout);
+	return segment_maker_request(&req, wait_ms > 0,
+								 wait_ms > 0 ? wait_ms : pg_topics_segment_create_timeout);
 }
 
 /*
@@ -741,7 +742,9 @@ segment_wait_for(Topic **topicp, int partition, int64 offset, int64 target)
 			segment_extend_here(*topicp, partition, target);
 			continue;
 		}
-		outcome = segment_request(*topicp, partition, target, true);
+		outcome = segment_request(*topicp, partition, target,
+								  Max(1, TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+																		 deadline)));
 		if (outcome == MAKER_TIMED_OUT)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -768,7 +771,7 @@ segment_wait_for(Topic **topicp, int partition, int64 offset, int64 target)
 					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 					 errmsg("could not start a worker to add a segment to topic \"%s\"",
 							name),
-					 errdetail("Partition %d needs a new segment table, which the database's segment maker (a background worker) creates, and none could start for %d ms.",
+					 errdetail("Partition %d needs a new segment table, which the database's segment maker (a background worker) creates, and none could start for %d ms: no background worker slot was free, or the makers of other databases held the slots they may have (half of what \"max_worker_processes\" leaves beyond \"pg_topics.max_workers\"), or the makers' queue was full.",
 							   partition, pg_topics_segment_create_timeout),
 					 errhint("Increase \"max_worker_processes\" and restart the server.")));
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

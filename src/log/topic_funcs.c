@@ -8,9 +8,11 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
@@ -26,6 +28,7 @@
 PG_FUNCTION_INFO_V1(pg_topics_create_topic);
 PG_FUNCTION_INFO_V1(pg_topics_drop_topic);
 PG_FUNCTION_INFO_V1(pg_topics_add_partitions);
+PG_FUNCTION_INFO_V1(pg_topics_segment_size);
 PG_FUNCTION_INFO_V1(pg_topics_partition_info);
 PG_FUNCTION_INFO_V1(pg_topics_partition_info_0_2);
 PG_FUNCTION_INFO_V1(pg_topics_murmur2);
@@ -271,4 +274,41 @@ pg_topics_partition_for_key(PG_FUNCTION_ARGS)
 				 errmsg("invalid partition count %d", n)));
 	PG_RETURN_INT32(kafka_partition_for_key(VARDATA_ANY(key),
 											VARSIZE_ANY_EXHDR(key), n));
+}
+
+/*
+ * topics_internal.segment_size(topic, partition, base_offset) returns the
+ * bytes a segment holds (see relation_bytes), or NULL when the topic or
+ * the segment has no table; 42501 unless the current role may read the
+ * topic, and 42602 for a name that is no topic's (a cut table name would
+ * name another topic's tables).  Measuring only what stays the same once a
+ * segment is full is what lets the worker record the size of full
+ * segments once (topics.partition.sealed_bytes).
+ */
+Datum
+pg_topics_segment_size(PG_FUNCTION_ARGS)
+{
+	char	   *topic;
+	Oid			root;
+	Oid			relid;
+	Relation	rel;
+	int64		size;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		PG_RETURN_NULL();
+	topic = topic_name_from_text(PG_GETARG_TEXT_PP(0));
+	root = topic_table_relid(topic, -1, -1);
+	if (!OidIsValid(root))
+		PG_RETURN_NULL();
+	if (pg_class_aclcheck(root, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for topic \"%s\"", topic)));
+	relid = topic_table_relid(topic, PG_GETARG_INT32(1), PG_GETARG_INT64(2));
+	rel = OidIsValid(relid) ? try_table_open(relid, AccessShareLock) : NULL;
+	if (rel == NULL)
+		PG_RETURN_NULL();
+	size = relation_bytes(rel);
+	table_close(rel, AccessShareLock);
+	PG_RETURN_INT64(size);
 }

@@ -47,7 +47,6 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "storage/bufmgr.h"
-#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -59,7 +58,6 @@
 #include "relids.h"
 
 PG_FUNCTION_INFO_V1(pg_topics_table_name);
-PG_FUNCTION_INFO_V1(pg_topics_segment_size);
 
 /* The columns of every message table, in order. */
 static const struct
@@ -620,7 +618,7 @@ pg_topics_table_name(PG_FUNCTION_ARGS)
  * and its TOAST table: the rows and their index entries, without the
  * free space and visibility maps, which VACUUM adds later.
  */
-static int64
+int64
 relation_bytes(Relation rel)
 {
 	int64		size = (int64) RelationGetNumberOfBlocks(rel) * BLCKSZ;
@@ -643,38 +641,4 @@ relation_bytes(Relation rel)
 		table_close(toast, AccessShareLock);
 	}
 	return size;
-}
-
-/*
- * topics_internal.segment_size(topic, partition, base_offset) returns the
- * bytes a segment holds (see relation_bytes), or NULL when it has no
- * table; 42501 unless the current role may read the topic.  Measuring
- * only what stays the same once a segment is full is what lets the worker
- * record the size of full segments once (topics.partition.sealed_bytes).
- */
-Datum
-pg_topics_segment_size(PG_FUNCTION_ARGS)
-{
-	char	   *topic;
-	Oid			root;
-	Oid			relid;
-	Relation	rel;
-	int64		size;
-
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		PG_RETURN_NULL();
-	topic = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	root = topic_table_relid(topic, -1, -1);
-	if (OidIsValid(root) &&
-		pg_class_aclcheck(root, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for topic \"%s\"", topic)));
-	relid = topic_table_relid(topic, PG_GETARG_INT32(1), PG_GETARG_INT64(2));
-	rel = OidIsValid(relid) ? try_table_open(relid, AccessShareLock) : NULL;
-	if (rel == NULL)
-		PG_RETURN_NULL();
-	size = relation_bytes(rel);
-	table_close(rel, AccessShareLock);
-	PG_RETURN_INT64(size);
 }

@@ -4,7 +4,13 @@
 # run, whose helpers (sql, pgb_mix, median, div, per_second, log, die) and
 # tables (RESULTS, RATIOS, MEASURES, TARGET, SIDES, UNITS) it uses.
 
-SCALE_GROUPS=(segments)
+SCALE_GROUPS=(segments partitions)
+
+# Settings of the scale runs, beyond those of every run.  Until a topic of
+# thousands of partitions can be created and dropped with the default lock
+# table (issue 10, point 2), the partitions group needs a larger one; the
+# detail section says so next to create_topic_4000_s.
+SCALE_SETTINGS=("max_locks_per_transaction = 1024" "max_connections = 100")
 
 if [ "$QUICK" -eq 1 ]; then
     SCALE_SECS=4        # pgbench -T of one mixed run
@@ -67,7 +73,88 @@ run_segments() {
     ratio_per_round segments_2000_over_40 seg_many seg_few
 }
 
+# Partitions: a topic of PARTS partitions against one of 1.  create_topic
+# of PARTS partitions is timed (create_topic_4000_s).  Batches of 1000
+# keyed messages (random keys, so spread over about 880 partitions) at one
+# client, and single keyed messages at 8 clients, each into both topics in
+# the same pgbench runs.  Plain SQL doing the same writes (INSERT of the
+# same 1000 rows into a table hash partitioned into PARTS partitions, each
+# with an index, against one of 1) is measured alongside, in the same runs:
+# PostgreSQL's own cost of writing to that many tables.
+PARTS=4000
+
+setup_partitions() {
+    local t0 t1 p
+    log "partitions: creating a topic of $PARTS partitions"
+    t0=$(date +%s.%N)
+    sql "SELECT topics.create_topic('p$PARTS', $PARTS)" >/dev/null
+    t1=$(date +%s.%N)
+    RATIOS[create_topic_4000_s]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+    log "partitions: create_topic of $PARTS partitions took ${RATIOS[create_topic_4000_s]} s"
+    sql "SELECT topics.create_topic('p1', 1);
+         CREATE TABLE pl1 (key bytea, value bytea, id bigint) PARTITION BY HASH (key);
+         CREATE TABLE pl1_0 PARTITION OF pl1 FOR VALUES WITH (MODULUS 1, REMAINDER 0);
+         CREATE INDEX ON pl1 (id);
+         CREATE TABLE pl$PARTS (key bytea, value bytea, id bigint) PARTITION BY HASH (key);
+         CREATE INDEX ON pl$PARTS (id);" >/dev/null
+    for ((p = 0; p < PARTS; p += 500)); do
+        sql "DO \$\$ BEGIN FOR r IN $p .. $((p + 499)) LOOP
+               EXECUTE format('CREATE TABLE pl${PARTS}_%s PARTITION OF pl$PARTS
+                               FOR VALUES WITH (MODULUS $PARTS, REMAINDER %s)', r, r);
+             END LOOP; END \$\$" >/dev/null
+    done
+    sql CHECKPOINT >/dev/null
+}
+
+run_partitions() {
+    local r n_o1 lat_o1 n_on lat_on n_p1 lat_p1 n_pn lat_pn
+    setup_partitions
+    log "partitions: warm-up (every partition once)"
+    sql "SELECT count(*) FROM generate_series(0, $PARTS - 1) p,
+             LATERAL topics.produce('p$PARTS', '\\x77'::bytea, partition => p)" >/dev/null
+    pgb_mix partitions 1 4 produce_batch_keyed_p1 produce_batch_keyed_p$PARTS \
+        insert_batch_pl1 insert_batch_pl$PARTS -t 40 >/dev/null
+    for ((r = 0; r < SCALE_ROUNDS; r++)); do
+        sql CHECKPOINT >/dev/null
+        read -r n_o1 lat_o1 n_on lat_on n_p1 lat_p1 n_pn lat_pn <<<"$(pgb_mix partitions 1 4 \
+            produce_batch_keyed_p1 produce_batch_keyed_p$PARTS insert_batch_pl1 insert_batch_pl$PARTS \
+            -T "$SCALE_SECS")"
+        RESULTS[part_batch_1]+="$(per_second 1000 "$lat_o1") "
+        RESULTS[part_batch_n]+="$(per_second 1000 "$lat_on") "
+        RESULTS[plain_batch_1]+="$(per_second 1000 "$lat_p1") "
+        RESULTS[plain_batch_n]+="$(per_second 1000 "$lat_pn") "
+        log "partitions batch round $((r + 1))/$SCALE_ROUNDS: ours 1 $n_o1 x $lat_o1 ms, ours $PARTS $n_on x $lat_on ms," \
+            "plain 1 $n_p1 x $lat_p1 ms, plain $PARTS $n_pn x $lat_pn ms"
+    done
+    ratio_per_round partitions_4000_batch_over_1 part_batch_n part_batch_1
+    ratio_per_round plain_partitions_4000_batch_over_1 plain_batch_n plain_batch_1
+    for ((r = 0; r < SCALE_ROUNDS; r++)); do
+        read -r n_o1 lat_o1 n_on lat_on <<<"$(pgb_mixed partitions 8 \
+            produce_single_keyed_p1 produce_single_keyed_p$PARTS -T "$SCALE_SECS")"
+        RESULTS[part_single_1]+="$(per_second 8000 "$lat_o1") "
+        RESULTS[part_single_n]+="$(per_second 8000 "$lat_on") "
+        log "partitions single round $((r + 1))/$SCALE_ROUNDS: 1 $n_o1 x $lat_o1 ms, $PARTS $n_on x $lat_on ms"
+    done
+    ratio_per_round partitions_4000_single_over_1 part_single_n part_single_1
+}
+
 scale_measures() {
+    MEASURES+=(create_topic_4000_s partitions_4000_batch_over_1 plain_partitions_4000_batch_over_1
+               partitions_4000_single_over_1)
+    TARGET[create_topic_4000_s]="<= 10 (seconds, not a ratio; with default settings; this run: ${SCALE_SETTINGS[*]})"
+    TARGET[partitions_4000_batch_over_1]='>= 0.5'
+    TARGET[plain_partitions_4000_batch_over_1]='informational: plain SQL doing the same writes'
+    TARGET[partitions_4000_single_over_1]='>= 0.9'
+    SIDES[create_topic_4000_s]=''
+    SIDES[partitions_4000_batch_over_1]='part_batch_n part_batch_1'
+    SIDES[plain_partitions_4000_batch_over_1]='plain_batch_n plain_batch_1'
+    SIDES[partitions_4000_single_over_1]='part_single_n part_single_1'
+    UNITS[part_batch_1]='rows/s, 1 client, produce_batch of 1000 keyed rows into a topic of 1 partition'
+    UNITS[part_batch_n]="rows/s, 1 client, produce_batch of 1000 keyed rows into a topic of $PARTS partitions"
+    UNITS[plain_batch_1]='rows/s, 1 client, INSERT of the same 1000 rows into a table of 1 hash partition'
+    UNITS[plain_batch_n]="rows/s, 1 client, INSERT of the same 1000 rows into a table of $PARTS hash partitions"
+    UNITS[part_single_1]='rows/s at 8 clients = 8000 / average ms, produce of 1 keyed row into a topic of 1 partition'
+    UNITS[part_single_n]="rows/s at 8 clients = 8000 / average ms, produce of 1 keyed row into a topic of $PARTS partitions"
     MEASURES+=(segments_2000_over_40)
     TARGET[segments_2000_over_40]='>= 0.95'
     SIDES[segments_2000_over_40]='seg_many seg_few'
