@@ -131,8 +131,8 @@ run_partitions() {
     for ((r = 0; r < SCALE_ROUNDS; r++)); do
         read -r n_o1 lat_o1 n_on lat_on <<<"$(pgb_mixed partitions 8 \
             produce_single_keyed_p1 produce_single_keyed_p$PARTS -T "$SCALE_SECS")"
-        RESULTS[part_single_1]+="$(per_second 8000 "$lat_o1") "
-        RESULTS[part_single_n]+="$(per_second 8000 "$lat_on") "
+        RESULTS[part_single_1]+="$(per_second 8 "$lat_o1") "
+        RESULTS[part_single_n]+="$(per_second 8 "$lat_on") "
         log "partitions single round $((r + 1))/$SCALE_ROUNDS: 1 $n_o1 x $lat_o1 ms, $PARTS $n_on x $lat_on ms"
     done
     ratio_per_round partitions_4000_single_over_1 part_single_n part_single_1
@@ -153,8 +153,8 @@ scale_measures() {
     UNITS[part_batch_n]="rows/s, 1 client, produce_batch of 1000 keyed rows into a topic of $PARTS partitions"
     UNITS[plain_batch_1]='rows/s, 1 client, INSERT of the same 1000 rows into a table of 1 hash partition'
     UNITS[plain_batch_n]="rows/s, 1 client, INSERT of the same 1000 rows into a table of $PARTS hash partitions"
-    UNITS[part_single_1]='rows/s at 8 clients = 8000 / average ms, produce of 1 keyed row into a topic of 1 partition'
-    UNITS[part_single_n]="rows/s at 8 clients = 8000 / average ms, produce of 1 keyed row into a topic of $PARTS partitions"
+    UNITS[part_single_1]='rows/s at 8 clients = 8 x 1000 / average ms, produce of 1 keyed row into a topic of 1 partition'
+    UNITS[part_single_n]="rows/s at 8 clients = 8 x 1000 / average ms, produce of 1 keyed row into a topic of $PARTS partitions"
     MEASURES+=(segments_2000_over_40)
     TARGET[segments_2000_over_40]='>= 0.95'
     SIDES[segments_2000_over_40]='seg_many seg_few'

@@ -143,5 +143,43 @@ SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_topics segment'})
 	'<=', 2, 'never more makers than allowed');
 $_->quit for @busy;
 
+# 5. both maker slots held by makers that wait for locks: a producer of a
+# third database that gets no maker gives up at its own timeout, not at
+# twice it (each retry used to wait a fresh timeout), saying why
+$node->poll_query_until('postgres', q{
+SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'pg_topics segment'})
+  or die 'the makers never exited';
+my (@holders, @waiters);
+for my $db ('m1', 'm2')
+{
+	my $h = $node->background_psql($db);
+	$h->query_safe(q{BEGIN; LOCK TABLE topics_data."t$0" IN SHARE UPDATE EXCLUSIVE MODE});
+	push @holders, $h;
+	my $w = $node->background_psql($db, on_error_stop => 0);
+	$w->query_safe('SET pg_topics.segment_create_timeout = 8000');
+	$w->query_until(qr/asking/, q{
+\echo asking
+SELECT count(*) FROM topics.produce_batch('t', ARRAY['a', 'b']);
+\echo done
+});
+	push @waiters, $w;
+}
+$node->poll_query_until('postgres', q{
+SELECT count(*) = 2 FROM pg_stat_activity
+ WHERE backend_type = 'pg_topics segment' AND datname IN ('m1', 'm2')})
+  or die 'the two makers never ran';
+$t0 = time;
+my ($ret3, $out3, $err3) = $node->psql('m3', q{
+SET pg_topics.segment_create_timeout = 2000;
+SELECT count(*) FROM topics.produce_batch('t', ARRAY['a', 'b', 'c', 'd'])});
+$took = time - $t0;
+isnt($ret3, 0, 'a producer that gets no maker fails');
+like($err3, qr/could not start a worker to add a segment to topic "t"/, 'saying so');
+cmp_ok($took, '<', 3.5, sprintf('at its own timeout of 2 s (%.1f s)', $took));
+$_->query_until(qr/done/, '') for @waiters;
+$_->quit for @waiters;
+$_->query_safe('COMMIT') for @holders;
+$_->quit for @holders;
+
 $node->stop;
 done_testing();
