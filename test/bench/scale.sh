@@ -4,7 +4,7 @@
 # run, whose helpers (sql, pgb_mix, median, div, per_second, log, die) and
 # tables (RESULTS, RATIOS, MEASURES, TARGET, SIDES, UNITS) it uses.
 
-SCALE_GROUPS=(segments partitions)
+SCALE_GROUPS=(segments partitions topics)
 
 # Settings of the scale runs, beyond those of every run.  Until a topic of
 # thousands of partitions can be created and dropped with the default lock
@@ -138,7 +138,33 @@ run_partitions() {
     ratio_per_round partitions_4000_single_over_1 part_single_n part_single_1
 }
 
+# Topics: 8 clients producing single keyed messages, each to one of 1000
+# topics of 1 partition picked at random, against 8 clients producing to
+# one topic, in the same pgbench runs.
+run_topics() {
+    local r n_1 lat_1 n_n lat_n
+    log "topics: creating 1000 topics"
+    sql "SELECT topics.create_topic('t1', 1);
+         SELECT count(*) FROM generate_series(1, 1000) i,
+                LATERAL topics.create_topic('tt' || i, 1)" >/dev/null
+    pgb_mixed topics 8 produce_single_topics1 produce_single_topics1000 -t 500 >/dev/null
+    for ((r = 0; r < SCALE_ROUNDS; r++)); do
+        sql CHECKPOINT >/dev/null
+        read -r n_1 lat_1 n_n lat_n <<<"$(pgb_mixed topics 8 \
+            produce_single_topics1 produce_single_topics1000 -T "$SCALE_SECS")"
+        RESULTS[topics_single_1]+="$(per_second 8 "$lat_1") "
+        RESULTS[topics_single_n]+="$(per_second 8 "$lat_n") "
+        log "topics round $((r + 1))/$SCALE_ROUNDS: 1 topic $n_1 x $lat_1 ms, 1000 topics $n_n x $lat_n ms"
+    done
+    ratio_per_round topics_1000_random_over_1 topics_single_n topics_single_1
+}
+
 scale_measures() {
+    MEASURES+=(topics_1000_random_over_1)
+    TARGET[topics_1000_random_over_1]='>= 0.9'
+    SIDES[topics_1000_random_over_1]='topics_single_n topics_single_1'
+    UNITS[topics_single_1]='rows/s at 8 clients = 8 x 1000 / average ms, produce of 1 keyed row into one topic'
+    UNITS[topics_single_n]='rows/s at 8 clients = 8 x 1000 / average ms, produce of 1 keyed row into one of 1000 topics at random'
     MEASURES+=(create_topic_4000_s partitions_4000_batch_over_1 plain_partitions_4000_batch_over_1
                partitions_4000_single_over_1)
     TARGET[create_topic_4000_s]="<= 10 (seconds, not a ratio; with default settings; this run: ${SCALE_SETTINGS[*]})"
