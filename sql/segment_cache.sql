@@ -67,3 +67,16 @@ RESET ROLE;
 DROP ROLE regress_snoop;
 SELECT topics.drop_topic(repeat('s', 60));
 
+
+-- pg_topics.topic_cache_size bounds the topics a backend keeps: past it,
+-- those opened longest ago are given up at the end of the transaction
+SET pg_topics.topic_cache_size = 2;
+SELECT count(*) FROM generate_series(1, 5) i, LATERAL topics.create_topic('lru' || i);
+SELECT count(*) FROM generate_series(1, 5) i, LATERAL topics.produce('lru' || i, 'x');
+SELECT count(*) FROM topics.produce('lru5', 'y');
+SELECT count(*) <= 2 AS bounded FROM pg_backend_memory_contexts
+ WHERE name = 'pg_topics topic' AND ident LIKE 'lru%';
+-- a topic given up is loaded again when used
+SELECT partition, msg_offset, convert_from(value, 'UTF8') FROM topics.fetch('lru1', 0, 0);
+RESET pg_topics.topic_cache_size;
+SELECT count(*) FROM generate_series(1, 5) i, LATERAL topics.drop_topic('lru' || i);

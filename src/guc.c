@@ -22,6 +22,7 @@ int			pg_topics_segment_create_timeout = 30000;
 int			pg_topics_worker_naptime = 1000;
 int			pg_topics_max_workers = 2;
 int			pg_topics_segment_cache_size = 4096;
+int			pg_topics_topic_cache_size = 1024;
 
 /*
  * pg_topics_define_gucs defines every setting and reserves the prefix.
@@ -53,6 +54,14 @@ pg_topics_define_gucs(bool preloading)
 							"Past this many, the descriptions of the segments a backend used longest ago are dropped, and built again on their next use.",
 							&pg_topics_segment_cache_size,
 							4096, 1, INT_MAX / 2,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_topics.topic_cache_size",
+							"Topics whose catalog a backend keeps.",
+							"Past this many, the topics a backend opened longest ago are given up at the end of the transaction, and loaded again on their next use.",
+							&pg_topics_topic_cache_size,
+							1024, 1, INT_MAX / 2,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
 

@@ -41,6 +41,7 @@ typedef struct Topic
 	int			npartitions;
 	TopicPartition *partitions;
 	uint32		next_partition; /* round robin of keyless messages */
+	uint64		last_used;		/* when topic_open last returned it */
 	MemoryContext cxt;			/* holds partitions and segments */
 } Topic;
 

@@ -49,6 +49,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
+#include "guc.h"
 #include "log/topic.h"
 #include "log/topic_tables.h"
 #include "preload.h"
@@ -72,6 +73,9 @@ static HTAB *TopicCache = NULL;
 static HTAB *TableOwners = NULL;
 static List *retired_contexts = NIL;
 static bool stale_topics = false;	/* some entry was invalidated */
+static int	nloaded = 0;		/* entries with a copy of their topic */
+static uint64 use_tick = 0;		/* counts topic_open calls */
+static bool evicting = false;	/* entries were given up for the bound */
 
 static void retire_stale(XactEvent event, void *arg);
 
@@ -361,6 +365,7 @@ topic_load(Topic *entry, const char *name)
 								ALLOCSET_SMALL_SIZES);
 	MemoryContextCopyAndSetIdentifier(cxt, name);
 	entry->cxt = cxt;
+	nloaded++;
 
 	mode = TextDatumGetCString(spi_value(0, 1));
 	entry->mode = strcmp(mode, "stream") == 0 ? TOPIC_MODE_STREAM :
@@ -461,6 +466,7 @@ topic_lookup(const char *name)
 
 		disown_tables(entry);
 		retired_contexts = lappend(retired_contexts, entry->cxt);
+		nloaded--;
 		MemoryContextSwitchTo(old);
 	}
 	entry->cxt = NULL;
@@ -513,6 +519,7 @@ retire_stale(XactEvent event, void *arg)
 		 event != XACT_EVENT_PREPARE))
 		return;
 	stale_topics = false;
+	evicting = false;
 	hash_seq_init(&status, TopicCache);
 	while ((topic = hash_seq_search(&status)) != NULL)
 	{
@@ -523,6 +530,7 @@ retire_stale(XactEvent event, void *arg)
 		disown_tables(topic);
 		old = MemoryContextSwitchTo(CacheMemoryContext);
 		retired_contexts = lappend(retired_contexts, topic->cxt);
+		nloaded--;
 		MemoryContextSwitchTo(old);
 		topic->cxt = NULL;
 		topic->relid = InvalidOid;
@@ -533,6 +541,46 @@ retire_stale(XactEvent event, void *arg)
 		MemoryContextDelete(lfirst(lc));
 	list_free(retired_contexts);
 	retired_contexts = NIL;
+}
+
+/*
+ * by_last_use orders cached topics, least recently opened first.
+ */
+static int
+by_last_use(const void *a, const void *b)
+{
+	uint64		ua = (*(Topic *const *) a)->last_used;
+	uint64		ub = (*(Topic *const *) b)->last_used;
+
+	return ua < ub ? -1 : (ua > ub ? 1 : 0);
+}
+
+/*
+ * evict_oldest gives up the copies of the topics opened longest ago, but
+ * keep, down to nine tenths of pg_topics.topic_cache_size: they are marked
+ * stale now and released when the transaction ends (retire_stale), when
+ * no caller holds pointers into them; a topic opened again is loaded anew.
+ */
+static void
+evict_oldest(Topic *keep)
+{
+	HASH_SEQ_STATUS status;
+	Topic	   *topic;
+	Topic	  **loaded = palloc(sizeof(Topic *) * nloaded);
+	int			n = 0;
+	int			i;
+	int			excess = nloaded - pg_topics_topic_cache_size * 9 / 10;
+
+	hash_seq_init(&status, TopicCache);
+	while ((topic = hash_seq_search(&status)) != NULL)
+		if (topic->valid && topic->cxt != NULL && topic != keep && n < nloaded)
+			loaded[n++] = topic;
+	qsort(loaded, n, sizeof(Topic *), by_last_use);
+	for (i = 0; i < n && i < excess; i++)
+		loaded[i]->valid = false;
+	pfree(loaded);
+	stale_topics = true;
+	evicting = true;
 }
 
 /*
@@ -568,7 +616,12 @@ topic_open(const char *name, LOCKMODE lockmode)
 		LockRelationOid(relid, lockmode);
 		exists = SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid));
 		if (topic->valid && exists)
+		{
+			topic->last_used = ++use_tick;
+			if (nloaded > pg_topics_topic_cache_size && !evicting)
+				evict_oldest(topic);
 			return topic;
+		}
 		UnlockRelationOid(relid, lockmode);
 		topic->valid = false;
 
