@@ -10,6 +10,7 @@
 #define TOPIC_TABLES_H
 
 #include "nodes/nodes.h"
+#include "utils/jsonb.h"
 #include "utils/relcache.h"
 
 #include "log/partition.h"
@@ -34,6 +35,7 @@ extern Oid	segment_relid(const char *topic, int partition,
 						  const LogSegment *seg);
 extern void topic_table_check(Relation rel, const char *topic);
 extern int64 relation_bytes(Relation rel);
+extern int64 topic_config_int(Jsonb *config, const char *key);
 extern Oid	segment_offset_index(Relation rel);
 extern void topic_tables_exec(const char *sql);
 extern void topic_tables_guard(Node *parsetree);

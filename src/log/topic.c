@@ -44,6 +44,7 @@
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
@@ -330,33 +331,49 @@ read_segments(Topic *topic, int partition, Snapshot snapshot)
 }
 
 /*
+ * topic_column returns column name of a row of topics.topic; the columns
+ * are found by name, since an update may have added or dropped some.
+ */
+static Datum
+topic_column(HeapTuple tup, Relation rel, const char *column)
+{
+	AttrNumber	attno = get_attnum(RelationGetRelid(rel), column);
+	bool		isnull;
+	Datum		value;
+
+	if (attno == InvalidAttrNumber)
+		elog(ERROR, "topics.topic has no column \"%s\"", column);
+	value = heap_getattr(tup, attno, RelationGetDescr(rel), &isnull);
+	return isnull ? (Datum) 0 : value;
+}
+
+/*
  * topic_load fills entry from the catalog, as one snapshot sees it;
- * returns false when no topic of that name exists.
+ * returns false when no topic of that name exists.  The catalog is read
+ * by its indexes, without SPI: a backend that uses a thousand topics
+ * loads each of them.
  */
 static bool
 topic_load(Topic *entry, const char *name)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		args[1];
 	MemoryContext cxt;
 	char	   *mode;
+	Jsonb	   *config;
 	int			p;
-	AsOwner		as;
 	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	Relation	rel = table_open(pgt_relid(PGT_TOPIC), AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
 
-	/* the catalog is readable by the owner of topics_data only */
-	as_owner_begin(&as);
-
-	args[0] = CStringGetTextDatum(name);
-	spi_snapshot("SELECT mode, partitions, "
-				 "COALESCE((config OPERATOR(pg_catalog.->>) 'segment.messages')::pg_catalog.int8, 0), "
-				 "COALESCE((config OPERATOR(pg_catalog.->>) 'segment.bytes')::pg_catalog.int8, 0), "
-				 "owner::pg_catalog.oid "
-				 "FROM topics.topic WHERE name OPERATOR(pg_catalog.=) $1",
-				 1, argtypes, args, snapshot);
-	if (SPI_processed == 0)
+	pgt_key_name(&key, get_attnum(RelationGetRelid(rel), "name"), name);
+	scan = systable_beginscan(rel, pgt_relid(PGT_TOPIC_PKEY), true, snapshot,
+							  1, &key);
+	tup = systable_getnext(scan);
+	if (!HeapTupleIsValid(tup))
 	{
-		as_owner_end(&as);
+		systable_endscan(scan);
+		table_close(rel, AccessShareLock);
 		UnregisterSnapshot(snapshot);
 		return false;
 	}
@@ -367,16 +384,18 @@ topic_load(Topic *entry, const char *name)
 	entry->cxt = cxt;
 	nloaded++;
 
-	mode = TextDatumGetCString(spi_value(0, 1));
+	mode = TextDatumGetCString(topic_column(tup, rel, "mode"));
 	entry->mode = strcmp(mode, "stream") == 0 ? TOPIC_MODE_STREAM :
 		strcmp(mode, "store") == 0 ? TOPIC_MODE_STORE : TOPIC_MODE_QUEUE;
-	entry->npartitions = DatumGetInt32(spi_value(0, 2));
-	entry->segment_messages = DatumGetInt64(spi_value(0, 3));
-	entry->segment_bytes = DatumGetInt64(spi_value(0, 4));
-	entry->owner = DatumGetObjectId(spi_value(0, 5));
+	entry->npartitions = DatumGetInt32(topic_column(tup, rel, "partitions"));
+	config = DatumGetJsonbP(topic_column(tup, rel, "config"));
+	entry->segment_messages = topic_config_int(config, "segment.messages");
+	entry->segment_bytes = topic_config_int(config, "segment.bytes");
+	entry->owner = DatumGetObjectId(topic_column(tup, rel, "owner"));
 	entry->partitions = MemoryContextAllocZero(cxt, sizeof(TopicPartition) *
 											   Max(entry->npartitions, 1));
-	as_owner_end(&as);
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
 
 	/* the segments as the same snapshot sees them, so no partition is new */
 	read_segments(entry, -1, snapshot);

@@ -80,43 +80,6 @@ spi_exec_args(const char *sql, int nargs, Oid *types, Datum *args, int expected)
 }
 
 /*
- * config_int returns a positive integer setting of a topic's config, or 0
- * when it is absent.
- */
-static int64
-config_int(Jsonb *config, const char *key)
-{
-	JsonbValue	k;
-	JsonbValue *v;
-	int64		result = 0;
-	bool		have_error = false;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	v = findJsonbValueFromContainer(&config->root, JB_FOBJECT, &k);
-	if (v == NULL)
-		return 0;
-	if (v->type != jbvNumeric)
-		have_error = true;
-	else
-	{
-		char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out,
-															NumericGetDatum(v->val.numeric)));
-		char	   *end;
-
-		errno = 0;
-		result = strtoi64(s, &end, 10);
-		have_error = (errno != 0 || *end != '\0');
-	}
-	if (have_error || result <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("topic setting \"%s\" must be a positive integer", key)));
-	return result;
-}
-
-/*
  * topic_check_config raises 22023 unless config is an object of known
  * settings with valid values.
  */
@@ -147,8 +110,8 @@ topic_check_config(Jsonb *config)
 							v.val.string.len, v.val.string.val),
 					 errhint("Valid settings are \"segment.messages\" and \"segment.bytes\".")));
 	}
-	config_int(config, "segment.messages");
-	config_int(config, "segment.bytes");
+	topic_config_int(config, "segment.messages");
+	topic_config_int(config, "segment.bytes");
 }
 
 /*
@@ -273,7 +236,7 @@ topic_create(AsOwner *admin, const char *name, int partitions,
 	const char *qroot = quote_qualified_identifier(TOPICS_DATA_SCHEMA, name);
 	Oid			argtypes[5] = {TEXTOID, TEXTOID, INT4OID, JSONBOID, OIDOID};
 	Datum		args[5];
-	int64		span = config_int(config, "segment.messages");
+	int64		span = topic_config_int(config, "segment.messages");
 
 	if (span == 0)
 		span = DEFAULT_SEGMENT_MESSAGES;

@@ -48,6 +48,8 @@
 #include "nodes/makefuncs.h"
 #include "storage/bufmgr.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -212,6 +214,43 @@ segment_relid(const char *topic, int partition, const LogSegment *seg)
 		((LogSegment *) seg)->relid = relid;
 	}
 	return seg->relid;
+}
+
+/*
+ * topic_config_int returns a positive integer setting of a topic's config, or 0
+ * when it is absent.
+ */
+int64
+topic_config_int(Jsonb *config, const char *key)
+{
+	JsonbValue	k;
+	JsonbValue *v;
+	int64		result = 0;
+	bool		have_error = false;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	v = findJsonbValueFromContainer(&config->root, JB_FOBJECT, &k);
+	if (v == NULL)
+		return 0;
+	if (v->type != jbvNumeric)
+		have_error = true;
+	else
+	{
+		char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out,
+															NumericGetDatum(v->val.numeric)));
+		char	   *end;
+
+		errno = 0;
+		result = strtoi64(s, &end, 10);
+		have_error = (errno != 0 || *end != '\0');
+	}
+	if (have_error || result <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("topic setting \"%s\" must be a positive integer", key)));
+	return result;
 }
 
 /*
