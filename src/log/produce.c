@@ -350,6 +350,20 @@ by_partition(const void *a, const void *b, void *arg)
 }
 
 /*
+ * run_end returns where the run of messages of one partition that starts
+ * at order[start] ends, in order sorted by_partition.
+ */
+static int
+run_end(const ProduceMessage *msgs, const int *order, int n, int start)
+{
+	int			end = start + 1;
+
+	while (end < n && msgs[order[end]].partition == msgs[order[start]].partition)
+		end++;
+	return end;
+}
+
+/*
  * write_messages is produce_messages in its memory context.  The messages
  * are taken partition by partition, in an order sorted once, so that a
  * message costs the same whatever the number of partitions of the topic
@@ -374,8 +388,7 @@ write_messages(Topic *topic, ProduceMessage *msgs, int n, bool sticky)
 	{
 		int			p = msgs[order[start]].partition;
 
-		for (end = start + 1; end < n && msgs[order[end]].partition == p; end++)
-			;
+		end = run_end(msgs, order, n, start);
 		ensure_segment(&topic, p, end - start);
 	}
 	for (start = 0; start < n; start = end)
@@ -383,8 +396,7 @@ write_messages(Topic *topic, ProduceMessage *msgs, int n, bool sticky)
 		int			p = msgs[order[start]].partition;
 		int64		next;
 
-		for (end = start + 1; end < n && msgs[order[end]].partition == p; end++)
-			;
+		end = run_end(msgs, order, n, start);
 		next = partition_reserve(topic_partition_state(topic, p), end - start);
 		for (i = start; i < end; i++)
 			msgs[order[i]].offset = next++;
@@ -398,8 +410,7 @@ write_messages(Topic *topic, ProduceMessage *msgs, int n, bool sticky)
 		const LogSegment *seg = NULL;
 		int64		last;
 
-		for (end = start + 1; end < n && msgs[order[end]].partition == p; end++)
-			;
+		end = run_end(msgs, order, n, start);
 		last = msgs[order[end - 1]].offset;
 		for (i = start; i < end; i++)
 		{

@@ -365,7 +365,7 @@ segment_maker_request(const SegmentRequest *req, bool wait, int timeout_ms)
 		expired = Shared->requests[mine].ticket == ticket &&
 			Shared->requests[mine].state == REQUEST_EXPIRED;
 		SpinLockRelease(&Shared->mutex);
-		if (expired)
+		if (expired || (!over && GetCurrentTimestamp() >= deadline))
 		{
 			ConditionVariableCancelSleep();
 			return MAKER_TIMED_OUT;
@@ -373,11 +373,6 @@ segment_maker_request(const SegmentRequest *req, bool wait, int timeout_ms)
 		if (over)
 			break;
 
-		if (GetCurrentTimestamp() >= deadline)
-		{
-			ConditionVariableCancelSleep();
-			return MAKER_TIMED_OUT;
-		}
 		/* a maker that exited leaves queued requests to the next one */
 		if (maker_gone())
 			(void) start_maker();

@@ -44,7 +44,6 @@
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
@@ -56,7 +55,12 @@
 #include "preload.h"
 #include "relids.h"
 
-/* Columns of topics.segment that the cache reads. */
+/* Columns of topics.topic and topics.segment that the cache reads. */
+#define Anum_topic_name				1
+#define Anum_topic_mode				2
+#define Anum_topic_partitions		3
+#define Anum_topic_config			4
+#define Anum_topic_owner			5
 #define Anum_segment_topic			1
 #define Anum_segment_partition		2
 #define Anum_segment_base			3
@@ -188,12 +192,12 @@ disown_tables(Topic *topic)
 }
 
 /*
- * spi_snapshot runs a read-only query under snapshot.  Caller is connected
- * to SPI.
+ * spi_latest runs a read-only query under the latest snapshot, so that it
+ * sees catalog rows committed after the caller's transaction snapshot.
+ * Caller is connected to SPI.
  */
 static void
-spi_snapshot(const char *sql, int nargs, Oid *types, Datum *values,
-			 Snapshot snapshot)
+spi_latest(const char *sql, int nargs, Oid *types, Datum *values)
 {
 	SPIPlanPtr	plan;
 	int			rc;
@@ -203,22 +207,11 @@ spi_snapshot(const char *sql, int nargs, Oid *types, Datum *values,
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
 			 SPI_result_code_string(SPI_result));
-	rc = SPI_execute_snapshot(plan, values, NULL, snapshot,
+	rc = SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(),
 							  InvalidSnapshot, true, false, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_snapshot failed for \"%s\": %s", sql,
 			 SPI_result_code_string(rc));
-}
-
-/*
- * spi_latest runs a read-only query under the latest snapshot, so that it
- * sees catalog rows committed after the caller's transaction snapshot.
- * Caller is connected to SPI.
- */
-static void
-spi_latest(const char *sql, int nargs, Oid *types, Datum *values)
-{
-	spi_snapshot(sql, nargs, types, values, GetLatestSnapshot());
 }
 
 static Datum
@@ -331,27 +324,11 @@ read_segments(Topic *topic, int partition, Snapshot snapshot)
 }
 
 /*
- * topic_column returns column name of a row of topics.topic; the columns
- * are found by name, since an update may have added or dropped some.
- */
-static Datum
-topic_column(HeapTuple tup, Relation rel, const char *column)
-{
-	AttrNumber	attno = get_attnum(RelationGetRelid(rel), column);
-	bool		isnull;
-	Datum		value;
-
-	if (attno == InvalidAttrNumber)
-		elog(ERROR, "topics.topic has no column \"%s\"", column);
-	value = heap_getattr(tup, attno, RelationGetDescr(rel), &isnull);
-	return isnull ? (Datum) 0 : value;
-}
-
-/*
  * topic_load fills entry from the catalog, as one snapshot sees it;
  * returns false when no topic of that name exists.  The catalog is read
  * by its indexes, without SPI: a backend that uses a thousand topics
- * loads each of them.
+ * loads each of them.  (The 0.2 update made the catalog tables anew, so
+ * their columns have the numbers above.)
  */
 static bool
 topic_load(Topic *entry, const char *name)
@@ -362,11 +339,13 @@ topic_load(Topic *entry, const char *name)
 	int			p;
 	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	Relation	rel = table_open(pgt_relid(PGT_TOPIC), AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
+	bool		isnull;
 
-	pgt_key_name(&key, get_attnum(RelationGetRelid(rel), "name"), name);
+	pgt_key_name(&key, Anum_topic_name, name);
 	scan = systable_beginscan(rel, pgt_relid(PGT_TOPIC_PKEY), true, snapshot,
 							  1, &key);
 	tup = systable_getnext(scan);
@@ -384,14 +363,17 @@ topic_load(Topic *entry, const char *name)
 	entry->cxt = cxt;
 	nloaded++;
 
-	mode = TextDatumGetCString(topic_column(tup, rel, "mode"));
+	/* every column read is NOT NULL */
+	mode = TextDatumGetCString(heap_getattr(tup, Anum_topic_mode, desc, &isnull));
 	entry->mode = strcmp(mode, "stream") == 0 ? TOPIC_MODE_STREAM :
 		strcmp(mode, "store") == 0 ? TOPIC_MODE_STORE : TOPIC_MODE_QUEUE;
-	entry->npartitions = DatumGetInt32(topic_column(tup, rel, "partitions"));
-	config = DatumGetJsonbP(topic_column(tup, rel, "config"));
+	entry->npartitions = DatumGetInt32(heap_getattr(tup, Anum_topic_partitions,
+													desc, &isnull));
+	config = DatumGetJsonbP(heap_getattr(tup, Anum_topic_config, desc, &isnull));
 	entry->segment_messages = topic_config_int(config, "segment.messages");
 	entry->segment_bytes = topic_config_int(config, "segment.bytes");
-	entry->owner = DatumGetObjectId(topic_column(tup, rel, "owner"));
+	entry->owner = DatumGetObjectId(heap_getattr(tup, Anum_topic_owner, desc,
+												 &isnull));
 	entry->partitions = MemoryContextAllocZero(cxt, sizeof(TopicPartition) *
 											   Max(entry->npartitions, 1));
 	systable_endscan(scan);
@@ -456,6 +438,44 @@ refresh_segments(Topic *topic)
 }
 
 /*
+ * retire_copy gives up an entry's copy of its topic: its tables leave the
+ * map, and its memory goes when free_retired says that nobody holds
+ * pointers into it any more.
+ */
+static void
+retire_copy(Topic *topic)
+{
+	if (topic->cxt != NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(CacheMemoryContext);
+
+		disown_tables(topic);
+		retired_contexts = lappend(retired_contexts, topic->cxt);
+		nloaded--;
+		MemoryContextSwitchTo(old);
+	}
+	topic->cxt = NULL;
+	topic->relid = InvalidOid;
+	topic->npartitions = 0;
+	topic->partitions = NULL;
+}
+
+/*
+ * free_retired frees the copies given up; caller knows that nobody holds
+ * pointers into them.
+ */
+static void
+free_retired(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, retired_contexts)
+		MemoryContextDelete(lfirst(lc));
+	list_free(retired_contexts);
+	retired_contexts = NIL;
+}
+
+/*
  * topic_lookup returns the cached topic, loading it when it is missing or
  * stale, or raises 42704 when no such topic exists.
  */
@@ -479,20 +499,16 @@ topic_lookup(const char *name)
 		return entry;
 	}
 
-	if (found && entry->cxt != NULL)
+	if (found)
+		retire_copy(entry);
+	else
 	{
-		MemoryContext old = MemoryContextSwitchTo(CacheMemoryContext);
-
-		disown_tables(entry);
-		retired_contexts = lappend(retired_contexts, entry->cxt);
-		nloaded--;
-		MemoryContextSwitchTo(old);
+		entry->cxt = NULL;
+		entry->relid = InvalidOid;
+		entry->npartitions = 0;
+		entry->partitions = NULL;
 	}
-	entry->cxt = NULL;
 	entry->valid = false;
-	entry->relid = InvalidOid;
-	entry->npartitions = 0;
-	entry->partitions = NULL;
 	if (!found)
 		entry->next_partition = (uint32) MyProcPid;
 
@@ -528,8 +544,6 @@ topic_lookup(const char *name)
 static void
 retire_stale(XactEvent event, void *arg)
 {
-	ListCell   *lc;
-
 	HASH_SEQ_STATUS status;
 	Topic	   *topic;
 
@@ -541,25 +555,9 @@ retire_stale(XactEvent event, void *arg)
 	evicting = false;
 	hash_seq_init(&status, TopicCache);
 	while ((topic = hash_seq_search(&status)) != NULL)
-	{
-		MemoryContext old;
-
-		if (topic->valid || topic->cxt == NULL)
-			continue;
-		disown_tables(topic);
-		old = MemoryContextSwitchTo(CacheMemoryContext);
-		retired_contexts = lappend(retired_contexts, topic->cxt);
-		nloaded--;
-		MemoryContextSwitchTo(old);
-		topic->cxt = NULL;
-		topic->relid = InvalidOid;
-		topic->npartitions = 0;
-		topic->partitions = NULL;
-	}
-	foreach(lc, retired_contexts)
-		MemoryContextDelete(lfirst(lc));
-	list_free(retired_contexts);
-	retired_contexts = NIL;
+		if (!topic->valid)
+			retire_copy(topic);
+	free_retired();
 }
 
 /*
@@ -616,15 +614,7 @@ topic_open(const char *name, LOCKMODE lockmode)
 	pg_topics_check_loaded();
 
 	/* no caller holds pointers into retired copies between calls */
-	if (retired_contexts != NIL)
-	{
-		ListCell   *lc;
-
-		foreach(lc, retired_contexts)
-			MemoryContextDelete(lfirst(lc));
-		list_free(retired_contexts);
-		retired_contexts = NIL;
-	}
+	free_retired();
 
 	for (;;)
 	{
