@@ -11,9 +11,23 @@
 
 #include "log/topic.h"
 
-/* What a producer asks the segment maker to do (segment_maker.c). */
+/* The work the segment maker does. */
+typedef enum MakerWork
+{
+	MAKE_SEGMENTS,				/* extend a partition's chain (segment_extend) */
+	MAKE_PARTITIONS,			/* make a topic's partitions not made yet */
+	DROP_TABLES					/* drop the tables of a dropped topic */
+} MakerWork;
+
+/*
+ * What a producer (or a command, or the database worker) asks the segment
+ * maker to do (segment_maker.c).  For DROP_TABLES, topic holds the name
+ * of the dropped topic's root table (topic_dropping_name); for
+ * MAKE_PARTITIONS, partition is the one wanted first, or -1.
+ */
 typedef struct SegmentRequest
 {
+	MakerWork	work;
 	Oid			dbid;
 	char		topic[NAMEDATALEN];
 	int32		partition;

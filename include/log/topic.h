@@ -24,7 +24,8 @@ typedef struct TopicPartition
 	int			maxsegments;	/* room in segments */
 	LogSegment *segments;		/* ordered by base */
 	bool		segments_stale; /* its table was invalidated */
-	TransactionId created_xid;	/* xmin of its first segment's catalog row */
+	TransactionId created_xid;	/* xmin of its first segment's catalog row,
+								 * or of the topic's row while not made */
 } TopicPartition;
 
 typedef struct Topic
@@ -48,6 +49,7 @@ typedef struct Topic
 extern Topic *topic_open(const char *name, LOCKMODE lockmode);
 extern Topic *topic_reload(Topic *topic, int partition);
 extern bool topic_partition_created_here(Topic *topic, int partition);
+extern bool topic_partition_pending(Topic *topic, int partition);
 extern PartitionState *topic_partition_state(Topic *topic, int partition);
 extern void topic_bounds(Topic *topic, int partition, PartitionBounds *bounds);
 extern const LogSegment *topic_find_segment(Topic *topic, int partition,
@@ -55,6 +57,7 @@ extern const LogSegment *topic_find_segment(Topic *topic, int partition,
 extern void topic_check_partition(Topic *topic, int partition);
 extern void topic_check_privilege(Topic *topic, AclMode mode);
 extern void topic_maintain(void);
+extern List *topic_unmade(void);
 extern bool topic_lookup_row(const char *name, Oid *owner, int *partitions);
 extern char *topic_name_from_text(text *name);
 

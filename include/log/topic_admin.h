@@ -15,9 +15,15 @@
 
 extern void topic_check_config(Jsonb *config);
 extern void topic_check_owner(const char *name, Oid owner);
-extern void topic_create(AsOwner *admin, const char *name, int partitions,
+extern bool topic_create(AsOwner *admin, const char *name, int partitions,
 						 const char *mode, Jsonb *config);
-extern int	topic_add_partitions(AsOwner *admin, Topic *topic, int count);
-extern void topic_drop(AsOwner *admin, const char *name, int partitions);
+extern int	topic_add_partitions(AsOwner *admin, Topic *topic, int count,
+								 bool *all_made);
+extern int	topic_partitions_per_transaction(void);
+extern bool topic_make_partitions(const char *topic, int wanted, int max);
+extern bool topic_drop(AsOwner *admin, const char *name, int partitions);
+extern bool topic_dropping(const char *name, bool *here);
+extern bool topic_drop_tables(const char *dropping);
+extern List *topic_drops_unfinished(void);
 
 #endif							/* TOPIC_ADMIN_H */

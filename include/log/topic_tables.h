@@ -15,6 +15,9 @@
 
 #include "log/partition.h"
 
+/* How the root tables of dropped topics whose tables remain begin. */
+#define TOPIC_DROPPING_PREFIX	"$dropping$"
+
 /* The caller of work done as the owner, and the user it saved. */
 typedef struct AsOwner
 {
@@ -29,6 +32,8 @@ extern void as_owner_end(AsOwner *admin);
 extern char *topic_table_name(const char *topic, int partition, int64 base);
 extern char *topic_group_name(const char *topic, int partition, int64 base);
 extern char *topic_partition_group_name(const char *topic, int first);
+extern char *topic_dropping_name(const char *topic);
+extern int64 topic_tables_lock_share(void);
 extern Oid	topic_table_relid(const char *topic, int partition, int64 base);
 extern void topic_table_missing(const char *topic, const char *table) pg_attribute_noreturn();
 extern Oid	segment_relid(const char *topic, int partition,

@@ -45,6 +45,7 @@
 #include "groups/heartbeat.h"
 #include "groups/positions.h"
 #include "log/fetch.h"
+#include "log/topic_tables.h"
 
 PG_FUNCTION_INFO_V1(pg_topics__poll);
 PG_FUNCTION_INFO_V1(pg_topics__take);
@@ -54,6 +55,12 @@ PG_FUNCTION_INFO_V1(pg_topics__take);
  * rebalance of its group, this often.
  */
 #define POLL_RECHECK_MS		1000
+
+/*
+ * Locks that reading a partition takes until the transaction ends: its
+ * segment, the segment's index, and a next segment now and then.
+ */
+#define LOCKS_PER_PARTITION_READ	3
 
 /* Polls rotate the partition they read first, for fairness. */
 static uint32 poll_rotation = 0;
@@ -90,7 +97,7 @@ poll_claim_decide(int64 committed, void *arg)
 
 	c->start = group_resolve_position(c->topic, c->gm, c->partition,
 									  committed);
-	partition_bounds(topic_partition_state(c->topic, c->partition), &bounds);
+	topic_bounds(c->topic, c->partition, &bounds);
 	c->lso = bounds.lso;
 	if (c->lock_only || c->lso <= c->start)
 		return c->start;
@@ -250,7 +257,7 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 			{
 				PartitionBounds bounds;
 
-				partition_bounds(topic_partition_state(topic, p), &bounds);
+				topic_bounds(topic, p, &bounds);
 				lso[i] = bounds.lso;
 			}
 			any |= (lso[i] > pos[i]);
@@ -260,7 +267,16 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 		{
 			uint32		first = poll_rotation++;
 
-			for (i = 0; i < gm.nassigned && found < max; i++)
+			/*
+			 * Reading a partition locks its tables until the transaction
+			 * ends: a member of thousands of partitions reads a lock table's
+			 * share of them, from another one each time.
+			 */
+			int			read = 0;
+			int			max_read = (int) Max(1, topic_tables_lock_share() /
+											 LOCKS_PER_PARTITION_READ);
+
+			for (i = 0; i < gm.nassigned && found < max && read < max_read; i++)
 			{
 				int			k = (first + i) % gm.nassigned;
 				int			p = gm.assigned[k];
@@ -282,6 +298,7 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 				}
 				n = fetch_partition_rows(topic, p, pos[k], lso[k], max - found,
 										 store);
+				read++;
 
 				/*
 				 * The rows stored may move the position up to the LSO;

@@ -146,8 +146,13 @@ fetch_messages(Topic *topic, int partition, int64 from_offset,
 				 errhint("Look up the partition's log end in topics.partitions.")));
 
 	if (look.lso <= from_offset && deadline > GetCurrentTimestamp())
+	{
+		/* a partition not made yet gets nothing before its first producer */
+		if (topic_partition_pending(topic, partition))
+			return NULL;
 		partition_wait(topic_partition_state(topic, partition), from_offset,
 					   deadline, &look);
+	}
 	if (look.lso <= from_offset)
 		return NULL;
 	return fetch_reader_begin(topic, partition, from_offset, look.lso,
@@ -172,6 +177,8 @@ fetch_offset_for_time(Topic *topic, int partition, TimestampTz ts,
 
 	topic_bounds(topic, partition, &look);
 	part = &topic->partitions[partition];
+	if (part->nsegments == 0)
+		return false;
 	if (part->segments[part->nsegments - 1].end < look.lso)
 	{
 		topic = topic_reload(topic, partition);

@@ -135,7 +135,7 @@ fetch_reader_begin(Topic *topic, int partition, int64 from, int64 below,
 	int			end;
 
 	/* segments created since the topic was cached hold offsets below the LSO */
-	if (part->segments[part->nsegments - 1].end < below)
+	if (part->nsegments == 0 || part->segments[part->nsegments - 1].end < below)
 	{
 		topic = topic_reload(topic, partition);
 		part = &topic->partitions[partition];

@@ -325,9 +325,16 @@ precreate_next(Topic *topic, int partition, int64 last_offset)
 static void
 ensure_segment(Topic **topicp, int partition, int64 count)
 {
-	PartitionState *state = topic_partition_state(*topicp, partition);
-	TopicPartition *part = &(*topicp)->partitions[partition];
-	int64		need = partition_log_end(state) + count - 1;
+	PartitionState *state;
+	TopicPartition *part;
+	int64		need;
+
+	/* a partition not made yet gets its first segment first */
+	if (topic_partition_pending(*topicp, partition))
+		(void) segment_wait_for(topicp, partition, 0, 0);
+	state = topic_partition_state(*topicp, partition);
+	part = &(*topicp)->partitions[partition];
+	need = partition_log_end(state) + count - 1;
 
 	if (need >= part->segments[part->nsegments - 1].end)
 		segment_wait_for(topicp, partition, need, need);

@@ -56,6 +56,7 @@
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -64,6 +65,7 @@
 #include "guc.h"
 #include "log/segment.h"
 #include "log/segment_maker.h"
+#include "log/topic_admin.h"
 
 /* Requests the queue holds, for every database together. */
 #define MAKER_REQUESTS		64
@@ -309,6 +311,7 @@ segment_maker_request(const SegmentRequest *req, bool wait, int timeout_ms)
 		MakerRequest *r = &Shared->requests[i];
 
 		if ((r->state == REQUEST_QUEUED || r->state == REQUEST_TAKEN) &&
+			r->req.work == req->work &&
 			r->req.dbid == req->dbid && r->req.partition == req->partition &&
 			r->req.target >= req->target &&
 			strcmp(r->req.topic, req->topic) == 0)
@@ -536,13 +539,22 @@ serve(int i, SegmentRequest *req)
 	long		rest_ms = -1;
 	bool		done = false;
 
-	pgstat_report_activity(STATE_RUNNING, "adding segments");
+	pgstat_report_activity(STATE_RUNNING,
+						   req->work == MAKE_SEGMENTS ? "adding segments" :
+						   req->work == MAKE_PARTITIONS ? "making partitions" :
+						   "dropping the tables of a dropped topic");
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	PG_TRY();
 	{
-		done = segment_extend(req);
+		if (req->work == MAKE_SEGMENTS)
+			done = segment_extend(req);
+		else if (req->work == MAKE_PARTITIONS)
+			done = topic_make_partitions(req->topic, req->partition,
+										 topic_partitions_per_transaction());
+		else
+			done = topic_drop_tables(req->topic);
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 		if (!done)
@@ -691,12 +703,14 @@ segment_request(Topic *topic, int partition, int64 target, int wait_ms)
 	SegmentRequest req;
 
 	memset(&req, 0, sizeof(req));
+	req.work = topic_partition_pending(topic, partition) ?
+		MAKE_PARTITIONS : MAKE_SEGMENTS;
 	req.dbid = MyDatabaseId;
 	strlcpy(req.topic, topic->name, NAMEDATALEN);
 	req.partition = partition;
 	req.target = target;
 	req.log_end = req.resume = -1;
-	if (topic->partitions[partition].state != NULL)
+	if (req.work == MAKE_SEGMENTS && topic->partitions[partition].state != NULL)
 	{
 		/* the maker need not load the topic to learn them */
 		req.log_end = partition_log_end(topic->partitions[partition].state);
@@ -734,7 +748,10 @@ segment_wait_for(Topic **topicp, int partition, int64 offset, int64 target)
 
 		if (topic_partition_created_here(*topicp, partition))
 		{
-			segment_extend_here(*topicp, partition, target);
+			if (topic_partition_pending(*topicp, partition))
+				(void) topic_make_partitions(name, partition, 1);
+			else
+				segment_extend_here(*topicp, partition, target);
 			continue;
 		}
 		outcome = segment_request(*topicp, partition, target,
@@ -773,5 +790,134 @@ segment_wait_for(Topic **topicp, int partition, int64 offset, int64 target)
 						 MAKER_CHECK_MS, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * ask names the work of one request that segment_maker_ask queues when the
+ * transaction commits.
+ */
+typedef struct MakerAsk
+{
+	MakerWork	work;
+	char		name[NAMEDATALEN];
+} MakerAsk;
+
+static List *asks_at_commit = NIL;	/* of MakerAsk, in TopTransactionContext */
+static bool ask_callback_registered = false;
+
+/*
+ * queue_work queues work on a topic for the maker of this database,
+ * without waiting; returns false when the queue was full or no maker could
+ * start (the database worker asks again in its next round).
+ */
+static bool
+queue_work(MakerWork work, const char *name, int partition, int timeout_ms)
+{
+	SegmentRequest req;
+
+	memset(&req, 0, sizeof(req));
+	req.work = work;
+	req.dbid = MyDatabaseId;
+	strlcpy(req.topic, name, NAMEDATALEN);
+	req.partition = partition;
+	req.target = 0;
+	req.log_end = req.resume = -1;
+	return segment_maker_request(&req, timeout_ms > 0,
+								 timeout_ms > 0 ? timeout_ms :
+								 pg_topics_segment_create_timeout) == MAKER_ASKED;
+}
+
+/*
+ * ask_at_commit queues the work asked for in the transaction, once it
+ * committed: before, the maker could not see what it is to work on.
+ */
+static void
+ask_at_commit(XactEvent event, void *arg)
+{
+	ListCell   *lc;
+
+	if (event == XACT_EVENT_COMMIT)
+	{
+		foreach(lc, asks_at_commit)
+		{
+			MakerAsk   *ask = lfirst(lc);
+
+			(void) queue_work(ask->work, ask->name, -1, 0);
+		}
+	}
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE)
+		asks_at_commit = NIL;
+}
+
+/*
+ * segment_maker_ask_at_commit asks the maker of this database, once the
+ * transaction commits, to make the partitions of topic name that are not
+ * made yet (MAKE_PARTITIONS), or to drop the tables of a dropped topic
+ * whose root is now called name (DROP_TABLES).  A transaction that is
+ * prepared asks nothing: the database worker asks in its next round.
+ */
+void
+segment_maker_ask_at_commit(MakerWork work, const char *name)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+	MakerAsk   *ask = palloc(sizeof(MakerAsk));
+
+	if (!ask_callback_registered)
+	{
+		RegisterXactCallback(ask_at_commit, NULL);
+		ask_callback_registered = true;
+	}
+	ask->work = work;
+	strlcpy(ask->name, name, NAMEDATALEN);
+	asks_at_commit = lappend(asks_at_commit, ask);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * segment_maker_finish asks the maker of this database to finish the work
+ * that commands left to it and that no request in the queue stands for
+ * (its queue was full, the server restarted, or the transaction was
+ * prepared): the partitions not made yet of the topics this backend has
+ * cached, and the tables of dropped topics.  The database worker calls it
+ * in each round, after topic_maintain cached every topic.
+ */
+void
+segment_maker_finish(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, topic_unmade())
+		(void) queue_work(MAKE_PARTITIONS, lfirst(lc), -1, 0);
+	foreach(lc, topic_drops_unfinished())
+		(void) queue_work(DROP_TABLES, lfirst(lc), -1, 0);
+}
+
+/*
+ * segment_maker_wait_dropped waits, up to pg_topics.segment_create_timeout,
+ * for the maker to drop the tables of a dropped topic of that name that
+ * are still there; a topic of that name cannot be created before.
+ */
+void
+segment_maker_wait_dropped(const char *name)
+{
+	TimestampTz deadline =
+	TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+								pg_topics_segment_create_timeout);
+	char	   *dropping = topic_dropping_name(name);
+	bool		here;
+
+	while (topic_dropping(name, &here) && !here &&
+		   GetCurrentTimestamp() < deadline)
+	{
+		if (!queue_work(DROP_TABLES, dropping, -1,
+						Max(1, TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+															   deadline))))
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 MAKER_CHECK_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		AcceptInvalidationMessages();
 	}
 }

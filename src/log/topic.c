@@ -337,14 +337,25 @@ topic_load(Topic *entry, const char *name)
 	char	   *mode;
 	Jsonb	   *config;
 	int			p;
-	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	Relation	rel = table_open(pgt_relid(PGT_TOPIC), AccessShareLock);
-	TupleDesc	desc = RelationGetDescr(rel);
+	Snapshot	snapshot;
+	Relation	rel;
+	TupleDesc	desc;
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
 	bool		isnull;
+	TransactionId row_xmin;
 
+	/*
+	 * The tables are looked up under a catalog snapshot taken after the
+	 * snapshot the catalog rows are read under: a partition whose segment
+	 * rows this sees has a table that the lookup finds, even before the
+	 * invalidations of the transaction that made both arrive.
+	 */
+	InvalidateCatalogSnapshot();
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	rel = table_open(pgt_relid(PGT_TOPIC), AccessShareLock);
+	desc = RelationGetDescr(rel);
 	pgt_key_name(&key, Anum_topic_name, name);
 	scan = systable_beginscan(rel, pgt_relid(PGT_TOPIC_PKEY), true, snapshot,
 							  1, &key);
@@ -374,6 +385,7 @@ topic_load(Topic *entry, const char *name)
 	entry->segment_bytes = topic_config_int(config, "segment.bytes");
 	entry->owner = DatumGetObjectId(heap_getattr(tup, Anum_topic_owner, desc,
 												 &isnull));
+	row_xmin = HeapTupleHeaderGetXmin(tup->t_data);
 	entry->partitions = MemoryContextAllocZero(cxt, sizeof(TopicPartition) *
 											   Max(entry->npartitions, 1));
 	systable_endscan(scan);
@@ -391,12 +403,31 @@ topic_load(Topic *entry, const char *name)
 	{
 		TopicPartition *part = &entry->partitions[p];
 
+		/*
+		 * A partition without segments is not made yet (topic_admin.c): it
+		 * came with the topic's row, or with its last update (add_partitions).
+		 * If its table is there, it was made after our snapshot, or its
+		 * segments' rows were deleted by hand: a newer snapshot tells.
+		 */
+		if (part->nsegments == 0 &&
+			OidIsValid(topic_table_relid(name, p, -1)))
+		{
+			Snapshot	newer = RegisterSnapshot(GetLatestSnapshot());
+
+			read_segments(entry, p, newer);
+			UnregisterSnapshot(newer);
+			if (part->nsegments == 0)
+				catalog_damaged(name, p, "no segment of");
+		}
+		if (part->nsegments == 0)
+		{
+			part->created_xid = row_xmin;
+			continue;
+		}
 		part->relid = topic_table_relid(name, p, -1);
 		if (!OidIsValid(part->relid))
 			topic_table_missing(name, topic_table_name(name, p, -1));
 		own_table(part->relid, name, p);
-		if (part->nsegments == 0)
-			catalog_damaged(name, p, "no segment of");
 	}
 
 	entry->valid = true;
@@ -659,8 +690,14 @@ topic_reload(Topic *topic, int partition)
 	strlcpy(name, topic->name, NAMEDATALEN);
 	if (topic->valid && partition < topic->npartitions)
 	{
-		topic->partitions[partition].segments_stale = true;
-		topic->segments_stale = true;
+		/* a partition made since is looked up with the topic's tables */
+		if (topic_partition_pending(topic, partition))
+			topic->valid = false;
+		else
+		{
+			topic->partitions[partition].segments_stale = true;
+			topic->segments_stale = true;
+		}
 	}
 	return topic_lookup(name);
 }
@@ -680,6 +717,16 @@ topic_partition_created_here(Topic *topic, int partition)
 }
 
 /*
+ * topic_partition_pending tells whether a partition is not made yet: it
+ * has no table and no segment, holds nothing and has no shared state.
+ */
+bool
+topic_partition_pending(Topic *topic, int partition)
+{
+	return topic->partitions[partition].nsegments == 0;
+}
+
+/*
  * topic_partition_state returns the shared state of a partition, rebuilt
  * from storage on first use since the server started.  Not on a standby.
  */
@@ -688,6 +735,12 @@ topic_partition_state(Topic *topic, int partition)
 {
 	TopicPartition *part = &topic->partitions[partition];
 
+	if (part->nsegments == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("partition %d of topic \"%s\" is not made yet",
+						partition, topic->name),
+				 errdetail("The tables of a wide topic's partitions are made in the background after the topic is created.")));
 	if (part->state == NULL)
 		part->state = partition_open(topic->name, partition, part->relid,
 									 part->nsegments, part->segments,
@@ -703,7 +756,13 @@ topic_partition_state(Topic *topic, int partition)
 void
 topic_bounds(Topic *topic, int partition, PartitionBounds *bounds)
 {
-	if (RecoveryInProgress())
+	if (topic_partition_pending(topic, partition))
+	{
+		/* nothing was written to a partition not made yet */
+		memset(bounds, 0, sizeof(PartitionBounds));
+		bounds->oldest_xid = InvalidTransactionId;
+	}
+	else if (RecoveryInProgress())
 		partition_standby_bounds(topic->name, partition, bounds);
 	else
 		partition_bounds(topic_partition_state(topic, partition), bounds);
@@ -791,7 +850,8 @@ open_partitions(const char *name)
 		int			p;
 
 		for (p = 0; p < topic->npartitions; p++)
-			(void) topic_partition_state(topic, p);
+			if (!topic_partition_pending(topic, p))
+				(void) topic_partition_state(topic, p);
 		ReleaseCurrentSubTransaction();
 	}
 	PG_CATCH();
@@ -843,6 +903,39 @@ topic_maintain(void)
 	foreach(lc, names)
 		open_partitions(lfirst(lc));
 	partition_maintain();
+}
+
+/*
+ * topic_unmade returns the names of the topics this backend has cached
+ * that have partitions not made yet: after topic_maintain, those of the
+ * database.
+ */
+List *
+topic_unmade(void)
+{
+	HASH_SEQ_STATUS status;
+	Topic	   *topic;
+	List	   *names = NIL;
+
+	if (TopicCache == NULL)
+		return NIL;
+	hash_seq_init(&status, TopicCache);
+	while ((topic = hash_seq_search(&status)) != NULL)
+	{
+		int			p;
+
+		if (!topic->valid)
+			continue;
+		for (p = 0; p < topic->npartitions; p++)
+		{
+			if (topic_partition_pending(topic, p))
+			{
+				names = lappend(names, pstrdup(topic->name));
+				break;
+			}
+		}
+	}
+	return names;
 }
 
 /*

@@ -24,8 +24,10 @@
 
 #include "access/htup_details.h"
 #include "access/twophase.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
@@ -59,11 +61,17 @@
 #define PARTITIONS_PER_GROUP	64
 
 /*
- * Locks drop_topic takes per partition of one segment: the partition
- * table and the segment, their TOAST tables and indexes, the segment's
- * index, and the row and array types of each table (measured: 12.4).
+ * Locks one transaction takes to make a partition (measured: 14.4: its
+ * table, its first segment with its TOAST table, their indexes and
+ * types, and the parents they are attached to), to drop one of a single
+ * segment (12.4), and to drop each further segment.
  */
-#define DROP_LOCKS_PER_PARTITION	13
+#define LOCKS_PER_NEW_PARTITION		15
+#define LOCKS_PER_PARTITION_DROPPED	13
+#define LOCKS_PER_SEGMENT_DROPPED	7
+
+/* Tables the maker drops in one transaction, for a topic too wide to drop in one. */
+#define TABLES_DROPPED_PER_TRANSACTION	64
 
 /*
  * spi_exec_args runs a statement with parameters and checks its result.
@@ -115,10 +123,24 @@ topic_check_config(Jsonb *config)
 }
 
 /*
+ * topic_partitions_per_transaction returns how many partitions one
+ * transaction makes at most: create_topic and add_partitions make as many
+ * and leave the rest to the segment maker (topic_make_partitions).
+ */
+int
+topic_partitions_per_transaction(void)
+{
+	return (int) Max(1, Min(PARTITIONS_PER_GROUP,
+							topic_tables_lock_share() / LOCKS_PER_NEW_PARTITION));
+}
+
+/*
  * partition_parent returns the table a new partition p of a topic is
  * attached to: the group of PARTITIONS_PER_GROUP partitions it falls in,
- * made when p is the group's first, or the root for the partitions that
- * a topic made by 0.2 had (or got) in a group's range, all under the root.
+ * made when it is missing, or the root for the partitions that a topic
+ * made by 0.2 had (or got) in a group's range, all under the root: the
+ * group's first partition is there without the group.  Partitions are
+ * made in any order (a producer may need one before the others).
  */
 static char *
 partition_parent(const char *topic, int p)
@@ -130,7 +152,7 @@ partition_parent(const char *topic, int p)
 
 	if (OidIsValid(get_relname_relid(group, pgt_data_namespace())))
 		return group;
-	if (p != first)
+	if (p != first && OidIsValid(topic_table_relid(topic, first, -1)))
 		return pstrdup(topic);
 
 	initStringInfo(&values);
@@ -174,14 +196,18 @@ create_partition(const char *topic, int p, int64 first_span)
 
 /*
  * create_partitions adds the partitions [from, to) to a topic: their
- * persisted records, then their tables.
+ * persisted records, then the tables of as many as one transaction may
+ * make; returns whether it made them all.  The others are not made yet:
+ * the segment maker makes them once the transaction commits, or the
+ * transaction itself when it produces to one (topic_make_partitions).
  */
-static void
+static bool
 create_partitions(const char *topic, int from, int to, int64 first_span)
 {
 	Oid			argtypes[3] = {TEXTOID, INT4OID, INT4OID};
 	Datum		args[3];
 	int			p;
+	int			made = Min(to, from + topic_partitions_per_transaction());
 
 	args[0] = CStringGetTextDatum(topic);
 	args[1] = Int32GetDatum(from);
@@ -192,7 +218,7 @@ create_partitions(const char *topic, int from, int to, int64 first_span)
 	spi_exec_args("INSERT INTO topics.high_water (topic, partition) "
 				  "SELECT $1, pg_catalog.generate_series($2, $3)",
 				  3, argtypes, args, SPI_OK_INSERT);
-	for (p = from; p < to; p++)
+	for (p = from; p < made; p++)
 		create_partition(topic, p, first_span);
 
 	/*
@@ -200,36 +226,91 @@ create_partitions(const char *topic, int from, int to, int64 first_span)
 	 * which the backends' topic caches watch.
 	 */
 	CacheInvalidateRelcacheByRelid(topic_table_relid(topic, -1, -1));
+	return made == to;
 }
 
 /*
- * check_droppable raises 53400 when a topic of partitions partitions could
- * not be dropped again: drop_topic drops every table of the topic in one
- * transaction, and so holds a lock on each table, index, TOAST table and
- * type of it at once, which the shared lock table must have room for.
+ * topic_make_partitions makes partitions of a topic that are not made
+ * yet, partition wanted first (-1: none wanted), at most max of them in
+ * this transaction; returns true when none is left to make, or when the
+ * partition wanted is made.  The segment
+ * maker calls it once the transaction that added them committed, and so
+ * does that transaction itself when it produces to one.
  */
-static void
-check_droppable(const char *name, int64 partitions)
+bool
+topic_make_partitions(const char *topic, int wanted, int max)
 {
-	int64		room = (int64) max_locks_per_xact *
-	(MaxBackends + max_prepared_xacts);
+	Oid			argtypes[3] = {TEXTOID, INT4OID, INT4OID};
+	Datum		args[3];
+	Oid			root;
+	int64		span;
+	bool		isnull;
+	uint64		i;
+	uint64		found;
+	int		   *todo;
+	AsOwner		admin;
 
-	if (partitions * DROP_LOCKS_PER_PARTITION <= room)
-		return;
-	ereport(ERROR,
-			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-			 errmsg("topic \"%s\" cannot have %lld partitions with max_locks_per_transaction = %d",
-					name, (long long) partitions, max_locks_per_xact),
-			 errdetail("Dropping a topic locks about %d objects per partition in one transaction; the lock table has room for %lld.",
-					   DROP_LOCKS_PER_PARTITION, (long long) room),
-			 errhint("Use fewer partitions, or increase \"max_locks_per_transaction\" and restart the server.")));
+	as_owner_begin(&admin);
+	root = topic_table_relid(topic, -1, -1);
+	if (!OidIsValid(root))
+	{
+		/* the topic was dropped meanwhile */
+		as_owner_end(&admin);
+		return true;
+	}
+
+	/*
+	 * The root first, as drop_topic locks it; the topic's row then keeps
+	 * add_partitions, and a transaction that makes them itself, out.
+	 */
+	LockRelationOid(root, AccessShareLock);
+	args[0] = CStringGetTextDatum(topic);
+	if (SPI_execute_with_args("SELECT COALESCE((config OPERATOR(pg_catalog.->>) 'segment.messages')::pg_catalog.int8, 0) "
+							  "FROM topics.topic WHERE name OPERATOR(pg_catalog.=) $1 FOR SHARE",
+							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not lock topic \"%s\"", topic);
+	if (SPI_processed == 0)
+	{
+		as_owner_end(&admin);
+		return true;
+	}
+	span = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1, &isnull));
+	if (span == 0)
+		span = DEFAULT_SEGMENT_MESSAGES;
+
+	args[1] = Int32GetDatum(wanted);
+	args[2] = Int32GetDatum(max + 1);
+	spi_exec_args("SELECT p.partition FROM topics.partition p "
+				  "WHERE p.topic OPERATOR(pg_catalog.=) $1 AND NOT EXISTS "
+				  "(SELECT FROM topics.segment s "
+				  " WHERE s.topic OPERATOR(pg_catalog.=) p.topic "
+				  " AND s.partition OPERATOR(pg_catalog.=) p.partition) "
+				  "ORDER BY p.partition OPERATOR(pg_catalog.<>) $2, p.partition "
+				  "LIMIT $3",
+				  3, argtypes, args, SPI_OK_SELECT);
+	found = SPI_processed;
+	todo = palloc(sizeof(int) * Max(found, 1));
+	for (i = 0; i < found; i++)
+		todo[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
+											  SPI_tuptable->tupdesc, 1, &isnull));
+	for (i = 0; i < found && i < max; i++)
+		create_partition(topic, todo[i], span);
+	CacheInvalidateRelcacheByRelid(root);
+	CommandCounterIncrement();
+	as_owner_end(&admin);
+
+	/* a producer waits for the partition it wants, not for the others */
+	return wanted >= 0 || found <= (uint64) max;
 }
 
 /*
- * topic_create creates a topic owned by the caller.  Caller has checked
- * the arguments and runs inside topic_admin_begin.
+ * topic_create creates a topic owned by the caller, and returns false when
+ * some of its partitions are left for the segment maker to make (see
+ * create_partitions).  Caller has checked the arguments and runs inside
+ * topic_admin_begin.
  */
-void
+bool
 topic_create(AsOwner *admin, const char *name, int partitions,
 			 const char *mode, Jsonb *config)
 {
@@ -237,10 +318,10 @@ topic_create(AsOwner *admin, const char *name, int partitions,
 	Oid			argtypes[5] = {TEXTOID, TEXTOID, INT4OID, JSONBOID, OIDOID};
 	Datum		args[5];
 	int64		span = topic_config_int(config, "segment.messages");
+	bool		dropped_here;
 
 	if (span == 0)
 		span = DEFAULT_SEGMENT_MESSAGES;
-	check_droppable(name, partitions);
 
 	/*
 	 * Serialize creations of one name: a second one waits for the first to
@@ -259,6 +340,14 @@ topic_create(AsOwner *admin, const char *name, int partitions,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("topic \"%s\" already exists", name),
 				 errhint("Choose another name, or drop the topic first with topics.drop_topic().")));
+	if (topic_dropping(name, &dropped_here))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("topic \"%s\" is still being dropped", name),
+				 errdetail("The tables of a wide topic are dropped in the background after topics.drop_topic() commits."),
+				 dropped_here ?
+				 errhint("Create it in another transaction than the one that dropped it.") :
+				 errhint("Try again in a moment.")));
 
 	topic_tables_exec(psprintf("CREATE TABLE %s ("
 							   "partition integer NOT NULL, "
@@ -284,16 +373,17 @@ topic_create(AsOwner *admin, const char *name, int partitions,
 				  "VALUES ($1, $2, $3, $4, $5::pg_catalog.regrole)",
 				  5, argtypes, args, SPI_OK_INSERT);
 
-	create_partitions(name, 0, partitions, span);
+	return create_partitions(name, 0, partitions, span);
 }
 
 /*
  * topic_add_partitions adds count partitions to an open topic and returns
- * the new total.  Caller may act as the topic's owner and runs inside
- * topic_admin_begin.
+ * the new total; sets *all_made to false when some are left for the
+ * segment maker to make.  Caller may act as the topic's owner and runs
+ * inside topic_admin_begin.
  */
 int
-topic_add_partitions(AsOwner *admin, Topic *topic, int count)
+topic_add_partitions(AsOwner *admin, Topic *topic, int count, bool *all_made)
 {
 	Oid			argtypes[2] = {TEXTOID, INT4OID};
 	Datum		args[2];
@@ -318,9 +408,7 @@ topic_add_partitions(AsOwner *admin, Topic *topic, int count)
 						topic->name, (long long) have + count),
 				 errdetail("A topic has at most \"pg_topics.max_partitions\" (%d) partitions.",
 						   pg_topics_max_partitions)));
-	check_droppable(topic->name, (int64) have + count);
-
-	create_partitions(topic->name, have, have + count, span);
+	*all_made = create_partitions(topic->name, have, have + count, span);
 
 	args[1] = Int32GetDatum(have + count);
 	spi_exec_args("UPDATE topics.topic SET partitions = $2 "
@@ -355,21 +443,25 @@ drop_table_if_there(const char *table)
  * topic_drop drops a topic: its tables, its catalog rows and, once the
  * transaction commits, its partitions' shared state.  It goes by the names
  * of the tables, so that a topic whose tables were damaged by hand (one
- * dropped, or detached) goes as well.  Caller holds the root table, if
- * any, in AccessExclusiveLock, may act as the topic's owner, and runs
- * inside as_owner_begin.
+ * dropped, or detached) goes as well.  A topic whose tables one
+ * transaction could not lock (see topic_tables_lock_share) keeps them under its root,
+ * renamed out of the way, for the segment maker to drop once the
+ * transaction commits (topic_drop_tables); it then returns true.  Caller
+ * holds the root table, if any, in AccessExclusiveLock, may act as the
+ * topic's owner, and runs inside as_owner_begin.
  */
-void
+bool
 topic_drop(AsOwner *admin, const char *name, int partitions)
 {
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
-	List	   *segments = NIL;
+	List	   *tables = NIL;
 	List	   *groups = NIL;
-	List	   *group_names = NIL;
 	ListCell   *lc;
 	int			p;
 	uint64		i;
+	uint64		nsegments;
+	bool		late;
 
 	for (p = 0; p < partitions; p++)
 	{
@@ -384,7 +476,8 @@ topic_drop(AsOwner *admin, const char *name, int partitions)
 	spi_exec_args("SELECT partition, base_offset FROM topics.segment "
 				  "WHERE topic OPERATOR(pg_catalog.=) $1",
 				  1, argtypes, args, SPI_OK_SELECT);
-	for (i = 0; i < SPI_processed; i++)
+	nsegments = SPI_processed;
+	for (i = 0; i < nsegments; i++)
 	{
 		bool		isnull;
 		int			sp = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
@@ -395,7 +488,7 @@ topic_drop(AsOwner *admin, const char *name, int partitions)
 		char	   *segment = topic_table_name(name, sp, base);
 		Oid			relid = get_relname_relid(segment, pgt_data_namespace());
 
-		segments = lappend(segments, segment);
+		tables = lappend(tables, segment);
 		/* the group a segment is in (see segment.c), if not its partition */
 		if (OidIsValid(relid) && get_rel_relispartition(relid))
 		{
@@ -406,20 +499,161 @@ topic_drop(AsOwner *admin, const char *name, int partitions)
 		}
 	}
 	foreach(lc, groups)
-		group_names = lappend(group_names, get_rel_name(lfirst_oid(lc)));
-
-	/* the root takes its tables with it; any left detached go after it */
-	drop_table_if_there(name);
+		tables = lappend(tables, get_rel_name(lfirst_oid(lc)));
 	for (p = 0; p < partitions; p++)
-		drop_table_if_there(topic_table_name(name, p, -1));
+		tables = lappend(tables, topic_table_name(name, p, -1));
 	for (p = 0; p < partitions; p += PARTITIONS_PER_GROUP)
-		drop_table_if_there(topic_partition_group_name(name, p));
-	foreach(lc, group_names)
-		drop_table_if_there(lfirst(lc));
-	foreach(lc, segments)
-		drop_table_if_there(lfirst(lc));
+		tables = lappend(tables, topic_partition_group_name(name, p));
+
+	/*
+	 * The root takes its tables with it; any left detached go after it.
+	 * Too many to lock at once, they stay attached under the root, which
+	 * takes a name no topic can have, and only those detached go now.
+	 */
+	late = (int64) partitions * LOCKS_PER_PARTITION_DROPPED +
+		(int64) Max(0, (int64) nsegments - partitions) * LOCKS_PER_SEGMENT_DROPPED >
+		topic_tables_lock_share();
+	if (!late)
+		drop_table_if_there(name);
+	else if (OidIsValid(topic_table_relid(name, -1, -1)))
+		topic_tables_exec(psprintf("ALTER TABLE %s RENAME TO %s",
+								   quote_qualified_identifier(TOPICS_DATA_SCHEMA, name),
+								   quote_identifier(topic_dropping_name(name))));
+	foreach(lc, tables)
+	{
+		Oid			relid = get_relname_relid(lfirst(lc), pgt_data_namespace());
+
+		if (OidIsValid(relid) && !(late && get_rel_relispartition(relid)))
+			drop_table_if_there(lfirst(lc));
+	}
 	spi_exec_args("DELETE FROM topics.topic WHERE name OPERATOR(pg_catalog.=) $1",
 				  1, argtypes, args, SPI_OK_DELETE);
+	return late;
+}
+
+/*
+ * topic_dropping tells whether the tables of a dropped topic of that name
+ * are still there, for the segment maker to drop, and sets *here to
+ * whether the current transaction dropped it (then no maker can see them
+ * before it commits).
+ */
+bool
+topic_dropping(const char *name, bool *here)
+{
+	Oid			relid = get_relname_relid(topic_dropping_name(name),
+										  pgt_data_namespace());
+	HeapTuple	tup;
+
+	*here = false;
+	if (!OidIsValid(relid))
+		return false;
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (HeapTupleIsValid(tup))
+	{
+		*here = TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data));
+		ReleaseSysCache(tup);
+	}
+	return true;
+}
+
+/*
+ * collect_leaves appends to *leaves the tables without partitions of the
+ * tree under relid (relid itself when it has none), until it holds max.
+ * It locks nothing: only the segment maker drops these tables.
+ */
+static void
+collect_leaves(Oid relid, List **leaves, int max)
+{
+	List	   *children = find_inheritance_children(relid, NoLock);
+	ListCell   *lc;
+
+	if (children == NIL)
+		*leaves = lappend_oid(*leaves, relid);
+	foreach(lc, children)
+	{
+		if (list_length(*leaves) >= max)
+			break;
+		collect_leaves(lfirst_oid(lc), leaves, max);
+	}
+}
+
+/*
+ * topic_drop_tables drops, in the segment maker's transaction, tables of
+ * a dropped topic whose root is now named dropping (see topic_drop):
+ * those without partitions first, a transaction's share of locks at a
+ * time, the root last; returns true when none is left.
+ */
+bool
+topic_drop_tables(const char *dropping)
+{
+	AsOwner		admin;
+	Oid			root;
+	List	   *leaves = NIL;
+	StringInfoData names;
+	ListCell   *lc;
+	bool		done;
+
+	as_owner_begin(&admin);
+	root = get_relname_relid(dropping, pgt_data_namespace());
+	if (!OidIsValid(root))
+	{
+		as_owner_end(&admin);
+		return true;
+	}
+	collect_leaves(root, &leaves,
+				   (int) Max(1, Min(TABLES_DROPPED_PER_TRANSACTION,
+									topic_tables_lock_share() / LOCKS_PER_SEGMENT_DROPPED)));
+	done = list_length(leaves) == 1 && linitial_oid(leaves) == root;
+	initStringInfo(&names);
+	foreach(lc, leaves)
+	{
+		char	   *table = get_rel_name(lfirst_oid(lc));
+
+		if (table != NULL)
+			appendStringInfo(&names, "%s%s", names.len > 0 ? ", " : "",
+							 quote_qualified_identifier(TOPICS_DATA_SCHEMA, table));
+	}
+	if (names.len > 0)
+		topic_tables_exec(psprintf("DROP TABLE IF EXISTS %s", names.data));
+	as_owner_end(&admin);
+	return done;
+}
+
+/*
+ * topic_drops_unfinished returns the names of the root tables of dropped
+ * topics whose tables remain (see topic_drop), through the index of
+ * pg_class by name.
+ */
+List *
+topic_drops_unfinished(void)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1];
+	List	   *names = NIL;
+	uint64		i;
+	AsOwner		as;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	as_owner_begin(&as);
+	args[0] = ObjectIdGetDatum(pgt_data_namespace());
+	spi_exec_args("SELECT relname::pg_catalog.text FROM pg_catalog.pg_class "
+				  "WHERE relnamespace OPERATOR(pg_catalog.=) $1 "
+				  "AND relname OPERATOR(pg_catalog.>=) '" TOPIC_DROPPING_PREFIX "' "
+				  "AND relname OPERATOR(pg_catalog.<) '$dropping%'",
+				  1, argtypes, args, SPI_OK_SELECT);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		names = lappend(names,
+						TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[i],
+														  SPI_tuptable->tupdesc,
+														  1, &isnull)));
+		MemoryContextSwitchTo(old);
+	}
+	as_owner_end(&as);
+	return names;
 }
 
 /*

@@ -19,6 +19,7 @@
 
 #include "guc.h"
 #include "log/murmur2.h"
+#include "log/segment_maker.h"
 #include "log/topic.h"
 #include "log/topic_admin.h"
 #include "log/topic_tables.h"
@@ -87,8 +88,12 @@ pg_topics_create_topic(PG_FUNCTION_ARGS)
 	topic_check_config(config);
 	PreventCommandIfReadOnly("topics.create_topic()");
 
+	/* the tables of a wide topic of that name dropped a moment ago */
+	segment_maker_wait_dropped(name);
+
 	as_owner_begin(&admin);
-	topic_create(&admin, name, partitions, mode, config);
+	if (!topic_create(&admin, name, partitions, mode, config))
+		segment_maker_ask_at_commit(MAKE_PARTITIONS, name);
 	as_owner_end(&admin);
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
@@ -139,7 +144,8 @@ pg_topics_drop_topic(PG_FUNCTION_ARGS)
 	topic_check_owner(name, owner);
 
 	as_owner_begin(&admin);
-	topic_drop(&admin, name, partitions);
+	if (topic_drop(&admin, name, partitions))
+		segment_maker_ask_at_commit(DROP_TABLES, topic_dropping_name(name));
 	as_owner_end(&admin);
 	PG_RETURN_VOID();
 }
@@ -158,6 +164,7 @@ pg_topics_add_partitions(PG_FUNCTION_ARGS)
 	AsOwner		admin;
 	int32		count;
 	int			total;
+	bool		all_made;
 
 	arg_not_null(fcinfo, 0, "topic name");
 	arg_not_null(fcinfo, 1, "count");
@@ -175,7 +182,9 @@ pg_topics_add_partitions(PG_FUNCTION_ARGS)
 	topic_check_owner(topic->name, topic->owner);
 
 	as_owner_begin(&admin);
-	total = topic_add_partitions(&admin, topic, count);
+	total = topic_add_partitions(&admin, topic, count, &all_made);
+	if (!all_made)
+		segment_maker_ask_at_commit(MAKE_PARTITIONS, topic->name);
 	as_owner_end(&admin);
 
 	ereport(NOTICE,
@@ -214,7 +223,9 @@ pg_topics_partition_info_0_2(PG_FUNCTION_ARGS)
 		topic_bounds(topic, p, &bounds);
 		partition_read_record(topic->name, p, &record);
 		values[0] = Int32GetDatum(p);
-		values[1] = Int64GetDatum(Min(Max(record.log_start, part->segments[0].base),
+		/* a partition not made yet has no segment */
+		values[1] = Int64GetDatum(part->nsegments == 0 ? 0 :
+								  Min(Max(record.log_start, part->segments[0].base),
 									  bounds.log_end));
 		values[2] = Int64GetDatum(bounds.lso);
 		values[3] = Int64GetDatum(bounds.log_end);

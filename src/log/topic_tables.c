@@ -47,6 +47,8 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "storage/bufmgr.h"
+#include "storage/lock.h"
+#include "access/twophase.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
@@ -105,23 +107,24 @@ name_hash(const char *name, size_t len)
 
 /*
  * table_name returns the name in topics_data of the table of a topic
- * whose name ends in suffix.
+ * whose name starts with prefix and ends in suffix.
  */
 static char *
-table_name(const char *topic, const char *suffix)
+table_name(const char *prefix, const char *topic, const char *suffix)
 {
 	size_t		len = strlen(topic);
+	size_t		around = strlen(prefix) + strlen(suffix);
 
-	if (len + strlen(suffix) < NAMEDATALEN)
-		return psprintf("%s%s", topic, suffix);
+	if (len + around < NAMEDATALEN)
+		return psprintf("%s%s%s", prefix, topic, suffix);
 
 	/*
 	 * Cut the topic name, and tell cut names apart by a hash of the whole: 64
 	 * bits of SHA-256, so that no one can compute in advance a name whose
 	 * tables would take those of another.
 	 */
-	return psprintf("%.*s~%016llx%s",
-					(int) (NAMEDATALEN - 1 - 17 - strlen(suffix)), topic,
+	return psprintf("%s%.*s~%016llx%s", prefix,
+					(int) (NAMEDATALEN - 1 - 17 - around), topic,
 					(unsigned long long) name_hash(topic, len), suffix);
 }
 
@@ -140,7 +143,7 @@ topic_table_name(const char *topic, int partition, int64 base)
 		snprintf(suffix, sizeof(suffix), "$%d", partition);
 	else
 		snprintf(suffix, sizeof(suffix), "$%d$" INT64_FORMAT, partition, base);
-	return table_name(topic, suffix);
+	return table_name("", topic, suffix);
 }
 
 /*
@@ -154,7 +157,7 @@ topic_partition_group_name(const char *topic, int first)
 	char		suffix[64];
 
 	snprintf(suffix, sizeof(suffix), "$pg%d", first);
-	return table_name(topic, suffix);
+	return table_name("", topic, suffix);
 }
 
 /*
@@ -167,7 +170,31 @@ topic_group_name(const char *topic, int partition, int64 base)
 	char		suffix[64];
 
 	snprintf(suffix, sizeof(suffix), "$%d$g" INT64_FORMAT, partition, base);
-	return table_name(topic, suffix);
+	return table_name("", topic, suffix);
+}
+
+/*
+ * topic_dropping_name returns the name in topics_data that the root table
+ * of a dropped topic takes while the segment maker drops its tables
+ * (topic_admin.c): it starts with TOPIC_DROPPING_PREFIX, which no topic's
+ * table does, since topic names hold no "$".
+ */
+char *
+topic_dropping_name(const char *topic)
+{
+	return table_name(TOPIC_DROPPING_PREFIX, topic, "");
+}
+
+/*
+ * topic_tables_lock_share returns how many locks one transaction of ours
+ * may take on a topic's tables: a quarter of what the shared lock table
+ * holds, so that wide topics are made, dropped and polled whatever
+ * max_locks_per_transaction, while other sessions keep room for theirs.
+ */
+int64
+topic_tables_lock_share(void)
+{
+	return (int64) max_locks_per_xact * (MaxBackends + max_prepared_xacts) / 4;
 }
 
 /*

@@ -48,6 +48,7 @@
 #include "utils/timestamp.h"
 
 #include "guc.h"
+#include "log/segment_maker.h"
 #include "log/topic.h"
 #include "relids.h"
 #include "workers/worker.h"
@@ -179,6 +180,8 @@ worker_round(int slot)
 	has_extension = run_job("expiring consumer group members", expire_members);
 	if (has_extension)
 		has_extension = run_job("persisting stable offsets", topic_maintain);
+	if (has_extension)
+		has_extension = run_job("finishing topics", segment_maker_finish);
 
 	worker_slot_round_end(slot, seq, has_extension);
 	return has_extension;
