@@ -715,6 +715,25 @@ SELECT group_name, strategy, auto_offset_reset, generation, members
 SELECT * FROM members_of('ginv');
 SELECT topics.drop_topic('gi');
 
+-- min_messages (Kafka's fetch.min.bytes, in messages): at least 1; a
+-- poll that finds fewer waits up to max_wait, then returns what there is
+SELECT topics.create_topic('gmin', 2);
+SELECT member FROM topics.join('gm', 'gmin', 'm', auto_offset_reset => 'earliest');
+SELECT count(*) FROM topics.produce_batch('gmin', ARRAY['a', 'b'], partition => 0);
+SELECT count(*) FROM topics.produce_batch('gmin', ARRAY['c'], partition => 1);
+SELECT count(*) FROM topics.poll('gm', 'gmin', 'm', 10, '0', min_messages => 0);
+\echo :SQLSTATE
+SELECT count(*) FROM topics.poll('gm', 'gmin', 'm', 10, '0', min_messages => NULL);
+\echo :SQLSTATE
+SELECT count(*) AS polled,
+       clock_timestamp() - statement_timestamp() >= interval '150 ms' AS waited
+  FROM topics.poll('gm', 'gmin', 'm', 10, '200 ms', min_messages => 5);
+SELECT count(*) FROM topics.produce_batch('gmin', ARRAY['d', 'e'], partition => 1);
+SELECT count(*) AS polled,
+       clock_timestamp() - statement_timestamp() < interval '10 s' AS at_once
+  FROM topics.poll('gm', 'gmin', 'm', 10, '60 s', min_messages => 2);
+SELECT topics.drop_topic('gmin');
+
 DROP FUNCTION members_of(text);
 SELECT count(*) AS groups FROM topics.consumer_group;
 SELECT count(*) AS members FROM topics.group_member;

@@ -62,3 +62,37 @@ SELECT t.name AS topic,
  WHERE topics_internal.can_read(t.name);
 COMMENT ON COLUMN topics.partitions.size_bytes IS
     'Bytes of the segment tables, their indexes and TOAST tables (without free space and visibility maps)';
+
+-- Long polls take Kafka's fetch.min.bytes / fetch.max.wait.ms pair, in
+-- messages: a poll returns once min_messages messages are there to read,
+-- or max_wait passed (then with what there is), so that a busy topic wakes
+-- a waiting group once per batch rather than once per commit.  A new
+-- argument at the end: the old topics.poll goes, so that a call with five
+-- arguments is not ambiguous.
+CREATE FUNCTION topics_internal._poll(
+    group_name text, topic text, member_name text, max_messages integer,
+    max_wait interval, min_messages integer)
+RETURNS SETOF topics.message
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'pg_topics__poll';
+COMMENT ON FUNCTION topics_internal._poll(text, text, text, integer, interval, integer) IS
+    'Internal: the messages topics.poll() returns';
+GRANT EXECUTE ON FUNCTION topics_internal._poll(text, text, text, integer, interval, integer)
+    TO PUBLIC;
+
+DROP FUNCTION topics.poll(text, text, text, integer, interval);
+CREATE FUNCTION topics.poll(
+    group_name text, topic text, member_name text,
+    max_messages integer DEFAULT 100, max_wait interval DEFAULT '0',
+    min_messages integer DEFAULT 1)
+RETURNS TABLE (topic text, partition integer, msg_offset bigint,
+               "timestamp" timestamptz, key bytea, value bytea, headers jsonb)
+LANGUAGE sql STABLE PARALLEL UNSAFE
+AS $$
+SELECT $2, r.partition, r.msg_offset, r."timestamp", r.key, r.value, r.headers
+  FROM topics_internal._poll($1, $2, $3, $4, $5, $6) r
+ WHERE topics_internal._take($1, $2, r.partition, r.msg_offset)
+$$;
+COMMENT ON FUNCTION topics.poll(text, text, text, integer, interval, integer) IS
+    'Read the next committed messages of a member''s partitions, waiting up to max_wait for min_messages of them; the group''s position moves with the caller''s transaction';
+DROP FUNCTION topics_internal._poll(text, text, text, integer, interval);

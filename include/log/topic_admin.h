@@ -21,6 +21,7 @@ extern int	topic_add_partitions(AsOwner *admin, Topic *topic, int count,
 								 bool *all_made);
 extern int	topic_partitions_per_transaction(void);
 extern bool topic_make_partitions(const char *topic, int wanted, int max);
+extern void topic_make_partition_here(const char *topic, int partition);
 extern bool topic_drop(AsOwner *admin, const char *name, int partitions);
 extern bool topic_dropping(const char *name, bool *here);
 extern bool topic_drop_tables(const char *dropping);

@@ -15,6 +15,12 @@
 
 #include "log/partition.h"
 
+/*
+ * The fewest characters of a topic's name that its table names keep: a
+ * name cut for the longest suffix ("$<partition>$g<offset>").
+ */
+#define TABLE_NAME_SHORTEST_CUT	(NAMEDATALEN - 1 - 17 - 32)
+
 /* How the root tables of dropped topics whose tables remain begin. */
 #define TOPIC_DROPPING_PREFIX	"$dropping$"
 
@@ -33,6 +39,7 @@ extern char *topic_table_name(const char *topic, int partition, int64 base);
 extern char *topic_group_name(const char *topic, int partition, int64 base);
 extern char *topic_partition_group_name(const char *topic, int first);
 extern char *topic_dropping_name(const char *topic);
+extern bool topic_table_of(const char *topic, const char *table);
 extern int64 topic_tables_lock_share(void);
 extern Oid	topic_table_relid(const char *topic, int partition, int64 base);
 extern void topic_table_missing(const char *topic, const char *table) pg_attribute_noreturn();

@@ -183,9 +183,11 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo;
 	int			i;
 	int			found = 0;
-	bool		prelock = false;
+	int32		min;
+	bool		waiting = false;
+	uint32		rebalances;
 
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < PG_NARGS(); i++)
 		if (PG_ARGISNULL(i))
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -198,6 +200,13 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 	max = PG_GETARG_INT32(3);
 	wait_ms = pg_topics_wait_ms(PG_GETARG_INTERVAL_P(4));
 	pg_topics_check_max_messages(max, "poll");
+	/* (the 0.2 SQL objects call this without min_messages) */
+	min = PG_NARGS() > 5 ? PG_GETARG_INT32(5) : 1;
+	if (min < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid min_messages %d", min),
+				 errdetail("A poll returns once at least min_messages messages are there, or max_wait passed; min_messages is at least 1.")));
 	PreventCommandIfReadOnly("topics.poll()");
 
 	group_check_member(topic, group, member, &gm);
@@ -208,26 +217,31 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 	positions_mark_polled(lg, rsinfo->econtext->ecxt_per_query_memory);
 	deadline = pg_topics_deadline(wait_ms);
 	checked = GetCurrentTimestamp();
+	topic_state = topic_partition_state(topic, 0);
+	rebalances = partition_rebalances(topic_state);
 	if (gm.nassigned == 0)
 	{
-		/* more members than partitions: this one waits out its turn */
+		/*
+		 * More members than partitions: this one waits out its turn, or a
+		 * rebalance, which wakes the polls of partition 0 too.
+		 */
+		partition_wait_for(topic_state);
 		while (GetCurrentTimestamp() < deadline &&
 			   poll_still_member(topic, &gm, member, &checked))
 		{
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 poll_sleep_ms(deadline), PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
-			CHECK_FOR_INTERRUPTS();
+			partition_wait_sleep(PG_INT32_MAX, poll_sleep_ms(deadline));
+			if (partition_rebalances(topic_state) != rebalances)
+				checked = 0;
 		}
+		partition_wait_done();
 		return (Datum) 0;
 	}
 
 	pos = palloc(sizeof(int64) * gm.nassigned);
 	lso = palloc(sizeof(int64) * gm.nassigned);
-	topic_state = topic_partition_state(topic, 0);
 	for (;;)
 	{
-		bool		any = false;
+		int64		ready = 0;
 		TimestampTz now;
 
 		/* where each partition is read from: this transaction's, or committed */
@@ -242,12 +256,13 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 												gm.committed[i]);
 
 				/*
-				 * A position to reset is written now.  Before the first sleep
-				 * every position is locked: the commit that wakes us should
-				 * find nothing left to do but read.  A claim looks at the LSO
-				 * itself.
+				 * A position to reset is written now, so that the messages
+				 * that come while the poll waits are read.  No other
+				 * position is locked before there is something to read: a
+				 * new owner after a rebalance must not wait for a poll that
+				 * waits.  A claim looks at the LSO itself.
 				 */
-				if (pos[i] != gm.committed[i] || prelock)
+				if (pos[i] != gm.committed[i])
 				{
 					pos[i] = poll_claim(topic, &gm, lg, p, 0, true, &lso[i]);
 					claimed = true;
@@ -260,10 +275,17 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 				topic_bounds(topic, p, &bounds);
 				lso[i] = bounds.lso;
 			}
-			any |= (lso[i] > pos[i]);
+			if (lso[i] > pos[i])
+				ready += lso[i] - pos[i];
 		}
 
-		if (any)
+		/*
+		 * Kafka's fetch.min.bytes and fetch.max.wait.ms, in messages: wait
+		 * for min of them (or rolled-back offsets) up to max_wait, then take
+		 * what there is, so that a busy topic wakes a group once per batch.
+		 */
+		now = GetCurrentTimestamp();
+		if (ready >= min || (ready > 0 && now >= deadline))
 		{
 			uint32		first = poll_rotation++;
 
@@ -311,22 +333,34 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 			}
 			if (found > 0)
 				break;
+			/* only rolled-back offsets, now skipped: look again */
+			continue;
 		}
-
-		now = GetCurrentTimestamp();
 		if (now >= deadline)
 			break;
 
-		if (!prelock)
+		/* wait for the member's partitions, then look once more */
+		if (!waiting)
 		{
-			prelock = true;
+			for (i = 0; i < gm.nassigned; i++)
+				if (!topic_partition_pending(topic, gm.assigned[i]))
+					partition_wait_for(topic_partition_state(topic,
+															 gm.assigned[i]));
+			waiting = true;
 			continue;
 		}
 		if (!poll_still_member(topic, &gm, member, &checked))
 			break;
-		partition_sleep_topic(topic_state, poll_sleep_ms(deadline));
+		partition_wait_sleep(min - ready, poll_sleep_ms(deadline));
+
+		/* a rebalance of the topic's groups: is this one still a member? */
+		if (partition_rebalances(topic_state) != rebalances)
+		{
+			rebalances = partition_rebalances(topic_state);
+			checked = 0;
+		}
 	}
-	partition_sleep_done();
+	partition_wait_done();
 	return (Datum) 0;
 }
 

@@ -158,4 +158,5 @@ group_remove_members(const char *topic, const char *group, List *members)
 		elog(ERROR, "could not remove members of consumer group \"%s\"", group);
 	foreach(lc, members)
 		member_forget(member_key(topic, group, lfirst(lc)));
+	partition_rebalanced_at_commit(topic);
 }

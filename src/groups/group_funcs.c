@@ -220,6 +220,7 @@ pg_topics_join(PG_FUNCTION_ARGS)
 	bool		isnull;
 	MemoryContext cxt = CurrentMemoryContext;
 	MemoryContext old;
+	bool		existed;
 
 	PreventCommandIfReadOnly("topics.join()");
 	check_name(group, "consumer group");
@@ -260,7 +261,8 @@ pg_topics_join(PG_FUNCTION_ARGS)
 				 errhint("Valid values are \"earliest\", \"latest\" and \"none\".")));
 
 	/* an existing group: the caller may use it, with its strategy */
-	if (group_lookup(topic, group, NULL, &gm))
+	existed = group_lookup(topic, group, NULL, &gm);
+	if (existed)
 	{
 		group_find(topic, group, NULL, false, &gm);
 		if (strategy && strcmp(strategy, gm.strategy) != 0)
@@ -291,6 +293,9 @@ pg_topics_join(PG_FUNCTION_ARGS)
 	values[0] = SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull);
 	values[1] = SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull);
 	values[2] = SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull);
+	/* a new member rebalanced the group: its waiting polls look again */
+	if (!existed || DatumGetInt32(values[1]) != gm.generation)
+		partition_rebalanced_at_commit(topic->name);
 	/* the result outlives SPI's memory, which goes at as_owner_end */
 	old = MemoryContextSwitchTo(cxt);
 	tup = heap_form_tuple(BlessTupleDesc(desc), values, rnulls);

@@ -22,6 +22,8 @@
 #include "access/xact.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
 #include "utils/fmgroids.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -147,9 +149,20 @@ fetch_messages(Topic *topic, int partition, int64 from_offset,
 
 	if (look.lso <= from_offset && deadline > GetCurrentTimestamp())
 	{
-		/* a partition not made yet gets nothing before its first producer */
+		/* a partition not made yet has no state to wait on: sleep it out */
 		if (topic_partition_pending(topic, partition))
+		{
+			while (GetCurrentTimestamp() < deadline)
+			{
+				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+																 deadline),
+								 PG_WAIT_EXTENSION);
+				ResetLatch(MyLatch);
+				CHECK_FOR_INTERRUPTS();
+			}
 			return NULL;
+		}
 		partition_wait(topic_partition_state(topic, partition), from_offset,
 					   deadline, &look);
 	}

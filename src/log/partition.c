@@ -93,10 +93,13 @@
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "port/pg_bitutils.h"
 #include "storage/condition_variable.h"
 #include "storage/ipc.h"
 #include "storage/lmgr.h"
+#include "storage/latch.h"
 #include "storage/lwlock.h"
+#include "storage/proc.h"
 #include "storage/procarray.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
@@ -148,9 +151,17 @@ struct PartitionState
 	int32		producers_head; /* open producers, oldest first, or -1 */
 	int32		producers_tail;
 	int64		segment_requested_end;	/* pre-creation asked up to here */
-	ConditionVariable wait_cv;	/* readers waiting for the LSO to move */
-	ConditionVariable topic_cv; /* of partition 0 only: any partition moved */
+	ConditionVariable wait_cv;	/* fetches waiting for the LSO to move */
 	PartitionState *topic_state;	/* partition 0 of the same topic */
+	pg_atomic_uint32 rebalances;	/* of partition 0: the topic's groups'
+									 * rebalances, counted as they commit */
+	pg_atomic_uint64 lso_told;	/* the LSO its waiting polls were told of */
+
+	/*
+	 * The polls waiting for this partition (among others), a bit per
+	 * pgprocno below MaxBackends: a commit sets the latches of those alone.
+	 */
+	pg_atomic_uint64 waiters[FLEXIBLE_ARRAY_MEMBER];
 };
 
 /*
@@ -179,6 +190,13 @@ typedef struct PartitionSharedState
 } PartitionSharedState;
 
 static PartitionSharedState *PartitionShared = NULL;
+
+/*
+ * Per pgprocno, how many more messages the poll of that backend waits for
+ * (an int32): each commit that moves the LSO of a partition it waits for
+ * takes the messages it made readable off, and wakes it at 0 or below.
+ */
+static pg_atomic_uint32 *PollNeed = NULL;
 static HTAB *PartitionHash = NULL;
 
 /* A partition the current top-level transaction produced into. */
@@ -213,6 +231,15 @@ static List *dropped_partitions = NIL;
 /* The subtransaction that dropped the extension, if any. */
 static SubTransactionId dropped_extension = InvalidSubTransactionId;
 
+/* The partitions this backend's poll waits for (partition_wait_for). */
+static List *my_waits = NIL;
+
+/*
+ * The topics whose polls are woken when the transaction commits, in
+ * TopTransactionContext (partition_rebalanced_at_commit).
+ */
+static List *wake_at_commit = NIL;
+
 /* A prepared transaction found holding offsets at start-up. */
 typedef struct PreparedProducer
 {
@@ -221,6 +248,25 @@ typedef struct PreparedProducer
 } PreparedProducer;
 
 static void unlink_slot(PartitionState *state, int32 index);
+
+/*
+ * waiter_words returns how many words of bits a partition's waiters take.
+ */
+static int
+waiter_words(void)
+{
+	return (MaxBackends + 63) / 64;
+}
+
+/*
+ * state_size returns the size of a partition's shared state.
+ */
+static Size
+state_size(void)
+{
+	return add_size(offsetof(PartitionState, waiters),
+					mul_size(waiter_words(), sizeof(pg_atomic_uint64)));
+}
 
 /*
  * partition_shmem_size returns the shared memory of the partition states
@@ -235,7 +281,8 @@ partition_shmem_size(void)
 	size = add_size(size, mul_size(pg_topics_max_open_producers,
 								   sizeof(ProducerSlot)));
 	size = add_size(size, hash_estimate_size(pg_topics_max_partitions,
-											 sizeof(PartitionState)));
+											 state_size()));
+	size = add_size(size, mul_size(MaxBackends, sizeof(pg_atomic_uint32)));
 	return size;
 }
 
@@ -268,9 +315,20 @@ partition_shmem_startup(void)
 		PartitionShared->free_head = pg_topics_max_open_producers > 0 ? 0 : -1;
 	}
 
+	PollNeed = ShmemInitStruct("pg_topics poll needs",
+							   mul_size(MaxBackends, sizeof(pg_atomic_uint32)),
+							   &found);
+	if (!found)
+	{
+		int			i;
+
+		for (i = 0; i < MaxBackends; i++)
+			pg_atomic_init_u32(&PollNeed[i], 0);
+	}
+
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(PartitionStateKey);
-	info.entrysize = sizeof(PartitionState);
+	info.entrysize = state_size();
 	PartitionHash = ShmemInitHash("pg_topics partition states",
 								  pg_topics_max_partitions,
 								  pg_topics_max_partitions,
@@ -291,6 +349,7 @@ state_find(Oid relid, bool create)
 	PartitionStateKey key;
 	PartitionState *state;
 	bool		found;
+	int			w;
 
 	memset(&key, 0, sizeof(key));
 	key.dbid = MyDatabaseId;
@@ -319,8 +378,11 @@ state_find(Oid relid, bool create)
 		state->producers_tail = -1;
 		state->segment_requested_end = 0;
 		ConditionVariableInit(&state->wait_cv);
-		ConditionVariableInit(&state->topic_cv);
 		state->topic_state = NULL;
+		pg_atomic_init_u32(&state->rebalances, 0);
+		pg_atomic_init_u64(&state->lso_told, 0);
+		for (w = 0; w < waiter_words(); w++)
+			pg_atomic_init_u64(&state->waiters[w], 0);
 	}
 	LWLockRelease(PartitionShared->hash_lock);
 
@@ -467,15 +529,63 @@ prune_prepared(PartitionState *state)
 }
 
 /*
- * broadcast wakes the readers of a partition, and those waiting for any
- * partition of its topic.
+ * wake_waiters sets the latches of the polls waiting for a partition: of
+ * every one with all (a rebalance), else of those for which the messages
+ * that the partition's LSO passed since the last look make enough.  A
+ * commit that moves no LSO wakes nobody; a poll that waits for a batch
+ * sleeps through the commits before it.
+ */
+static void
+wake_waiters(PartitionState *state, bool all)
+{
+	int			w;
+	bool		any = false;
+	int64		made = 0;
+
+	for (w = 0; w < waiter_words() && !any; w++)
+		any = pg_atomic_read_u64(&state->waiters[w]) != 0;
+	if (!any)
+		return;
+	if (!all)
+	{
+		PartitionBounds bounds;
+		uint64		told = pg_atomic_read_u64(&state->lso_told);
+
+		partition_bounds(state, &bounds);
+		while ((uint64) bounds.lso > told &&
+			   !pg_atomic_compare_exchange_u64(&state->lso_told, &told,
+											   (uint64) bounds.lso))
+			;
+		if ((uint64) bounds.lso <= told)
+			return;
+		made = Min(bounds.lso - (int64) told, PG_INT32_MAX);
+	}
+
+	for (w = 0; w < waiter_words(); w++)
+	{
+		uint64		bits = pg_atomic_read_u64(&state->waiters[w]);
+
+		while (bits != 0)
+		{
+			int			procno = w * 64 + pg_rightmost_one_pos64(bits);
+
+			if (all ||
+				(int32) pg_atomic_sub_fetch_u32(&PollNeed[procno], (uint32) made) <= 0)
+				SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+			bits &= bits - 1;
+		}
+	}
+}
+
+/*
+ * broadcast wakes the readers of a partition: its fetches, and the polls
+ * waiting for it.
  */
 static void
 broadcast(PartitionState *state)
 {
 	ConditionVariableBroadcast(&state->wait_cv);
-	if (state->topic_state != NULL)
-		ConditionVariableBroadcast(&state->topic_state->topic_cv);
+	wake_waiters(state, false);
 }
 
 /*
@@ -1083,25 +1193,121 @@ partition_wait(PartitionState *state, int64 from_offset,
 }
 
 /*
- * partition_sleep_topic sleeps until a producer of any partition of the
- * topic of state ends its transaction, or timeout_ms pass.  The first call
- * of a wait only gets ready and returns at once: the caller looks again
- * before it sleeps, so that no wake-up is lost.  partition_sleep_done
- * ends the wait.
+ * partition_wait_for registers this backend as a poll waiting for a
+ * partition, until partition_wait_done: a commit that moves the partition,
+ * or a rebalance of its topic's groups, sets its latch.  The caller looks
+ * at the partitions again after registering and before it sleeps, so that
+ * no wake-up is lost; it sleeps on its latch (partition_wait_sleep).
  */
 void
-partition_sleep_topic(PartitionState *state, long timeout_ms)
+partition_wait_for(PartitionState *state)
 {
-	PartitionState *first = state->topic_state ? state->topic_state : state;
+	int			procno = MyProc->pgprocno;
+	MemoryContext old;
 
-	ConditionVariableTimedSleep(&first->topic_cv, timeout_ms,
-								PG_WAIT_EXTENSION);
+	/* a process beyond the bits (none that runs SQL) wakes by its timeout */
+	if (procno >= MaxBackends)
+		return;
+	pg_atomic_fetch_or_u64(&state->waiters[procno / 64],
+						   UINT64CONST(1) << (procno % 64));
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	my_waits = lappend(my_waits, state);
+	MemoryContextSwitchTo(old);
 }
 
+/*
+ * partition_wait_sleep sleeps until the partitions waited for made need
+ * more messages readable (need 0: until any commit moves one of them; a
+ * rebalance wakes it in any case), or timeout_ms pass.
+ */
 void
-partition_sleep_done(void)
+partition_wait_sleep(int64 need, long timeout_ms)
 {
-	ConditionVariableCancelSleep();
+	if (MyProc->pgprocno < MaxBackends)
+		pg_atomic_write_u32(&PollNeed[MyProc->pgprocno],
+							(uint32) Min(Max(need, 1), PG_INT32_MAX));
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 Max(timeout_ms, 0), PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+}
+
+/*
+ * partition_wait_done ends this backend's waits (also at transaction end,
+ * for a poll that an error ended).
+ */
+void
+partition_wait_done(void)
+{
+	int			procno = MyProc->pgprocno;
+	ListCell   *lc;
+
+	foreach(lc, my_waits)
+	{
+		PartitionState *state = lfirst(lc);
+
+		pg_atomic_fetch_and_u64(&state->waiters[procno / 64],
+								~(UINT64CONST(1) << (procno % 64)));
+	}
+	list_free(my_waits);
+	my_waits = NIL;
+}
+
+/*
+ * partition_rebalances returns how many rebalances of the groups of the
+ * topic whose partition 0 is state committed since the server started.
+ */
+uint32
+partition_rebalances(PartitionState *state)
+{
+	return pg_atomic_read_u32(&state->rebalances);
+}
+
+/*
+ * partition_rebalanced_at_commit has the polls waiting for the partitions
+ * of a topic of this database woken when the transaction commits, which
+ * rebalanced groups of the topic, and the rebalance counted (see
+ * partition_rebalances): their members look whether they still are.
+ */
+void
+partition_rebalanced_at_commit(const char *topic)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+	wake_at_commit = lappend(wake_at_commit, pstrdup(topic));
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * wake_rebalanced wakes the polls of the topics rebalanced by the
+ * transaction that just committed: a look at every partition state, as
+ * rare as rebalances are.
+ */
+static void
+wake_rebalanced(void)
+{
+	HASH_SEQ_STATUS status;
+	PartitionState *state;
+
+	LWLockAcquire(PartitionShared->hash_lock, LW_SHARED);
+	hash_seq_init(&status, PartitionHash);
+	while ((state = hash_seq_search(&status)) != NULL)
+	{
+		ListCell   *lc;
+
+		if (state->key.dbid != MyDatabaseId || !state->initialized)
+			continue;
+		foreach(lc, wake_at_commit)
+		{
+			if (strcmp(state->topic, lfirst(lc)) != 0)
+				continue;
+			if (state->partition == 0)
+				pg_atomic_fetch_add_u32(&state->rebalances, 1);
+			wake_waiters(state, true);
+			break;
+		}
+	}
+	LWLockRelease(PartitionShared->hash_lock);
 }
 
 /*
@@ -1246,8 +1452,12 @@ partition_xact_callback(XactEvent event, void *arg)
 				broadcast(state);
 			}
 			n_xact_producers = 0;
+			if (my_waits != NIL)
+				partition_wait_done();
 			if (event == XACT_EVENT_COMMIT)
 			{
+				if (wake_at_commit != NIL)
+					wake_rebalanced();
 				if (dropped_extension != InvalidSubTransactionId)
 					partition_forget_database(MyDatabaseId);
 				else if (dropped_partitions != NIL)
@@ -1255,6 +1465,7 @@ partition_xact_callback(XactEvent event, void *arg)
 			}
 			dropped_partitions = NIL;
 			dropped_extension = InvalidSubTransactionId;
+			wake_at_commit = NIL;
 			break;
 
 		case XACT_EVENT_PREPARE:
@@ -1271,6 +1482,8 @@ partition_xact_callback(XactEvent event, void *arg)
 			/* a dropped table's state is found gone by partition_maintain */
 			dropped_partitions = NIL;
 			dropped_extension = InvalidSubTransactionId;
+			/* the polls of a group it rebalances see it at their next look */
+			wake_at_commit = NIL;
 			break;
 
 		default:

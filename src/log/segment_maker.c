@@ -749,7 +749,7 @@ segment_wait_for(Topic **topicp, int partition, int64 offset, int64 target)
 		if (topic_partition_created_here(*topicp, partition))
 		{
 			if (topic_partition_pending(*topicp, partition))
-				(void) topic_make_partitions(name, partition, 1);
+				topic_make_partition_here(name, partition);
 			else
 				segment_extend_here(*topicp, partition, target);
 			continue;

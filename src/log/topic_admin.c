@@ -30,6 +30,7 @@
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/comment.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -122,6 +123,35 @@ topic_check_config(Jsonb *config)
 	topic_config_int(config, "segment.bytes");
 }
 
+static List *topic_orphans(const char *name);
+
+/* Partitions the transaction made_by made, for its share of the locks. */
+static TransactionId made_by = InvalidTransactionId;
+static int	made_count = 0;
+
+/*
+ * made_here returns how many partitions the current transaction made.
+ */
+static int
+made_here(void)
+{
+	if (made_by != GetTopTransactionId())
+	{
+		made_by = GetTopTransactionId();
+		made_count = 0;
+	}
+	return made_count;
+}
+
+/*
+ * made_budget returns how many partitions one transaction makes at most.
+ */
+static int
+made_budget(void)
+{
+	return (int) Max(1, topic_tables_lock_share() / LOCKS_PER_NEW_PARTITION);
+}
+
 /*
  * topic_partitions_per_transaction returns how many partitions one
  * transaction makes at most: create_topic and add_partitions make as many
@@ -207,7 +237,13 @@ create_partitions(const char *topic, int from, int to, int64 first_span)
 	Oid			argtypes[3] = {TEXTOID, INT4OID, INT4OID};
 	Datum		args[3];
 	int			p;
-	int			made = Min(to, from + topic_partitions_per_transaction());
+	int			made;
+
+	/* partition 0 is always made: it keeps the topic's shared state */
+	made = Min(to, from + Max(from == 0 ? 1 : 0,
+							  Min(topic_partitions_per_transaction(),
+								  made_budget() - made_here())));
+	made_count += made - from;
 
 	args[0] = CStringGetTextDatum(topic);
 	args[1] = Int32GetDatum(from);
@@ -305,6 +341,27 @@ topic_make_partitions(const char *topic, int wanted, int max)
 }
 
 /*
+ * topic_make_partition_here makes a partition not made yet of a topic
+ * that the current transaction created or added partitions to (no segment
+ * maker can see it), within the transaction's share of the lock table:
+ * 53400 beyond it.
+ */
+void
+topic_make_partition_here(const char *topic, int partition)
+{
+	if (made_here() >= made_budget())
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("the transaction that created partition %d of topic \"%s\" cannot make it",
+						partition, topic),
+				 errdetail("One transaction makes at most %d partitions (a quarter of the lock table); the segment maker makes the others once the transaction that created them commits.",
+						   made_budget()),
+				 errhint("Produce to that partition after this transaction commits.")));
+	(void) topic_make_partitions(topic, partition, 1);
+	made_count++;
+}
+
+/*
  * topic_create creates a topic owned by the caller, and returns false when
  * some of its partitions are left for the segment maker to make (see
  * create_partitions).  Caller has checked the arguments and runs inside
@@ -319,6 +376,7 @@ topic_create(AsOwner *admin, const char *name, int partitions,
 	Datum		args[5];
 	int64		span = topic_config_int(config, "segment.messages");
 	bool		dropped_here;
+	List	   *orphans;
 
 	if (span == 0)
 		span = DEFAULT_SEGMENT_MESSAGES;
@@ -348,6 +406,15 @@ topic_create(AsOwner *admin, const char *name, int partitions,
 				 dropped_here ?
 				 errhint("Create it in another transaction than the one that dropped it.") :
 				 errhint("Try again in a moment.")));
+	orphans = topic_orphans(name);
+	if (orphans != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("tables of a former topic \"%s\" remain", name),
+				 errdetail("Table %s is named for a topic of that name, but no topic holds it.",
+						   quote_qualified_identifier(TOPICS_DATA_SCHEMA,
+													  get_rel_name(linitial_oid(orphans)))),
+				 errhint("A superuser may drop the tables of schema topics_data named for the topic.")));
 
 	topic_tables_exec(psprintf("CREATE TABLE %s ("
 							   "partition integer NOT NULL, "
@@ -516,9 +583,16 @@ topic_drop(AsOwner *admin, const char *name, int partitions)
 	if (!late)
 		drop_table_if_there(name);
 	else if (OidIsValid(topic_table_relid(name, -1, -1)))
+	{
+		/* the topic's name goes with the root, through pg_dump too */
 		topic_tables_exec(psprintf("ALTER TABLE %s RENAME TO %s",
 								   quote_qualified_identifier(TOPICS_DATA_SCHEMA, name),
 								   quote_identifier(topic_dropping_name(name))));
+		topic_tables_exec(psprintf("COMMENT ON TABLE %s IS %s",
+								   quote_qualified_identifier(TOPICS_DATA_SCHEMA,
+															  topic_dropping_name(name)),
+								   quote_literal_cstr(name)));
+	}
 	foreach(lc, tables)
 	{
 		Oid			relid = get_relname_relid(lfirst(lc), pgt_data_namespace());
@@ -578,10 +652,62 @@ collect_leaves(Oid relid, List **leaves, int max)
 }
 
 /*
+ * topic_orphans returns the OIDs of the tables of topic name (see
+ * topic_table_of) that are no partition: detached by hand, or restored by
+ * pg_restore and not yet attached.  No topic of that name exists.
+ */
+static List *
+topic_orphans(const char *name)
+{
+	Oid			argtypes[3] = {OIDOID, NAMEOID, NAMEOID};
+	Datum		args[3];
+	List	   *orphans = NIL;
+	uint64		i;
+	NameData	from;
+	NameData	below;
+	int			len = Min(strlen(name), TABLE_NAME_SHORTEST_CUT);
+
+	/*
+	 * Every table name of the topic starts with these first characters of
+	 * its name (see table_name): a range of the index of pg_class by name.
+	 */
+	memset(&from, 0, sizeof(from));
+	memcpy(NameStr(from), name, len);
+	below = from;
+	NameStr(below)[len - 1]++;
+	args[0] = ObjectIdGetDatum(pgt_data_namespace());
+	args[1] = NameGetDatum(&from);
+	args[2] = NameGetDatum(&below);
+	spi_exec_args("SELECT oid, relname::pg_catalog.text FROM pg_catalog.pg_class "
+				  "WHERE relnamespace OPERATOR(pg_catalog.=) $1 "
+				  "AND relname OPERATOR(pg_catalog.>=) $2 "
+				  "AND relname OPERATOR(pg_catalog.<) $3 "
+				  "AND relkind OPERATOR(pg_catalog.=) ANY ('{r,p}') "
+				  "AND NOT relispartition",
+				  3, argtypes, args, SPI_OK_SELECT);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		char	   *table = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[i],
+															  SPI_tuptable->tupdesc,
+															  2, &isnull));
+
+		if (topic_table_of(name, table))
+			orphans = lappend_oid(orphans,
+								  DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																 SPI_tuptable->tupdesc,
+																 1, &isnull)));
+	}
+	return orphans;
+}
+
+/*
  * topic_drop_tables drops, in the segment maker's transaction, tables of
  * a dropped topic whose root is now named dropping (see topic_drop):
  * those without partitions first, a transaction's share of locks at a
- * time, the root last; returns true when none is left.
+ * time, then tables of the topic that no tree holds (pg_restore of a dump
+ * taken meanwhile creates tables before it attaches them), the root last;
+ * returns true when none is left.
  */
 bool
 topic_drop_tables(const char *dropping)
@@ -592,6 +718,8 @@ topic_drop_tables(const char *dropping)
 	StringInfoData names;
 	ListCell   *lc;
 	bool		done;
+	int			max = (int) Max(1, Min(TABLES_DROPPED_PER_TRANSACTION,
+									   topic_tables_lock_share() / LOCKS_PER_SEGMENT_DROPPED));
 
 	as_owner_begin(&admin);
 	root = get_relname_relid(dropping, pgt_data_namespace());
@@ -600,10 +728,28 @@ topic_drop_tables(const char *dropping)
 		as_owner_end(&admin);
 		return true;
 	}
-	collect_leaves(root, &leaves,
-				   (int) Max(1, Min(TABLES_DROPPED_PER_TRANSACTION,
-									topic_tables_lock_share() / LOCKS_PER_SEGMENT_DROPPED)));
+	collect_leaves(root, &leaves, max);
 	done = list_length(leaves) == 1 && linitial_oid(leaves) == root;
+	if (done)
+	{
+		char	   *name = GetComment(root, RelationRelationId, 0);
+
+		if (name != NULL)
+		{
+			foreach(lc, topic_orphans(name))
+			{
+				if (list_length(leaves) > max)
+					break;
+				collect_leaves(lfirst_oid(lc), &leaves, max + 1);
+			}
+		}
+		if (list_length(leaves) > 1)
+		{
+			/* the root goes in a later transaction, once they are gone */
+			leaves = list_delete_first(leaves);
+			done = false;
+		}
+	}
 	initStringInfo(&names);
 	foreach(lc, leaves)
 	{

@@ -183,6 +183,7 @@ pg_topics_add_partitions(PG_FUNCTION_ARGS)
 
 	as_owner_begin(&admin);
 	total = topic_add_partitions(&admin, topic, count, &all_made);
+	partition_rebalanced_at_commit(topic->name);
 	if (!all_made)
 		segment_maker_ask_at_commit(MAKE_PARTITIONS, topic->name);
 	as_owner_end(&admin);

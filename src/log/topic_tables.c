@@ -174,6 +174,29 @@ topic_group_name(const char *topic, int partition, int64 base)
 }
 
 /*
+ * topic_table_of tells whether table is the name in topics_data of a table
+ * of topic other than its root (see table_name): the topic's name then
+ * "$", or a cut of it then "~", the hash of the whole and "$".
+ */
+bool
+topic_table_of(const char *topic, const char *table)
+{
+	size_t		len = strlen(topic);
+	const char *tilde;
+	char		hash[20];
+
+	if (strncmp(table, topic, len) == 0 && table[len] == '$')
+		return true;
+	tilde = strchr(table, '~');
+	if (tilde == NULL || tilde == table ||
+		strncmp(table, topic, tilde - table) != 0)
+		return false;
+	snprintf(hash, sizeof(hash), "~%016llx$",
+			 (unsigned long long) name_hash(topic, len));
+	return strncmp(tilde, hash, strlen(hash)) == 0;
+}
+
+/*
  * topic_dropping_name returns the name in topics_data that the root table
  * of a dropped topic takes while the segment maker drops its tables
  * (topic_admin.c): it starts with TOPIC_DROPPING_PREFIX, which no topic's

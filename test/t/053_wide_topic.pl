@@ -136,7 +136,27 @@ ok($node->poll_query_until('postgres', q{
 SELECT count(*) = 0 FROM topics.partitions WHERE topic = 'same_txn' AND segments = 0}),
 	'the maker makes the others after the commit');
 
+# a long fetch of a partition not made yet waits out its max_wait (a
+# consumer's loop must not spin)
+is( $node->safe_psql('postgres', q{
+BEGIN;
+SELECT partitions FROM topics.create_topic('fw', 200);
+SELECT count(*), clock_timestamp() - statement_timestamp() >= interval '250 ms'
+  FROM topics.fetch('fw', 150, 0, 10, '300 ms');
+ROLLBACK;}),
+	"200\n0|t", 'a long fetch of a partition not made yet waits');
+
+# ... but only a transaction's share of the lock table of them
 my ($ret, $out, $err) = $node->psql('postgres', q{
+BEGIN;
+SELECT partitions FROM topics.create_topic('ct', 300);
+SELECT count(*) FROM topics.produce_batch('ct',
+    ARRAY(SELECT 'v' || i FROM generate_series(1, 3000) i),
+    ARRAY(SELECT 'k' || i FROM generate_series(1, 3000) i));});
+like($err, qr/ERROR:  the transaction that created partition \d+ of topic "ct" cannot make it/,
+	'a creating transaction that needs more partitions than its share is refused (53400)');
+
+($ret, $out, $err) = $node->psql('postgres', q{
 BEGIN;
 SELECT topics.drop_topic('same_txn');
 SELECT topics.create_topic('same_txn', 1);});
