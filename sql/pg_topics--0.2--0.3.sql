@@ -96,3 +96,51 @@ $$;
 COMMENT ON FUNCTION topics.poll(text, text, text, integer, interval, integer) IS
     'Read the next committed messages of a member''s partitions, waiting up to max_wait for min_messages of them; the group''s position moves with the caller''s transaction';
 DROP FUNCTION topics_internal._poll(text, text, text, integer, interval);
+
+-- _join_members adds the members that joined a group together (the join
+-- barrier, join_window.c), with their session timeouts, creating the group
+-- if needed, and rebalances it once if it added any: every member of the
+-- window calls it after the window closed; the first one to lock the
+-- group adds them all.
+CREATE FUNCTION topics_internal._join_members(p_topic text, p_group text,
+                                              p_members text[], p_timeouts interval[],
+                                              p_strategy text, p_reset text,
+                                              p_role regrole)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    added integer;
+    g     topics.consumer_group;
+BEGIN
+    INSERT INTO topics.consumer_group AS cg (topic, name, owner, strategy, auto_offset_reset)
+    VALUES (p_topic, p_group, p_role, coalesce(p_strategy, 'range'), coalesce(p_reset, 'latest'))
+    ON CONFLICT (topic, name) DO NOTHING;
+    SELECT * INTO STRICT g FROM topics.consumer_group cg
+     WHERE cg.topic OPERATOR(pg_catalog.=) p_topic
+       AND cg.name OPERATOR(pg_catalog.=) p_group
+       FOR UPDATE;
+    -- a group another role made meanwhile: only with its owner's privileges
+    IF g.owner IS NOT NULL AND NOT pg_catalog.pg_has_role(p_role, g.owner, 'USAGE') THEN
+        RAISE EXCEPTION 'permission denied for consumer group "%" of topic "%"', p_group, p_topic
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('The group belongs to role "%s"; only roles with its privileges may use it.', g.owner),
+                  HINT = 'Use a role that is a member of the group''s owner, or another group name.';
+    END IF;
+    INSERT INTO topics.group_member AS gm (topic, group_name, member, generation, session_timeout)
+    SELECT p_topic, p_group, u.m, cg.generation, u.t
+      FROM ROWS FROM (pg_catalog.unnest(p_members), pg_catalog.unnest(p_timeouts)) AS u(m, t),
+           topics.consumer_group cg
+     WHERE cg.topic OPERATOR(pg_catalog.=) p_topic
+       AND cg.name OPERATOR(pg_catalog.=) p_group
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS added = ROW_COUNT;
+    IF added OPERATOR(pg_catalog.>) 0 THEN
+        PERFORM topics_internal._rebalance(p_topic, p_group);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION topics_internal._join_members(text, text, text[], interval[], text, text, regrole) IS
+    'Internal: add the members that joined a group together, in one rebalance';
+REVOKE EXECUTE ON FUNCTION topics_internal._join_members(text, text, text[], interval[], text, text, regrole) FROM PUBLIC;

@@ -20,6 +20,7 @@ int			pg_topics_max_open_producers = 8192;
 int			pg_topics_max_members = 4096;
 int			pg_topics_segment_create_timeout = 30000;
 int			pg_topics_worker_naptime = 1000;
+int			pg_topics_rebalance_delay = 100;
 int			pg_topics_max_workers = 2;
 int			pg_topics_segment_cache_size = 4096;
 int			pg_topics_topic_cache_size = 1024;
@@ -63,6 +64,14 @@ pg_topics_define_gucs(bool preloading)
 							&pg_topics_topic_cache_size,
 							1024, 1, INT_MAX / 2,
 							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_topics.rebalance_delay",
+							"How long a new member of a consumer group waits for more members to join with it.",
+							"Members that join a group within this delay of each other are added in one rebalance (Kafka's group.initial.rebalance.delay.ms); each new one moves the end on by the delay, up to ten delays.  0 rebalances at every join.",
+							&pg_topics_rebalance_delay,
+							100, 0, 60000,
+							PGC_USERSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("pg_topics.worker_naptime",

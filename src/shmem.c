@@ -21,6 +21,7 @@
 #include "storage/shmem.h"
 
 #include "groups/heartbeat.h"
+#include "groups/join_window.h"
 #include "log/partition.h"
 #include "log/segment_maker.h"
 #include "preload.h"
@@ -39,6 +40,7 @@ pg_topics_shmem_request(void)
 	size = add_size(size, heartbeat_shmem_size());
 	size = add_size(size, worker_state_shmem_size());
 	size = add_size(size, segment_maker_shmem_size());
+	size = add_size(size, join_window_shmem_size());
 	RequestAddinShmemSpace(size);
 	RequestNamedLWLockTranche("pg_topics", 2);
 }
@@ -55,6 +57,7 @@ pg_topics_shmem_startup(void)
 	heartbeat_shmem_startup();
 	worker_state_shmem_startup();
 	segment_maker_shmem_startup();
+	join_window_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 	pg_topics_mark_loaded();
 }

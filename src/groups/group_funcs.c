@@ -24,6 +24,7 @@
 #include "args.h"
 #include "groups/group.h"
 #include "groups/heartbeat.h"
+#include "groups/join_window.h"
 #include "groups/positions.h"
 #include "log/fetch.h"
 #include "log/topic_tables.h"
@@ -127,6 +128,51 @@ call_join(Datum *args, char *nulls)
 	return tup;
 }
 
+/*
+ * call_join_members adds the members of a join window (join_window.c)
+ * and their session timeouts to a group, in one rebalance.  Caller is
+ * connected to SPI as the owner of schema topics_data.
+ */
+static void
+call_join_members(const char *topic, const char *group, char **members,
+				  int64 *timeouts_ms, int n, Datum *args, char *nulls)
+{
+	Oid			argtypes[7] = {TEXTOID, TEXTOID, TEXTARRAYOID, INTERVALARRAYOID,
+	TEXTOID, TEXTOID, OIDOID};
+	Datum		jargs[7];
+	char		jnulls[7];
+	Datum	   *names = palloc(sizeof(Datum) * n);
+	Datum	   *timeouts = palloc(sizeof(Datum) * n);
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		Interval   *iv = palloc0(sizeof(Interval));
+
+		iv->time = timeouts_ms[i] * 1000;
+		names[i] = CStringGetTextDatum(members[i]);
+		timeouts[i] = IntervalPGetDatum(iv);
+	}
+	jargs[0] = args[0];
+	jargs[1] = args[1];
+	jargs[2] = PointerGetDatum(construct_array(names, n, TEXTOID, -1, false,
+											   TYPALIGN_INT));
+	jargs[3] = PointerGetDatum(construct_array(timeouts, n, INTERVALOID,
+											   sizeof(Interval), false,
+											   TYPALIGN_DOUBLE));
+	jargs[4] = args[4];
+	jargs[5] = args[5];
+	jargs[6] = args[6];
+	memset(jnulls, ' ', sizeof(jnulls));
+	jnulls[4] = nulls[4];
+	jnulls[5] = nulls[5];
+	if (SPI_execute_with_args("SELECT topics_internal._join_members($1, $2, $3, $4, $5, $6, "
+							  "$7::pg_catalog.regrole)",
+							  7, argtypes, jargs, jnulls, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not add the members that joined consumer group \"%s\" of topic \"%s\" together",
+			 group, topic);
+}
+
 /* A member of this database, as the expiry sees it. */
 typedef struct ExpiryMember
 {
@@ -221,6 +267,7 @@ pg_topics_join(PG_FUNCTION_ARGS)
 	MemoryContext cxt = CurrentMemoryContext;
 	MemoryContext old;
 	bool		existed;
+	JoinSeat	seat;
 
 	PreventCommandIfReadOnly("topics.join()");
 	check_name(group, "consumer group");
@@ -261,7 +308,7 @@ pg_topics_join(PG_FUNCTION_ARGS)
 				 errhint("Valid values are \"earliest\", \"latest\" and \"none\".")));
 
 	/* an existing group: the caller may use it, with its strategy */
-	existed = group_lookup(topic, group, NULL, &gm);
+	existed = group_lookup(topic, group, member, &gm);
 	if (existed)
 	{
 		group_find(topic, group, NULL, false, &gm);
@@ -288,6 +335,29 @@ pg_topics_join(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
+
+	/*
+	 * A new member waits for the others that join with it, and they are all
+	 * added in one rebalance; then its own join finds it a member.
+	 */
+	if (!(existed && gm.is_member) &&
+		join_window_enter(topic->name, group, member, timeout_ms, &seat))
+	{
+		char	  **members;
+		int64	   *timeouts_ms;
+		int			n;
+
+		join_window_wait(&seat);
+		n = join_window_members(&seat, &members, &timeouts_ms);
+		if (n > 0)
+		{
+			as_owner_begin(&admin);
+			call_join_members(topic->name, group, members, timeouts_ms, n,
+							  args, nulls);
+			as_owner_end(&admin);
+		}
+	}
+
 	as_owner_begin(&admin);
 	tup = call_join(args, nulls);
 	values[0] = SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull);

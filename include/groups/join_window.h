@@ -1,0 +1,30 @@
+/*-------------------------------------------------------------------------
+ *
+ * join_window.h
+ *	  The join barrier of consumer groups: members that join within
+ *	  pg_topics.rebalance_delay of each other are added in one rebalance.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef JOIN_WINDOW_H
+#define JOIN_WINDOW_H
+
+#include "datatype/timestamp.h"
+
+/* A joiner's place in a window. */
+typedef struct JoinSeat
+{
+	int			slot;
+	TimestampTz opened;			/* tells the window from a later one */
+} JoinSeat;
+
+extern Size join_window_shmem_size(void);
+extern void join_window_shmem_startup(void);
+extern bool join_window_enter(const char *topic, const char *group,
+							  const char *member, int64 timeout_ms,
+							  JoinSeat *seat);
+extern void join_window_wait(JoinSeat *seat);
+extern int	join_window_members(JoinSeat *seat, char ***members,
+								int64 **timeouts_ms);
+
+#endif							/* JOIN_WINDOW_H */

@@ -1,0 +1,228 @@
+/*-------------------------------------------------------------------------
+ *
+ * join_window.c
+ *	  The join barrier of consumer groups, as Kafka's group coordinator
+ *	  waits group.initial.rebalance.delay.ms for more members: members that
+ *	  join a group within pg_topics.rebalance_delay of each other are added
+ *	  together, in one rebalance.
+ *
+ * Every join of a new member rebalanced its group at once, and bumped its
+ * generation: 64 members joining within a second made 64 rebalances, and
+ * every member already polling joined again after each.  Now the first new
+ * member of a group opens a window in shared memory; each one that joins
+ * while it is open is written in it and moves its end on by the delay (up
+ * to WINDOW_MAX_DELAYS delays after it opened); all wait until it closes.
+ * Then each of them adds every member of the window to the group, in one
+ * statement that rebalances only when it added someone
+ * (topics_internal._join_members): the first to get the group's row lock
+ * adds them all, and the others find themselves members, of the new
+ * generation.  If the first one's transaction rolls back, the next adds
+ * them.  A member that finds no free window, or a full one, joins alone,
+ * as before.
+ *
+ * A window holds the joiners of one role: one role's join adds no member
+ * for another (and _join_members checks the group's owner, which another
+ * role's window may have made meanwhile).  Windows are few and short: a
+ * window is free again WINDOW_KEEP_MS after it closed, long after its
+ * members have read it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "utils/timestamp.h"
+
+#include "groups/join_window.h"
+#include "guc.h"
+
+/* Windows open at once, for every database. */
+#define JOIN_WINDOWS		16
+
+/* Members one window holds; the next ones wait for a window of their own. */
+#define WINDOW_MEMBERS		64
+
+/* A window closes at most this many delays after it opened. */
+#define WINDOW_MAX_DELAYS	10
+
+/* A closed window is kept this long, for its members to read it. */
+#define WINDOW_KEEP_MS		60000
+
+/* A joiner looks whether its window closed at least this often. */
+#define WINDOW_CHECK_MS		50
+
+typedef struct WindowMember
+{
+	char		name[NAMEDATALEN];
+	int64		timeout_ms;
+} WindowMember;
+
+typedef struct JoinWindow
+{
+	Oid			dbid;			/* InvalidOid: never used */
+	Oid			role;			/* members join as this role alone */
+	char		topic[NAMEDATALEN];
+	char		group[NAMEDATALEN];
+	TimestampTz opened;
+	TimestampTz closes;
+	int			nmembers;
+	WindowMember members[WINDOW_MEMBERS];
+} JoinWindow;
+
+typedef struct JoinWindows
+{
+	slock_t		mutex;
+	JoinWindow	windows[JOIN_WINDOWS];
+} JoinWindows;
+
+static JoinWindows *Windows = NULL;
+
+Size
+join_window_shmem_size(void)
+{
+	return sizeof(JoinWindows);
+}
+
+void
+join_window_shmem_startup(void)
+{
+	bool		found;
+
+	Windows = ShmemInitStruct("pg_topics join windows", sizeof(JoinWindows),
+							  &found);
+	if (!found)
+	{
+		memset(Windows, 0, sizeof(JoinWindows));
+		SpinLockInit(&Windows->mutex);
+	}
+}
+
+/*
+ * join_window_enter writes a new member of a group into the group's open
+ * window, opening one if there is none, and sets *seat; returns false when
+ * the member is to join alone: no delay is set, or no window had room.
+ */
+bool
+join_window_enter(const char *topic, const char *group, const char *member,
+				  int64 timeout_ms, JoinSeat *seat)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	JoinWindow *w = NULL;
+	int			free_slot = -1;
+	int			i;
+
+	if (pg_topics_rebalance_delay <= 0)
+		return false;
+
+	SpinLockAcquire(&Windows->mutex);
+	for (i = 0; i < JOIN_WINDOWS; i++)
+	{
+		JoinWindow *c = &Windows->windows[i];
+
+		if (c->dbid == MyDatabaseId && c->role == GetUserId() && c->closes > now &&
+			c->nmembers < WINDOW_MEMBERS &&
+			strcmp(c->topic, topic) == 0 && strcmp(c->group, group) == 0)
+		{
+			w = c;
+			break;
+		}
+		if (free_slot < 0 &&
+			(!OidIsValid(c->dbid) ||
+			 TimestampDifferenceExceeds(c->closes, now, WINDOW_KEEP_MS)))
+			free_slot = i;
+	}
+	if (w == NULL && free_slot >= 0)
+	{
+		w = &Windows->windows[free_slot];
+		w->dbid = MyDatabaseId;
+		w->role = GetUserId();
+		strlcpy(w->topic, topic, NAMEDATALEN);
+		strlcpy(w->group, group, NAMEDATALEN);
+		w->opened = now;
+		w->closes = now;
+		w->nmembers = 0;
+	}
+	if (w != NULL)
+	{
+		for (i = 0; i < w->nmembers; i++)
+			if (strcmp(w->members[i].name, member) == 0)
+				break;
+		if (i == w->nmembers)
+		{
+			strlcpy(w->members[i].name, member, NAMEDATALEN);
+			w->members[i].timeout_ms = timeout_ms;
+			w->nmembers++;
+		}
+		w->closes = Min(Max(w->closes,
+							TimestampTzPlusMilliseconds(now, pg_topics_rebalance_delay)),
+						TimestampTzPlusMilliseconds(w->opened,
+													(int64) pg_topics_rebalance_delay * WINDOW_MAX_DELAYS));
+		seat->slot = w - Windows->windows;
+		seat->opened = w->opened;
+	}
+	SpinLockRelease(&Windows->mutex);
+	return w != NULL;
+}
+
+/*
+ * join_window_wait waits until the window of seat closes.
+ */
+void
+join_window_wait(JoinSeat *seat)
+{
+	for (;;)
+	{
+		JoinWindow *w = &Windows->windows[seat->slot];
+		TimestampTz closes;
+		TimestampTz now = GetCurrentTimestamp();
+
+		SpinLockAcquire(&Windows->mutex);
+		closes = w->opened == seat->opened ? w->closes : 0;
+		SpinLockRelease(&Windows->mutex);
+		if (now >= closes)
+			return;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Min(TimestampDifferenceMilliseconds(now, closes) + 1,
+							 WINDOW_CHECK_MS),
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * join_window_members copies the members of the window of seat and their
+ * session timeouts (in the caller's memory), and returns how many; 0 when
+ * the window was reused meanwhile.
+ */
+int
+join_window_members(JoinSeat *seat, char ***members, int64 **timeouts_ms)
+{
+	JoinWindow *w = &Windows->windows[seat->slot];
+	char	  **names = palloc(sizeof(char *) * WINDOW_MEMBERS);
+	int64	   *timeouts = palloc(sizeof(int64) * WINDOW_MEMBERS);
+	char		buf[WINDOW_MEMBERS][NAMEDATALEN];
+	int			n = 0;
+	int			i;
+
+	SpinLockAcquire(&Windows->mutex);
+	if (w->opened == seat->opened)
+	{
+		n = w->nmembers;
+		for (i = 0; i < n; i++)
+		{
+			memcpy(buf[i], w->members[i].name, NAMEDATALEN);
+			timeouts[i] = w->members[i].timeout_ms;
+		}
+	}
+	SpinLockRelease(&Windows->mutex);
+	for (i = 0; i < n; i++)
+		names[i] = pstrdup(buf[i]);
+	*members = names;
+	*timeouts_ms = timeouts;
+	return n;
+}

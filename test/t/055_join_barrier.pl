@@ -1,0 +1,111 @@
+
+# Copyright (c) 2025, pg_topics contributors
+
+# The join barrier (src/groups/join_window.c): members that join a group
+# within pg_topics.rebalance_delay of each other are added in one
+# rebalance, as Kafka's coordinator waits group.initial.rebalance.delay.ms.
+# Before, every new member rebalanced its group, and every member already
+# polling had to join again after each: 64 members joining within a
+# second took 29 s to settle (issue 10).
+#
+# Checked here: 20 members joining together make one generation, all
+# current, every partition assigned; with the delay at 0, one generation
+# per member as before; a member that already polls is woken once; and a
+# window holds the joiners of one role: a role that may not use a group
+# adds no member to it.
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('join_barrier');
+$node->init;
+$node->append_conf('postgresql.conf', q{
+shared_preload_libraries = 'pg_topics'
+max_connections = 60
+});
+$node->start;
+$node->safe_psql('postgres', q{
+CREATE EXTENSION pg_topics;
+SELECT topics.create_topic('jb', 64);
+CREATE ROLE r1 LOGIN;
+CREATE ROLE r2 LOGIN;
+GRANT SELECT ON topics_data.jb TO r1, r2;});
+
+# 20 clients join group $group at once (pgbench connects them all first)
+sub join_together
+{
+	my ($group, $opts, $name) = @_;
+	$node->pgbench(
+		"-n -c 20 -j 2 -t 1 $opts", 0, [qr/processed: 20\/20/], [qr/^$/],
+		$name,
+		{ "join_$group" => "SELECT generation FROM topics.join('$group', 'jb', 'm' || :client_id);" });
+}
+
+join_together('together', '', '20 members join a group at once');
+is( $node->safe_psql('postgres', q{
+SELECT generation, members FROM topics.groups WHERE group_name = 'together'}),
+	'1|20', 'one rebalance for the 20');
+is( $node->safe_psql('postgres', q{
+SELECT bool_and(current), sum(cardinality(partitions)), min(cardinality(partitions))
+  FROM topics.group_members WHERE group_name = 'together'}),
+	't|64|3', 'all current, every partition assigned, shared out');
+
+$ENV{PGOPTIONS} = '-c pg_topics.rebalance_delay=0';
+join_together('alone', '', '20 members join a group at once, no delay');
+delete $ENV{PGOPTIONS};
+is( $node->safe_psql('postgres', q{
+SELECT generation, members FROM topics.groups WHERE group_name = 'alone'}),
+	'20|20', 'with pg_topics.rebalance_delay = 0, a rebalance per member');
+
+# a member that polls is woken by the one rebalance of 10 newcomers
+$node->safe_psql('postgres', q{SELECT topics.join('polled', 'jb', 'first')});
+my $poller = $node->background_psql('postgres');
+$poller->query_until(qr/polling/, q{
+\echo polling
+SELECT count(*) FROM topics.poll('polled', 'jb', 'first', 10, '60 s');
+});
+$node->poll_query_until('postgres', q{
+SELECT count(*) > 0 FROM pg_stat_activity WHERE wait_event = 'Extension'
+   AND query LIKE '%topics.poll(%'})
+  or die 'the poll never waited';
+$node->pgbench(
+	'-n -c 10 -j 2 -t 1', 0, [qr/processed: 10\/10/], [qr/^$/],
+	'10 members join a group with a waiting member',
+	{ 'join_polled' => "SELECT generation FROM topics.join('polled', 'jb', 'n' || :client_id);" });
+ok($node->poll_query_until('postgres', q{
+SELECT count(*) = 0 FROM pg_stat_activity WHERE wait_event = 'Extension'
+   AND query LIKE '%topics.poll(%'}),
+	'the rebalance woke the waiting poll, well before its 60 s');
+$poller->quit;
+is( $node->safe_psql('postgres', q{
+SELECT generation, members FROM topics.groups WHERE group_name = 'polled'}),
+	'2|11', 'one rebalance for the 10 newcomers');
+
+# two roles join a new group in the same moment: one role's members get
+# it, the other role's are refused (42501) and are not members
+my $a = $node->background_psql('postgres', on_error_stop => 0);
+my $b = $node->background_psql('postgres', on_error_stop => 0);
+$a->query_safe('SET ROLE r1');
+$b->query_safe('SET ROLE r2');
+$a->query_until(qr/joining/, q{
+\echo joining
+SELECT generation FROM topics.join('contested', 'jb', 'mine');
+});
+$b->query_until(qr/joining/, q{
+\echo joining
+SELECT generation FROM topics.join('contested', 'jb', 'theirs');
+});
+$a->quit;
+$b->quit;
+is( $node->safe_psql('postgres', q{
+SELECT count(*), count(DISTINCT owner) FROM topics.group_members m
+  JOIN topics.consumer_group g ON g.topic = m.topic AND g.name = m.group_name
+ WHERE m.group_name = 'contested'}),
+	'1|1', 'a group made in the same moment holds the members of one role only');
+
+$node->stop;
+done_testing();
