@@ -4,7 +4,7 @@
 # run, whose helpers (sql, pgb_mix, median, div, per_second, log, die) and
 # tables (RESULTS, RATIOS, MEASURES, TARGET, SIDES, UNITS) it uses.
 
-SCALE_GROUPS=(segments partitions topics groups)
+SCALE_GROUPS=(segments partitions topics groups members)
 
 # Settings of the scale runs, beyond those of every run: PostgreSQL's
 # defaults (the lock table among them) that run lowers.
@@ -203,7 +203,6 @@ run_groups() {
             "largest lag of a group at the end of the producers' run: $lag messages"
     done
     ratio_per_round groups_50_producer_ratio groups_50 groups_none
-    run_members
 }
 
 # Members: 64 members join a new group of topic ms (64 partitions), each at
