@@ -267,6 +267,7 @@ pg_topics_join(PG_FUNCTION_ARGS)
 	MemoryContext cxt = CurrentMemoryContext;
 	MemoryContext old;
 	bool		existed;
+	bool		known;
 	JoinSeat	seat;
 
 	PreventCommandIfReadOnly("topics.join()");
@@ -309,6 +310,7 @@ pg_topics_join(PG_FUNCTION_ARGS)
 
 	/* an existing group: the caller may use it, with its strategy */
 	existed = group_lookup(topic, group, member, &gm);
+	known = existed && gm.is_member;
 	if (existed)
 	{
 		group_find(topic, group, NULL, false, &gm);
@@ -340,7 +342,7 @@ pg_topics_join(PG_FUNCTION_ARGS)
 	 * A new member waits for the others that join with it, and they are all
 	 * added in one rebalance; then its own join finds it a member.
 	 */
-	if (!(existed && gm.is_member) &&
+	if (!known &&
 		join_window_enter(topic->name, group, member, timeout_ms, &seat))
 	{
 		char	  **members;

@@ -54,6 +54,13 @@ SELECT bool_and(current), sum(cardinality(partitions)), min(cardinality(partitio
   FROM topics.group_members WHERE group_name = 'together'}),
 	't|64|3', 'all current, every partition assigned, shared out');
 
+# a known member that joins again (after a rebalance) waits for nobody
+is( $node->safe_psql('postgres', q{
+SET pg_topics.rebalance_delay = '5s';
+SELECT generation, clock_timestamp() - statement_timestamp() < interval '2.5 s'
+  FROM topics.join('together', 'jb', 'm3');}),
+	'1|t', 'a known member joins again at once');
+
 $ENV{PGOPTIONS} = '-c pg_topics.rebalance_delay=0';
 join_together('alone', '', '20 members join a group at once, no delay');
 delete $ENV{PGOPTIONS};
