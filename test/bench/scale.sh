@@ -208,35 +208,33 @@ run_groups() {
 # Members: 64 members join a new group of topic ms (64 partitions), each at
 # a random moment within a second (members_join.sql), then each joins once
 # more (members_resync.sql: a member added before a later rebalance learns
-# of it so; no rebalance).  members_64_settle_s is the time of the two runs
-# without their connection setup: then every member is current.
+# of it so; none when all joined in one).  Each join logs when it began and
+# ended; members_64_settle_s is the time from the first join's start to the
+# last join's end: then every member is current (printed).
 MEMBERS_N=64
 
-# pgbench_run_ms NAME PGBENCH-ARGS...: run pgbench, print its milliseconds
-# without the initial connection time.
-pgbench_run_ms() {
-    local name=$1 t0 t1 out conn
-    shift
-    t0=$(date +%s%N)
-    out=$(pgbench_output "$name" "$@") || exit 1
-    t1=$(date +%s%N)
-    conn=$(sed -n 's/^initial connection time = \([0-9.]*\) ms$/\1/p' <<<"$out")
-    awk -v a="$t0" -v b="$t1" -v c="${conn:-0}" 'BEGIN { printf "%.1f\n", (b - a) / 1e6 - c }'
-}
-
 run_members() {
-    local r ms1 ms2 state
-    sql "SELECT topics.create_topic('ms', $MEMBERS_N)" >/dev/null
+    local r settle state
+    sql "SELECT topics.create_topic('ms', $MEMBERS_N);
+         CREATE TABLE settle_log (g text, pass integer, started timestamptz,
+                                  ended timestamptz, generation integer)" >/dev/null
     for ((r = 0; r < SCALE_ROUNDS; r++)); do
-        ms1=$(pgbench_run_ms members -c "$MEMBERS_N" -j 2 -t 1 -D g="gs$r" -f "$SQLDIR/members_join.sql")
-        ms2=$(pgbench_run_ms members -c "$MEMBERS_N" -j 2 -t 1 -D g="gs$r" -f "$SQLDIR/members_resync.sql")
+        pgbench_output members -c "$MEMBERS_N" -j 2 -t 1 -D g="gs$r" \
+            -f "$SQLDIR/members_join.sql" >/dev/null || exit 1
+        pgbench_output members -c "$MEMBERS_N" -j 2 -t 1 -D g="gs$r" \
+            -f "$SQLDIR/members_resync.sql" >/dev/null || exit 1
+        settle=$(sql "SELECT round(extract(epoch FROM max(ended) - min(started))::numeric, 3)
+                        FROM settle_log WHERE g = 'gs$r'")
         state=$(sql "SELECT count(*) || ' members, generation ' || max(g.generation) ||
-                            ', all current: ' || bool_and(m.generation = g.generation)
+                            ', all current: ' || bool_and(m.generation = g.generation) ||
+                            ', first pass joins spread over ' ||
+                            (SELECT round(extract(epoch FROM max(started) - min(started))::numeric, 3)
+                               FROM settle_log WHERE g = 'gs$r' AND pass = 1) || ' s'
                        FROM topics.group_member m JOIN topics.consumer_group g
                          ON g.topic = m.topic AND g.name = m.group_name
                       WHERE g.name = 'gs$r'")
-        RESULTS[members_settle]+="$(awk -v a="$ms1" -v b="$ms2" 'BEGIN { printf "%.3f", (a + b) / 1000 }') "
-        log "members round $((r + 1))/$SCALE_ROUNDS: joins $ms1 ms, re-joins $ms2 ms; $state"
+        RESULTS[members_settle]+="$settle "
+        log "members round $((r + 1))/$SCALE_ROUNDS: settled in $settle s; $state"
     done
     RATIOS[members_64_settle_s]=${RESULTS[members_settle]}
 }
