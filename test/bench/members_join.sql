@@ -4,5 +4,5 @@
 \set d random(0, 999)
 \sleep :d ms
 INSERT INTO settle_log
-SELECT :g, 1, statement_timestamp(), clock_timestamp(), generation
+SELECT :g, 'm' || :client_id, 1, statement_timestamp(), clock_timestamp(), generation
   FROM topics.join(:g, 'ms', 'm' || :client_id, session_timeout => '1 hour');
