@@ -24,7 +24,7 @@ SELECT extversion FROM pg_extension WHERE extname = 'pg_topics';
 SELECT object FROM extension_objects ORDER BY object COLLATE "C";
 CREATE TABLE objects_0_2 AS SELECT object FROM extension_objects;
 
--- 0.3 adds columns and a function, and min_messages to poll
+-- 0.3 adds columns and functions, and min_messages to poll
 ALTER EXTENSION pg_topics UPDATE TO '0.3';
 SELECT extversion FROM pg_extension WHERE extname = 'pg_topics';
 (SELECT object FROM objects_0_2 EXCEPT SELECT object FROM extension_objects)
