@@ -723,6 +723,8 @@ SELECT count(*) FROM topics.produce_batch('gmin', ARRAY['a', 'b'], partition => 
 SELECT count(*) FROM topics.produce_batch('gmin', ARRAY['c'], partition => 1);
 SELECT count(*) FROM topics.poll('gm', 'gmin', 'm', 10, '0', min_messages => 0);
 \echo :SQLSTATE
+SELECT count(*) FROM topics.poll('gm', 'gmin', 'm', 10, '0', min_messages => 11);
+\echo :SQLSTATE
 SELECT count(*) FROM topics.poll('gm', 'gmin', 'm', 10, '0', min_messages => NULL);
 \echo :SQLSTATE
 SELECT count(*) AS polled,

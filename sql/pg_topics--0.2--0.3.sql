@@ -144,3 +144,107 @@ $$;
 COMMENT ON FUNCTION topics_internal._join_members(text, text, text[], interval[], text, text, regrole) IS
     'Internal: add the members that joined a group together, in one rebalance';
 REVOKE EXECUTE ON FUNCTION topics_internal._join_members(text, text, text[], interval[], text, text, regrole) FROM PUBLIC;
+
+-- _join as in 0.2, with a known member's re-sync under a share lock on the
+-- group's row: the members of a join window, and every member after a
+-- rebalance, re-sync side by side instead of one after another.  Anything
+-- else (a new member, a group to claim or to change) takes the row
+-- exclusively, as before; the share lock is taken only once the plain
+-- look says a re-sync is all it needs.
+CREATE OR REPLACE FUNCTION topics_internal._join(p_topic text, p_group text, p_member text,
+                                      p_timeout interval, p_strategy text, p_reset text,
+                                      p_role regrole,
+                                      OUT member text, OUT generation integer,
+                                      OUT partitions integer[])
+RETURNS record
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    g   topics.consumer_group;
+    m   topics.group_member;
+BEGIN
+    SELECT * INTO g FROM topics.consumer_group cg
+     WHERE cg.topic OPERATOR(pg_catalog.=) p_topic
+       AND cg.name OPERATOR(pg_catalog.=) p_group;
+    IF FOUND AND g.owner IS NOT NULL AND g.generation OPERATOR(pg_catalog.>) 0
+       AND (p_reset IS NULL OR p_reset OPERATOR(pg_catalog.=) g.auto_offset_reset)
+       AND (p_strategy IS NULL OR p_strategy OPERATOR(pg_catalog.=) g.strategy)
+       AND EXISTS (SELECT FROM topics.group_member gm
+                    WHERE gm.topic OPERATOR(pg_catalog.=) p_topic
+                      AND gm.group_name OPERATOR(pg_catalog.=) p_group
+                      AND gm.member OPERATOR(pg_catalog.=) p_member) THEN
+        SELECT * INTO STRICT g FROM topics.consumer_group cg
+         WHERE cg.topic OPERATOR(pg_catalog.=) p_topic
+           AND cg.name OPERATOR(pg_catalog.=) p_group
+           FOR SHARE;
+        UPDATE topics.group_member gm
+           SET generation = g.generation, session_timeout = p_timeout
+         WHERE gm.topic OPERATOR(pg_catalog.=) p_topic
+           AND gm.group_name OPERATOR(pg_catalog.=) p_group
+           AND gm.member OPERATOR(pg_catalog.=) p_member;
+        IF FOUND THEN
+            member := p_member;
+            generation := g.generation;
+            partitions := ARRAY(SELECT a.partition FROM topics.group_assignment a
+                                 WHERE a.topic OPERATOR(pg_catalog.=) p_topic
+                                   AND a.group_name OPERATOR(pg_catalog.=) p_group
+                                   AND a.member OPERATOR(pg_catalog.=) p_member
+                                 ORDER BY a.partition);
+            RETURN;
+        END IF;
+        -- expired or removed meanwhile: joins anew below
+    END IF;
+
+    INSERT INTO topics.consumer_group AS cg (topic, name, owner, strategy, auto_offset_reset)
+    VALUES (p_topic, p_group, p_role, coalesce(p_strategy, 'range'), coalesce(p_reset, 'latest'))
+    ON CONFLICT (topic, name) DO NOTHING;
+    SELECT * INTO STRICT g FROM topics.consumer_group cg
+     WHERE cg.topic OPERATOR(pg_catalog.=) p_topic
+       AND cg.name OPERATOR(pg_catalog.=) p_group
+       FOR UPDATE;
+
+    IF g.owner IS NULL THEN
+        UPDATE topics.consumer_group cg SET owner = p_role
+         WHERE cg.topic OPERATOR(pg_catalog.=) p_topic AND cg.name OPERATOR(pg_catalog.=) p_group;
+    END IF;
+    IF p_strategy IS NOT NULL AND p_strategy OPERATOR(pg_catalog.<>) g.strategy THEN
+        RAISE EXCEPTION 'consumer group "%" uses assignment strategy "%"', p_group, g.strategy
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The member asked for "%s"; all members of a group use one strategy.', p_strategy),
+                  HINT = 'Join with the group''s strategy, or use another group name.';
+    END IF;
+    IF p_reset IS NOT NULL AND p_reset OPERATOR(pg_catalog.<>) g.auto_offset_reset THEN
+        UPDATE topics.consumer_group cg SET auto_offset_reset = p_reset
+         WHERE cg.topic OPERATOR(pg_catalog.=) p_topic AND cg.name OPERATOR(pg_catalog.=) p_group;
+    END IF;
+
+    SELECT * INTO m FROM topics.group_member gm
+     WHERE gm.topic OPERATOR(pg_catalog.=) p_topic
+       AND gm.group_name OPERATOR(pg_catalog.=) p_group
+       AND gm.member OPERATOR(pg_catalog.=) p_member;
+    IF NOT FOUND THEN
+        INSERT INTO topics.group_member AS gm (topic, group_name, member, generation, session_timeout)
+        VALUES (p_topic, p_group, p_member, g.generation, p_timeout);
+        generation := topics_internal._rebalance(p_topic, p_group);
+    ELSE
+        -- a known member re-syncs to the current generation: no rebalance
+        generation := g.generation;
+        IF generation OPERATOR(pg_catalog.=) 0 THEN
+            generation := topics_internal._rebalance(p_topic, p_group);
+        END IF;
+    END IF;
+    UPDATE topics.group_member gm
+       SET generation = _join.generation, session_timeout = p_timeout
+     WHERE gm.topic OPERATOR(pg_catalog.=) p_topic
+       AND gm.group_name OPERATOR(pg_catalog.=) p_group
+       AND gm.member OPERATOR(pg_catalog.=) p_member;
+
+    member := p_member;
+    partitions := ARRAY(SELECT a.partition FROM topics.group_assignment a
+                         WHERE a.topic OPERATOR(pg_catalog.=) p_topic
+                           AND a.group_name OPERATOR(pg_catalog.=) p_group
+                           AND a.member OPERATOR(pg_catalog.=) p_member
+                         ORDER BY a.partition);
+END
+$$;

@@ -71,7 +71,7 @@ pg_topics_define_gucs(bool preloading)
 							"Members that join a group within this delay of each other are added in one rebalance (Kafka's group.initial.rebalance.delay.ms); each new one moves the end on by the delay, up to ten delays.  0 rebalances at every join.",
 							&pg_topics_rebalance_delay,
 							100, 0, 60000,
-							PGC_USERSET, GUC_UNIT_MS,
+							PGC_SUSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("pg_topics.worker_naptime",

@@ -24,6 +24,7 @@ extern bool join_window_enter(const char *topic, const char *group,
 							  const char *member, int64 timeout_ms,
 							  JoinSeat *seat);
 extern void join_window_wait(JoinSeat *seat);
+extern bool join_window_claim(JoinSeat *seat);
 extern int	join_window_members(JoinSeat *seat, char ***members,
 								int64 **timeouts_ms);
 

@@ -55,7 +55,8 @@ extern int64 partition_resume_offset(PartitionState *state);
 extern bool partition_wait(PartitionState *state, int64 from_offset,
 						   TimestampTz deadline, PartitionBounds *bounds);
 extern void partition_wait_for(PartitionState *state);
-extern void partition_wait_sleep(int64 need, long timeout_ms);
+extern void partition_wait_arm(int64 want);
+extern void partition_wait_sleep(int64 ready, long timeout_ms);
 extern void partition_wait_done(void);
 extern uint32 partition_rebalances(PartitionState *state);
 extern void partition_rebalanced_at_commit(const char *topic);

@@ -202,11 +202,12 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 	pg_topics_check_max_messages(max, "poll");
 	/* (the 0.2 SQL objects call this without min_messages) */
 	min = PG_NARGS() > 5 ? PG_GETARG_INT32(5) : 1;
-	if (min < 1)
+	if (min < 1 || min > max)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid min_messages %d", min),
-				 errdetail("A poll returns once at least min_messages messages are there, or max_wait passed; min_messages is at least 1.")));
+				 errdetail("A poll returns once at least min_messages messages are there, or max_wait passed; min_messages is from 1 to max_messages (%d).",
+						   max)));
 	PreventCommandIfReadOnly("topics.poll()");
 
 	group_check_member(topic, group, member, &gm);
@@ -229,7 +230,8 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 		while (GetCurrentTimestamp() < deadline &&
 			   poll_still_member(topic, &gm, member, &checked))
 		{
-			partition_wait_sleep(PG_INT32_MAX, poll_sleep_ms(deadline));
+			partition_wait_arm(PG_INT32_MAX);
+			partition_wait_sleep(0, poll_sleep_ms(deadline));
 			if (partition_rebalances(topic_state) != rebalances)
 				checked = 0;
 		}
@@ -243,6 +245,10 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 	{
 		int64		ready = 0;
 		TimestampTz now;
+
+		/* commits from now on count off what the poll waits for */
+		if (waiting)
+			partition_wait_arm(min);
 
 		/* where each partition is read from: this transaction's, or committed */
 		for (i = 0; i < gm.nassigned; i++)
@@ -351,7 +357,7 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 		}
 		if (!poll_still_member(topic, &gm, member, &checked))
 			break;
-		partition_wait_sleep(min - ready, poll_sleep_ms(deadline));
+		partition_wait_sleep(ready, poll_sleep_ms(deadline));
 
 		/* a rebalance of the topic's groups: is this one still a member? */
 		if (partition_rebalances(topic_state) != rebalances)

@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -129,6 +130,50 @@ call_join(Datum *args, char *nulls)
 }
 
 /*
+ * The new members that joined through a window in this transaction, in
+ * TopTransactionContext: another member of the window may have added them
+ * in its own transaction, which this one's rollback does not undo, so
+ * their heartbeats are made old at the rollback and the worker expires
+ * them at its next round, not after their session timeout.
+ */
+static List *window_joins = NIL;
+static bool window_callback_registered = false;
+
+static void
+window_joins_end(XactEvent event, void *arg)
+{
+	ListCell   *lc;
+
+	if (event == XACT_EVENT_ABORT)
+	{
+		foreach(lc, window_joins)
+			member_seen_long_ago(*(uint64 *) lfirst(lc));
+	}
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE)
+		window_joins = NIL;
+}
+
+/*
+ * remember_window_join notes a member that joined through a window.
+ */
+static void
+remember_window_join(uint64 key)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+	uint64	   *k = palloc(sizeof(uint64));
+
+	if (!window_callback_registered)
+	{
+		RegisterXactCallback(window_joins_end, NULL);
+		window_callback_registered = true;
+	}
+	*k = key;
+	window_joins = lappend(window_joins, k);
+	MemoryContextSwitchTo(old);
+}
+
+/*
  * call_join_members adds the members of a join window (join_window.c)
  * and their session timeouts to a group, in one rebalance.  Caller is
  * connected to SPI as the owner of schema topics_data.
@@ -143,6 +188,7 @@ call_join_members(const char *topic, const char *group, char **members,
 	char		jnulls[7];
 	Datum	   *names = palloc(sizeof(Datum) * n);
 	Datum	   *timeouts = palloc(sizeof(Datum) * n);
+	MemoryContext cxt = CurrentMemoryContext;
 	int			i;
 
 	for (i = 0; i < n; i++)
@@ -166,11 +212,26 @@ call_join_members(const char *topic, const char *group, char **members,
 	memset(jnulls, ' ', sizeof(jnulls));
 	jnulls[4] = nulls[4];
 	jnulls[5] = nulls[5];
-	if (SPI_execute_with_args("SELECT topics_internal._join_members($1, $2, $3, $4, $5, $6, "
-							  "$7::pg_catalog.regrole)",
-							  7, argtypes, jargs, jnulls, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not add the members that joined consumer group \"%s\" of topic \"%s\" together",
-			 group, topic);
+	PG_TRY();
+	{
+		if (SPI_execute_with_args("SELECT topics_internal._join_members($1, $2, $3, $4, $5, $6, "
+								  "$7::pg_catalog.regrole)",
+								  7, argtypes, jargs, jnulls, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not add the members that joined consumer group \"%s\" of topic \"%s\" together",
+				 group, topic);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		/* as call_join: the context would only tell of pg_topics's insides */
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		edata->context = NULL;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
 }
 
 /* A member of this database, as the expiry sees it. */
@@ -349,14 +410,24 @@ pg_topics_join(PG_FUNCTION_ARGS)
 		int64	   *timeouts_ms;
 		int			n;
 
+		GroupMember now;
+
+		remember_window_join(member_key(topic->name, group, member));
 		join_window_wait(&seat);
 		n = join_window_members(&seat, &members, &timeouts_ms);
-		if (n > 0)
+		while (n > 0)
 		{
-			as_owner_begin(&admin);
-			call_join_members(topic->name, group, members, timeouts_ms, n,
-							  args, nulls);
-			as_owner_end(&admin);
+			if (join_window_claim(&seat))
+			{
+				as_owner_begin(&admin);
+				call_join_members(topic->name, group, members, timeouts_ms, n,
+								  args, nulls);
+				as_owner_end(&admin);
+				break;
+			}
+			/* another one added them, unless its transaction rolled back */
+			if (group_lookup(topic, group, member, &now) && now.is_member)
+				break;
 		}
 	}
 

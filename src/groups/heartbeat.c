@@ -207,6 +207,26 @@ member_seen_at(uint64 member)
 }
 
 /*
+ * member_seen_long_ago makes a member's heartbeat as old as can be, so
+ * that the worker's next round expires it, unless it is seen meanwhile.
+ */
+void
+member_seen_long_ago(uint64 member)
+{
+	MemberKey	key;
+	MemberEntry *entry;
+
+	memset(&key, 0, sizeof(key));
+	key.dbid = MyDatabaseId;
+	key.member = member;
+	LWLockAcquire(HeartbeatShared->lock, LW_EXCLUSIVE);
+	entry = hash_search(MemberHash, &key, HASH_FIND, NULL);
+	if (entry != NULL)
+		entry->last_seen = 1;
+	LWLockRelease(HeartbeatShared->lock);
+}
+
+/*
  * member_forget drops a member's heartbeat.
  */
 void

@@ -12,12 +12,12 @@
  * member of a group opens a window in shared memory; each one that joins
  * while it is open is written in it and moves its end on by the delay (up
  * to WINDOW_MAX_DELAYS delays after it opened); all wait until it closes.
- * Then each of them adds every member of the window to the group, in one
- * statement that rebalances only when it added someone
- * (topics_internal._join_members): the first to get the group's row lock
- * adds them all, and the others find themselves members, of the new
- * generation.  If the first one's transaction rolls back, the next adds
- * them.  A member that finds no free window, or a full one, joins alone,
+ * Then the first of them to claim the window adds every member of it to
+ * the group, in one statement that rebalances once
+ * (topics_internal._join_members); the others wait for its transaction
+ * to end (they hold no lock it needs), find themselves members of the new
+ * generation, and re-sync side by side.  If the adder's transaction rolls
+ * back, the next one claims the window and adds them.  A member that finds no free window, or a full one, joins alone,
  * as before.
  *
  * A window holds the joiners of one role: one role's join adds no member
@@ -30,9 +30,11 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "utils/timestamp.h"
@@ -69,6 +71,7 @@ typedef struct JoinWindow
 	char		group[NAMEDATALEN];
 	TimestampTz opened;
 	TimestampTz closes;
+	TransactionId adder;		/* the transaction adding the members */
 	int			nmembers;
 	WindowMember members[WINDOW_MEMBERS];
 } JoinWindow;
@@ -115,7 +118,9 @@ join_window_enter(const char *topic, const char *group, const char *member,
 	int			free_slot = -1;
 	int			i;
 
-	if (pg_topics_rebalance_delay <= 0)
+	/* a name longer than the window holds joins alone */
+	if (pg_topics_rebalance_delay <= 0 || strlen(group) >= NAMEDATALEN ||
+		strlen(member) >= NAMEDATALEN)
 		return false;
 
 	SpinLockAcquire(&Windows->mutex);
@@ -144,6 +149,7 @@ join_window_enter(const char *topic, const char *group, const char *member,
 		strlcpy(w->group, group, NAMEDATALEN);
 		w->opened = now;
 		w->closes = now;
+		w->adder = InvalidTransactionId;
 		w->nmembers = 0;
 	}
 	if (w != NULL)
@@ -225,4 +231,34 @@ join_window_members(JoinSeat *seat, char ***members, int64 **timeouts_ms)
 	*members = names;
 	*timeouts_ms = timeouts;
 	return n;
+}
+
+/*
+ * join_window_claim makes the current transaction the one that adds the
+ * members of the window of seat, and returns true; or, when another
+ * transaction does, waits until it ends and returns false (the caller then
+ * looks whether it is a member: if that transaction rolled back, it claims
+ * the window in turn).
+ */
+bool
+join_window_claim(JoinSeat *seat)
+{
+	JoinWindow *w = &Windows->windows[seat->slot];
+	TransactionId mine = GetTopTransactionId();
+	TransactionId adder;
+
+	SpinLockAcquire(&Windows->mutex);
+	adder = w->opened == seat->opened ? w->adder : mine;
+	if (!TransactionIdIsValid(adder))
+		adder = w->adder = mine;
+	SpinLockRelease(&Windows->mutex);
+	if (TransactionIdEquals(adder, mine))
+		return true;
+
+	XactLockTableWait(adder, NULL, NULL, XLTW_None);
+	SpinLockAcquire(&Windows->mutex);
+	if (w->opened == seat->opened && TransactionIdEquals(w->adder, adder))
+		w->adder = InvalidTransactionId;
+	SpinLockRelease(&Windows->mutex);
+	return false;
 }

@@ -1216,16 +1216,34 @@ partition_wait_for(PartitionState *state)
 }
 
 /*
- * partition_wait_sleep sleeps until the partitions waited for made need
- * more messages readable (need 0: until any commit moves one of them; a
- * rebalance wakes it in any case), or timeout_ms pass.
+ * partition_wait_arm sets how many messages the poll waits for, before it
+ * looks at its partitions: the commits from then on count off theirs.
  */
 void
-partition_wait_sleep(int64 need, long timeout_ms)
+partition_wait_arm(int64 want)
 {
 	if (MyProc->pgprocno < MaxBackends)
 		pg_atomic_write_u32(&PollNeed[MyProc->pgprocno],
-							(uint32) Min(Max(need, 1), PG_INT32_MAX));
+							(uint32) Min(Max(want, 1), PG_INT32_MAX));
+}
+
+/*
+ * partition_wait_sleep counts off the ready messages the poll's look found
+ * after partition_wait_arm, and sleeps until commits make the rest
+ * readable (a rebalance wakes it in any case), or timeout_ms pass.  A
+ * commit between the arming and the look counts twice: the poll wakes
+ * early, never late.
+ */
+void
+partition_wait_sleep(int64 ready, long timeout_ms)
+{
+	if (MyProc->pgprocno < MaxBackends &&
+		(int32) pg_atomic_sub_fetch_u32(&PollNeed[MyProc->pgprocno],
+										(uint32) Min(Max(ready, 0), PG_INT32_MAX)) <= 0)
+	{
+		CHECK_FOR_INTERRUPTS();
+		return;
+	}
 	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 					 Max(timeout_ms, 0), PG_WAIT_EXTENSION);
 	ResetLatch(MyLatch);
@@ -1479,6 +1497,8 @@ partition_xact_callback(XactEvent event, void *arg)
 				LWLockRelease(&state->lock);
 			}
 			n_xact_producers = 0;
+			if (my_waits != NIL)
+				partition_wait_done();
 			/* a dropped table's state is found gone by partition_maintain */
 			dropped_partitions = NIL;
 			dropped_extension = InvalidSubTransactionId;
@@ -1503,6 +1523,9 @@ partition_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 
 	if (event != SUBXACT_EVENT_COMMIT_SUB && event != SUBXACT_EVENT_ABORT_SUB)
 		return;
+	/* a poll that an error ended waits no more */
+	if (event == SUBXACT_EVENT_ABORT_SUB && my_waits != NIL)
+		partition_wait_done();
 	foreach(lc, dropped_partitions)
 	{
 		DroppedPartition *dp = lfirst(lc);

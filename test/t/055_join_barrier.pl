@@ -20,6 +20,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(time);
 
 my $node = PostgreSQL::Test::Cluster->new('join_barrier');
 $node->init;
@@ -60,6 +61,13 @@ SET pg_topics.rebalance_delay = '5s';
 SELECT generation, clock_timestamp() - statement_timestamp() < interval '2.5 s'
   FROM topics.join('together', 'jb', 'm3');}),
 	'1|t', 'a known member joins again at once');
+
+# a member name longer than a window holds joins alone, whole (review 4:
+# a cut copy of it was added as a second member)
+is( $node->safe_psql('postgres', q{
+SELECT generation, cardinality(partitions) FROM topics.join('long', 'jb', repeat('m', 70));
+SELECT count(*), max(length(member)) FROM topics.group_members WHERE group_name = 'long';}),
+	"1|64\n1|70", 'a member of a long name joins once, under its whole name');
 
 $ENV{PGOPTIONS} = '-c pg_topics.rebalance_delay=0';
 join_together('alone', '', '20 members join a group at once, no delay');
@@ -113,6 +121,31 @@ SELECT count(*), count(DISTINCT owner) FROM topics.group_members m
   JOIN topics.consumer_group g ON g.topic = m.topic AND g.name = m.group_name
  WHERE m.group_name = 'contested'}),
 	'1|1', 'a group made in the same moment holds the members of one role only');
+
+# a member whose join rolls back after another member of its window added
+# it (review 4) is expired at the worker's next round, not after its
+# session timeout (45 s)
+my $rb = $node->background_psql('postgres');
+$rb->query_until(qr/joining/, q{
+SET pg_topics.rebalance_delay = '1s';
+\echo joining
+BEGIN;
+SELECT generation FROM topics.join('gA', 'jb', 'a');
+SELECT pg_sleep(2);
+ROLLBACK;
+});
+$node->safe_psql('postgres', q{SELECT pg_sleep(0.3)});
+my $t0 = time();
+is( $node->safe_psql('postgres', q{SELECT generation FROM topics.join('gA', 'jb', 'b')}),
+	'1', 'b joins in the window of a');
+$rb->quit;
+ok( $node->poll_query_until('postgres', q{
+SELECT count(*) = 1 FROM topics.group_members WHERE group_name = 'gA'}),
+	'the member whose join rolled back goes');
+cmp_ok(time() - $t0, '<', 20, 'at the next round, not after its session timeout');
+is( $node->safe_psql('postgres', q{
+SELECT member, cardinality(partitions) FROM topics.join('gA', 'jb', 'b')}),
+	'b|64', 'and b gets every partition');
 
 $node->stop;
 done_testing();
