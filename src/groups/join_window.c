@@ -43,7 +43,7 @@
 #include "guc.h"
 
 /* Windows open at once, for every database. */
-#define JOIN_WINDOWS		16
+#define JOIN_WINDOWS		64
 
 /* Members one window holds; the next ones wait for a window of their own. */
 #define WINDOW_MEMBERS		64
@@ -52,7 +52,7 @@
 #define WINDOW_MAX_DELAYS	10
 
 /* A closed window is kept this long, for its members to read it. */
-#define WINDOW_KEEP_MS		60000
+#define WINDOW_KEEP_MS		2000
 
 /* A joiner looks whether its window closed at least this often. */
 #define WINDOW_CHECK_MS		50

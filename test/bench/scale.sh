@@ -206,7 +206,8 @@ run_groups() {
 }
 
 # Members: 64 members join a new group of topic ms (64 partitions), each at
-# a random moment within a second (members_join.sql), then each joins once
+# a random moment of the same second, from backends that joined a group of
+# their own before (members_join.sql), then each joins once
 # more (members_resync.sql: a member added before a later rebalance learns
 # of it so; none when all joined in one).  Each join logs when it began and
 # ended; members_64_settle_s is the time from the first join's start until
@@ -220,7 +221,7 @@ run_members() {
          CREATE TABLE settle_log (g text, member text, pass integer, started timestamptz,
                                   ended timestamptz, generation integer)" >/dev/null
     for ((r = 0; r < SCALE_ROUNDS; r++)); do
-        pgbench_output members -c "$MEMBERS_N" -j 2 -t 1 -D g="gs$r" \
+        pgbench_output members -c "$MEMBERS_N" -j 2 -t 1 -D g="gs$r" -D start=$(($(date +%s) + 3)) \
             -f "$SQLDIR/members_join.sql" >/dev/null || exit 1
         pgbench_output members -c "$MEMBERS_N" -j 2 -t 1 -D g="gs$r" \
             -f "$SQLDIR/members_resync.sql" >/dev/null || exit 1
