@@ -38,7 +38,12 @@
  *           (at lock release), and a statement that reads nothing.
  *
  * Kinds rotate (sample i starts with kind i % 5), so that drift and noise
- * hit all of them.  The caller has created topics lt and nt and made member
+ * hit all of them.  With a third argument "members", a run takes two kinds
+ * (--scale, members: members_64_wake_p50_over_1): poll, and
+ *   poll_64: as poll, by member m00 of group lg64 of topic lt64 (64
+ *           partitions), whose 63 other members long-poll their own
+ *           partitions meanwhile (the caller runs them); the producer
+ *           writes to partition 0, m00's.  The caller has created topics lt and nt and made member
  * m of group lg join lt, with a session timeout longer than the run.
  *
  * stdout, one line per kind: "<kind> <p50 ms> <p99 ms> <mean ms> <max ms>".
@@ -54,6 +59,7 @@
 #include "libpq-fe.h"
 
 #define POLL_SQL "SELECT msg_offset FROM topics.poll('lg', 'lt', 'm', 10, '10 s')"
+#define POLL_64_SQL "SELECT msg_offset FROM topics.poll('lg64', 'lt64', 'm00', 10, '10 s')"
 #define LOCK_KEY "29809"
 
 static PGconn *consumer;
@@ -237,20 +243,40 @@ commit_and_await(const char *what)
  * arrives after the commit that writes the new position (the measure).
  */
 static double
-sample_poll(bool in_xact)
+sample_poll_of(const char *poll_sql, const char *produce_sql, bool in_xact)
 {
 	double		latency;
 
 	if (in_xact)
 		exec_ok(consumer, "BEGIN");
-	if (!PQsendQuery(consumer, POLL_SQL))
+	if (!PQsendQuery(consumer, poll_sql))
 		die("could not send the poll", consumer);
 	wait_state("Extension", NULL);
-	exec_ok(producer, "BEGIN; SELECT topics.produce('lt', 'x')");
+	exec_ok(producer, produce_sql);
 	latency = commit_and_await("the poll");
 	if (in_xact)
 		exec_ok(consumer, "COMMIT");
 	return latency;
+}
+
+static double
+sample_poll(bool in_xact)
+{
+	return sample_poll_of(POLL_SQL, "BEGIN; SELECT topics.produce('lt', 'x')",
+						  in_xact);
+}
+
+/*
+ * sample_poll_64: a poll sample of member m00 of group lg64, whose 63 other
+ * members poll topic lt64 meanwhile (the caller runs them): the producer
+ * writes to partition 0, m00's.
+ */
+static double
+sample_poll_64(void)
+{
+	return sample_poll_of(POLL_64_SQL,
+						  "BEGIN; SELECT topics.produce('lt64', 'x', partition => 0)",
+						  false);
 }
 
 /*
@@ -295,10 +321,14 @@ sample_lock(void)
 }
 
 /* The kinds of samples, in the order of the output lines. */
-#define NKINDS 5
+#define NKINDS 6
 static const char *const kind_names[NKINDS] = {
-	"poll", "notify", "poll_in_xact", "notify_wal", "lock_in_xact"
+	"poll", "notify", "poll_in_xact", "notify_wal", "lock_in_xact", "poll_64"
 };
+
+/* The kinds a run takes: the first five, or with "members" poll and poll_64. */
+static int	run_kinds[NKINDS] = {0, 1, 2, 3, 4};
+static int	nrun = 5;
 
 static double
 sample(int kind)
@@ -313,8 +343,10 @@ sample(int kind)
 			return sample_poll(true);
 		case 3:
 			return sample_notify(true);
-		default:
+		case 4:
 			return sample_lock();
+		default:
+			return sample_poll_64();
 	}
 }
 
@@ -362,10 +394,17 @@ main(int argc, char **argv)
 				k;
 	double	   *lat[NKINDS];
 
-	if (argc != 3 || (samples = atoi(argv[2])) < 1)
+	if (argc < 3 || argc > 4 || (samples = atoi(argv[2])) < 1 ||
+		(argc == 4 && strcmp(argv[3], "members") != 0))
 	{
-		fprintf(stderr, "usage: %s CONNINFO SAMPLES\n", argv[0]);
+		fprintf(stderr, "usage: %s CONNINFO SAMPLES [members]\n", argv[0]);
 		return 2;
+	}
+	if (argc == 4)
+	{
+		run_kinds[0] = 0;
+		run_kinds[1] = 5;
+		nrun = 2;
 	}
 	consumer = PQconnectdb(argv[1]);
 	producer = PQconnectdb(argv[1]);
@@ -386,18 +425,18 @@ main(int argc, char **argv)
 	/* warm-up: caches, plans, the code paths of every kind; discarded */
 	warmup = samples / 10 < 20 ? 20 : samples / 10;
 	for (i = 0; i < warmup; i++)
-		for (k = 0; k < NKINDS; k++)
-			sample(k);
-	/* sample i runs the kinds in a rotated order, starting with kind i % NKINDS */
+		for (k = 0; k < nrun; k++)
+			sample(run_kinds[k]);
+	/* sample i runs the kinds in a rotated order, starting with kind i % nrun */
 	for (i = 0; i < samples; i++)
-		for (k = 0; k < NKINDS; k++)
+		for (k = 0; k < nrun; k++)
 		{
-			int			kind = (i + k) % NKINDS;
+			int			kind = run_kinds[(i + k) % nrun];
 
 			lat[kind][i] = sample(kind);
 		}
-	for (k = 0; k < NKINDS; k++)
-		report(kind_names[k], lat[k], samples);
+	for (k = 0; k < nrun; k++)
+		report(kind_names[run_kinds[k]], lat[run_kinds[k]], samples);
 	PQfinish(consumer);
 	PQfinish(producer);
 	PQfinish(watcher);

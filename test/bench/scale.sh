@@ -247,9 +247,47 @@ run_members() {
         log "members round $((r + 1))/$SCALE_ROUNDS: settled in $settle s; $state"
     done
     RATIOS[members_64_settle_s]=${RESULTS[members_settle]}
+    run_members_wake
+}
+
+# Wake-ups: longpoll.c's poll samples (commit -> wake-up of a member's long
+# poll, one member in group lg of topic lt) interleaved with those of member
+# m00 of group lg64 of topic lt64 (64 partitions), while the group's 63
+# other members long-poll their own partitions (members_poll.sql).
+run_members_wake() {
+    local r out p1 p64 pid
+    sql "SET pg_topics.rebalance_delay = 0;
+         SELECT topics.create_topic('lt64', 64);
+         SELECT count(*) FROM generate_series(0, 63) i,
+                LATERAL topics.join('lg64', 'lt64', 'm' || lpad(i::text, 2, '0'), '1 h',
+                                    auto_offset_reset => 'latest');
+         SELECT count(*) FROM generate_series(0, 63) i,
+                LATERAL topics.join('lg64', 'lt64', 'm' || lpad(i::text, 2, '0'), '1 h');" >/dev/null
+    for ((r = 0; r < SCALE_ROUNDS; r++)); do
+        as_pg pgbench -n -M prepared -h "$ROOT" -p "$PORT" -U postgres -c 63 -j 2 -T 600 \
+            -f "$SQLDIR/members_poll.sql" bench >/dev/null 2>&1 &
+        pid=$!
+        sleep 2
+        out=$(as_pg "$LONGPOLL" "host=127.0.0.1 port=$PORT user=postgres dbname=bench" \
+            "$LATENCY_SAMPLES" members) || die "longpoll members failed"
+        kill "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        p1=$(awk '$1 == "poll" { print $2 }' <<<"$out")
+        p64=$(awk '$1 == "poll_64" { print $2 }' <<<"$out")
+        [ -n "$p1" ] && [ -n "$p64" ] || die "no poll figures in the output of longpoll members: $out"
+        RESULTS[wake_1]+="$p1 "
+        RESULTS[wake_64]+="$p64 "
+        log "members wake round $((r + 1))/$SCALE_ROUNDS: p50 $p1 ms with 1 member, $p64 ms with 64"
+    done
+    ratio_per_round members_64_wake_p50_over_1 wake_64 wake_1
 }
 
 scale_measures() {
+    MEASURES+=(members_64_wake_p50_over_1)
+    TARGET[members_64_wake_p50_over_1]='<= 1.2 (lower is better)'
+    SIDES[members_64_wake_p50_over_1]='wake_64 wake_1'
+    UNITS[wake_1]="ms, p50 of commit -> wake-up of a long poll, the member alone in its group ($LATENCY_SAMPLES samples a round)"
+    UNITS[wake_64]='ms, the same for a member of a group of 64 whose 63 others long-poll meanwhile'
     MEASURES+=(members_64_settle_s)
     TARGET[members_64_settle_s]='<= 2 (seconds, median of the rounds, not a ratio)'
     SIDES[members_64_settle_s]=''
