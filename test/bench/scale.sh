@@ -270,8 +270,10 @@ run_members_wake() {
         sleep 2
         out=$(as_pg "$LONGPOLL" "host=127.0.0.1 port=$PORT user=postgres dbname=bench" \
             "$LATENCY_SAMPLES" members) || die "longpoll members failed"
-        kill "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
+        # the pollers end as their backends do
+        sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+              WHERE query LIKE '%topics.poll(''lg64''%' AND pid <> pg_backend_pid()" >/dev/null
+        wait "$pid" || true
         p1=$(awk '$1 == "poll" { print $2 }' <<<"$out")
         p64=$(awk '$1 == "poll_64" { print $2 }' <<<"$out")
         [ -n "$p1" ] && [ -n "$p64" ] || die "no poll figures in the output of longpoll members: $out"
