@@ -406,15 +406,33 @@ topic_create(AsOwner *admin, const char *name, int partitions,
 				 dropped_here ?
 				 errhint("Create it in another transaction than the one that dropped it.") :
 				 errhint("Try again in a moment.")));
+	/*
+	 * Tables named for the topic that no topic holds (a dump taken while the
+	 * maker dropped them, restored) are its former tables: they go, as many
+	 * as a transaction's share of the lock table allows.
+	 */
 	orphans = topic_orphans(name);
-	if (orphans != NIL)
+	if (list_length(orphans) * LOCKS_PER_PARTITION_DROPPED > topic_tables_lock_share())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_IN_USE),
 				 errmsg("tables of a former topic \"%s\" remain", name),
-				 errdetail("Table %s is named for a topic of that name, but no topic holds it.",
+				 errdetail("Table %s and %d others are named for a topic of that name, but no topic holds them.",
 						   quote_qualified_identifier(TOPICS_DATA_SCHEMA,
-													  get_rel_name(linitial_oid(orphans)))),
+													  get_rel_name(linitial_oid(orphans))),
+						   list_length(orphans) - 1),
 				 errhint("A superuser may drop the tables of schema topics_data named for the topic.")));
+	if (orphans != NIL)
+	{
+		StringInfoData names;
+		ListCell   *lc;
+
+		initStringInfo(&names);
+		foreach(lc, orphans)
+			appendStringInfo(&names, "%s%s", names.len > 0 ? ", " : "",
+							 quote_qualified_identifier(TOPICS_DATA_SCHEMA,
+														get_rel_name(lfirst_oid(lc))));
+		topic_tables_exec(psprintf("DROP TABLE IF EXISTS %s", names.data));
+	}
 
 	topic_tables_exec(psprintf("CREATE TABLE %s ("
 							   "partition integer NOT NULL, "
