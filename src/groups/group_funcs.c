@@ -92,6 +92,25 @@ check_name(const char *name, const char *what)
 }
 
 /*
+ * rethrow_without_context rethrows the error being handled without its
+ * context, which would only tell the caller about pg_topics's insides (the
+ * SQL functions it calls); cxt is the caller's memory context.
+ */
+static void rethrow_without_context(MemoryContext cxt) pg_attribute_noreturn();
+
+static void
+rethrow_without_context(MemoryContext cxt)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	edata->context = NULL;
+	ReThrowError(edata);
+}
+
+/*
  * call_join runs topics_internal._join and returns its row.  An error of
  * the PL/pgSQL function is raised again without the function's context,
  * which would only tell the caller about pg_topics's insides.  Caller is
@@ -117,13 +136,7 @@ call_join(Datum *args, char *nulls)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		edata->context = NULL;
-		ReThrowError(edata);
+		rethrow_without_context(cxt);
 	}
 	PG_END_TRY();
 	return tup;
@@ -222,14 +235,7 @@ call_join_members(const char *topic, const char *group, char **members,
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
-		/* as call_join: the context would only tell of pg_topics's insides */
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		edata->context = NULL;
-		ReThrowError(edata);
+		rethrow_without_context(cxt);
 	}
 	PG_END_TRY();
 }
