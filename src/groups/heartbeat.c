@@ -50,6 +50,8 @@ typedef struct MemberEntry
 {
 	MemberKey	key;			/* hash key: must be first */
 	TimestampTz last_seen;
+	TimestampTz written;		/* last set; heartbeat_retain's grace counts
+								 * from here, as last_seen may be made old */
 } MemberEntry;
 
 typedef struct HeartbeatSharedState
@@ -114,6 +116,19 @@ member_key(const char *topic, const char *group, const char *member)
 }
 
 /*
+ * entry_key sets the hash key of a member of this database, padding
+ * zeroed: the key is hashed and compared as bytes.  (Not returned by
+ * value, which need not copy the padding.)
+ */
+static void
+entry_key(MemberKey *key, uint64 member)
+{
+	memset(key, 0, sizeof(*key));
+	key->dbid = MyDatabaseId;
+	key->member = member;
+}
+
+/*
  * touch records that a member was seen now, and returns false when the
  * table is full.
  */
@@ -123,13 +138,11 @@ touch(uint64 member)
 	MemberKey	key;
 	MemberEntry *entry;
 
-	memset(&key, 0, sizeof(key));
-	key.dbid = MyDatabaseId;
-	key.member = member;
+	entry_key(&key, member);
 	LWLockAcquire(HeartbeatShared->lock, LW_EXCLUSIVE);
 	entry = hash_search(MemberHash, &key, HASH_ENTER_NULL, NULL);
 	if (entry != NULL)
-		entry->last_seen = GetCurrentTimestamp();
+		entry->last_seen = entry->written = GetCurrentTimestamp();
 	LWLockRelease(HeartbeatShared->lock);
 	return entry != NULL;
 }
@@ -196,9 +209,7 @@ member_seen_at(uint64 member)
 	MemberEntry *entry;
 	TimestampTz result;
 
-	memset(&key, 0, sizeof(key));
-	key.dbid = MyDatabaseId;
-	key.member = member;
+	entry_key(&key, member);
 	LWLockAcquire(HeartbeatShared->lock, LW_SHARED);
 	entry = hash_search(MemberHash, &key, HASH_FIND, NULL);
 	result = entry ? entry->last_seen : 0;
@@ -216,13 +227,14 @@ member_seen_long_ago(uint64 member)
 	MemberKey	key;
 	MemberEntry *entry;
 
-	memset(&key, 0, sizeof(key));
-	key.dbid = MyDatabaseId;
-	key.member = member;
+	entry_key(&key, member);
 	LWLockAcquire(HeartbeatShared->lock, LW_EXCLUSIVE);
 	entry = hash_search(MemberHash, &key, HASH_FIND, NULL);
 	if (entry != NULL)
+	{
 		entry->last_seen = 1;
+		entry->written = GetCurrentTimestamp();
+	}
 	LWLockRelease(HeartbeatShared->lock);
 }
 
@@ -234,9 +246,7 @@ member_forget(uint64 member)
 {
 	MemberKey	key;
 
-	memset(&key, 0, sizeof(key));
-	key.dbid = MyDatabaseId;
-	key.member = member;
+	entry_key(&key, member);
 	LWLockAcquire(HeartbeatShared->lock, LW_EXCLUSIVE);
 	hash_search(MemberHash, &key, HASH_REMOVE, NULL);
 	LWLockRelease(HeartbeatShared->lock);
@@ -254,8 +264,11 @@ key_cmp(const void *a, const void *b)
 /*
  * heartbeat_retain drops the heartbeats of this database's members other
  * than the n given: members of groups and topics that were dropped.  Not
- * those seen in the last RETAIN_GRACE_MS: a member whose join has not
- * committed yet is not among the n.  members is sorted in place.
+ * those written in the last RETAIN_GRACE_MS: a member whose join has not
+ * committed yet is not among the n, nor is one made old by the rollback of
+ * its join while another member of its window is adding it (without its
+ * entry, the worker would count it as seen now).  members is sorted in
+ * place.
  */
 void
 heartbeat_retain(uint64 *members, int n)
@@ -269,7 +282,7 @@ heartbeat_retain(uint64 *members, int n)
 	hash_seq_init(&status, MemberHash);
 	while ((entry = hash_seq_search(&status)) != NULL)
 		if (entry->key.dbid == MyDatabaseId &&
-			TimestampDifferenceExceeds(entry->last_seen, now, RETAIN_GRACE_MS) &&
+			TimestampDifferenceExceeds(entry->written, now, RETAIN_GRACE_MS) &&
 			bsearch(&entry->key.member, members, n, sizeof(uint64),
 					key_cmp) == NULL)
 			hash_search(MemberHash, &entry->key, HASH_REMOVE, NULL);
