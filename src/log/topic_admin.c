@@ -266,6 +266,15 @@ create_partitions(const char *topic, int from, int to, int64 first_span)
 }
 
 /*
+ * Every partition below made_below of the topic whose root is
+ * made_below_root is made, as this backend saw: the segment maker makes a
+ * wide topic's partitions in order, and looks for the next ones from there
+ * rather than past all those made before.
+ */
+static Oid	made_below_root = InvalidOid;
+static int	made_below = 0;
+
+/*
  * topic_make_partitions makes partitions of a topic that are not made
  * yet, partition wanted first (-1: none wanted), at most max of them in
  * this transaction; returns true when none is left to make, or when the
@@ -276,16 +285,20 @@ create_partitions(const char *topic, int from, int to, int64 first_span)
 bool
 topic_make_partitions(const char *topic, int wanted, int max)
 {
-	Oid			argtypes[3] = {TEXTOID, INT4OID, INT4OID};
-	Datum		args[3];
+	Oid			argtypes[4] = {TEXTOID, INT4OID, INT4OID, INT4OID};
+	Datum		args[4];
 	Oid			root;
 	int64		span;
 	bool		isnull;
 	uint64		i;
 	uint64		found;
 	int		   *todo;
+	bool		trust_made_below;
+	bool		moved = false;
 	AsOwner		admin;
 
+	/* before the topic's row is locked, which takes an xid */
+	trust_made_below = !TransactionIdIsValid(GetTopTransactionIdIfAny());
 	as_owner_begin(&admin);
 	root = topic_table_relid(topic, -1, -1);
 	if (!OidIsValid(root))
@@ -315,21 +328,47 @@ topic_make_partitions(const char *topic, int wanted, int max)
 	if (span == 0)
 		span = DEFAULT_SEGMENT_MESSAGES;
 
+	/*
+	 * The wanted partition first, then the others from made_below on.  A
+	 * transaction that wrote already may see segments of its own, which its
+	 * rollback would undo: it looks from 0 and leaves made_below alone.
+	 */
+	if (root != made_below_root)
+	{
+		made_below_root = root;
+		made_below = 0;
+	}
 	args[1] = Int32GetDatum(wanted);
 	args[2] = Int32GetDatum(max + 1);
-	spi_exec_args("SELECT p.partition FROM topics.partition p "
-				  "WHERE p.topic OPERATOR(pg_catalog.=) $1 AND NOT EXISTS "
-				  "(SELECT FROM topics.segment s "
-				  " WHERE s.topic OPERATOR(pg_catalog.=) p.topic "
-				  " AND s.partition OPERATOR(pg_catalog.=) p.partition) "
-				  "ORDER BY p.partition OPERATOR(pg_catalog.<>) $2, p.partition "
+	args[3] = Int32GetDatum(trust_made_below ? made_below : 0);
+	spi_exec_args("SELECT q.partition FROM ("
+				  "(SELECT p.partition FROM topics.partition p "
+				  "  WHERE p.topic OPERATOR(pg_catalog.=) $1 "
+				  "  AND p.partition OPERATOR(pg_catalog.=) $2) "
+				  "UNION ALL "
+				  "(SELECT p.partition FROM topics.partition p "
+				  "  WHERE p.topic OPERATOR(pg_catalog.=) $1 "
+				  "  AND p.partition OPERATOR(pg_catalog.>=) $4 "
+				  "  AND p.partition OPERATOR(pg_catalog.<>) $2 "
+				  "  ORDER BY p.partition)) q "
+				  "WHERE NOT EXISTS (SELECT FROM topics.segment s "
+				  " WHERE s.topic OPERATOR(pg_catalog.=) $1 "
+				  " AND s.partition OPERATOR(pg_catalog.=) q.partition) "
 				  "LIMIT $3",
-				  3, argtypes, args, SPI_OK_SELECT);
+				  4, argtypes, args, SPI_OK_SELECT);
 	found = SPI_processed;
 	todo = palloc(sizeof(int) * Max(found, 1));
 	for (i = 0; i < found; i++)
+	{
 		todo[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
 											  SPI_tuptable->tupdesc, 1, &isnull));
+		/* those it passed over have committed segments: made for good */
+		if (trust_made_below && todo[i] != wanted && !moved)
+		{
+			made_below = todo[i];
+			moved = true;
+		}
+	}
 	for (i = 0; i < found && i < max; i++)
 		create_partition(topic, todo[i], span);
 	CacheInvalidateRelcacheByRelid(root);

@@ -111,6 +111,25 @@ setup_partitions() {
                                FOR VALUES WITH (MODULUS $PARTS, REMAINDER %s)', r, r);
              END LOOP; END \$\$" >/dev/null
     done
+    # PostgreSQL's floor for the tables alone: PARTS plain tables shaped as
+    # a topic's, each with its unique index (and its TOAST table), 64 per
+    # transaction as the segment maker makes them; no partitioning
+    t0=$(date +%s.%N)
+    sql "CREATE TABLE plc_root (LIKE topics_data.p1 INCLUDING DEFAULTS);
+         CREATE PROCEDURE plc_make(n int) LANGUAGE plpgsql AS \$\$
+         BEGIN
+           FOR i IN 0 .. n - 1 LOOP
+             EXECUTE format('CREATE TABLE plc_%s (LIKE plc_root INCLUDING DEFAULTS)', i);
+             EXECUTE format('CREATE UNIQUE INDEX ON plc_%s (msg_offset)', i);
+             IF i % 64 = 63 THEN COMMIT; END IF;
+           END LOOP;
+         END \$\$;
+         CALL plc_make($PARTS);" >/dev/null
+    t1=$(date +%s.%N)
+    RATIOS[plain_create_4000_s]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+    RATIOS[create_topic_4000_over_plain]=$(awk -v a="${RATIOS[create_topic_4000_s]}" \
+        -v b="${RATIOS[plain_create_4000_s]}" 'BEGIN { printf "%.2f", a / b }')
+    log "partitions: $PARTS plain tables with their indexes made after ${RATIOS[plain_create_4000_s]} s"
     sql CHECKPOINT >/dev/null
 }
 
@@ -137,34 +156,56 @@ run_partitions() {
     ratio_per_round partitions_4000_batch_over_1 part_batch_n part_batch_1
     ratio_per_round plain_partitions_4000_batch_over_1 plain_batch_n plain_batch_1
     for ((r = 0; r < SCALE_ROUNDS; r++)); do
-        read -r n_o1 lat_o1 n_on lat_on <<<"$(pgb_mixed partitions 8 \
-            produce_single_keyed_p1 produce_single_keyed_p$PARTS -T "$SCALE_SECS")"
+        sql CHECKPOINT >/dev/null
+        read -r n_o1 lat_o1 n_on lat_on n_p1 lat_p1 n_pn lat_pn <<<"$(pgb_mix partitions 8 4 \
+            produce_single_keyed_p1 produce_single_keyed_p$PARTS insert_single_pl1 insert_single_pl$PARTS \
+            -T "$SCALE_SECS")"
         RESULTS[part_single_1]+="$(per_second 8 "$lat_o1") "
         RESULTS[part_single_n]+="$(per_second 8 "$lat_on") "
-        log "partitions single round $((r + 1))/$SCALE_ROUNDS: 1 $n_o1 x $lat_o1 ms, $PARTS $n_on x $lat_on ms"
+        RESULTS[plain_single_1]+="$(per_second 8 "$lat_p1") "
+        RESULTS[plain_single_n]+="$(per_second 8 "$lat_pn") "
+        log "partitions single round $((r + 1))/$SCALE_ROUNDS: ours 1 $n_o1 x $lat_o1 ms, ours $PARTS $n_on x $lat_on ms," \
+            "plain 1 $n_p1 x $lat_p1 ms, plain $PARTS $n_pn x $lat_pn ms"
     done
     ratio_per_round partitions_4000_single_over_1 part_single_n part_single_1
+    ratio_per_round plain_partitions_4000_single_over_1 plain_single_n plain_single_1
 }
 
 # Topics: 8 clients producing single keyed messages, each to one of 1000
 # topics of 1 partition picked at random, against 8 clients producing to
-# one topic, in the same pgbench runs.
+# one topic, in the same pgbench runs; beside them plain SQL inserting the
+# same rows into one of 1000 tables (list partitions) at random, against
+# one.
 run_topics() {
     local r n_1 lat_1 n_n lat_n
     log "topics: creating 1000 topics"
     sql "SELECT topics.create_topic('t1', 1);
          SELECT count(*) FROM generate_series(1, 1000) i,
                 LATERAL topics.create_topic('tt' || i, 1)" >/dev/null
-    pgb_mixed topics 8 produce_single_topics1 produce_single_topics1000 -t 500 >/dev/null
+    sql "CREATE TABLE plt1 (t int, key bytea, value bytea, id bigint) PARTITION BY LIST (t);
+         CREATE TABLE plt1_1 PARTITION OF plt1 FOR VALUES IN (1);
+         CREATE INDEX ON plt1 (id);
+         CREATE TABLE plt1000 (t int, key bytea, value bytea, id bigint) PARTITION BY LIST (t);
+         CREATE INDEX ON plt1000 (id);
+         DO \$\$ BEGIN FOR r IN 1 .. 1000 LOOP
+           EXECUTE format('CREATE TABLE plt1000_%s PARTITION OF plt1000 FOR VALUES IN (%s)', r, r);
+         END LOOP; END \$\$;" >/dev/null
+    pgb_mix topics 8 4 produce_single_topics1 produce_single_topics1000 \
+        insert_single_plt1 insert_single_plt1000 -t 500 >/dev/null
     for ((r = 0; r < SCALE_ROUNDS; r++)); do
         sql CHECKPOINT >/dev/null
-        read -r n_1 lat_1 n_n lat_n <<<"$(pgb_mixed topics 8 \
-            produce_single_topics1 produce_single_topics1000 -T "$SCALE_SECS")"
+        read -r n_1 lat_1 n_n lat_n n_p1 lat_p1 n_pn lat_pn <<<"$(pgb_mix topics 8 4 \
+            produce_single_topics1 produce_single_topics1000 insert_single_plt1 insert_single_plt1000 \
+            -T "$SCALE_SECS")"
         RESULTS[topics_single_1]+="$(per_second 8 "$lat_1") "
         RESULTS[topics_single_n]+="$(per_second 8 "$lat_n") "
-        log "topics round $((r + 1))/$SCALE_ROUNDS: 1 topic $n_1 x $lat_1 ms, 1000 topics $n_n x $lat_n ms"
+        RESULTS[plain_tables_single_1]+="$(per_second 8 "$lat_p1") "
+        RESULTS[plain_tables_single_n]+="$(per_second 8 "$lat_pn") "
+        log "topics round $((r + 1))/$SCALE_ROUNDS: 1 topic $n_1 x $lat_1 ms, 1000 topics $n_n x $lat_n ms," \
+            "plain 1 table $n_p1 x $lat_p1 ms, 1000 tables $n_pn x $lat_pn ms"
     done
     ratio_per_round topics_1000_random_over_1 topics_single_n topics_single_1
+    ratio_per_round plain_tables_1000_random_over_1 plain_tables_single_n plain_tables_single_1
 }
 
 # Groups: 8 clients producing single messages into topic gq (4
@@ -298,29 +339,42 @@ scale_measures() {
     SIDES[groups_50_producer_ratio]='groups_50 groups_none'
     UNITS[groups_none]='rows/s (pgbench tps) at 8 clients, produce of 1 row into topic gq, nobody polling'
     UNITS[groups_50]="rows/s at 8 clients, the same while $GROUPS_N groups long-poll gq (up to 1 s for 500 messages)"
-    MEASURES+=(topics_1000_random_over_1)
+    MEASURES+=(topics_1000_random_over_1 plain_tables_1000_random_over_1)
+    TARGET[plain_tables_1000_random_over_1]='informational: plain SQL doing the same writes'
+    SIDES[plain_tables_1000_random_over_1]='plain_tables_single_n plain_tables_single_1'
+    UNITS[plain_tables_single_1]='rows/s at 8 clients = 8 x 1000 / average ms, INSERT of 1 row into a table of 1 list partition'
+    UNITS[plain_tables_single_n]='rows/s at 8 clients = 8 x 1000 / average ms, INSERT of 1 row into one of 1000 list partitions at random'
     TARGET[topics_1000_random_over_1]='>= 0.9'
     SIDES[topics_1000_random_over_1]='topics_single_n topics_single_1'
     UNITS[topics_single_1]='rows/s at 8 clients = 8 x 1000 / average ms, produce of 1 keyed row into one topic'
     UNITS[topics_single_n]='rows/s at 8 clients = 8 x 1000 / average ms, produce of 1 keyed row into one of 1000 topics at random'
-    MEASURES+=(create_topic_4000_s create_topic_4000_return_s partitions_4000_batch_over_1 plain_partitions_4000_batch_over_1
-               partitions_4000_single_over_1)
+    MEASURES+=(create_topic_4000_s create_topic_4000_return_s plain_create_4000_s create_topic_4000_over_plain
+               partitions_4000_batch_over_1 plain_partitions_4000_batch_over_1
+               partitions_4000_single_over_1 plain_partitions_4000_single_over_1)
     TARGET[create_topic_4000_s]='<= 10 (seconds until every partition is made, not a ratio; default lock table)'
     TARGET[create_topic_4000_return_s]='informational: seconds until create_topic returns'
+    TARGET[plain_create_4000_s]="informational: seconds for $PARTS plain tables shaped as a topic's, each with its unique index, 64 per transaction"
+    TARGET[create_topic_4000_over_plain]='informational: create_topic_4000_s over plain_create_4000_s'
     TARGET[partitions_4000_batch_over_1]='>= 0.5'
     TARGET[plain_partitions_4000_batch_over_1]='informational: plain SQL doing the same writes'
     TARGET[partitions_4000_single_over_1]='>= 0.9'
     SIDES[create_topic_4000_s]=''
     SIDES[create_topic_4000_return_s]=''
+    SIDES[plain_create_4000_s]=''
+    SIDES[create_topic_4000_over_plain]=''
     SIDES[partitions_4000_batch_over_1]='part_batch_n part_batch_1'
     SIDES[plain_partitions_4000_batch_over_1]='plain_batch_n plain_batch_1'
     SIDES[partitions_4000_single_over_1]='part_single_n part_single_1'
+    SIDES[plain_partitions_4000_single_over_1]='plain_single_n plain_single_1'
+    TARGET[plain_partitions_4000_single_over_1]='informational: plain SQL doing the same writes'
     UNITS[part_batch_1]='rows/s, 1 client, produce_batch of 1000 keyed rows into a topic of 1 partition'
     UNITS[part_batch_n]="rows/s, 1 client, produce_batch of 1000 keyed rows into a topic of $PARTS partitions"
     UNITS[plain_batch_1]='rows/s, 1 client, INSERT of the same 1000 rows into a table of 1 hash partition'
     UNITS[plain_batch_n]="rows/s, 1 client, INSERT of the same 1000 rows into a table of $PARTS hash partitions"
     UNITS[part_single_1]='rows/s at 8 clients = 8 x 1000 / average ms, produce of 1 keyed row into a topic of 1 partition'
     UNITS[part_single_n]="rows/s at 8 clients = 8 x 1000 / average ms, produce of 1 keyed row into a topic of $PARTS partitions"
+    UNITS[plain_single_1]='rows/s at 8 clients = 8 x 1000 / average ms, INSERT of 1 row into a table of 1 hash partition'
+    UNITS[plain_single_n]="rows/s at 8 clients = 8 x 1000 / average ms, INSERT of 1 row into a table of $PARTS hash partitions"
     MEASURES+=(segments_2000_over_40)
     TARGET[segments_2000_over_40]='>= 0.95'
     SIDES[segments_2000_over_40]='seg_many seg_few'
