@@ -21,7 +21,7 @@ extern void heartbeat_reserve(uint64 member);
 extern TimestampTz member_last_seen(uint64 member);
 extern TimestampTz member_seen_at(uint64 member);
 extern void member_forget(uint64 member);
-extern void member_seen_long_ago(uint64 member);
+extern void member_seen_long_ago(uint64 member, TransactionId adder);
 extern void heartbeat_retain(uint64 *members, int n);
 extern void heartbeat_forget_database(Oid dbid);
 

@@ -20,10 +20,12 @@ typedef struct JoinSeat
 
 extern Size join_window_shmem_size(void);
 extern void join_window_shmem_startup(void);
+extern uint32 join_window_options(const char *strategy, const char *reset);
 extern bool join_window_enter(const char *topic, const char *group,
 							  const char *member, int64 timeout_ms,
-							  JoinSeat *seat);
+							  uint32 options, JoinSeat *seat);
 extern void join_window_wait(JoinSeat *seat);
+extern TransactionId join_window_adder(JoinSeat *seat);
 extern bool join_window_claim(JoinSeat *seat);
 extern int	join_window_members(JoinSeat *seat, char ***members,
 								int64 **timeouts_ms);

@@ -144,11 +144,19 @@ call_join(Datum *args, char *nulls)
 
 /*
  * The new members that joined through a window in this transaction, in
- * TopTransactionContext: another member of the window may have added them
- * in its own transaction, which this one's rollback does not undo, so
- * their heartbeats are made old at the rollback and the worker expires
- * them at its next round, not after their session timeout.
+ * TopTransactionContext, each with the subtransaction it joined in:
+ * another member of the window may have added them in its own
+ * transaction, which this one's rollback (or that of the savepoint) does
+ * not undo, so their heartbeats are made old at the rollback and the
+ * worker expires them at its next round, not after their session timeout.
  */
+typedef struct WindowJoin
+{
+	uint64		key;
+	SubTransactionId subid;
+	JoinSeat	seat;			/* the window it joined in */
+} WindowJoin;
+
 static List *window_joins = NIL;
 static bool window_callback_registered = false;
 
@@ -160,29 +168,58 @@ window_joins_end(XactEvent event, void *arg)
 	if (event == XACT_EVENT_ABORT)
 	{
 		foreach(lc, window_joins)
-			member_seen_long_ago(*(uint64 *) lfirst(lc));
+		{
+			WindowJoin *wj = lfirst(lc);
+
+			member_seen_long_ago(wj->key, join_window_adder(&wj->seat));
+		}
 	}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PREPARE)
 		window_joins = NIL;
 }
 
+static void
+window_joins_end_sub(SubXactEvent event, SubTransactionId mySubid,
+					 SubTransactionId parentSubid, void *arg)
+{
+	ListCell   *lc;
+
+	foreach(lc, window_joins)
+	{
+		WindowJoin *wj = lfirst(lc);
+
+		if (wj->subid != mySubid)
+			continue;
+		if (event == SUBXACT_EVENT_COMMIT_SUB)
+			wj->subid = parentSubid;
+		else if (event == SUBXACT_EVENT_ABORT_SUB)
+		{
+			member_seen_long_ago(wj->key, join_window_adder(&wj->seat));
+			window_joins = foreach_delete_current(window_joins, lc);
+		}
+	}
+}
+
 /*
  * remember_window_join notes a member that joined through a window.
  */
 static void
-remember_window_join(uint64 key)
+remember_window_join(uint64 key, JoinSeat *seat)
 {
 	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
-	uint64	   *k = palloc(sizeof(uint64));
+	WindowJoin *wj = palloc(sizeof(WindowJoin));
 
 	if (!window_callback_registered)
 	{
 		RegisterXactCallback(window_joins_end, NULL);
+		RegisterSubXactCallback(window_joins_end_sub, NULL);
 		window_callback_registered = true;
 	}
-	*k = key;
-	window_joins = lappend(window_joins, k);
+	wj->key = key;
+	wj->subid = GetCurrentSubTransactionId();
+	wj->seat = *seat;
+	window_joins = lappend(window_joins, wj);
 	MemoryContextSwitchTo(old);
 }
 
@@ -410,7 +447,8 @@ pg_topics_join(PG_FUNCTION_ARGS)
 	 * added in one rebalance; then its own join finds it a member.
 	 */
 	if (!known &&
-		join_window_enter(topic->name, group, member, timeout_ms, &seat))
+		join_window_enter(topic->name, group, member, timeout_ms,
+						  join_window_options(strategy, reset), &seat))
 	{
 		char	  **members;
 		int64	   *timeouts_ms;
@@ -418,7 +456,7 @@ pg_topics_join(PG_FUNCTION_ARGS)
 
 		GroupMember now;
 
-		remember_window_join(member_key(topic->name, group, member));
+		remember_window_join(member_key(topic->name, group, member), &seat);
 		join_window_wait(&seat);
 		n = join_window_members(&seat, &members, &timeouts_ms);
 		while (n > 0)

@@ -21,13 +21,16 @@
  *
  * Locking protocol: HeartbeatShared->lock (the second lock of the
  * "pg_topics" named tranche) protects the member hash.  It is never held
- * with another lock.
+ * with another lock, but for ProcArrayLock, taken inside it by
+ * heartbeat_retain (TransactionIdIsInProgress).
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/transam.h"
 #include "miscadmin.h"
+#include "storage/procarray.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "common/hashfn.h"
@@ -52,6 +55,8 @@ typedef struct MemberEntry
 	TimestampTz last_seen;
 	TimestampTz written;		/* last set; heartbeat_retain's grace counts
 								 * from here, as last_seen may be made old */
+	TransactionId adder;		/* made old: the transaction that may still
+								 * add the member (member_seen_long_ago) */
 } MemberEntry;
 
 typedef struct HeartbeatSharedState
@@ -142,7 +147,10 @@ touch(uint64 member)
 	LWLockAcquire(HeartbeatShared->lock, LW_EXCLUSIVE);
 	entry = hash_search(MemberHash, &key, HASH_ENTER_NULL, NULL);
 	if (entry != NULL)
+	{
 		entry->last_seen = entry->written = GetCurrentTimestamp();
+		entry->adder = InvalidTransactionId;
+	}
 	LWLockRelease(HeartbeatShared->lock);
 	return entry != NULL;
 }
@@ -220,9 +228,11 @@ member_seen_at(uint64 member)
 /*
  * member_seen_long_ago makes a member's heartbeat as old as can be, so
  * that the worker's next round expires it, unless it is seen meanwhile.
+ * adder, when valid, may still add the member: the entry is kept while it
+ * runs (see heartbeat_retain).
  */
 void
-member_seen_long_ago(uint64 member)
+member_seen_long_ago(uint64 member, TransactionId adder)
 {
 	MemberKey	key;
 	MemberEntry *entry;
@@ -234,6 +244,7 @@ member_seen_long_ago(uint64 member)
 	{
 		entry->last_seen = 1;
 		entry->written = GetCurrentTimestamp();
+		entry->adder = adder;
 	}
 	LWLockRelease(HeartbeatShared->lock);
 }
@@ -266,9 +277,9 @@ key_cmp(const void *a, const void *b)
  * than the n given: members of groups and topics that were dropped.  Not
  * those written in the last RETAIN_GRACE_MS: a member whose join has not
  * committed yet is not among the n, nor is one made old by the rollback of
- * its join while another member of its window is adding it (without its
- * entry, the worker would count it as seen now).  members is sorted in
- * place.
+ * its join while another member of its window is adding it, as long as
+ * that one's transaction runs (without its entry, the worker would count
+ * it as seen now).  members is sorted in place.
  */
 void
 heartbeat_retain(uint64 *members, int n)
@@ -284,7 +295,9 @@ heartbeat_retain(uint64 *members, int n)
 		if (entry->key.dbid == MyDatabaseId &&
 			TimestampDifferenceExceeds(entry->written, now, RETAIN_GRACE_MS) &&
 			bsearch(&entry->key.member, members, n, sizeof(uint64),
-					key_cmp) == NULL)
+					key_cmp) == NULL &&
+			!(TransactionIdIsValid(entry->adder) &&
+			  TransactionIdIsInProgress(entry->adder)))
 			hash_search(MemberHash, &entry->key, HASH_REMOVE, NULL);
 	LWLockRelease(HeartbeatShared->lock);
 }

@@ -31,6 +31,8 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "common/hashfn.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/latch.h"
@@ -67,6 +69,7 @@ typedef struct JoinWindow
 {
 	Oid			dbid;			/* InvalidOid: never used */
 	Oid			role;			/* members join as this role alone */
+	uint32		options;		/* and with these options (join_options) */
 	char		topic[NAMEDATALEN];
 	char		group[NAMEDATALEN];
 	TimestampTz opened;
@@ -105,13 +108,35 @@ join_window_shmem_startup(void)
 }
 
 /*
+ * join_window_options returns the key of a join's options, the strategy
+ * and auto_offset_reset it asked for (each maybe NULL): the member that
+ * adds a window's members creates the group with its own options, so a
+ * window holds the members that asked for the same.
+ */
+uint32
+join_window_options(const char *strategy, const char *reset)
+{
+	StringInfoData buf;
+	uint32		key;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "%c%s", strategy ? 's' : '-', strategy ? strategy : "");
+	appendStringInfoChar(&buf, '\0');
+	appendStringInfo(&buf, "%c%s", reset ? 'r' : '-', reset ? reset : "");
+	key = DatumGetUInt32(hash_any((unsigned char *) buf.data, buf.len + 1));
+	pfree(buf.data);
+	return key;
+}
+
+/*
  * join_window_enter writes a new member of a group into the group's open
- * window, opening one if there is none, and sets *seat; returns false when
- * the member is to join alone: no delay is set, or no window had room.
+ * window for its role and options, opening one if there is none, and sets
+ * *seat; returns false when the member is to join alone: no delay is set,
+ * or no window had room.
  */
 bool
 join_window_enter(const char *topic, const char *group, const char *member,
-				  int64 timeout_ms, JoinSeat *seat)
+				  int64 timeout_ms, uint32 options, JoinSeat *seat)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	JoinWindow *w = NULL;
@@ -128,7 +153,8 @@ join_window_enter(const char *topic, const char *group, const char *member,
 	{
 		JoinWindow *c = &Windows->windows[i];
 
-		if (c->dbid == MyDatabaseId && c->role == GetUserId() && c->closes > now &&
+		if (c->dbid == MyDatabaseId && c->role == GetUserId() &&
+			c->options == options && c->closes > now &&
 			c->nmembers < WINDOW_MEMBERS &&
 			strcmp(c->topic, topic) == 0 && strcmp(c->group, group) == 0)
 		{
@@ -145,6 +171,7 @@ join_window_enter(const char *topic, const char *group, const char *member,
 		w = &Windows->windows[free_slot];
 		w->dbid = MyDatabaseId;
 		w->role = GetUserId();
+		w->options = options;
 		strlcpy(w->topic, topic, NAMEDATALEN);
 		strlcpy(w->group, group, NAMEDATALEN);
 		w->opened = now;
@@ -234,6 +261,24 @@ join_window_members(JoinSeat *seat, char ***members, int64 **timeouts_ms)
 }
 
 /*
+ * join_window_adder returns the transaction adding the members of the
+ * window of seat, or InvalidTransactionId when none does (yet), or the
+ * window was reused.
+ */
+TransactionId
+join_window_adder(JoinSeat *seat)
+{
+	JoinWindow *w = &Windows->windows[seat->slot];
+	TransactionId adder = InvalidTransactionId;
+
+	SpinLockAcquire(&Windows->mutex);
+	if (w->opened == seat->opened)
+		adder = w->adder;
+	SpinLockRelease(&Windows->mutex);
+	return adder;
+}
+
+/*
  * join_window_claim makes the current transaction the one that adds the
  * members of the window of seat, and returns true; or, when another
  * transaction does, waits until it ends and returns false (the caller then
@@ -244,7 +289,8 @@ bool
 join_window_claim(JoinSeat *seat)
 {
 	JoinWindow *w = &Windows->windows[seat->slot];
-	TransactionId mine = GetTopTransactionId();
+	/* a savepoint's: its rollback frees the window at once */
+	TransactionId mine = GetCurrentTransactionId();
 	TransactionId adder;
 
 	SpinLockAcquire(&Windows->mutex);

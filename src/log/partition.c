@@ -1663,10 +1663,31 @@ persist_stable(MaintainedPartition *mp)
 }
 
 /*
+ * has_open_producer tells whether a transaction still in progress holds a
+ * producer slot of a partition.  Caller holds the hash lock.
+ */
+static bool
+has_open_producer(PartitionState *state)
+{
+	int32		index;
+	bool		open = false;
+
+	LWLockAcquire(&state->lock, LW_SHARED);
+	for (index = state->producers_head; index >= 0 && !open;
+		 index = producer_slot(index)->next)
+		open = TransactionIdIsInProgress(producer_slot(index)->xid);
+	LWLockRelease(&state->lock);
+	return open;
+}
+
+/*
  * forget_if_gone removes the state of a partition whose table was dropped
  * without its state being released (DROP EXTENSION in a prepared
  * transaction, say).  A table that another transaction is creating is
- * locked by it, and left alone.
+ * locked by it, and left alone.  So is a state that a transaction still
+ * open produced to: the table may have gone with a savepoint rolled back,
+ * which releases its lock, while the transaction's slot stays chained on
+ * the state until it ends, and unlinks it then.
  */
 static void
 forget_if_gone(Oid relid)
@@ -1683,7 +1704,7 @@ forget_if_gone(Oid relid)
 		key.relid = relid;
 		LWLockAcquire(PartitionShared->hash_lock, LW_EXCLUSIVE);
 		state = hash_search(PartitionHash, &key, HASH_FIND, NULL);
-		if (state != NULL)
+		if (state != NULL && !has_open_producer(state))
 			state_remove(state);
 		LWLockRelease(PartitionShared->hash_lock);
 		if (persisted_stable != NULL)

@@ -295,6 +295,7 @@ topic_make_partitions(const char *topic, int wanted, int max)
 	int		   *todo;
 	bool		trust_made_below;
 	bool		moved = false;
+	int			next_below = 0;
 	AsOwner		admin;
 
 	/* before the topic's row is locked, which takes an xid */
@@ -362,13 +363,22 @@ topic_make_partitions(const char *topic, int wanted, int max)
 	{
 		todo[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
 											  SPI_tuptable->tupdesc, 1, &isnull));
-		/* those it passed over have committed segments: made for good */
-		if (trust_made_below && todo[i] != wanted && !moved)
-		{
-			made_below = todo[i];
-			moved = true;
-		}
 	}
+
+	/*
+	 * Those it passed over have committed segments: made for good.  Not
+	 * the ones found, wanted or not, which this transaction may fail to
+	 * make.
+	 */
+	if (trust_made_below)
+		for (i = 0; i < found; i++)
+			if (todo[i] >= made_below && (!moved || todo[i] < next_below))
+			{
+				next_below = todo[i];
+				moved = true;
+			}
+	if (moved)
+		made_below = next_below;
 	for (i = 0; i < found && i < max; i++)
 		create_partition(topic, todo[i], span);
 	CacheInvalidateRelcacheByRelid(root);

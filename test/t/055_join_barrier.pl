@@ -147,5 +147,82 @@ is( $node->safe_psql('postgres', q{
 SELECT member, cardinality(partitions) FROM topics.join('gA', 'jb', 'b')}),
 	'b|64', 'and b gets every partition');
 
+# review 5: the member that opens a window asks for a strategy and an
+# auto_offset_reset, another joins 50 ms later with neither: each window
+# holds the joiners of the same options, so the first creates the group
+# with its own, whoever adds the other
+$node->safe_psql('postgres', q{SELECT topics.produce('jb', 'old', partition => p) FROM generate_series(0, 63) p});
+my $first = $node->background_psql('postgres', on_error_stop => 0);
+$first->query_until(qr/joining/, q{
+SET pg_topics.rebalance_delay = '300ms';
+\echo joining
+SELECT generation FROM topics.join('opts', 'jb', 'first', strategy => 'roundrobin', auto_offset_reset => 'earliest');
+});
+$node->safe_psql('postgres', q{SELECT pg_sleep(0.05)});
+$node->safe_psql('postgres', q{
+SET pg_topics.rebalance_delay = '300ms';
+SELECT generation FROM topics.join('opts', 'jb', 'second')});
+$first->quit;
+is( $node->safe_psql('postgres', q{
+SELECT strategy, auto_offset_reset, members FROM topics.groups WHERE group_name = 'opts'}),
+	'roundrobin|earliest|2', 'the group has the options of its first member, and both members');
+is( $node->safe_psql('postgres', q{
+SELECT count(*) FROM topics.poll('opts', 'jb', 'second', 1000)}),
+	'32', 'the other member reads its partitions from the earliest message');
+
+# review 5: a join rolled back with its savepoint leaves no member behind
+# past the worker's next round, and the others of its window need not
+# wait for the end of its transaction
+my $sp = $node->background_psql('postgres');
+$sp->query_until(qr/joining/, q{
+SET pg_topics.rebalance_delay = '300ms';
+\echo joining
+BEGIN;
+SAVEPOINT a;
+SELECT generation FROM topics.join('saved', 'jb', 'm1');
+ROLLBACK TO a;
+SELECT pg_sleep(5);
+COMMIT;
+});
+$node->safe_psql('postgres', q{SELECT pg_sleep(0.05)});
+$t0 = time();
+$node->safe_psql('postgres', q{
+SET pg_topics.rebalance_delay = '300ms';
+SELECT generation FROM topics.join('saved', 'jb', 'm2')});
+cmp_ok(time() - $t0, '<', 4, 'a joiner does not wait for the transaction whose savepoint added it');
+ok( $node->poll_query_until('postgres', q{
+SELECT string_agg(member, ',') = 'm2' FROM topics.group_members WHERE group_name = 'saved'}),
+	'the member whose savepoint rolled back goes');
+cmp_ok(time() - $t0, '<', 20, 'at the next round, not after its session timeout');
+$sp->quit;
+
+# review 5: a member whose join failed while another, still open for
+# longer than the heartbeats' 10 s grace, was adding it goes at the
+# worker's next round after that one commits
+my $adder = $node->background_psql('postgres');
+$adder->query_until(qr/joining/, q{
+SET pg_topics.rebalance_delay = '300ms';
+\echo joining
+BEGIN;
+SELECT generation FROM topics.join('late', 'jb', 'y');
+SELECT pg_sleep(14);
+COMMIT;
+});
+$node->safe_psql('postgres', q{SELECT pg_sleep(0.05)});
+my ($ret, $out, $err) = $node->psql('postgres', q{
+SET pg_topics.rebalance_delay = '300ms';
+SET statement_timeout = '1s';
+SELECT generation FROM topics.join('late', 'jb', 'x')});
+isnt($ret, 0, 'a joiner gives up waiting for the one adding it');
+ok( $node->poll_query_until('postgres', q{
+SELECT count(*) = 1 FROM topics.groups WHERE group_name = 'late'}),
+	'the adder commits');
+$t0 = time();
+ok( $node->poll_query_until('postgres', q{
+SELECT string_agg(member, ',') = 'y' FROM topics.group_members WHERE group_name = 'late'}),
+	'the member whose join failed goes');
+cmp_ok(time() - $t0, '<', 20, 'at the next round, not after its session timeout');
+$adder->quit;
+
 $node->stop;
 done_testing();
