@@ -10,6 +10,8 @@
 
 #include "utils/timestamp.h"
 
+#include "groups/join_window.h"
+
 extern Size heartbeat_shmem_size(void);
 extern void heartbeat_shmem_startup(void);
 
@@ -21,7 +23,7 @@ extern void heartbeat_reserve(uint64 member);
 extern TimestampTz member_last_seen(uint64 member);
 extern TimestampTz member_seen_at(uint64 member);
 extern void member_forget(uint64 member);
-extern void member_seen_long_ago(uint64 member, TransactionId adder);
+extern void member_seen_long_ago(uint64 member, const JoinSeat *seat);
 extern void heartbeat_retain(uint64 *members, int n);
 extern void heartbeat_forget_database(Oid dbid);
 

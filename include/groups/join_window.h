@@ -25,7 +25,8 @@ extern bool join_window_enter(const char *topic, const char *group,
 							  const char *member, int64 timeout_ms,
 							  uint32 options, JoinSeat *seat);
 extern void join_window_wait(JoinSeat *seat);
-extern TransactionId join_window_adder(JoinSeat *seat);
+extern TransactionId join_window_adder(const JoinSeat *seat);
+extern bool join_window_may_add(const JoinSeat *seat, TransactionId adder);
 extern bool join_window_claim(JoinSeat *seat);
 extern int	join_window_members(JoinSeat *seat, char ***members,
 								int64 **timeouts_ms);

@@ -171,7 +171,7 @@ window_joins_end(XactEvent event, void *arg)
 		{
 			WindowJoin *wj = lfirst(lc);
 
-			member_seen_long_ago(wj->key, join_window_adder(&wj->seat));
+			member_seen_long_ago(wj->key, &wj->seat);
 		}
 	}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
@@ -195,7 +195,7 @@ window_joins_end_sub(SubXactEvent event, SubTransactionId mySubid,
 			wj->subid = parentSubid;
 		else if (event == SUBXACT_EVENT_ABORT_SUB)
 		{
-			member_seen_long_ago(wj->key, join_window_adder(&wj->seat));
+			member_seen_long_ago(wj->key, &wj->seat);
 			window_joins = foreach_delete_current(window_joins, lc);
 		}
 	}

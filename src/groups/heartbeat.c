@@ -21,16 +21,14 @@
  *
  * Locking protocol: HeartbeatShared->lock (the second lock of the
  * "pg_topics" named tranche) protects the member hash.  It is never held
- * with another lock, but for ProcArrayLock, taken inside it by
- * heartbeat_retain (TransactionIdIsInProgress).
+ * with another lock, but for the join windows' spinlock and ProcArrayLock,
+ * taken inside it by heartbeat_retain (join_window_may_add).
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "access/transam.h"
 #include "miscadmin.h"
-#include "storage/procarray.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "common/hashfn.h"
@@ -38,6 +36,7 @@
 #include "utils/hsearch.h"
 
 #include "groups/heartbeat.h"
+#include "groups/join_window.h"
 #include "guc.h"
 
 /* A heartbeat seen this recently is kept, member or not (see heartbeat_retain). */
@@ -55,8 +54,9 @@ typedef struct MemberEntry
 	TimestampTz last_seen;
 	TimestampTz written;		/* last set; heartbeat_retain's grace counts
 								 * from here, as last_seen may be made old */
-	TransactionId adder;		/* made old: the transaction that may still
-								 * add the member (member_seen_long_ago) */
+	bool		in_window;		/* made old by a join through window: */
+	JoinSeat	window;			/* that window, which may still add it */
+	TransactionId adder;		/* and its adder then, if known */
 } MemberEntry;
 
 typedef struct HeartbeatSharedState
@@ -149,7 +149,7 @@ touch(uint64 member)
 	if (entry != NULL)
 	{
 		entry->last_seen = entry->written = GetCurrentTimestamp();
-		entry->adder = InvalidTransactionId;
+		entry->in_window = false;
 	}
 	LWLockRelease(HeartbeatShared->lock);
 	return entry != NULL;
@@ -228,14 +228,15 @@ member_seen_at(uint64 member)
 /*
  * member_seen_long_ago makes a member's heartbeat as old as can be, so
  * that the worker's next round expires it, unless it is seen meanwhile.
- * adder, when valid, may still add the member: the entry is kept while it
- * runs (see heartbeat_retain).
+ * The member joined through the window of seat, whose adder may still add
+ * it: the entry is kept until it cannot any more (see heartbeat_retain).
  */
 void
-member_seen_long_ago(uint64 member, TransactionId adder)
+member_seen_long_ago(uint64 member, const JoinSeat *seat)
 {
 	MemberKey	key;
 	MemberEntry *entry;
+	TransactionId adder = join_window_adder(seat);
 
 	entry_key(&key, member);
 	LWLockAcquire(HeartbeatShared->lock, LW_EXCLUSIVE);
@@ -244,6 +245,8 @@ member_seen_long_ago(uint64 member, TransactionId adder)
 	{
 		entry->last_seen = 1;
 		entry->written = GetCurrentTimestamp();
+		entry->in_window = true;
+		entry->window = *seat;
 		entry->adder = adder;
 	}
 	LWLockRelease(HeartbeatShared->lock);
@@ -277,9 +280,9 @@ key_cmp(const void *a, const void *b)
  * than the n given: members of groups and topics that were dropped.  Not
  * those written in the last RETAIN_GRACE_MS: a member whose join has not
  * committed yet is not among the n, nor is one made old by the rollback of
- * its join while another member of its window is adding it, as long as
- * that one's transaction runs (without its entry, the worker would count
- * it as seen now).  members is sorted in place.
+ * its join while its window may still add it: the window is open, or
+ * its adder still runs (without its entry, the worker would count it as
+ * seen now once added).  members is sorted in place.
  */
 void
 heartbeat_retain(uint64 *members, int n)
@@ -296,8 +299,8 @@ heartbeat_retain(uint64 *members, int n)
 			TimestampDifferenceExceeds(entry->written, now, RETAIN_GRACE_MS) &&
 			bsearch(&entry->key.member, members, n, sizeof(uint64),
 					key_cmp) == NULL &&
-			!(TransactionIdIsValid(entry->adder) &&
-			  TransactionIdIsInProgress(entry->adder)))
+			!(entry->in_window &&
+			  join_window_may_add(&entry->window, entry->adder)))
 			hash_search(MemberHash, &entry->key, HASH_REMOVE, NULL);
 	LWLockRelease(HeartbeatShared->lock);
 }

@@ -37,6 +37,7 @@
 #include "pgstat.h"
 #include "storage/latch.h"
 #include "storage/lmgr.h"
+#include "storage/procarray.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "utils/timestamp.h"
@@ -266,7 +267,7 @@ join_window_members(JoinSeat *seat, char ***members, int64 **timeouts_ms)
  * window was reused.
  */
 TransactionId
-join_window_adder(JoinSeat *seat)
+join_window_adder(const JoinSeat *seat)
 {
 	JoinWindow *w = &Windows->windows[seat->slot];
 	TransactionId adder = InvalidTransactionId;
@@ -276,6 +277,31 @@ join_window_adder(JoinSeat *seat)
 		adder = w->adder;
 	SpinLockRelease(&Windows->mutex);
 	return adder;
+}
+
+/*
+ * join_window_may_add tells whether the window of seat may still add its
+ * members: it is open, or closed so lately that they are still claiming
+ * it, or its adder (or adder, the one seen before) still runs.
+ */
+bool
+join_window_may_add(const JoinSeat *seat, TransactionId adder)
+{
+	JoinWindow *w = &Windows->windows[seat->slot];
+	bool		may = false;
+
+	SpinLockAcquire(&Windows->mutex);
+	if (w->opened == seat->opened)
+	{
+		if (TransactionIdIsValid(w->adder))
+			adder = w->adder;
+		else if (!TimestampDifferenceExceeds(w->closes, GetCurrentTimestamp(),
+											 WINDOW_KEEP_MS))
+			may = true;
+	}
+	SpinLockRelease(&Windows->mutex);
+	return may || (TransactionIdIsValid(adder) &&
+				   TransactionIdIsInProgress(adder));
 }
 
 /*

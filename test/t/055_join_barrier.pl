@@ -196,5 +196,33 @@ SELECT string_agg(member, ',') = 'm2' FROM topics.group_members WHERE group_name
 cmp_ok(time() - $t0, '<', 20, 'at the next round, not after its session timeout');
 $sp->quit;
 
+# review 5: a member whose join was cancelled while it waited in its
+# window, which another then added in a transaction open for longer than
+# the heartbeats' 10 s grace, goes at the worker's next round after that
+# one commits, not after its session timeout
+my $adder = $node->background_psql('postgres');
+$adder->query_until(qr/joining/, q{
+SET pg_topics.rebalance_delay = '1s';
+\echo joining
+BEGIN;
+SELECT generation FROM topics.join('late', 'jb', 'y');
+SELECT pg_sleep(14);
+COMMIT;
+});
+$node->safe_psql('postgres', q{SELECT pg_sleep(0.05)});
+my ($ret, $out, $err) = $node->psql('postgres', q{
+SET statement_timeout = '300ms';
+SELECT generation FROM topics.join('late', 'jb', 'x')});
+isnt($ret, 0, 'a joiner is cancelled while it waits in its window');
+ok( $node->poll_query_until('postgres', q{
+SELECT count(*) = 1 FROM topics.groups WHERE group_name = 'late'}),
+	'the other adds both and commits');
+$t0 = time();
+ok( $node->poll_query_until('postgres', q{
+SELECT string_agg(member, ',') = 'y' FROM topics.group_members WHERE group_name = 'late'}),
+	'the member whose join was cancelled goes');
+cmp_ok(time() - $t0, '<', 20, 'at the next round, not after its session timeout');
+$adder->quit;
+
 $node->stop;
 done_testing();
