@@ -90,6 +90,14 @@ SELECT topics.produce('wf', 'x'::bytea, partition => $low)});
 isnt($ret, 0, 'a producer gives up waiting for a partition the maker cannot make');
 $hog->query_safe(q{COMMIT});
 $hog->quit;
+# the maker goes up from the lowest partition it may have failed to make:
+# that one is made before the last
+$node->poll_query_until('postgres', q{
+SELECT count(*) > 0 FROM topics.segment WHERE topic = 'wf' AND partition = 1999})
+  or die 'the last partition was never made';
+is( $node->safe_psql('postgres', qq{
+SELECT count(*) FROM topics.segment WHERE topic = 'wf' AND partition = $low}),
+	'1', 'the partition the maker failed to make is made before the last');
 ok( $node->poll_query_until('postgres', q{
 SELECT count(*) = 0 FROM topics.partition p WHERE topic = 'wf'
    AND NOT EXISTS (SELECT FROM topics.segment s
