@@ -42,6 +42,7 @@
 #include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/syscache.h"
 
@@ -125,9 +126,42 @@ topic_check_config(Jsonb *config)
 
 static List *topic_orphans(const char *name);
 
-/* Partitions the transaction made_by made, for its share of the locks. */
+/*
+ * Partitions the transaction made_by made, for its share of the locks, by
+ * subtransaction: a savepoint rolled back gives back the locks of the
+ * partitions it made, and so its share (made_in lives in
+ * TopTransactionContext, and counts only while made_by runs).
+ */
+typedef struct MadeIn
+{
+	SubTransactionId subid;
+	int			count;
+} MadeIn;
+
 static TransactionId made_by = InvalidTransactionId;
-static int	made_count = 0;
+static List *made_in = NIL;
+static bool made_callback_registered = false;
+
+static void
+made_end_sub(SubXactEvent event, SubTransactionId mySubid,
+			 SubTransactionId parentSubid, void *arg)
+{
+	ListCell   *lc;
+
+	if (made_in == NIL || !TransactionIdEquals(made_by, GetTopTransactionIdIfAny()))
+		return;
+	foreach(lc, made_in)
+	{
+		MadeIn	   *m = lfirst(lc);
+
+		if (m->subid != mySubid)
+			continue;
+		if (event == SUBXACT_EVENT_ABORT_SUB)
+			made_in = foreach_delete_current(made_in, lc);
+		else if (event == SUBXACT_EVENT_COMMIT_SUB)
+			m->subid = parentSubid;
+	}
+}
 
 /*
  * made_here returns how many partitions the current transaction made.
@@ -135,12 +169,40 @@ static int	made_count = 0;
 static int
 made_here(void)
 {
-	if (made_by != GetTopTransactionId())
+	ListCell   *lc;
+	int			n = 0;
+
+	if (!TransactionIdEquals(made_by, GetTopTransactionId()))
 	{
 		made_by = GetTopTransactionId();
-		made_count = 0;
+		made_in = NIL;
 	}
-	return made_count;
+	foreach(lc, made_in)
+		n += ((MadeIn *) lfirst(lc))->count;
+	return n;
+}
+
+/*
+ * made_add counts n partitions made by the current subtransaction.
+ */
+static void
+made_add(int n)
+{
+	MemoryContext old;
+	MadeIn	   *m;
+
+	(void) made_here();
+	if (!made_callback_registered)
+	{
+		RegisterSubXactCallback(made_end_sub, NULL);
+		made_callback_registered = true;
+	}
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	m = palloc(sizeof(MadeIn));
+	m->subid = GetCurrentSubTransactionId();
+	m->count = n;
+	made_in = lappend(made_in, m);
+	MemoryContextSwitchTo(old);
 }
 
 /*
@@ -243,7 +305,7 @@ create_partitions(const char *topic, int from, int to, int64 first_span)
 	made = Min(to, from + Max(from == 0 ? 1 : 0,
 							  Min(topic_partitions_per_transaction(),
 								  made_budget() - made_here())));
-	made_count += made - from;
+	made_add(made - from);
 
 	args[0] = CStringGetTextDatum(topic);
 	args[1] = Int32GetDatum(from);
@@ -407,7 +469,7 @@ topic_make_partition_here(const char *topic, int partition)
 						   made_budget()),
 				 errhint("Produce to that partition after this transaction commits.")));
 	(void) topic_make_partitions(topic, partition, 1);
-	made_count++;
+	made_add(1);
 }
 
 /*
