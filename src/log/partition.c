@@ -1664,20 +1664,18 @@ persist_stable(MaintainedPartition *mp)
 
 /*
  * has_open_producer tells whether a transaction still in progress holds a
- * producer slot of a partition.  Caller holds the hash lock.
+ * producer slot of a partition: partition_bounds then names the oldest.
+ * An uninitialized state has no slots.  Caller holds the hash lock.
  */
 static bool
 has_open_producer(PartitionState *state)
 {
-	int32		index;
-	bool		open = false;
+	PartitionBounds bounds;
 
-	LWLockAcquire(&state->lock, LW_SHARED);
-	for (index = state->producers_head; index >= 0 && !open;
-		 index = producer_slot(index)->next)
-		open = TransactionIdIsInProgress(producer_slot(index)->xid);
-	LWLockRelease(&state->lock);
-	return open;
+	if (!state->initialized)
+		return false;
+	partition_bounds(state, &bounds);
+	return TransactionIdIsValid(bounds.oldest_xid);
 }
 
 /*
