@@ -17,17 +17,26 @@
  * the topic's root, which would plan and lock every segment of every
  * partition.  In each segment the index on msg_offset finds the first row;
  * the heap pages that follow give the next ones as long as they lie there
- * in offset order, and the index the rest.  A partition is appended to in
- * offset order, so its rows mostly lie in the heap as they do in the index,
- * and reading the pages in turn costs half as much per row as an index
- * scan.  A page's rows are checked under its lock, as a sequential scan
- * does, and handed out afterwards with only its pin held.
+ * in offset order, and the index the rest.  A partition appended to by one
+ * producer at a time lies in the heap as it does in the index, and reading
+ * the pages in turn costs half as much per row as an index scan.  A page's
+ * rows are checked under its lock, as a sequential scan does, and handed
+ * out afterwards with only its pin held.
  *
- * Each row goes out as a tuple in a buffer the reader keeps pinned until
- * the next call, so a caller that keeps it longer copies it (a tuplestore
- * does).  Segments stay locked until
- * the transaction ends, so that a TOASTed value can still be read when the
- * caller's query hands the row out.
+ * Concurrent producers each fill a heap page of their own, so the rows of
+ * a busy partition alternate between several pages.  Fetched one at a time
+ * through the index, nearly every row would pin, lock and first touch a
+ * page other than the last one's: with many groups reading a topic, that
+ * was most of their cost.  So the index hands out the row pointers of a
+ * batch first, and each heap page of the batch is pinned, locked and
+ * checked once, its rows in page order; the rows then go out in offset
+ * order.
+ *
+ * Each row goes out as a tuple in a buffer the reader keeps pinned at least
+ * until the next call, so a caller that keeps it longer copies it (a
+ * tuplestore does).  Segments stay locked until the transaction ends, so
+ * that a TOASTed value can still be read when the caller's query hands the
+ * row out.
  *
  *-------------------------------------------------------------------------
  */
@@ -54,8 +63,17 @@ typedef enum ReadStep
 {
 	READ_SEGMENT,				/* open the next segment, find its first row */
 	READ_PAGES,					/* the rows that follow it in the heap */
-	READ_INDEX					/* the rest of the segment, by the index */
+	READ_BATCHES				/* the rest of the segment, by the index */
 } ReadStep;
+
+/*
+ * A batch holds the rows of at most BATCH_ROWS index entries lying on at
+ * most BATCH_PAGES heap pages, which stay pinned until the batch is handed
+ * out: fewer with a shared_buffers so small that every backend pinning as
+ * many could leave none free (reader_read_batch).
+ */
+#define BATCH_ROWS 256
+#define BATCH_PAGES 32
 
 struct FetchReader
 {
@@ -65,7 +83,7 @@ struct FetchReader
 	int64		below;			/* the LSO the read stops at */
 	int			max;
 	Snapshot	snapshot;
-	bool		by_index;		/* serializable: read through the index only */
+	bool		by_index;		/* serializable: no READ_PAGES */
 	int			nsegments;		/* the segments [from, below) spans */
 	LogSegment *segments;
 
@@ -95,6 +113,16 @@ struct FetchReader
 	int			line;
 	OffsetNumber lines[MaxHeapTuplesPerPage];
 	HeapTupleData tuple;
+
+	/* READ_BATCHES: the rows of the index entries of a batch */
+	bool		index_done;		/* the index scan has returned its last */
+	int			nrows;
+	int			row;			/* the next to hand out */
+	ItemPointerData tids[BATCH_ROWS];	/* in index order */
+	uint16		by_page[BATCH_ROWS];	/* tids' indexes grouped by page */
+	HeapTupleData rows[BATCH_ROWS]; /* t_data NULL: not visible */
+	int			npins;
+	Buffer		pins[BATCH_PAGES];
 };
 
 /*
@@ -167,12 +195,21 @@ fetch_reader_begin(Topic *topic, int partition, int64 from, int64 below,
 }
 
 static void
+reader_release_batch(FetchReader *r)
+{
+	while (r->npins > 0)
+		ReleaseBuffer(r->pins[--r->npins]);
+	r->nrows = r->row = 0;
+}
+
+static void
 reader_close_segment(FetchReader *r)
 {
 	if (BufferIsValid(r->buffer))
 		ReleaseBuffer(r->buffer);
 	r->buffer = InvalidBuffer;
 	r->nlines = r->line = 0;
+	reader_release_batch(r);
 	if (r->rel == NULL)
 		return;
 	index_endscan(r->scan);
@@ -263,7 +300,7 @@ reader_open_segment(FetchReader *r)
 /*
  * reader_after_first sets the read of the rest of the segment up, once its
  * first row is out: the heap pages from that row's on, and past them the
- * index from next.  At most left rows below next are passed over on the
+ * index from next, in batches.  At most left rows below next are passed over on the
  * pages, and the pages end left pages past the first (left rows in order
  * fit in them), so that a heap laid out otherwise, or rows rolled back in
  * bulk right after the first, cost at most that many pages before the
@@ -371,6 +408,84 @@ reader_read_page(FetchReader *r)
 }
 
 /*
+ * reader_read_batch reads the next batch of the segment's rows through the
+ * index, and returns false when the index has no more.  The entries are
+ * taken until the batch holds as many as the rows left to hand out, or
+ * BATCH_ROWS, or until they lie on BATCH_PAGES pages (see there); then each page is
+ * read once, and the rows on it checked against the snapshot under its
+ * lock, through heap_hot_search_buffer as an index scan does (so that a
+ * serializable read takes the same predicate locks).  Entries of rows not
+ * visible, rolled back, stay in the batch with no tuple.
+ */
+static bool
+reader_read_batch(FetchReader *r)
+{
+	BlockNumber pages[BATCH_PAGES];
+	int			on_page[BATCH_PAGES + 1] = {0};
+	uint8		page_of[BATCH_ROWS];
+	int			npages = 0;
+	int			max_pages = Max(1, Min(BATCH_PAGES, NBuffers / MaxBackends));
+	int			want = Min(r->left, BATCH_ROWS);
+	int			i;
+	int			k;
+	Buffer		buffer = InvalidBuffer;
+
+	reader_release_batch(r);
+	while (!r->index_done && r->nrows < want && npages < max_pages)
+	{
+		ItemPointer tid = index_getnext_tid(r->scan, ForwardScanDirection);
+		BlockNumber blkno;
+
+		if (tid == NULL)
+		{
+			/* a scan asked again after its end would start over */
+			r->index_done = true;
+			break;
+		}
+		/* the pages in the order first met: the last met is likeliest */
+		blkno = ItemPointerGetBlockNumber(tid);
+		for (i = npages - 1; i >= 0 && pages[i] != blkno; i--)
+			;
+		if (i < 0)
+			pages[i = npages++] = blkno;
+		page_of[r->nrows] = i;
+		on_page[i + 1]++;
+		r->tids[r->nrows++] = *tid;
+	}
+	if (r->nrows == 0)
+		return false;
+
+	/* the rows grouped by page, each page's in index order */
+	for (i = 1; i < npages; i++)
+		on_page[i] += on_page[i - 1];
+	for (k = 0; k < r->nrows; k++)
+		r->by_page[on_page[page_of[k]]++] = k;
+
+	for (i = 0; i < r->nrows; i++)
+	{
+		ItemPointerData tid;
+
+		k = r->by_page[i];
+		tid = r->tids[k];
+		if (i == 0 || page_of[k] != page_of[r->by_page[i - 1]])
+		{
+			if (BufferIsValid(buffer))
+				LockBuffer(buffer, BUFFER_LOCK_UNLOCK);
+			CHECK_FOR_INTERRUPTS();
+			buffer = ReadBuffer(r->rel, ItemPointerGetBlockNumber(&tid));
+			r->pins[r->npins++] = buffer;
+			heap_page_prune_opt(r->rel, buffer);
+			LockBuffer(buffer, BUFFER_LOCK_SHARE);
+		}
+		if (!heap_hot_search_buffer(&tid, r->rel, buffer, r->snapshot,
+									&r->rows[k], NULL, true))
+			r->rows[k].t_data = NULL;
+	}
+	LockBuffer(buffer, BUFFER_LOCK_UNLOCK);
+	return true;
+}
+
+/*
  * fetch_reader_next sets *tuple to the next message, and returns false
  * when there are no more.  The tuple stays valid until the next call.
  */
@@ -404,17 +519,21 @@ fetch_reader_next(FetchReader *r, HeapTuple *tuple)
 					continue;
 				r->keys[0].sk_argument = Int64GetDatum(r->next);
 				index_rescan(r->scan, r->keys, 2, NULL, 0);
-				r->step = READ_INDEX;
+				r->index_done = r->next >= r->seg_below;
+				r->step = READ_BATCHES;
 				continue;
 
-			case READ_INDEX:
-				if (r->next < r->seg_below &&
-					index_getnext_slot(r->scan, ForwardScanDirection, r->slot))
+			case READ_BATCHES:
+				while (r->row < r->nrows && r->rows[r->row].t_data == NULL)
+					r->row++;
+				if (r->row < r->nrows)
 				{
 					r->left--;
-					*tuple = ExecFetchSlotHeapTuple(r->slot, false, NULL);
+					*tuple = &r->rows[r->row++];
 					return true;
 				}
+				if (reader_read_batch(r))
+					continue;
 				reader_close_segment(r);
 				r->step = READ_SEGMENT;
 				continue;

@@ -10,6 +10,40 @@ SCALE_GROUPS=(segments partitions topics groups members)
 # defaults (the lock table among them) that run lowers.
 SCALE_SETTINGS=("max_connections = 100")
 
+# scale_huge_pages sets HUGE_PAGES, the scale runs' huge_pages: on when the
+# machine can reserve the huge pages the server needs (vm.nr_hugepages is
+# raised for the run and restored after it), else off; and off with
+# PGTOPICS_BENCH_HUGE_PAGES=0.  PostgreSQL's documentation recommends them
+# for a shared_buffers of this size, and the scale runs need them on this
+# kind of machine: each process's first touch of a 4 kB page of shared
+# memory is a page fault, which on a virtual machine with shadow page
+# tables costs some 16 us, and 50 groups reading a topic touch every new
+# page 50 times (at 4,000 rows/s, 200 faults a second per group, a sixth
+# of a core in all).  Plain SQL readers pay the same (plain_groups_*).
+# Called by start_server with the server's settings written.
+scale_huge_pages() {
+    local need free
+    HUGE_PAGES=off
+    if [ "${PGTOPICS_BENCH_HUGE_PAGES:-1}" = 0 ] || [ ! -w /proc/sys/vm/nr_hugepages ]; then
+        log "huge pages: off"
+        return 0
+    fi
+    need=$(as_pg postgres -D "$DATA" -C shared_memory_size_in_huge_pages) || need=
+    free=$(awk '/^HugePages_Free/ { print $2 }' /proc/meminfo)
+    if [ -n "$need" ] && [ -n "$free" ] && ((need > 0 && free < need)); then
+        HUGE_PAGES_BEFORE=$(cat /proc/sys/vm/nr_hugepages)
+        echo $((HUGE_PAGES_BEFORE + need - free)) >/proc/sys/vm/nr_hugepages || true
+        free=$(awk '/^HugePages_Free/ { print $2 }' /proc/meminfo)
+    fi
+    if [ -n "$need" ] && ((need > 0 && free >= need)); then
+        HUGE_PAGES=on
+    elif [ -n "$HUGE_PAGES_BEFORE" ]; then
+        echo "$HUGE_PAGES_BEFORE" >/proc/sys/vm/nr_hugepages
+        HUGE_PAGES_BEFORE=
+    fi
+    log "huge pages: $HUGE_PAGES (the server needs ${need:-?} of 2 MB, $free free)"
+}
+
 if [ "$QUICK" -eq 1 ]; then
     SCALE_SECS=4        # pgbench -T of one mixed run
     SCALE_ROUNDS=3
@@ -211,39 +245,61 @@ run_topics() {
 # Groups: 8 clients producing single messages into topic gq (4
 # partitions), alone and while GROUPS_N groups of one member each
 # long-poll it (a pgbench client per member, poll_group.sql: up to 1000
-# messages, waiting up to 1 s for 500), in alternating runs.  After
-# each run with the groups, the largest lag of a group is printed: every
-# group keeps up when it stays within a batch or two.
+# messages, waiting up to 1 s for 500), in alternating runs.  Plain SQL
+# doing the same work runs in the same rounds: 8 clients INSERT into table
+# plain_gq, alone and while GROUPS_N readers each read it past a position
+# of their own (select_group_gq.sql: up to 1000 rows, then 100 ms of sleep
+# when fewer than 500 came).  After each run with the readers, the largest
+# lag of a group (of a reader) is printed: every one keeps up when it stays
+# within a batch or two.
 GROUPS_N=50
 
+# groups_run SIDE PRODUCER READER CATCH_UP LAG: a run of the producers'
+# script alone, then one while GROUPS_N clients run the readers' script,
+# which begin after CATCH_UP; LAG is the query of the largest lag.
+groups_run() {
+    local side=$1 producer=$2 reader=$3 catch_up=$4 lag_sql=$5 tps lag pid
+    sql CHECKPOINT >/dev/null
+    tps=$(pgb "$producer" 8 -T "$SCALE_SECS")
+    RESULTS[${side}_none]+="$tps "
+    log "groups round $((r + 1))/$SCALE_ROUNDS, $side: alone $tps rows/s"
+    sql "$catch_up" >/dev/null
+    as_pg pgbench -n -M prepared -h "$ROOT" -p "$PORT" -U postgres -c "$GROUPS_N" -j 2 \
+        -f "$SQLDIR/$reader.sql" -T "$((SCALE_SECS + 2))" bench >/dev/null 2>&1 &
+    pid=$!
+    sleep 1
+    tps=$(pgb "$producer" 8 -T "$SCALE_SECS")
+    lag=$(sql "$lag_sql")
+    wait "$pid" || die "the readers' pgbench ($reader) failed"
+    RESULTS[${side}_50]+="$tps "
+    log "groups round $((r + 1))/$SCALE_ROUNDS, $side: with $GROUPS_N readers $tps rows/s;" \
+        "largest lag of a reader at the end of the producers' run: $lag messages"
+}
+
 run_groups() {
-    local r tps lag pid
-    log "groups: topic gq, $GROUPS_N groups of one member"
+    local r
+    log "groups: topic gq, $GROUPS_N groups of one member; table plain_gq, $GROUPS_N readers"
     sql "SELECT topics.create_topic('gq', 4);
          SELECT count(*) FROM generate_series(1, $GROUPS_N) g,
-                LATERAL topics.join('g' || g, 'gq', 'm', session_timeout => '1 hour')" >/dev/null
+                LATERAL topics.join('g' || g, 'gq', 'm', session_timeout => '1 hour');
+         CREATE TABLE plain_gq (id bigserial PRIMARY KEY, v bytea);
+         CREATE TABLE plain_gpos (g integer PRIMARY KEY, pos bigint NOT NULL);
+         INSERT INTO plain_gpos SELECT g, 0 FROM generate_series(1, $GROUPS_N) g" >/dev/null
     pgb produce_single_gq 8 -t 500 >/dev/null
+    pgb insert_single_gq 8 -t 500 >/dev/null
     for ((r = 0; r < SCALE_ROUNDS; r++)); do
-        sql CHECKPOINT >/dev/null
-        tps=$(pgb produce_single_gq 8 -T "$SCALE_SECS")
-        RESULTS[groups_none]+="$tps "
-        log "groups round $((r + 1))/$SCALE_ROUNDS: alone $tps rows/s"
-        # the groups catch up first, then poll through the producers' run
-        sql "SELECT count(*) FROM generate_series(1, $GROUPS_N) g,
-                    LATERAL topics.poll('g' || g, 'gq', 'm', 1000000)" >/dev/null
-        as_pg pgbench -n -M prepared -h "$ROOT" -p "$PORT" -U postgres -c "$GROUPS_N" -j 2 \
-            -f "$SQLDIR/poll_group.sql" -T "$((SCALE_SECS + 2))" bench >/dev/null 2>&1 &
-        pid=$!
-        sleep 1
-        tps=$(pgb produce_single_gq 8 -T "$SCALE_SECS")
-        lag=$(sql "SELECT max(l) FROM (SELECT sum(lag) AS l FROM topics.group_lag
-                                        WHERE topic = 'gq' GROUP BY group_name) s")
-        wait "$pid" || die "the groups' pgbench failed"
-        RESULTS[groups_50]+="$tps "
-        log "groups round $((r + 1))/$SCALE_ROUNDS: with $GROUPS_N groups $tps rows/s;" \
-            "largest lag of a group at the end of the producers' run: $lag messages"
+        # the readers catch up first, then read through the producers' run
+        groups_run groups produce_single_gq poll_group \
+            "SELECT count(*) FROM generate_series(1, $GROUPS_N) g,
+                    LATERAL topics.poll('g' || g, 'gq', 'm', 1000000)" \
+            "SELECT max(l) FROM (SELECT sum(lag) AS l FROM topics.group_lag
+                                  WHERE topic = 'gq' GROUP BY group_name) s"
+        groups_run plain_groups insert_single_gq select_group_gq \
+            "UPDATE plain_gpos SET pos = (SELECT max(id) FROM plain_gq)" \
+            "SELECT max(id) - min(pos) FROM plain_gq, plain_gpos"
     done
     ratio_per_round groups_50_producer_ratio groups_50 groups_none
+    ratio_per_round plain_groups_50_producer_ratio plain_groups_50 plain_groups_none
 }
 
 # Members: 64 members join a new group of topic ms (64 partitions), each at
@@ -334,11 +390,15 @@ scale_measures() {
     MEASURES+=(members_64_settle_s)
     TARGET[members_64_settle_s]='<= 2 (seconds, median of the rounds, not a ratio)'
     SIDES[members_64_settle_s]=''
-    MEASURES+=(groups_50_producer_ratio)
+    MEASURES+=(groups_50_producer_ratio plain_groups_50_producer_ratio)
     TARGET[groups_50_producer_ratio]='>= 0.7'
     SIDES[groups_50_producer_ratio]='groups_50 groups_none'
     UNITS[groups_none]='rows/s (pgbench tps) at 8 clients, produce of 1 row into topic gq, nobody polling'
     UNITS[groups_50]="rows/s at 8 clients, the same while $GROUPS_N groups long-poll gq (up to 1 s for 500 messages)"
+    TARGET[plain_groups_50_producer_ratio]='informational: plain SQL doing the same work'
+    SIDES[plain_groups_50_producer_ratio]='plain_groups_50 plain_groups_none'
+    UNITS[plain_groups_none]='rows/s at 8 clients, INSERT of 1 row into table plain_gq, nobody reading'
+    UNITS[plain_groups_50]="rows/s at 8 clients, the same while $GROUPS_N readers each read plain_gq past a position of their own (up to 1000 rows; 100 ms of sleep after fewer than 500)"
     MEASURES+=(topics_1000_random_over_1 plain_tables_1000_random_over_1)
     TARGET[plain_tables_1000_random_over_1]='informational: plain SQL doing the same writes'
     SIDES[plain_tables_1000_random_over_1]='plain_tables_single_n plain_tables_single_1'
