@@ -69,11 +69,18 @@ typedef enum ReadStep
 /*
  * A batch holds the rows of at most BATCH_ROWS index entries lying on at
  * most BATCH_PAGES heap pages, which stay pinned until the batch is handed
- * out: fewer with a shared_buffers so small that every backend pinning as
- * many could leave none free (reader_read_batch).
+ * out (or the read ends).  The batches of all the reads a backend has open
+ * (cursors) pin at most its share of shared_buffers, NBuffers /
+ * MaxBackends, together: past it each batch takes one page, as a read
+ * through the index would pin one.  batch_pins counts them; a read that an
+ * error ends leaves its pins to the resource owner, so the count starts
+ * over with each transaction.
  */
 #define BATCH_ROWS 256
 #define BATCH_PAGES 32
+
+static int	batch_pins = 0;
+static bool batch_callback_registered = false;
 
 struct FetchReader
 {
@@ -116,6 +123,7 @@ struct FetchReader
 
 	/* READ_BATCHES: the rows of the index entries of a batch */
 	bool		index_done;		/* the index scan has returned its last */
+	int64		batch_from;		/* the key the batch's entries start at */
 	int			nrows;
 	int			row;			/* the next to hand out */
 	ItemPointerData tids[BATCH_ROWS];	/* in index order */
@@ -195,8 +203,18 @@ fetch_reader_begin(Topic *topic, int partition, int64 from, int64 below,
 }
 
 static void
+batch_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT)
+		batch_pins = 0;
+}
+
+static void
 reader_release_batch(FetchReader *r)
 {
+	batch_pins = Max(batch_pins - r->npins, 0);
 	while (r->npins > 0)
 		ReleaseBuffer(r->pins[--r->npins]);
 	r->nrows = r->row = 0;
@@ -359,6 +377,8 @@ reader_read_page(FetchReader *r)
 	OffsetNumber maxoff;
 	bool		all_visible;
 
+	/* the first row, handed out from the slot, is past: unpin it */
+	ExecClearTuple(r->slot);
 	if (BufferIsValid(r->buffer))
 		ReleaseBuffer(r->buffer);
 	r->buffer = InvalidBuffer;
@@ -408,6 +428,47 @@ reader_read_page(FetchReader *r)
 }
 
 /*
+ * reader_kill_dead marks dead in the index the entries of a batch whose
+ * rows no transaction can see any more (rolled back, or pruned since), up
+ * to entry last_dead, as an index scan does for the rows it fetches: later
+ * reads then pass them without visiting the heap.  The batch's own scan
+ * has moved past them, and an index scan marks only the entry it returned
+ * last; so a second scan walks the batch's entries again, from its first
+ * key.  Entries may have gone meanwhile (VACUUM), none can come: each is
+ * marked only when it is the batch's own.
+ */
+static void
+reader_kill_dead(FetchReader *r, const bool *dead, int last_dead)
+{
+	IndexScanDesc scan = index_beginscan(r->rel, r->index, r->snapshot, 2, 0);
+	ScanKeyData keys[2];
+	int			j = 0;
+
+	/* a standby cannot mark entries: its scans ignore the marks */
+	if (!scan->xactStartedInRecovery)
+	{
+		memcpy(keys, r->keys, sizeof(keys));
+		keys[0].sk_argument = Int64GetDatum(r->batch_from);
+		index_rescan(scan, keys, 2, NULL, 0);
+
+		/* the mark of an entry is taken when the scan moves past it */
+		for (;;)
+		{
+			ItemPointer tid = index_getnext_tid(scan, ForwardScanDirection);
+
+			if (tid == NULL || j > last_dead)
+				break;
+			while (j <= last_dead && !ItemPointerEquals(tid, &r->tids[j]))
+				j++;
+			if (j > last_dead)
+				break;
+			scan->kill_prior_tuple = dead[j++];
+		}
+	}
+	index_endscan(scan);
+}
+
+/*
  * reader_read_batch reads the next batch of the segment's rows through the
  * index, and returns false when the index has no more.  The entries are
  * taken until the batch holds as many as the rows left to hand out, or
@@ -423,14 +484,22 @@ reader_read_batch(FetchReader *r)
 	BlockNumber pages[BATCH_PAGES];
 	int			on_page[BATCH_PAGES + 1] = {0};
 	uint8		page_of[BATCH_ROWS];
+	bool		dead[BATCH_ROWS];
+	int			last_dead = -1;
 	int			npages = 0;
-	int			max_pages = Max(1, Min(BATCH_PAGES, NBuffers / MaxBackends));
+	int			max_pages;
 	int			want = Min(r->left, BATCH_ROWS);
 	int			i;
 	int			k;
 	Buffer		buffer = InvalidBuffer;
 
 	reader_release_batch(r);
+	if (!batch_callback_registered)
+	{
+		RegisterXactCallback(batch_xact_callback, NULL);
+		batch_callback_registered = true;
+	}
+	max_pages = Max(1, Min(BATCH_PAGES, NBuffers / MaxBackends - batch_pins));
 	while (!r->index_done && r->nrows < want && npages < max_pages)
 	{
 		ItemPointer tid = index_getnext_tid(r->scan, ForwardScanDirection);
@@ -474,14 +543,34 @@ reader_read_batch(FetchReader *r)
 			CHECK_FOR_INTERRUPTS();
 			buffer = ReadBuffer(r->rel, ItemPointerGetBlockNumber(&tid));
 			r->pins[r->npins++] = buffer;
+			batch_pins++;
 			heap_page_prune_opt(r->rel, buffer);
 			LockBuffer(buffer, BUFFER_LOCK_SHARE);
 		}
 		if (!heap_hot_search_buffer(&tid, r->rel, buffer, r->snapshot,
-									&r->rows[k], NULL, true))
+									&r->rows[k], &dead[k], true))
+		{
 			r->rows[k].t_data = NULL;
+			if (dead[k])
+				last_dead = Max(last_dead, k);
+		}
 	}
 	LockBuffer(buffer, BUFFER_LOCK_UNLOCK);
+
+	if (last_dead >= 0)
+		reader_kill_dead(r, dead, last_dead);
+	/* the next batch's entries start past this one's last row */
+	for (k = r->nrows - 1; k >= 0; k--)
+		if (r->rows[k].t_data != NULL)
+		{
+			bool		isnull;
+
+			r->batch_from = DatumGetInt64(heap_getattr(&r->rows[k],
+													   Anum_message_offset,
+													   RelationGetDescr(r->rel),
+													   &isnull)) + 1;
+			break;
+		}
 	return true;
 }
 
@@ -520,6 +609,7 @@ fetch_reader_next(FetchReader *r, HeapTuple *tuple)
 				r->keys[0].sk_argument = Int64GetDatum(r->next);
 				index_rescan(r->scan, r->keys, 2, NULL, 0);
 				r->index_done = r->next >= r->seg_below;
+				r->batch_from = r->next;
 				r->step = READ_BATCHES;
 				continue;
 
@@ -539,6 +629,8 @@ fetch_reader_next(FetchReader *r, HeapTuple *tuple)
 				continue;
 		}
 	}
+	/* the read is over: its pins go now, not when the caller ends it */
+	reader_close_segment(r);
 	return false;
 }
 

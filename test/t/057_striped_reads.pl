@@ -24,6 +24,8 @@ my $node = PostgreSQL::Test::Cluster->new('striped_reads');
 $node->init;
 $node->append_conf('postgresql.conf', q{
 shared_preload_libraries = 'pg_topics'
+shared_buffers = 4MB
+max_connections = 20
 });
 $node->start;
 $node->safe_psql('postgres', q{
@@ -55,6 +57,18 @@ for my $round (1 .. 3)
 			        FROM generate_series(1, 3) i))};
 		$s{$who}->query_safe("BEGIN; $batch; ROLLBACK");
 		$s{$who}->query_safe($batch);
+	}
+}
+# and a wide topic, 2,760 rows on some 600 pages, in runs of 23 (five rows
+# fill a page: the runs share pages)
+$node->safe_psql('postgres', q{SELECT topics.create_topic('wide', 1)});
+for my $round (1 .. 60)
+{
+	for my $who ('a', 'b')
+	{
+		$s{$who}->query_safe(qq{SELECT count(*) FROM topics.produce_batch('wide',
+			ARRAY(SELECT convert_to(lpad('$who$round-' || i, 1500, '.'), 'UTF8')
+			        FROM generate_series(1, 23) i))});
 	}
 }
 $_->quit for values %s;
@@ -109,6 +123,48 @@ SELECT string_agg(msg_offset || ':' || md5(value), ',')
   FROM topics.fetch('st', 0, $from, $max)});
 	is($got, truth($from, $max), "fetch from $from, up to $max");
 }
+
+# The reads marked the index entries of the rolled-back rows dead, as an
+# index scan marks those it meets: later reads pass them by.
+my $live_entries = $node->safe_psql('postgres', q{
+SELECT count(*)
+  FROM topics.segments s,
+       LATERAL (SELECT indexrelid::regclass::text AS idx FROM pg_index
+                 WHERE indrelid = s.segment_table) i,
+       generate_series(1, pg_relation_size(i.idx) / 8192 - 1) b,
+       bt_page_items(i.idx, b::integer) e
+ WHERE s.topic = 'st' AND e.htid IS NOT NULL AND NOT e.dead});
+is($live_entries, $committed, 'entries of rolled-back rows marked dead');
+
+# Cursors left open pin their batches' pages: 60 of them, each read into
+# its first batch on pages of its own, pin together no more than the
+# backend's share of shared_buffers (512 buffers / some 40 backends) and a
+# page each, where each used to pin a batch of that share, 720 in all, and
+# ran out of buffers.  A read that reached its last row unpins its pages
+# at once (d reads pages none of the others reads: a page pinned twice
+# counts once).
+my $pinned = $node->safe_psql('postgres', q{
+CREATE EXTENSION pg_buffercache;
+BEGIN;
+SELECT format('DECLARE c%s CURSOR FOR SELECT msg_offset FROM topics.fetch(''wide'', 0, %s, 1000)',
+              i, i * 46)
+  FROM generate_series(0, 59) i \gexec
+SELECT format('FETCH 30 FROM c%s', i) FROM generate_series(0, 59) i \gexec
+DECLARE d CURSOR FOR SELECT msg_offset FROM topics.fetch('st', 0, 470, 30);
+FETCH 20 FROM d;
+SELECT 'pinned', count(*) FROM pg_buffercache WHERE pinning_backends > 0;
+MOVE ALL IN d;
+SELECT 'after', count(*) FROM pg_buffercache WHERE pinning_backends > 0;
+COMMIT;
+});
+my ($open) = $pinned =~ /^pinned\|(\d+)$/m;
+my ($after) = $pinned =~ /^after\|(\d+)$/m;
+my $share = $node->safe_psql('postgres', q{
+SELECT pg_size_bytes(current_setting('shared_buffers')) / 8192 /
+       (current_setting('max_connections')::int + current_setting('max_worker_processes')::int +
+        current_setting('autovacuum_max_workers')::int + current_setting('max_wal_senders')::int + 1)});
+cmp_ok($open, '<=', 61 + $share + 5, "61 open cursors pin $open pages");
+cmp_ok($after, '<', $open, 'a cursor read to its last row unpins its pages');
 
 # a cursor handed one row at a time keeps each row valid until the next
 my $cursor = $node->safe_psql('postgres', q{
