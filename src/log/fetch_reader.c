@@ -435,7 +435,7 @@ reader_read_page(FetchReader *r)
  * has moved past them, and an index scan marks only the entry it returned
  * last; so a second scan walks the batch's entries again, from its first
  * key.  Entries may have gone meanwhile (VACUUM), none can come: each is
- * marked only when it is the batch's own.
+ * marked only when it is one of the batch's own found dead.
  */
 static void
 reader_kill_dead(FetchReader *r, const bool *dead, int last_dead)
@@ -451,18 +451,25 @@ reader_kill_dead(FetchReader *r, const bool *dead, int last_dead)
 		keys[0].sk_argument = Int64GetDatum(r->batch_from);
 		index_rescan(scan, keys, 2, NULL, 0);
 
-		/* the mark of an entry is taken when the scan moves past it */
-		for (;;)
+		/*
+		 * The mark of an entry is taken when the scan moves past it.  Entries
+		 * of an earlier batch that kept no mark may come first: the walk
+		 * passes at most a batch of them.
+		 */
+		for (int steps = 0; steps <= r->nrows + BATCH_ROWS; steps++)
 		{
 			ItemPointer tid = index_getnext_tid(scan, ForwardScanDirection);
+			int			k;
 
 			if (tid == NULL || j > last_dead)
 				break;
-			while (j <= last_dead && !ItemPointerEquals(tid, &r->tids[j]))
-				j++;
-			if (j > last_dead)
-				break;
-			scan->kill_prior_tuple = dead[j++];
+			for (k = j; k <= last_dead && !ItemPointerEquals(tid, &r->tids[k]); k++)
+				;
+			if (k <= last_dead)
+			{
+				scan->kill_prior_tuple = dead[k];
+				j = k + 1;
+			}
 		}
 	}
 	index_endscan(scan);

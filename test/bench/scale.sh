@@ -7,8 +7,9 @@
 SCALE_GROUPS=(segments partitions topics groups members)
 
 # Settings of the scale runs, beyond those of every run: PostgreSQL's
-# defaults (the lock table among them) that run lowers.
-SCALE_SETTINGS=("max_connections = 100")
+# defaults (the lock table among them) that run lowers, and room for the
+# partitions of every group in one server (4,000 + 1,000 and some).
+SCALE_SETTINGS=("max_connections = 100" "pg_topics.max_partitions = 8192")
 
 # scale_huge_pages sets HUGE_PAGES, the scale runs' huge_pages: on when the
 # machine can reserve the huge pages the server needs (vm.nr_hugepages is
