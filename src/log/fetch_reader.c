@@ -72,8 +72,7 @@ typedef enum ReadStep
  * out (or the read ends).  The batches of all the reads a backend has open
  * (cursors) pin at most its share of shared_buffers, NBuffers /
  * MaxBackends, together: past it each batch takes one page, as a read
- * through the index would pin one.  batch_pins counts them; a read that an
- * error ends leaves its pins to the resource owner, so the count starts
+ * through the index would pin one.  batch_pins counts them, and starts
  * over with each transaction.
  */
 #define BATCH_ROWS 256
@@ -81,6 +80,18 @@ typedef enum ReadStep
 
 static int	batch_pins = 0;
 static bool batch_callback_registered = false;
+
+/*
+ * A read's share of batch_pins, kept apart from the reader until the
+ * memory of the query goes: a read that an error ends (a cursor of a
+ * subtransaction rolled back) leaves its pins to the resource owner and is
+ * never ended, and gives its share back then.
+ */
+typedef struct PinShare
+{
+	MemoryContextCallback callback;
+	int			pins;
+} PinShare;
 
 struct FetchReader
 {
@@ -131,7 +142,17 @@ struct FetchReader
 	HeapTupleData rows[BATCH_ROWS]; /* t_data NULL: not visible */
 	int			npins;
 	Buffer		pins[BATCH_PAGES];
+	PinShare   *share;			/* npins, counted in batch_pins */
 };
+
+static void
+pin_share_give_back(void *arg)
+{
+	PinShare   *share = arg;
+
+	batch_pins = Max(batch_pins - share->pins, 0);
+	share->pins = 0;
+}
 
 /*
  * segments_below returns how many of a partition's segments (ordered and
@@ -198,6 +219,10 @@ fetch_reader_begin(Topic *topic, int partition, int64 from, int64 below,
 	r->by_index = IsolationIsSerializable();
 	r->snapshot = RegisterSnapshot(GetLatestSnapshot());
 	r->buffer = InvalidBuffer;
+	r->share = palloc0(sizeof(PinShare));
+	r->share->callback.func = pin_share_give_back;
+	r->share->callback.arg = r->share;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, &r->share->callback);
 	fetch_reader_rewind(r);
 	return r;
 }
@@ -214,7 +239,7 @@ batch_xact_callback(XactEvent event, void *arg)
 static void
 reader_release_batch(FetchReader *r)
 {
-	batch_pins = Max(batch_pins - r->npins, 0);
+	pin_share_give_back(r->share);
 	while (r->npins > 0)
 		ReleaseBuffer(r->pins[--r->npins]);
 	r->nrows = r->row = 0;
@@ -429,50 +454,59 @@ reader_read_page(FetchReader *r)
 
 /*
  * reader_kill_dead marks dead in the index the entries of a batch whose
- * rows no transaction can see any more (rolled back, or pruned since), up
- * to entry last_dead, as an index scan does for the rows it fetches: later
- * reads then pass them without visiting the heap.  The batch's own scan
- * has moved past them, and an index scan marks only the entry it returned
- * last; so a second scan walks the batch's entries again, from its first
- * key.  Entries may have gone meanwhile (VACUUM), none can come: each is
- * marked only when it is one of the batch's own found dead.
+ * rows no transaction can see any more (rolled back, or pruned since), as
+ * an index scan does for the rows it fetches: later reads then pass them
+ * without visiting the heap.  The batch's own scan has moved past them, and
+ * an index scan marks only the entry it returned last; so a second scan
+ * walks the batch's entries again, from its first key.  Entries may have
+ * gone meanwhile (VACUUM), none can come into the keys walked (below the
+ * LSO): each is marked only when it is one of the batch's own found dead.
+ * Returns the key past the batch's last entry found, so that the next
+ * walk starts past this one's (it would step again over the entries
+ * marked, for each batch of a long run of rolled-back rows), or -1.
  */
-static void
-reader_kill_dead(FetchReader *r, const bool *dead, int last_dead)
+static int64
+reader_kill_dead(FetchReader *r, const bool *dead)
 {
 	IndexScanDesc scan = index_beginscan(r->rel, r->index, r->snapshot, 2, 0);
 	ScanKeyData keys[2];
+	int64		past = -1;
 	int			j = 0;
 
 	/* a standby cannot mark entries: its scans ignore the marks */
 	if (!scan->xactStartedInRecovery)
 	{
+		/* the entries' keys too */
+		scan->xs_want_itup = true;
 		memcpy(keys, r->keys, sizeof(keys));
 		keys[0].sk_argument = Int64GetDatum(r->batch_from);
 		index_rescan(scan, keys, 2, NULL, 0);
 
 		/*
-		 * The mark of an entry is taken when the scan moves past it.  Entries
-		 * of an earlier batch that kept no mark may come first: the walk
-		 * passes at most a batch of them.
+		 * The mark of an entry is taken when the scan moves past it, so the
+		 * walk takes one entry more.  Entries of an earlier batch that kept
+		 * no mark may come first: it passes at most a batch of them.
 		 */
 		for (int steps = 0; steps <= r->nrows + BATCH_ROWS; steps++)
 		{
 			ItemPointer tid = index_getnext_tid(scan, ForwardScanDirection);
 			int			k;
+			bool		isnull;
 
-			if (tid == NULL || j > last_dead)
+			if (tid == NULL || j == r->nrows)
 				break;
-			for (k = j; k <= last_dead && !ItemPointerEquals(tid, &r->tids[k]); k++)
+			for (k = j; k < r->nrows && !ItemPointerEquals(tid, &r->tids[k]); k++)
 				;
-			if (k <= last_dead)
-			{
-				scan->kill_prior_tuple = dead[k];
-				j = k + 1;
-			}
+			if (k == r->nrows)
+				continue;
+			scan->kill_prior_tuple = dead[k];
+			j = k + 1;
+			past = DatumGetInt64(index_getattr(scan->xs_itup, 1,
+											   scan->xs_itupdesc, &isnull)) + 1;
 		}
 	}
 	index_endscan(scan);
+	return past;
 }
 
 /*
@@ -492,7 +526,8 @@ reader_read_batch(FetchReader *r)
 	int			on_page[BATCH_PAGES + 1] = {0};
 	uint8		page_of[BATCH_ROWS];
 	bool		dead[BATCH_ROWS];
-	int			last_dead = -1;
+	bool		any_dead = false;
+	int64		past_row = -1;
 	int			npages = 0;
 	int			max_pages;
 	int			want = Min(r->left, BATCH_ROWS);
@@ -550,6 +585,7 @@ reader_read_batch(FetchReader *r)
 			CHECK_FOR_INTERRUPTS();
 			buffer = ReadBuffer(r->rel, ItemPointerGetBlockNumber(&tid));
 			r->pins[r->npins++] = buffer;
+			r->share->pins++;
 			batch_pins++;
 			heap_page_prune_opt(r->rel, buffer);
 			LockBuffer(buffer, BUFFER_LOCK_SHARE);
@@ -558,26 +594,31 @@ reader_read_batch(FetchReader *r)
 									&r->rows[k], &dead[k], true))
 		{
 			r->rows[k].t_data = NULL;
-			if (dead[k])
-				last_dead = Max(last_dead, k);
+			any_dead |= dead[k];
 		}
 	}
 	LockBuffer(buffer, BUFFER_LOCK_UNLOCK);
 
-	if (last_dead >= 0)
-		reader_kill_dead(r, dead, last_dead);
-	/* the next batch's entries start past this one's last row */
+	/* the next batch's entries start past this one's: its last row's */
 	for (k = r->nrows - 1; k >= 0; k--)
 		if (r->rows[k].t_data != NULL)
 		{
 			bool		isnull;
 
-			r->batch_from = DatumGetInt64(heap_getattr(&r->rows[k],
-													   Anum_message_offset,
-													   RelationGetDescr(r->rel),
-													   &isnull)) + 1;
+			past_row = DatumGetInt64(heap_getattr(&r->rows[k],
+												  Anum_message_offset,
+												  RelationGetDescr(r->rel),
+												  &isnull)) + 1;
 			break;
 		}
+	/* or its last entry's, if its rows end in dead ones */
+	if (any_dead)
+	{
+		int64		past_entry = reader_kill_dead(r, dead);
+
+		past_row = Max(past_row, past_entry);
+	}
+	r->batch_from = Max(r->batch_from, past_row);
 	return true;
 }
 
