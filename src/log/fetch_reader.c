@@ -82,16 +82,17 @@ static int	batch_pins = 0;
 static bool batch_callback_registered = false;
 
 /*
- * A read's share of batch_pins, kept apart from the reader until the
+ * The pages a read's batch pins, kept apart from the reader until the
  * memory of the query goes: a read that an error ends (a cursor of a
  * subtransaction rolled back) leaves its pins to the resource owner and is
- * never ended, and gives its share back then.
+ * never ended, and gives its share of batch_pins back then.
  */
-typedef struct PinShare
+typedef struct BatchPins
 {
 	MemoryContextCallback callback;
-	int			pins;
-} PinShare;
+	int			npins;
+	Buffer		pins[BATCH_PAGES];
+} BatchPins;
 
 struct FetchReader
 {
@@ -140,18 +141,16 @@ struct FetchReader
 	ItemPointerData tids[BATCH_ROWS];	/* in index order */
 	uint16		by_page[BATCH_ROWS];	/* tids' indexes grouped by page */
 	HeapTupleData rows[BATCH_ROWS]; /* t_data NULL: not visible */
-	int			npins;
-	Buffer		pins[BATCH_PAGES];
-	PinShare   *share;			/* npins, counted in batch_pins */
+	BatchPins  *pinned;			/* its pages, counted in batch_pins */
 };
 
 static void
-pin_share_give_back(void *arg)
+batch_pins_give_back(void *arg)
 {
-	PinShare   *share = arg;
+	BatchPins  *pinned = arg;
 
-	batch_pins = Max(batch_pins - share->pins, 0);
-	share->pins = 0;
+	batch_pins = Max(batch_pins - pinned->npins, 0);
+	pinned->npins = 0;
 }
 
 /*
@@ -219,10 +218,11 @@ fetch_reader_begin(Topic *topic, int partition, int64 from, int64 below,
 	r->by_index = IsolationIsSerializable();
 	r->snapshot = RegisterSnapshot(GetLatestSnapshot());
 	r->buffer = InvalidBuffer;
-	r->share = palloc0(sizeof(PinShare));
-	r->share->callback.func = pin_share_give_back;
-	r->share->callback.arg = r->share;
-	MemoryContextRegisterResetCallback(CurrentMemoryContext, &r->share->callback);
+	r->pinned = palloc0(sizeof(BatchPins));
+	r->pinned->callback.func = batch_pins_give_back;
+	r->pinned->callback.arg = r->pinned;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext,
+									   &r->pinned->callback);
 	fetch_reader_rewind(r);
 	return r;
 }
@@ -239,9 +239,11 @@ batch_xact_callback(XactEvent event, void *arg)
 static void
 reader_release_batch(FetchReader *r)
 {
-	pin_share_give_back(r->share);
-	while (r->npins > 0)
-		ReleaseBuffer(r->pins[--r->npins]);
+	BatchPins  *pinned = r->pinned;
+
+	batch_pins = Max(batch_pins - pinned->npins, 0);
+	while (pinned->npins > 0)
+		ReleaseBuffer(pinned->pins[--pinned->npins]);
 	r->nrows = r->row = 0;
 }
 
@@ -343,11 +345,11 @@ reader_open_segment(FetchReader *r)
 /*
  * reader_after_first sets the read of the rest of the segment up, once its
  * first row is out: the heap pages from that row's on, and past them the
- * index from next, in batches.  At most left rows below next are passed over on the
- * pages, and the pages end left pages past the first (left rows in order
- * fit in them), so that a heap laid out otherwise, or rows rolled back in
- * bulk right after the first, cost at most that many pages before the
- * index goes on.
+ * index from next, in batches.  At most left rows below next are passed
+ * over on the pages, and the pages end left pages past the first (left rows
+ * in order fit in them), so that a heap laid out otherwise, or rows rolled
+ * back in bulk right after the first, cost at most that many pages before
+ * the index goes on.
  */
 static void
 reader_after_first(FetchReader *r)
@@ -513,9 +515,9 @@ reader_kill_dead(FetchReader *r, const bool *dead)
  * reader_read_batch reads the next batch of the segment's rows through the
  * index, and returns false when the index has no more.  The entries are
  * taken until the batch holds as many as the rows left to hand out, or
- * BATCH_ROWS, or until they lie on BATCH_PAGES pages (see there); then each page is
- * read once, and the rows on it checked against the snapshot under its
- * lock, through heap_hot_search_buffer as an index scan does (so that a
+ * BATCH_ROWS, or until they lie on BATCH_PAGES pages (see there); then each
+ * page is read once, and the rows on it checked against the snapshot under
+ * its lock, through heap_hot_search_buffer as an index scan does (so that a
  * serializable read takes the same predicate locks).  Entries of rows not
  * visible, rolled back, stay in the batch with no tuple.
  */
@@ -584,8 +586,7 @@ reader_read_batch(FetchReader *r)
 				LockBuffer(buffer, BUFFER_LOCK_UNLOCK);
 			CHECK_FOR_INTERRUPTS();
 			buffer = ReadBuffer(r->rel, ItemPointerGetBlockNumber(&tid));
-			r->pins[r->npins++] = buffer;
-			r->share->pins++;
+			r->pinned->pins[r->pinned->npins++] = buffer;
 			batch_pins++;
 			heap_page_prune_opt(r->rel, buffer);
 			LockBuffer(buffer, BUFFER_LOCK_SHARE);
