@@ -16,6 +16,7 @@ extern int	pg_topics_segment_create_timeout;
 extern int	pg_topics_worker_naptime;
 extern int	pg_topics_rebalance_delay;
 extern int	pg_topics_max_workers;
+extern int	pg_topics_makers_per_database;
 extern int	pg_topics_segment_cache_size;
 extern int	pg_topics_topic_cache_size;
 

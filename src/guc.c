@@ -22,6 +22,7 @@ int			pg_topics_segment_create_timeout = 30000;
 int			pg_topics_worker_naptime = 1000;
 int			pg_topics_rebalance_delay = 100;
 int			pg_topics_max_workers = 2;
+int			pg_topics_makers_per_database = 2;
 int			pg_topics_segment_cache_size = 4096;
 int			pg_topics_topic_cache_size = 1024;
 
@@ -115,6 +116,14 @@ pg_topics_define_gucs(bool preloading)
 							"Never more than half of max_worker_processes, which leaves room for the workers that add segments.  When more databases have pg_topics, their workers take turns.",
 							&pg_topics_max_workers,
 							2, 1, 1024,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_topics.makers_per_database",
+							"Most segment makers one database runs at once.",
+							"Segment makers add segments, make the partitions of new topics and drop the tables of dropped ones; a wide topic's partitions are made by as many in parallel.  All databases' makers together take at most half of what max_worker_processes leaves beyond pg_topics.max_workers.",
+							&pg_topics_makers_per_database,
+							2, 1, 16,
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 

@@ -23,7 +23,8 @@ typedef enum MakerWork
  * What a producer (or a command, or the database worker) asks the segment
  * maker to do (segment_maker.c).  For DROP_TABLES, topic holds the name
  * of the dropped topic's root table (topic_dropping_name); for
- * MAKE_PARTITIONS, partition is the one wanted first, or -1.
+ * MAKE_PARTITIONS, partition is the one a producer wants, or -1 for those
+ * of [from, to) not made yet.
  */
 typedef struct SegmentRequest
 {
@@ -34,6 +35,8 @@ typedef struct SegmentRequest
 	int64		target;			/* make the chain cover this offset */
 	int64		log_end;		/* the partition's, when asked; -1 unknown */
 	int64		resume;			/* see partition_resume_offset; -1 unknown */
+	int32		from;			/* MAKE_PARTITIONS: those below are made */
+	int32		to;
 } SegmentRequest;
 
 #define DEFAULT_SEGMENT_MESSAGES	INT64CONST(1000000)

@@ -26,7 +26,8 @@ extern MakerOutcome segment_request(Topic *topic, int partition,
 extern const LogSegment *segment_wait_for(Topic **topicp, int partition,
 										  int64 offset, int64 target);
 extern bool segment_maker_stop(Oid dbid);
-extern void segment_maker_ask_at_commit(MakerWork work, const char *name);
+extern void segment_maker_ask_at_commit(MakerWork work, const char *name,
+										int partitions);
 extern void segment_maker_finish(void);
 extern void segment_maker_wait_dropped(const char *name);
 

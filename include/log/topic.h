@@ -57,7 +57,7 @@ extern const LogSegment *topic_find_segment(Topic *topic, int partition,
 extern void topic_check_partition(Topic *topic, int partition);
 extern void topic_check_privilege(Topic *topic, AclMode mode);
 extern void topic_maintain(void);
-extern List *topic_unmade(void);
+extern List *topic_unmade(List **counts);
 extern bool topic_lookup_row(const char *name, Oid *owner, int *partitions);
 extern char *topic_name_from_text(text *name);
 

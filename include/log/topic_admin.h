@@ -20,7 +20,9 @@ extern bool topic_create(AsOwner *admin, const char *name, int partitions,
 extern int	topic_add_partitions(AsOwner *admin, Topic *topic, int count,
 								 bool *all_made);
 extern int	topic_partitions_per_transaction(void);
-extern bool topic_make_partitions(const char *topic, int wanted, int max);
+extern int	topic_make_range_width(int partitions, int ranges);
+extern bool topic_make_partitions(const char *topic, int *from, int to, int max);
+extern void topic_make_partition(const char *topic, int wanted);
 extern void topic_make_partition_here(const char *topic, int partition);
 extern bool topic_drop(AsOwner *admin, const char *name, int partitions);
 extern bool topic_dropping(const char *name, bool *here);

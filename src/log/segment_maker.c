@@ -23,16 +23,25 @@
  * it asked, passed) may be dropped from the queue to make room.
  *
  * One request must not hold up the others: the maker serves a request one
- * transaction (at most 64 segments) at a time, then puts it back at the
- * end of the queue if it needs more, and waits for a lock (another
- * session's on the partition, a drop_topic queued on the root) at most
- * MAKER_LOCK_SLICE_MS at a time before it turns to the next request.
+ * transaction (at most 64 segments or partitions) at a time, then puts it
+ * back at the end of the queue if it needs more, and waits for a lock
+ * (another session's on the partition, a drop_topic queued on the root)
+ * at most MAKER_LOCK_SLICE_MS at a time before it turns to the next
+ * request.
+ *
+ * A database runs up to pg_topics.makers_per_database makers, which take
+ * requests from the queue side by side: a second one starts when requests
+ * wait that no idle maker of the database could take.  Making the tables
+ * of a wide topic is the work that needs them: the partitions to make are
+ * asked for in as many ranges (queue_partitions), which the makers make in
+ * parallel.
  *
  * Makers must not take the background worker slots that other databases'
  * makers, the maintenance workers and parallel queries need: at most
  * makers_allowed() run at once, and a maker with nothing to do exits at
  * once, rather than after MAKER_LINGER_MS, when a producer of another
- * database could not start one.
+ * database could not start one; so does a busy maker between two
+ * transactions, unless it is its database's last.
  *
  * Commands that need a database to themselves (DROP DATABASE) stop its
  * maker as they stop its maintenance worker (launcher.c), and drop its
@@ -70,7 +79,7 @@
 /* Requests the queue holds, for every database together. */
 #define MAKER_REQUESTS		64
 
-/* Makers running at once (one per database). */
+/* Makers running at once, in all databases. */
 #define MAKERS				16
 
 /* How long a maker with nothing to do stays. */
@@ -159,8 +168,8 @@ segment_maker_shmem_startup(void)
 }
 
 /*
- * find_maker returns the maker slot of a database, or -1.  Caller holds
- * the mutex.
+ * find_maker returns a maker slot of a database (InvalidOid: a free one),
+ * or -1.  Caller holds the mutex.
  */
 static int
 find_maker(Oid dbid)
@@ -174,6 +183,40 @@ find_maker(Oid dbid)
 }
 
 /*
+ * count_makers returns how many makers a database has, running or
+ * starting (InvalidOid: in all databases).  Caller holds the mutex.
+ */
+static int
+count_makers(Oid dbid)
+{
+	int			n = 0;
+	int			i;
+
+	for (i = 0; i < MAKERS; i++)
+		if (OidIsValid(dbid) ? Shared->makers[i].dbid == dbid :
+			OidIsValid(Shared->makers[i].dbid))
+			n++;
+	return n;
+}
+
+/*
+ * count_requests returns how many requests of a database are in state.
+ * Caller holds the mutex.
+ */
+static int
+count_requests(Oid dbid, RequestState state)
+{
+	int			n = 0;
+	int			i;
+
+	for (i = 0; i < MAKER_REQUESTS; i++)
+		if (Shared->requests[i].state == state &&
+			Shared->requests[i].req.dbid == dbid)
+			n++;
+	return n;
+}
+
+/*
  * makers_allowed returns how many makers may run at once: half of the
  * background worker slots that the maintenance workers leave.
  */
@@ -184,10 +227,12 @@ makers_allowed(void)
 }
 
 /*
- * start_maker starts the maker of this database, unless one runs or is
- * starting; returns false when none could be (too many makers run, or no
- * background worker slot is free), and then asks the idle makers of other
- * databases to exit.
+ * start_maker makes sure a maker of this database runs, and wakes its
+ * makers: starts one when none runs or is starting, or when requests
+ * wait that its idle makers cannot all take and it may run another.
+ * Returns false when none runs and none could start (too many makers run,
+ * or no background worker slot is free), and then asks the idle makers of
+ * other databases to exit.
  */
 static bool
 start_maker(void)
@@ -195,39 +240,39 @@ start_maker(void)
 	BackgroundWorker worker;
 	char		name[BGW_MAXLEN];
 	TimestampTz now = GetCurrentTimestamp();
-	int			slot;
-	int			running = 0;
+	Latch	   *latches[MAKERS];
+	int			nlatches = 0;
+	int			slot = -1;
+	int			mine;
 	int			i;
 
 	SpinLockAcquire(&Shared->mutex);
-	slot = find_maker(MyDatabaseId);
-	if (slot < 0)
+	mine = count_makers(MyDatabaseId);
+	for (i = 0; i < MAKERS; i++)
+		if (Shared->makers[i].dbid == MyDatabaseId && Shared->makers[i].latch)
+			latches[nlatches++] = Shared->makers[i].latch;
+	if (mine == 0 ||
+		(mine < pg_topics_makers_per_database &&
+		 count_requests(MyDatabaseId, REQUEST_QUEUED) >
+		 mine - count_requests(MyDatabaseId, REQUEST_TAKEN)))
 	{
-		for (i = 0; i < MAKERS; i++)
-			running += OidIsValid(Shared->makers[i].dbid);
-		slot = running < makers_allowed() ? find_maker(InvalidOid) : -1;
-		if (slot < 0)
-			Shared->wanted = now;
-		else
+		if (count_makers(InvalidOid) < makers_allowed())
+			slot = find_maker(InvalidOid);
+		if (slot >= 0)
 		{
 			Shared->makers[slot].dbid = MyDatabaseId;
 			Shared->makers[slot].pid = 0;
 			Shared->makers[slot].latch = NULL;
 			Shared->makers[slot].claimed = now;
 		}
-		SpinLockRelease(&Shared->mutex);
-		if (slot < 0)
-			return false;
+		else if (mine == 0)
+			Shared->wanted = now;
 	}
-	else
-	{
-		Latch	   *latch = Shared->makers[slot].latch;
-
-		SpinLockRelease(&Shared->mutex);
-		if (latch)
-			SetLatch(latch);
-		return true;
-	}
+	SpinLockRelease(&Shared->mutex);
+	for (i = 0; i < nlatches; i++)
+		SetLatch(latches[i]);
+	if (slot < 0)
+		return mine > 0;
 
 	snprintf(name, sizeof(name), "pg_topics segment maker %u", MyDatabaseId);
 	pg_topics_database_worker(&worker, "pg_topics_segment_maker_main",
@@ -239,32 +284,36 @@ start_maker(void)
 
 	SpinLockAcquire(&Shared->mutex);
 	Shared->makers[slot].dbid = InvalidOid;
-	Shared->wanted = now;
+	if (mine == 0)
+		Shared->wanted = now;
 	SpinLockRelease(&Shared->mutex);
-	return false;
+	return mine > 0;
 }
 
 /*
- * maker_gone tells whether the maker of this database is gone, or never
- * came: its slot is free, or was claimed MAKER_START_MS ago by a maker that
- * never ran (the slot is then freed).
+ * maker_gone tells whether the makers of this database are gone, or never
+ * came: their slots are free, or were claimed MAKER_START_MS ago by makers
+ * that never ran (those slots are then freed).
  */
 static bool
 maker_gone(void)
 {
 	TimestampTz now = GetCurrentTimestamp();
-	int			slot;
-	bool		gone;
+	bool		gone = true;
+	int			i;
 
 	SpinLockAcquire(&Shared->mutex);
-	slot = find_maker(MyDatabaseId);
-	gone = slot < 0;
-	if (!gone && Shared->makers[slot].pid == 0 &&
-		TimestampDifferenceExceeds(Shared->makers[slot].claimed, now,
-								   MAKER_START_MS))
+	for (i = 0; i < MAKERS; i++)
 	{
-		Shared->makers[slot].dbid = InvalidOid;
-		gone = true;
+		Maker	   *m = &Shared->makers[i];
+
+		if (m->dbid != MyDatabaseId)
+			continue;
+		if (m->pid == 0 &&
+			TimestampDifferenceExceeds(m->claimed, now, MAKER_START_MS))
+			m->dbid = InvalidOid;
+		else
+			gone = false;
 	}
 	SpinLockRelease(&Shared->mutex);
 	return gone;
@@ -313,7 +362,7 @@ segment_maker_request(const SegmentRequest *req, bool wait, int timeout_ms)
 		if ((r->state == REQUEST_QUEUED || r->state == REQUEST_TAKEN) &&
 			r->req.work == req->work &&
 			r->req.dbid == req->dbid && r->req.partition == req->partition &&
-			r->req.target >= req->target &&
+			r->req.target >= req->target && r->req.to == req->to &&
 			strcmp(r->req.topic, req->topic) == 0)
 			mine = i;
 	}
@@ -394,7 +443,7 @@ segment_maker_request(const SegmentRequest *req, bool wait, int timeout_ms)
 }
 
 /*
- * segment_maker_stop asks the maker of a database to exit, drops the
+ * segment_maker_stop asks the makers of a database to exit, drops the
  * database's queued requests (the command that calls this needs the
  * database to itself: no producer is there to wait for them), and tells
  * whether a maker is still there.
@@ -402,22 +451,24 @@ segment_maker_request(const SegmentRequest *req, bool wait, int timeout_ms)
 bool
 segment_maker_stop(Oid dbid)
 {
-	int			slot;
-	pid_t		pid = 0;
+	pid_t		pids[MAKERS];
+	int			npids = 0;
+	bool		there;
 	int			i;
 
 	SpinLockAcquire(&Shared->mutex);
-	slot = find_maker(dbid);
-	if (slot >= 0)
-		pid = Shared->makers[slot].pid;
+	there = count_makers(dbid) > 0;
+	for (i = 0; i < MAKERS; i++)
+		if (Shared->makers[i].dbid == dbid && Shared->makers[i].pid != 0)
+			pids[npids++] = Shared->makers[i].pid;
 	for (i = 0; i < MAKER_REQUESTS; i++)
 		if (Shared->requests[i].state == REQUEST_QUEUED &&
 			Shared->requests[i].req.dbid == dbid)
 			Shared->requests[i].state = REQUEST_FREE;
 	SpinLockRelease(&Shared->mutex);
-	if (pid != 0)
-		(void) kill(pid, SIGTERM);
-	return slot >= 0;
+	for (i = 0; i < npids; i++)
+		(void) kill(pids[i], SIGTERM);
+	return there;
 }
 
 /*
@@ -502,10 +553,11 @@ take_request(SegmentRequest *req, bool exit, long *rest_ms)
 
 /*
  * requeue puts request i back at the end of the queue, to be tried again
- * after rest_ms, unless its producer gave up meanwhile; returns false then.
+ * after rest_ms, with the partitions below from made, unless its producer
+ * gave up meanwhile; returns false then.
  */
 static bool
-requeue(int i, long rest_ms)
+requeue(int i, long rest_ms, int from)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	MakerRequest *r = &Shared->requests[i];
@@ -519,6 +571,7 @@ requeue(int i, long rest_ms)
 		r->turn = Shared->next_turn++;
 		r->not_before = TimestampTzPlusMilliseconds(now, rest_ms);
 		r->taker = 0;
+		r->req.from = from;
 	}
 	SpinLockRelease(&Shared->mutex);
 	return queued;
@@ -537,7 +590,8 @@ serve(int i, SegmentRequest *req)
 	MemoryContext cxt = CurrentMemoryContext;
 	RequestState outcome = REQUEST_DONE;
 	long		rest_ms = -1;
-	bool		done = false;
+	bool		done = true;
+	int			from = req->from;
 
 	pgstat_report_activity(STATE_RUNNING,
 						   req->work == MAKE_SEGMENTS ? "adding segments" :
@@ -550,8 +604,10 @@ serve(int i, SegmentRequest *req)
 	{
 		if (req->work == MAKE_SEGMENTS)
 			done = segment_extend(req);
+		else if (req->work == MAKE_PARTITIONS && req->partition >= 0)
+			topic_make_partition(req->topic, req->partition);
 		else if (req->work == MAKE_PARTITIONS)
-			done = topic_make_partitions(req->topic, req->partition,
+			done = topic_make_partitions(req->topic, &from, req->to,
 										 topic_partitions_per_transaction());
 		else
 			done = topic_drop_tables(req->topic);
@@ -559,6 +615,7 @@ serve(int i, SegmentRequest *req)
 		CommitTransactionCommand();
 		if (!done)
 			rest_ms = 0;
+		req->from = from;
 	}
 	PG_CATCH();
 	{
@@ -586,12 +643,33 @@ serve(int i, SegmentRequest *req)
 	MemoryContextSwitchTo(cxt);
 	pgstat_report_activity(STATE_IDLE, NULL);
 
-	if (rest_ms >= 0 && requeue(i, rest_ms))
+	if (rest_ms >= 0 && requeue(i, rest_ms, req->from))
 		return;
 	SpinLockAcquire(&Shared->mutex);
 	Shared->requests[i].state = outcome;
 	SpinLockRelease(&Shared->mutex);
 	ConditionVariableBroadcast(&Shared->done);
+}
+
+/*
+ * maker_yields frees this maker's slot and returns true when a producer of
+ * another database could not start a maker a moment ago and this database
+ * has another maker, which takes on this one's requests.
+ */
+static bool
+maker_yields(void)
+{
+	bool		yields;
+
+	SpinLockAcquire(&Shared->mutex);
+	yields = Shared->wanted != 0 &&
+		!TimestampDifferenceExceeds(Shared->wanted, GetCurrentTimestamp(),
+									MAKER_WANTED_MS) &&
+		count_makers(MyDatabaseId) > 1;
+	if (yields)
+		free_maker_slot();
+	SpinLockRelease(&Shared->mutex);
+	return yields;
 }
 
 /*
@@ -678,6 +756,8 @@ pg_topics_segment_maker_main(Datum arg)
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(cxt);
 			idle_since = GetCurrentTimestamp();
+			if (maker_yields())
+				break;
 			continue;
 		}
 		if (exit && rest_ms < 0)
@@ -801,18 +881,20 @@ typedef struct MakerAsk
 {
 	MakerWork	work;
 	char		name[NAMEDATALEN];
+	int			partitions;		/* MAKE_PARTITIONS: the topic's, at commit */
 } MakerAsk;
 
 static List *asks_at_commit = NIL;	/* of MakerAsk, in TopTransactionContext */
 static bool ask_callback_registered = false;
 
 /*
- * queue_work queues work on a topic for the maker of this database,
- * without waiting; returns false when the queue was full or no maker could
- * start (the database worker asks again in its next round).
+ * queue_work queues work on a topic for the makers of this database, the
+ * partitions of [from, to) to make, without waiting (or up to timeout_ms);
+ * returns false when the queue was full or no maker could start (the
+ * database worker asks again in its next round).
  */
 static bool
-queue_work(MakerWork work, const char *name, int partition, int timeout_ms)
+queue_work(MakerWork work, const char *name, int from, int to, int timeout_ms)
 {
 	SegmentRequest req;
 
@@ -820,12 +902,33 @@ queue_work(MakerWork work, const char *name, int partition, int timeout_ms)
 	req.work = work;
 	req.dbid = MyDatabaseId;
 	strlcpy(req.topic, name, NAMEDATALEN);
-	req.partition = partition;
+	req.partition = -1;
 	req.target = 0;
 	req.log_end = req.resume = -1;
+	req.from = from;
+	req.to = to;
 	return segment_maker_request(&req, timeout_ms > 0,
 								 timeout_ms > 0 ? timeout_ms :
 								 pg_topics_segment_create_timeout) == MAKER_ASKED;
+}
+
+/*
+ * queue_partitions asks the makers of this database to make the partitions
+ * of a topic of that many that are not made yet, in as many ranges of
+ * whole groups as the database may run makers.  The ranges are the same
+ * whoever asks, so that a range asked for twice is queued once.
+ */
+static void
+queue_partitions(const char *name, int partitions)
+{
+	int			width = topic_make_range_width(partitions,
+											   pg_topics_makers_per_database);
+	int			from;
+
+	for (from = 0; from < partitions; from += width)
+		if (!queue_work(MAKE_PARTITIONS, name, from,
+						Min(partitions, from + width), 0))
+			break;
 }
 
 /*
@@ -843,7 +946,10 @@ ask_at_commit(XactEvent event, void *arg)
 		{
 			MakerAsk   *ask = lfirst(lc);
 
-			(void) queue_work(ask->work, ask->name, -1, 0);
+			if (ask->work == MAKE_PARTITIONS)
+				queue_partitions(ask->name, ask->partitions);
+			else
+				(void) queue_work(ask->work, ask->name, 0, 0, 0);
 		}
 	}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
@@ -852,14 +958,15 @@ ask_at_commit(XactEvent event, void *arg)
 }
 
 /*
- * segment_maker_ask_at_commit asks the maker of this database, once the
- * transaction commits, to make the partitions of topic name that are not
- * made yet (MAKE_PARTITIONS), or to drop the tables of a dropped topic
- * whose root is now called name (DROP_TABLES).  A transaction that is
- * prepared asks nothing: the database worker asks in its next round.
+ * segment_maker_ask_at_commit asks the makers of this database, once the
+ * transaction commits, to make the partitions of topic name (which then
+ * has that many) that are not made yet (MAKE_PARTITIONS), or to drop the
+ * tables of a dropped topic whose root is now called name (DROP_TABLES).
+ * A transaction that is prepared asks nothing: the database worker asks
+ * in its next round.
  */
 void
-segment_maker_ask_at_commit(MakerWork work, const char *name)
+segment_maker_ask_at_commit(MakerWork work, const char *name, int partitions)
 {
 	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
 	MakerAsk   *ask = palloc(sizeof(MakerAsk));
@@ -871,12 +978,13 @@ segment_maker_ask_at_commit(MakerWork work, const char *name)
 	}
 	ask->work = work;
 	strlcpy(ask->name, name, NAMEDATALEN);
+	ask->partitions = partitions;
 	asks_at_commit = lappend(asks_at_commit, ask);
 	MemoryContextSwitchTo(old);
 }
 
 /*
- * segment_maker_finish asks the maker of this database to finish the work
+ * segment_maker_finish asks the makers of this database to finish the work
  * that commands left to it and that no request in the queue stands for
  * (its queue was full, the server restarted, or the transaction was
  * prepared): the partitions not made yet of the topics this backend has
@@ -886,12 +994,15 @@ segment_maker_ask_at_commit(MakerWork work, const char *name)
 void
 segment_maker_finish(void)
 {
+	List	   *counts;
+	List	   *names = topic_unmade(&counts);
 	ListCell   *lc;
+	ListCell   *lc2;
 
-	foreach(lc, topic_unmade())
-		(void) queue_work(MAKE_PARTITIONS, lfirst(lc), -1, 0);
+	forboth(lc, names, lc2, counts)
+		queue_partitions(lfirst(lc), lfirst_int(lc2));
 	foreach(lc, topic_drops_unfinished())
-		(void) queue_work(DROP_TABLES, lfirst(lc), -1, 0);
+		(void) queue_work(DROP_TABLES, lfirst(lc), 0, 0, 0);
 }
 
 /*
@@ -911,7 +1022,7 @@ segment_maker_wait_dropped(const char *name)
 	while (topic_dropping(name, &here) && !here &&
 		   GetCurrentTimestamp() < deadline)
 	{
-		if (!queue_work(DROP_TABLES, dropping, -1,
+		if (!queue_work(DROP_TABLES, dropping, 0, 0,
 						Max(1, TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
 															   deadline))))
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

@@ -907,16 +907,17 @@ topic_maintain(void)
 
 /*
  * topic_unmade returns the names of the topics this backend has cached
- * that have partitions not made yet: after topic_maintain, those of the
- * database.
+ * that have partitions not made yet (after topic_maintain, those of the
+ * database), and sets *counts to their partition counts.
  */
 List *
-topic_unmade(void)
+topic_unmade(List **counts)
 {
 	HASH_SEQ_STATUS status;
 	Topic	   *topic;
 	List	   *names = NIL;
 
+	*counts = NIL;
 	if (TopicCache == NULL)
 		return NIL;
 	hash_seq_init(&status, TopicCache);
@@ -931,6 +932,7 @@ topic_unmade(void)
 			if (topic_partition_pending(topic, p))
 			{
 				names = lappend(names, pstrdup(topic->name));
+				*counts = lappend_int(*counts, topic->npartitions);
 				break;
 			}
 		}

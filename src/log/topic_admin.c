@@ -14,9 +14,11 @@
  * Every name that reaches SQL text is quoted; every value is a parameter.
  *
  * Tables are added with CREATE TABLE then ATTACH PARTITION, never CREATE
- * TABLE ... PARTITION OF an existing parent: ATTACH takes only SHARE
- * UPDATE EXCLUSIVE on the parent, so adding a partition does not wait for
- * (nor stop) the topic's producers and readers.
+ * TABLE ... PARTITION OF a parent that other transactions use: ATTACH
+ * takes only SHARE UPDATE EXCLUSIVE on the parent, so adding a partition
+ * does not wait for (nor stop) the topic's producers and readers.  (A new
+ * partition's first segment is made PARTITION OF the partition's table,
+ * new in the same transaction.)
  *
  *-------------------------------------------------------------------------
  */
@@ -63,12 +65,20 @@
 #define PARTITIONS_PER_GROUP	64
 
 /*
- * Locks one transaction takes to make a partition (measured: 14.4: its
- * table, its first segment with its TOAST table, their indexes and
- * types, and the parents they are attached to), to drop one of a single
- * segment (12.4), and to drop each further segment.
+ * Locks one transaction takes to make a partition (measured: 12.0 when
+ * create_topic makes them, one more when the segment maker does: its
+ * table, its first segment with its TOAST table, their indexes and types,
+ * and the parents they are attached to), to drop one of a single segment
+ * (12.4), and to drop each further segment.
  */
 #define LOCKS_PER_NEW_PARTITION		15
+
+/*
+ * Classes of the advisory locks (SET_LOCKTAG_ADVISORY's fourth field; SQL's
+ * advisory locks use 1 and 2) on a partition, and on a group, being made.
+ */
+#define MAKE_LOCK_CLASS			0x7471
+#define MAKE_GROUP_LOCK_CLASS	0x7472
 #define LOCKS_PER_PARTITION_DROPPED	13
 #define LOCKS_PER_SEGMENT_DROPPED	7
 
@@ -227,25 +237,65 @@ topic_partitions_per_transaction(void)
 }
 
 /*
+ * topic_make_range_width returns how wide the ranges are, in whole groups,
+ * into which the segment maker splits the partitions [0, partitions) of a
+ * topic, for as many makers to make them in parallel.
+ */
+int
+topic_make_range_width(int partitions, int ranges)
+{
+	int			groups = (partitions + PARTITIONS_PER_GROUP - 1) / PARTITIONS_PER_GROUP;
+
+	return Max(1, (groups + ranges - 1) / Max(1, ranges)) * PARTITIONS_PER_GROUP;
+}
+
+/*
+ * parent_made returns the table a new partition p of a topic is attached
+ * to, when it is there: the group of PARTITIONS_PER_GROUP partitions it
+ * falls in, or the root for the partitions that a topic made by 0.2 had
+ * (or got) in a group's range, all under the root: the group's first
+ * partition is there without the group.  NULL when the group is to be
+ * made.
+ */
+static char *
+parent_made(const char *topic, int p)
+{
+	int			first = p - p % PARTITIONS_PER_GROUP;
+	char	   *group = topic_partition_group_name(topic, first);
+
+	if (OidIsValid(get_relname_relid(group, pgt_data_namespace())))
+		return group;
+	if (p != first && OidIsValid(topic_table_relid(topic, first, -1)))
+		return pstrdup(topic);
+	return NULL;
+}
+
+/*
  * partition_parent returns the table a new partition p of a topic is
- * attached to: the group of PARTITIONS_PER_GROUP partitions it falls in,
- * made when it is missing, or the root for the partitions that a topic
- * made by 0.2 had (or got) in a group's range, all under the root: the
- * group's first partition is there without the group.  Partitions are
- * made in any order (a producer may need one before the others).
+ * attached to (see parent_made), and makes its group when it is missing.
+ * Partitions are made in any order (a producer may need one before the
+ * others), by several transactions at once: a lock on the group, of our
+ * own class, keeps two from making it both.
  */
 static char *
 partition_parent(const char *topic, int p)
 {
 	int			first = p - p % PARTITIONS_PER_GROUP;
 	char	   *group = topic_partition_group_name(topic, first);
+	char	   *parent = parent_made(topic, p);
 	StringInfoData values;
+	LOCKTAG		tag;
 	int			q;
 
-	if (OidIsValid(get_relname_relid(group, pgt_data_namespace())))
-		return group;
-	if (p != first && OidIsValid(topic_table_relid(topic, first, -1)))
-		return pstrdup(topic);
+	if (parent != NULL)
+		return parent;
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, topic_table_relid(topic, -1, -1),
+						 (uint32) first, MAKE_GROUP_LOCK_CLASS);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	AcceptInvalidationMessages();
+	parent = parent_made(topic, p);
+	if (parent != NULL)
+		return parent;
 
 	initStringInfo(&values);
 	for (q = first; q < first + PARTITIONS_PER_GROUP; q++)
@@ -263,6 +313,19 @@ partition_parent(const char *topic, int p)
 }
 
 /*
+ * make_group makes the group a new partition p of a topic goes to, and
+ * returns true, when it is missing.
+ */
+static bool
+make_group(const char *topic, int p)
+{
+	if (parent_made(topic, p) != NULL)
+		return false;
+	(void) partition_parent(topic, p);
+	return true;
+}
+
+/*
  * create_partition adds partition p to a topic: its table, its unique index
  * on msg_offset and its first segment, then attaches it to its parent.
  * Caller wrote its persisted record.
@@ -277,7 +340,6 @@ create_partition(const char *topic, int p, int64 first_span)
 	topic_tables_exec(psprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS) "
 							   "PARTITION BY RANGE (msg_offset)", qname, qroot));
 	topic_tables_exec(psprintf("CREATE UNIQUE INDEX ON %s (msg_offset)", qname));
-
 	segment_create(topic, p, 0, first_span);
 
 	topic_tables_exec(psprintf("ALTER TABLE %s ATTACH PARTITION %s FOR VALUES IN (%d)",
@@ -328,24 +390,101 @@ create_partitions(const char *topic, int from, int to, int64 first_span)
 }
 
 /*
- * Every partition below made_below of the topic whose root is
- * made_below_root is made, as this backend saw: the segment maker makes a
- * wide topic's partitions in order, and looks for the next ones from there
- * rather than past all those made before.
+ * make_partition makes partition p of a topic, unless it is made already;
+ * returns whether it is made now.  Makers serve a wide topic in parallel,
+ * and a producer may ask for a partition that one of them is about to
+ * make: a lock on the partition, of our own class, keeps two transactions
+ * from making it both.  With wait it waits for the lock (within the
+ * caller's lock_timeout); without, a partition that another transaction
+ * makes is left to that one, and false returned.
  */
-static Oid	made_below_root = InvalidOid;
-static int	made_below = 0;
+static bool
+make_partition(const char *topic, Oid root, int p, int64 span, bool wait)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, root, (uint32) p, MAKE_LOCK_CLASS);
+	if (LockAcquire(&tag, ExclusiveLock, false, !wait) == LOCKACQUIRE_NOT_AVAIL)
+		return false;
+
+	/* the catalog as the lock's last holder left it */
+	AcceptInvalidationMessages();
+	if (!OidIsValid(topic_table_relid(topic, p, -1)))
+		create_partition(topic, p, span);
+	return true;
+}
 
 /*
- * topic_make_partitions makes partitions of a topic that are not made
- * yet, partition wanted first (-1: none wanted), at most max of them in
- * this transaction; returns true when none is left to make, or when the
- * partition wanted is made.  The segment
- * maker calls it once the transaction that added them committed, and so
- * does that transaction itself when it produces to one.
+ * lock_topic_to_make locks a topic whose partitions are to be made, and
+ * returns its root, or InvalidOid when it was dropped meanwhile; sets
+ * *span to the span of its segments.  The root first, as drop_topic locks
+ * it; the topic's row then keeps add_partitions, and a transaction that
+ * makes them itself, out.
+ */
+static Oid
+lock_topic_to_make(const char *topic, int64 *span)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	Oid			root = topic_table_relid(topic, -1, -1);
+	bool		isnull;
+
+	if (!OidIsValid(root))
+		return InvalidOid;
+	LockRelationOid(root, AccessShareLock);
+	args[0] = CStringGetTextDatum(topic);
+	if (SPI_execute_with_args("SELECT COALESCE((config OPERATOR(pg_catalog.->>) 'segment.messages')::pg_catalog.int8, 0) "
+							  "FROM topics.topic WHERE name OPERATOR(pg_catalog.=) $1 FOR SHARE",
+							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not lock topic \"%s\"", topic);
+	if (SPI_processed == 0)
+		return InvalidOid;
+	*span = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										SPI_tuptable->tupdesc, 1, &isnull));
+	if (*span == 0)
+		*span = DEFAULT_SEGMENT_MESSAGES;
+	return root;
+}
+
+/*
+ * topic_make_partition makes partition wanted of a topic, unless it is
+ * made.  A producer's request to the segment maker ends here, and so does
+ * a transaction that created the partition and produces to it.
+ */
+void
+topic_make_partition(const char *topic, int wanted)
+{
+	AsOwner		admin;
+	Oid			root;
+	int64		span;
+
+	as_owner_begin(&admin);
+	root = lock_topic_to_make(topic, &span);
+	if (OidIsValid(root))
+	{
+		(void) make_partition(topic, root, wanted, span, true);
+		CacheInvalidateRelcacheByRelid(root);
+		CommandCounterIncrement();
+	}
+	as_owner_end(&admin);
+}
+
+/*
+ * topic_make_partitions makes partitions of a topic that are not made yet,
+ * those of [*from, to), at most max of them in this transaction, and moves
+ * *from past them; returns true once none is left there.  The segment
+ * maker calls it, in a transaction of its own, once the transaction that
+ * added them committed.
+ *
+ * The groups those partitions go to are made first, in a transaction of
+ * their own (it returns false then, with *from unchanged): attaching a
+ * group locks the root against every other attach until the transaction
+ * ends, and would make the makers of a wide topic wait for one another.
+ * A partition another transaction is making is passed over; should that
+ * one fail, the database worker asks again in its next round.
  */
 bool
-topic_make_partitions(const char *topic, int wanted, int max)
+topic_make_partitions(const char *topic, int *from, int to, int max)
 {
 	Oid			argtypes[4] = {TEXTOID, INT4OID, INT4OID, INT4OID};
 	Datum		args[4];
@@ -355,15 +494,11 @@ topic_make_partitions(const char *topic, int wanted, int max)
 	uint64		i;
 	uint64		found;
 	int		   *todo;
-	bool		trust_made_below;
-	bool		moved = false;
-	int			next_below = 0;
+	bool		grouped = false;
 	AsOwner		admin;
 
-	/* before the topic's row is locked, which takes an xid */
-	trust_made_below = !TransactionIdIsValid(GetTopTransactionIdIfAny());
 	as_owner_begin(&admin);
-	root = topic_table_relid(topic, -1, -1);
+	root = lock_topic_to_make(topic, &span);
 	if (!OidIsValid(root))
 	{
 		/* the topic was dropped meanwhile */
@@ -371,84 +506,37 @@ topic_make_partitions(const char *topic, int wanted, int max)
 		return true;
 	}
 
-	/*
-	 * The root first, as drop_topic locks it; the topic's row then keeps
-	 * add_partitions, and a transaction that makes them itself, out.
-	 */
-	LockRelationOid(root, AccessShareLock);
 	args[0] = CStringGetTextDatum(topic);
-	if (SPI_execute_with_args("SELECT COALESCE((config OPERATOR(pg_catalog.->>) 'segment.messages')::pg_catalog.int8, 0) "
-							  "FROM topics.topic WHERE name OPERATOR(pg_catalog.=) $1 FOR SHARE",
-							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not lock topic \"%s\"", topic);
-	if (SPI_processed == 0)
-	{
-		as_owner_end(&admin);
-		return true;
-	}
-	span = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-									   SPI_tuptable->tupdesc, 1, &isnull));
-	if (span == 0)
-		span = DEFAULT_SEGMENT_MESSAGES;
-
-	/*
-	 * The wanted partition first, then the others from made_below on.  A
-	 * transaction that wrote already may see segments of its own, which its
-	 * rollback would undo: it looks from 0 and leaves made_below alone.
-	 */
-	if (root != made_below_root)
-	{
-		made_below_root = root;
-		made_below = 0;
-	}
-	args[1] = Int32GetDatum(wanted);
-	args[2] = Int32GetDatum(max + 1);
-	args[3] = Int32GetDatum(trust_made_below ? made_below : 0);
-	spi_exec_args("SELECT q.partition FROM ("
-				  "(SELECT p.partition FROM topics.partition p "
-				  "  WHERE p.topic OPERATOR(pg_catalog.=) $1 "
-				  "  AND p.partition OPERATOR(pg_catalog.=) $2) "
-				  "UNION ALL "
-				  "(SELECT p.partition FROM topics.partition p "
-				  "  WHERE p.topic OPERATOR(pg_catalog.=) $1 "
-				  "  AND p.partition OPERATOR(pg_catalog.>=) $4 "
-				  "  AND p.partition OPERATOR(pg_catalog.<>) $2 "
-				  "  ORDER BY p.partition)) q "
-				  "WHERE NOT EXISTS (SELECT FROM topics.segment s "
+	args[1] = Int32GetDatum(*from);
+	args[2] = Int32GetDatum(to);
+	args[3] = Int32GetDatum(max + 1);
+	spi_exec_args("SELECT p.partition FROM topics.partition p "
+				  "WHERE p.topic OPERATOR(pg_catalog.=) $1 "
+				  "AND p.partition OPERATOR(pg_catalog.>=) $2 "
+				  "AND p.partition OPERATOR(pg_catalog.<) $3 "
+				  "AND NOT EXISTS (SELECT FROM topics.segment s "
 				  " WHERE s.topic OPERATOR(pg_catalog.=) $1 "
-				  " AND s.partition OPERATOR(pg_catalog.=) q.partition) "
-				  "LIMIT $3",
+				  " AND s.partition OPERATOR(pg_catalog.=) p.partition) "
+				  "ORDER BY p.partition LIMIT $4",
 				  4, argtypes, args, SPI_OK_SELECT);
 	found = SPI_processed;
 	todo = palloc(sizeof(int) * Max(found, 1));
 	for (i = 0; i < found; i++)
-	{
 		todo[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
 											  SPI_tuptable->tupdesc, 1, &isnull));
-	}
 
-	/*
-	 * Those it passed over have committed segments: made for good.  Not
-	 * the ones found, wanted or not, which this transaction may fail to
-	 * make.
-	 */
-	if (trust_made_below)
-		for (i = 0; i < found; i++)
-			if (todo[i] >= made_below && (!moved || todo[i] < next_below))
-			{
-				next_below = todo[i];
-				moved = true;
-			}
-	if (moved)
-		made_below = next_below;
 	for (i = 0; i < found && i < max; i++)
-		create_partition(topic, todo[i], span);
+		grouped |= make_group(topic, todo[i]);
+	if (!grouped)
+	{
+		for (i = 0; i < found && i < max; i++)
+			(void) make_partition(topic, root, todo[i], span, false);
+		*from = found > (uint64) max ? todo[max] : to;
+	}
 	CacheInvalidateRelcacheByRelid(root);
 	CommandCounterIncrement();
 	as_owner_end(&admin);
-
-	/* a producer waits for the partition it wants, not for the others */
-	return wanted >= 0 || found <= (uint64) max;
+	return !grouped && found <= (uint64) max;
 }
 
 /*
@@ -468,7 +556,7 @@ topic_make_partition_here(const char *topic, int partition)
 				 errdetail("One transaction makes at most %d partitions (a quarter of the lock table); the segment maker makes the others once the transaction that created them commits.",
 						   made_budget()),
 				 errhint("Produce to that partition after this transaction commits.")));
-	(void) topic_make_partitions(topic, partition, 1);
+	topic_make_partition(topic, partition);
 	made_add(1);
 }
 

@@ -93,7 +93,7 @@ pg_topics_create_topic(PG_FUNCTION_ARGS)
 
 	as_owner_begin(&admin);
 	if (!topic_create(&admin, name, partitions, mode, config))
-		segment_maker_ask_at_commit(MAKE_PARTITIONS, name);
+		segment_maker_ask_at_commit(MAKE_PARTITIONS, name, partitions);
 	as_owner_end(&admin);
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
@@ -145,7 +145,7 @@ pg_topics_drop_topic(PG_FUNCTION_ARGS)
 
 	as_owner_begin(&admin);
 	if (topic_drop(&admin, name, partitions))
-		segment_maker_ask_at_commit(DROP_TABLES, topic_dropping_name(name));
+		segment_maker_ask_at_commit(DROP_TABLES, topic_dropping_name(name), 0);
 	as_owner_end(&admin);
 	PG_RETURN_VOID();
 }
@@ -185,7 +185,7 @@ pg_topics_add_partitions(PG_FUNCTION_ARGS)
 	total = topic_add_partitions(&admin, topic, count, &all_made);
 	partition_rebalanced_at_commit(topic->name);
 	if (!all_made)
-		segment_maker_ask_at_commit(MAKE_PARTITIONS, topic->name);
+		segment_maker_ask_at_commit(MAKE_PARTITIONS, topic->name, total);
 	as_owner_end(&admin);
 
 	ereport(NOTICE,

@@ -108,8 +108,9 @@ run_segments() {
 
 # Partitions: a topic of PARTS partitions against one of 1.  create_topic
 # of PARTS partitions is timed until every partition is made, by the
-# segment maker after the call returns (create_topic_4000_s), and until
-# it returns (create_topic_4000_return_s).  Batches of 1000
+# segment makers after the call returns (create_topic_4000_s), and until
+# it returns (create_topic_4000_return_s); PostgreSQL's floor beside it,
+# the same tables without partitioning, by one session and by two.  Batches of 1000
 # keyed messages (random keys, so spread over about 880 partitions) at one
 # client, and single keyed messages at 8 clients, each into both topics in
 # the same pgbench runs.  Plain SQL doing the same writes (INSERT of the
@@ -121,13 +122,13 @@ PARTS=4000
 setup_partitions() {
     local t0 t1 p
     log "partitions: creating a topic of $PARTS partitions"
+    sql CHECKPOINT >/dev/null
     t0=$(date +%s.%N)
     sql "SELECT topics.create_topic('p$PARTS', $PARTS)" >/dev/null
     t1=$(date +%s.%N)
     RATIOS[create_topic_4000_return_s]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-    until [ "$(sql "SELECT count(*) FROM topics.partition p WHERE topic = 'p$PARTS'
-                      AND NOT EXISTS (SELECT FROM topics.segment s
-                                      WHERE s.topic = p.topic AND s.partition = p.partition)")" = 0 ]; do
+    # a partition is made once its first segment is recorded
+    until [ "$(sql "SELECT count(*) FROM topics.segment WHERE topic = 'p$PARTS'")" -ge $PARTS ]; do
         sleep 0.05
     done
     t1=$(date +%s.%N)
@@ -148,23 +149,35 @@ setup_partitions() {
     done
     # PostgreSQL's floor for the tables alone: PARTS plain tables shaped as
     # a topic's, each with its unique index (and its TOAST table), 64 per
-    # transaction as the segment maker makes them; no partitioning
-    t0=$(date +%s.%N)
+    # transaction as the segment maker makes them, no partitioning; by one
+    # session, then by as many as a database runs makers (two), each making
+    # its half, as the makers do
     sql "CREATE TABLE plc_root (LIKE topics_data.p1 INCLUDING DEFAULTS);
-         CREATE PROCEDURE plc_make(n int) LANGUAGE plpgsql AS \$\$
+         CREATE PROCEDURE plc_make(pre text, lo int, hi int) LANGUAGE plpgsql AS \$\$
          BEGIN
-           FOR i IN 0 .. n - 1 LOOP
-             EXECUTE format('CREATE TABLE plc_%s (LIKE plc_root INCLUDING DEFAULTS)', i);
-             EXECUTE format('CREATE UNIQUE INDEX ON plc_%s (msg_offset)', i);
+           FOR i IN lo .. hi - 1 LOOP
+             EXECUTE format('CREATE TABLE %I (LIKE plc_root INCLUDING DEFAULTS)', pre || i);
+             EXECUTE format('CREATE UNIQUE INDEX ON %I (msg_offset)', pre || i);
              IF i % 64 = 63 THEN COMMIT; END IF;
            END LOOP;
          END \$\$;
-         CALL plc_make($PARTS);" >/dev/null
+         CHECKPOINT;" >/dev/null
+    t0=$(date +%s.%N)
+    sql "CALL plc_make('plc_', 0, $PARTS)" >/dev/null
     t1=$(date +%s.%N)
     RATIOS[plain_create_4000_s]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
     RATIOS[create_topic_4000_over_plain]=$(awk -v a="${RATIOS[create_topic_4000_s]}" \
         -v b="${RATIOS[plain_create_4000_s]}" 'BEGIN { printf "%.2f", a / b }')
     log "partitions: $PARTS plain tables with their indexes made after ${RATIOS[plain_create_4000_s]} s"
+    sql CHECKPOINT >/dev/null
+    t0=$(date +%s.%N)
+    sql "CALL plc_make('pld_', 0, $((PARTS / 2)))" >/dev/null &
+    sql "CALL plc_make('pld_', $((PARTS / 2)), $PARTS)" >/dev/null
+    wait
+    t1=$(date +%s.%N)
+    RATIOS[plain_create_4000_2_sessions_s]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+    log "partitions: $PARTS plain tables with their indexes made by two sessions after" \
+        "${RATIOS[plain_create_4000_2_sessions_s]} s"
     sql CHECKPOINT >/dev/null
 }
 
@@ -409,13 +422,14 @@ scale_measures() {
     SIDES[topics_1000_random_over_1]='topics_single_n topics_single_1'
     UNITS[topics_single_1]='rows/s at 8 clients = 8 x 1000 / average ms, produce of 1 keyed row into one topic'
     UNITS[topics_single_n]='rows/s at 8 clients = 8 x 1000 / average ms, produce of 1 keyed row into one of 1000 topics at random'
-    MEASURES+=(create_topic_4000_s create_topic_4000_return_s plain_create_4000_s create_topic_4000_over_plain
+    MEASURES+=(create_topic_4000_s create_topic_4000_return_s plain_create_4000_s plain_create_4000_2_sessions_s create_topic_4000_over_plain
                partitions_4000_batch_over_1 plain_partitions_4000_batch_over_1
                partitions_4000_single_over_1 plain_partitions_4000_single_over_1)
     TARGET[create_topic_4000_s]='<= 10 (seconds until every partition is made, not a ratio; default lock table)'
     TARGET[create_topic_4000_return_s]='informational: seconds until create_topic returns'
     TARGET[plain_create_4000_s]="informational: seconds for $PARTS plain tables shaped as a topic's, each with its unique index, 64 per transaction"
     TARGET[create_topic_4000_over_plain]='informational: create_topic_4000_s over plain_create_4000_s'
+    TARGET[plain_create_4000_2_sessions_s]="informational: the same $PARTS plain tables made by two sessions, half each"
     TARGET[partitions_4000_batch_over_1]='>= 0.5'
     TARGET[plain_partitions_4000_batch_over_1]='informational: plain SQL doing the same writes'
     TARGET[partitions_4000_single_over_1]='>= 0.9'
@@ -423,6 +437,7 @@ scale_measures() {
     SIDES[create_topic_4000_return_s]=''
     SIDES[plain_create_4000_s]=''
     SIDES[create_topic_4000_over_plain]=''
+    SIDES[plain_create_4000_2_sessions_s]=''
     SIDES[partitions_4000_batch_over_1]='part_batch_n part_batch_1'
     SIDES[plain_partitions_4000_batch_over_1]='plain_batch_n plain_batch_1'
     SIDES[partitions_4000_single_over_1]='part_single_n part_single_1'
