@@ -120,11 +120,11 @@ record_segment(const char *topic, int partition, int64 base, int64 end)
 /*
  * segment_create creates the first segment [base, end) of a partition that
  * the current transaction created, straight under the partition's table,
- * and records it.  CREATE TABLE ... PARTITION OF, which gives it the
- * partition's index, costs a third less than creating the table and its
- * index and attaching it, and the ACCESS EXCLUSIVE lock it takes on the
- * partition's table is held already.  Caller is connected to SPI and runs
- * as the owner of schema topics_data.
+ * and records it.  CREATE TABLE ... PARTITION OF gives it the partition's
+ * index in one statement, where creating the table and its index and
+ * attaching it took three (and a scan to check its bounds); the ACCESS
+ * EXCLUSIVE lock it takes on the partition's table is held already.
+ * Caller is connected to SPI and runs as the owner of schema topics_data.
  */
 void
 segment_create(const char *topic, int partition, int64 base, int64 end)
