@@ -35,8 +35,9 @@ typedef struct SegmentRequest
 	int64		target;			/* make the chain cover this offset */
 	int64		log_end;		/* the partition's, when asked; -1 unknown */
 	int64		resume;			/* see partition_resume_offset; -1 unknown */
-	int32		from;			/* MAKE_PARTITIONS: those below are made */
+	int32		lo;				/* MAKE_PARTITIONS: the range [lo, to) asked */
 	int32		to;
+	int32		from;			/* those of the range below are made */
 } SegmentRequest;
 
 #define DEFAULT_SEGMENT_MESSAGES	INT64CONST(1000000)

@@ -36,6 +36,7 @@ typedef struct AsOwner
 extern void as_owner_begin(AsOwner *admin);
 extern void as_owner_end(AsOwner *admin);
 extern char *topic_table_name(const char *topic, int partition, int64 base);
+extern char *topic_index_name(const char *table);
 extern char *topic_group_name(const char *topic, int partition, int64 base);
 extern char *topic_partition_group_name(const char *topic, int first);
 extern char *topic_dropping_name(const char *topic);

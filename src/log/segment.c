@@ -87,7 +87,8 @@ create_child(const char *name, const char *parent, int64 base, int64 end,
 	topic_tables_exec(psprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS)%s",
 							   qname, qparent,
 							   partitioned ? " PARTITION BY RANGE (msg_offset)" : ""));
-	topic_tables_exec(psprintf("CREATE UNIQUE INDEX ON %s (msg_offset)", qname));
+	topic_tables_exec(psprintf("CREATE UNIQUE INDEX %s ON %s (msg_offset)",
+							   quote_identifier(topic_index_name(name)), qname));
 	topic_tables_exec(psprintf("ALTER TABLE %s ATTACH PARTITION %s "
 							   "FOR VALUES FROM (" INT64_FORMAT ") TO (" INT64_FORMAT ")",
 							   qparent, qname, base, end));
@@ -118,24 +119,30 @@ record_segment(const char *topic, int partition, int64 base, int64 end)
 }
 
 /*
- * segment_create creates the first segment [base, end) of a partition that
- * the current transaction created, straight under the partition's table,
- * and records it.  CREATE TABLE ... PARTITION OF gives it the partition's
- * index in one statement, where creating the table and its index and
- * attaching it took three (and a scan to check its bounds); the ACCESS
- * EXCLUSIVE lock it takes on the partition's table is held already.
- * Caller is connected to SPI and runs as the owner of schema topics_data.
+ * segment_create creates the first segment [base, end) of a partition whose
+ * table the current transaction created, still without its index,
+ * straight under it, and records it.  It is made CREATE TABLE ...
+ * PARTITION OF, one statement where creating the table and attaching it
+ * took two and a scan to check its bounds; the ACCESS EXCLUSIVE lock that
+ * takes on the partition's table is held already.  Its index is created by
+ * name (topic_index_name), and the partition's index then takes it in.  Caller is connected to SPI
+ * and runs as the owner of schema topics_data.
  */
 void
 segment_create(const char *topic, int partition, int64 base, int64 end)
 {
+	char	   *name = topic_table_name(topic, partition, base);
+	char	   *parent = topic_table_name(topic, partition, -1);
+	const char *qname = quote_qualified_identifier(TOPICS_DATA_SCHEMA, name);
+	const char *qparent = quote_qualified_identifier(TOPICS_DATA_SCHEMA, parent);
+
 	topic_tables_exec(psprintf("CREATE TABLE %s PARTITION OF %s "
 							   "FOR VALUES FROM (" INT64_FORMAT ") TO (" INT64_FORMAT ")",
-							   quote_qualified_identifier(TOPICS_DATA_SCHEMA,
-														  topic_table_name(topic, partition, base)),
-							   quote_qualified_identifier(TOPICS_DATA_SCHEMA,
-														  topic_table_name(topic, partition, -1)),
-							   base, end));
+							   qname, qparent, base, end));
+	topic_tables_exec(psprintf("CREATE UNIQUE INDEX %s ON %s (msg_offset)",
+							   quote_identifier(topic_index_name(name)), qname));
+	topic_tables_exec(psprintf("CREATE UNIQUE INDEX %s ON %s (msg_offset)",
+							   quote_identifier(topic_index_name(parent)), qparent));
 	record_segment(topic, partition, base, end);
 }
 

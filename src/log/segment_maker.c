@@ -362,7 +362,8 @@ segment_maker_request(const SegmentRequest *req, bool wait, int timeout_ms)
 		if ((r->state == REQUEST_QUEUED || r->state == REQUEST_TAKEN) &&
 			r->req.work == req->work &&
 			r->req.dbid == req->dbid && r->req.partition == req->partition &&
-			r->req.target >= req->target && r->req.to == req->to &&
+			r->req.target >= req->target &&
+			r->req.lo == req->lo && r->req.to == req->to &&
 			strcmp(r->req.topic, req->topic) == 0)
 			mine = i;
 	}
@@ -905,7 +906,7 @@ queue_work(MakerWork work, const char *name, int from, int to, int timeout_ms)
 	req.partition = -1;
 	req.target = 0;
 	req.log_end = req.resume = -1;
-	req.from = from;
+	req.lo = req.from = from;
 	req.to = to;
 	return segment_maker_request(&req, timeout_ms > 0,
 								 timeout_ms > 0 ? timeout_ms :

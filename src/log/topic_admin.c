@@ -339,7 +339,6 @@ create_partition(const char *topic, int p, int64 first_span)
 
 	topic_tables_exec(psprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS) "
 							   "PARTITION BY RANGE (msg_offset)", qname, qroot));
-	topic_tables_exec(psprintf("CREATE UNIQUE INDEX ON %s (msg_offset)", qname));
 	segment_create(topic, p, 0, first_span);
 
 	topic_tables_exec(psprintf("ALTER TABLE %s ATTACH PARTITION %s FOR VALUES IN (%d)",

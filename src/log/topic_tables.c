@@ -147,6 +147,21 @@ topic_table_name(const char *topic, int partition, int64 base)
 }
 
 /*
+ * topic_index_name returns the name in topics_data of the unique index on
+ * msg_offset of table, a name table_name gave: PostgreSQL's own choice,
+ * table_msg_offset_idx, when it fits, else a cut of the table's name and
+ * a hash of the whole.  Every index is named so: PostgreSQL would cut a
+ * long name to the same stem for every table of a topic, and pick the
+ * first number free in what is committed, which two makers at work on
+ * the same topic would both pick.
+ */
+char *
+topic_index_name(const char *table)
+{
+	return table_name("", table, "_msg_offset_idx");
+}
+
+/*
  * topic_partition_group_name returns the name in topics_data of the group
  * of partitions of a topic that starts at partition first (see
  * topic_admin.c).

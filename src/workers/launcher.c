@@ -81,6 +81,7 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "replication/logicallauncher.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
@@ -186,12 +187,19 @@ launcher_register(void)
 }
 
 /*
- * launcher_pool_size returns how many workers may run at once.
+ * launcher_pool_size returns how many workers may run at once: never so
+ * many that no background worker slot is left for a segment maker beside
+ * the workers that run whatever the extension does (the launcher, and
+ * PostgreSQL's logical replication launcher).  With max_worker_processes
+ * at 4 these took every slot, and no wide topic was ever made.
  */
 static int
 launcher_pool_size(void)
 {
-	return Min(pg_topics_max_workers, worker_slot_count());
+	int			always = 1 + (max_logical_replication_workers > 0 ? 1 : 0);
+
+	return Max(1, Min(Min(pg_topics_max_workers, worker_slot_count()),
+					  max_worker_processes - always - 1));
 }
 
 /*
@@ -365,6 +373,20 @@ launcher_collect_slots(TimestampTz now)
 			continue;
 		exited = s.phase == WORKER_EXITED;
 		failed = s.failed;
+
+		/*
+		 * A worker that said it exits holds its background worker slot until
+		 * the postmaster has seen it go: starting another meanwhile would take
+		 * a slot more than the pool, one the segment makers count on.
+		 */
+		if (exited && launcher_handles[i] != NULL)
+		{
+			pid_t		pid;
+
+			if (GetBackgroundWorkerPid(launcher_handles[i], &pid) !=
+				BGWH_STOPPED)
+				continue;
+		}
 		if (!exited && launcher_handles[i] != NULL)
 		{
 			pid_t		pid;

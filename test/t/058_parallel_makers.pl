@@ -137,5 +137,70 @@ SELECT count(*) = 0 FROM topics.partitions WHERE topic = 'busy' AND segments = 0
 	'the maker left makes the rest of the wide topic');
 is(made_once('busy'), '3000|3000|3000', 'each partition once');
 
+# 5. a topic whose tables' names leave no room for PostgreSQL's index
+# names: it cut the names it chose to the same stem for every table and
+# numbered them, and two makers both took the first number free.  (50
+# characters: at 63 the names of the tables are cut too, see README.)
+my $long = 'Long.topic-name_' . ('abcdefghij' x 3) . '0123';
+$node->safe_psql('postgres', qq{
+SELECT topics.create_topic('$long', 1000, config => '{"segment.messages": 2}')});
+ok($node->poll_query_until('postgres', qq{
+SELECT count(*) = 0 FROM topics.partitions WHERE topic = '$long' AND segments = 0}),
+	'the makers make every partition of a topic with a name of 50 characters');
+# roll-overs of many partitions at once, by both makers
+$node->safe_psql('postgres', qq{
+SELECT count(*) FROM topics.produce_batch('$long',
+    ARRAY(SELECT 'v' || i FROM generate_series(1, 3000) i),
+    ARRAY(SELECT 'k' || i FROM generate_series(1, 3000) i))});
+is( $node->safe_psql('postgres', qq{
+SELECT sum(log_end) FROM topics.partitions WHERE topic = '$long'}),
+	'3000', 'and its segments roll over');
+is( $node->safe_psql('postgres', qq{
+SELECT count(*) FILTER (WHERE n <> 1) FROM (
+  SELECT (SELECT count(*) FROM pg_index i WHERE i.indrelid = c.oid) n
+    FROM pg_class c
+   WHERE c.relnamespace = 'topics_data'::regnamespace AND c.relname LIKE 'Long.topic%'
+     AND c.relkind IN ('r', 'p') AND c.relname <> '$long' AND c.relname !~ '\\\$pg[0-9]+\$') t}),
+	'0', 'every partition and segment has its index');
+is( $node->safe_psql('postgres', q{
+SELECT count(*) FROM pg_class
+ WHERE relnamespace = 'topics_data'::regnamespace AND relname LIKE 'Long.topic%'
+   AND relkind IN ('i', 'I') AND relname ~ 'idx[0-9]+$'}),
+	'0', 'each named for its table, none numbered by PostgreSQL');
+$log = slurp_file($node->logfile);
+unlike($log, qr/duplicate key value|already exists/,
+	'no maker took an index name another took');
 $node->stop;
+
+# 6. a pool as small as it goes: four databases take turns for their
+# maintenance workers (max_worker_processes 4: this extension's launcher,
+# PostgreSQL's logical replication launcher, a worker, a maker).  Two
+# workers took the last slot, and no maker ever found one; nor could it
+# while a worker that said it exits kept its slot until it was gone and
+# the launcher started the next one meanwhile.
+my $small = PostgreSQL::Test::Cluster->new('small_pool');
+$small->init;
+$small->append_conf(
+	'postgresql.conf', q{
+shared_preload_libraries = 'pg_topics'
+max_worker_processes = 4
+pg_topics.max_workers = 2
+pg_topics.worker_naptime = 200
+});
+$small->start;
+for my $db ('postgres', 'd1', 'd2', 'd3')
+{
+	$small->safe_psql('postgres', "CREATE DATABASE $db") if $db ne 'postgres';
+	$small->safe_psql($db, 'CREATE EXTENSION pg_topics');
+}
+$small->safe_psql('postgres', q{SELECT topics.create_topic('tight', 600)});
+($ret, $out, $err) = $small->psql('postgres', q{
+SET pg_topics.segment_create_timeout = '20s';
+SELECT partition FROM topics.produce('tight', 'x', partition => 599);});
+is($out, '599', 'a producer gets a partition not made yet while workers take turns');
+ok($small->poll_query_until('postgres', q{
+SELECT count(*) = 0 FROM topics.partitions WHERE topic = 'tight' AND segments = 0}),
+	'a maker makes the others');
+$small->stop;
+
 done_testing();
