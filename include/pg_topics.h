@@ -29,6 +29,16 @@
 /* Kafka's legal topic name length is 249; ours is bounded by NAMEDATALEN. */
 #define TOPIC_NAME_MAXLEN	(NAMEDATALEN - 1)
 
+/*
+ * Classes of our advisory locks (field4 of the lock tag; SQL's advisory
+ * locks use 1 and 2), as pg_locks shows them in objsubid: a group's
+ * position on a partition (group_catalog.c), a partition being made and a
+ * group of partitions being made (topic_admin.c).
+ */
+#define POSITION_LOCK_CLASS			0x7470
+#define MAKE_PARTITION_LOCK_CLASS	0x7471
+#define MAKE_GROUP_LOCK_CLASS		0x7472
+
 /* Topic modes (DESIGN section 1). */
 typedef enum TopicMode
 {

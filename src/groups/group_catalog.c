@@ -54,6 +54,7 @@
 
 #include "groups/group.h"
 #include "index_entries.h"
+#include "pg_topics.h"
 #include "relids.h"
 
 /* topics.consumer_group */
@@ -85,12 +86,10 @@
 #define Natts_offset				5
 
 /*
- * The class of our advisory locks (field4 of the lock tag): user advisory
- * locks use 1 and 2.  pg_locks shows position locks as advisory locks with
- * this objsubid, a hash of the topic and group names as classid and the
- * partition as objid.
+ * pg_locks shows position locks as advisory locks with objsubid
+ * POSITION_LOCK_CLASS, a hash of the topic and group names as classid and
+ * the partition as objid.
  */
-#define POSITION_LOCK_CLASS			0x7470
 
 static int32
 gcat_int4(HeapTuple tup, TupleDesc desc, AttrNumber attno, bool *isnull)

@@ -73,6 +73,18 @@
 
 
 /*
+ * create_offset_index creates the unique index on msg_offset of table name
+ * (see topic_index_name).
+ */
+static void
+create_offset_index(const char *name)
+{
+	topic_tables_exec(psprintf("CREATE UNIQUE INDEX %s ON %s (msg_offset)",
+							   quote_identifier(topic_index_name(name)),
+							   quote_qualified_identifier(TOPICS_DATA_SCHEMA, name)));
+}
+
+/*
  * create_child creates table name of a partition's chain, shaped as parent
  * and with its own unique index on msg_offset (partitioned by msg_offset
  * itself when partitioned), and attaches it to parent for [base, end).
@@ -87,8 +99,7 @@ create_child(const char *name, const char *parent, int64 base, int64 end,
 	topic_tables_exec(psprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS)%s",
 							   qname, qparent,
 							   partitioned ? " PARTITION BY RANGE (msg_offset)" : ""));
-	topic_tables_exec(psprintf("CREATE UNIQUE INDEX %s ON %s (msg_offset)",
-							   quote_identifier(topic_index_name(name)), qname));
+	create_offset_index(name);
 	topic_tables_exec(psprintf("ALTER TABLE %s ATTACH PARTITION %s "
 							   "FOR VALUES FROM (" INT64_FORMAT ") TO (" INT64_FORMAT ")",
 							   qparent, qname, base, end));
@@ -125,8 +136,8 @@ record_segment(const char *topic, int partition, int64 base, int64 end)
  * PARTITION OF, one statement where creating the table and attaching it
  * took two and a scan to check its bounds; the ACCESS EXCLUSIVE lock that
  * takes on the partition's table is held already.  Its index is created by
- * name (topic_index_name), and the partition's index then takes it in.  Caller is connected to SPI
- * and runs as the owner of schema topics_data.
+ * name (topic_index_name), and the partition's index then takes it in.
+ * Caller is connected to SPI and runs as the owner of schema topics_data.
  */
 void
 segment_create(const char *topic, int partition, int64 base, int64 end)
@@ -139,10 +150,8 @@ segment_create(const char *topic, int partition, int64 base, int64 end)
 	topic_tables_exec(psprintf("CREATE TABLE %s PARTITION OF %s "
 							   "FOR VALUES FROM (" INT64_FORMAT ") TO (" INT64_FORMAT ")",
 							   qname, qparent, base, end));
-	topic_tables_exec(psprintf("CREATE UNIQUE INDEX %s ON %s (msg_offset)",
-							   quote_identifier(topic_index_name(name)), qname));
-	topic_tables_exec(psprintf("CREATE UNIQUE INDEX %s ON %s (msg_offset)",
-							   quote_identifier(topic_index_name(parent)), qparent));
+	create_offset_index(name);
+	create_offset_index(parent);
 	record_segment(topic, partition, base, end);
 }
 

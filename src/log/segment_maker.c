@@ -653,6 +653,17 @@ serve(int i, SegmentRequest *req)
 }
 
 /*
+ * wanted_lately tells whether a producer of another database could not
+ * start a maker a moment before now.  Caller holds the mutex.
+ */
+static bool
+wanted_lately(TimestampTz now)
+{
+	return Shared->wanted != 0 &&
+		!TimestampDifferenceExceeds(Shared->wanted, now, MAKER_WANTED_MS);
+}
+
+/*
  * maker_yields frees this maker's slot and returns true when a producer of
  * another database could not start a maker a moment ago and this database
  * has another maker, which takes on this one's requests.
@@ -660,13 +671,11 @@ serve(int i, SegmentRequest *req)
 static bool
 maker_yields(void)
 {
+	TimestampTz now = GetCurrentTimestamp();
 	bool		yields;
 
 	SpinLockAcquire(&Shared->mutex);
-	yields = Shared->wanted != 0 &&
-		!TimestampDifferenceExceeds(Shared->wanted, GetCurrentTimestamp(),
-									MAKER_WANTED_MS) &&
-		count_makers(MyDatabaseId) > 1;
+	yields = wanted_lately(now) && count_makers(MyDatabaseId) > 1;
 	if (yields)
 		free_maker_slot();
 	SpinLockRelease(&Shared->mutex);
@@ -680,14 +689,13 @@ maker_yields(void)
 static bool
 maker_wanted(void)
 {
-	TimestampTz wanted;
+	TimestampTz now = GetCurrentTimestamp();
+	bool		wanted;
 
 	SpinLockAcquire(&Shared->mutex);
-	wanted = Shared->wanted;
+	wanted = wanted_lately(now);
 	SpinLockRelease(&Shared->mutex);
-	return wanted != 0 &&
-		!TimestampDifferenceExceeds(wanted, GetCurrentTimestamp(),
-									MAKER_WANTED_MS);
+	return wanted;
 }
 
 /*

@@ -73,12 +73,6 @@
  */
 #define LOCKS_PER_NEW_PARTITION		15
 
-/*
- * Classes of the advisory locks (SET_LOCKTAG_ADVISORY's fourth field; SQL's
- * advisory locks use 1 and 2) on a partition, and on a group, being made.
- */
-#define MAKE_LOCK_CLASS			0x7471
-#define MAKE_GROUP_LOCK_CLASS	0x7472
 #define LOCKS_PER_PARTITION_DROPPED	13
 #define LOCKS_PER_SEGMENT_DROPPED	7
 
@@ -272,13 +266,14 @@ parent_made(const char *topic, int p)
 
 /*
  * partition_parent returns the table a new partition p of a topic is
- * attached to (see parent_made), and makes its group when it is missing.
- * Partitions are made in any order (a producer may need one before the
- * others), by several transactions at once: a lock on the group, of our
- * own class, keeps two from making it both.
+ * attached to (see parent_made), and makes its group when it is missing;
+ * sets *made (unless NULL) to whether it did.  Partitions are made in any
+ * order (a producer may need one before the others), by several
+ * transactions at once: a lock on the group, of our own class, keeps two
+ * from making it both.
  */
 static char *
-partition_parent(const char *topic, int p)
+partition_parent(const char *topic, int p, bool *made)
 {
 	int			first = p - p % PARTITIONS_PER_GROUP;
 	char	   *group = topic_partition_group_name(topic, first);
@@ -287,6 +282,8 @@ partition_parent(const char *topic, int p)
 	LOCKTAG		tag;
 	int			q;
 
+	if (made)
+		*made = false;
 	if (parent != NULL)
 		return parent;
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, topic_table_relid(topic, -1, -1),
@@ -309,20 +306,9 @@ partition_parent(const char *topic, int p)
 							   quote_qualified_identifier(TOPICS_DATA_SCHEMA, group),
 							   values.data));
 	CommandCounterIncrement();
+	if (made)
+		*made = true;
 	return group;
-}
-
-/*
- * make_group makes the group a new partition p of a topic goes to, and
- * returns true, when it is missing.
- */
-static bool
-make_group(const char *topic, int p)
-{
-	if (parent_made(topic, p) != NULL)
-		return false;
-	(void) partition_parent(topic, p);
-	return true;
 }
 
 /*
@@ -343,7 +329,7 @@ create_partition(const char *topic, int p, int64 first_span)
 
 	topic_tables_exec(psprintf("ALTER TABLE %s ATTACH PARTITION %s FOR VALUES IN (%d)",
 							   quote_qualified_identifier(TOPICS_DATA_SCHEMA,
-														  partition_parent(topic, p)),
+														  partition_parent(topic, p, NULL)),
 							   qname, p));
 }
 
@@ -389,28 +375,27 @@ create_partitions(const char *topic, int from, int to, int64 first_span)
 }
 
 /*
- * make_partition makes partition p of a topic, unless it is made already;
- * returns whether it is made now.  Makers serve a wide topic in parallel,
- * and a producer may ask for a partition that one of them is about to
- * make: a lock on the partition, of our own class, keeps two transactions
- * from making it both.  With wait it waits for the lock (within the
- * caller's lock_timeout); without, a partition that another transaction
- * makes is left to that one, and false returned.
+ * make_partition makes partition p of a topic, unless it is made already.
+ * Makers serve a wide topic in parallel, and a producer may ask for a
+ * partition that one of them is about to make: a lock on the partition,
+ * of our own class, keeps two transactions from making it both.  With
+ * wait it waits for the lock (within the caller's lock_timeout); without,
+ * a partition that another transaction makes is left to that one.
  */
-static bool
+static void
 make_partition(const char *topic, Oid root, int p, int64 span, bool wait)
 {
 	LOCKTAG		tag;
 
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, root, (uint32) p, MAKE_LOCK_CLASS);
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, root, (uint32) p,
+						 MAKE_PARTITION_LOCK_CLASS);
 	if (LockAcquire(&tag, ExclusiveLock, false, !wait) == LOCKACQUIRE_NOT_AVAIL)
-		return false;
+		return;
 
 	/* the catalog as the lock's last holder left it */
 	AcceptInvalidationMessages();
 	if (!OidIsValid(topic_table_relid(topic, p, -1)))
 		create_partition(topic, p, span);
-	return true;
 }
 
 /*
@@ -461,7 +446,7 @@ topic_make_partition(const char *topic, int wanted)
 	root = lock_topic_to_make(topic, &span);
 	if (OidIsValid(root))
 	{
-		(void) make_partition(topic, root, wanted, span, true);
+		make_partition(topic, root, wanted, span, true);
 		CacheInvalidateRelcacheByRelid(root);
 		CommandCounterIncrement();
 	}
@@ -525,11 +510,16 @@ topic_make_partitions(const char *topic, int *from, int to, int max)
 											  SPI_tuptable->tupdesc, 1, &isnull));
 
 	for (i = 0; i < found && i < max; i++)
-		grouped |= make_group(topic, todo[i]);
+	{
+		bool		made;
+
+		(void) partition_parent(topic, todo[i], &made);
+		grouped |= made;
+	}
 	if (!grouped)
 	{
 		for (i = 0; i < found && i < max; i++)
-			(void) make_partition(topic, root, todo[i], span, false);
+			make_partition(topic, root, todo[i], span, false);
 		*from = found > (uint64) max ? todo[max] : to;
 	}
 	CacheInvalidateRelcacheByRelid(root);

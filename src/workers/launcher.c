@@ -374,26 +374,22 @@ launcher_collect_slots(TimestampTz now)
 		exited = s.phase == WORKER_EXITED;
 		failed = s.failed;
 
-		/*
-		 * A worker that said it exits holds its background worker slot until
-		 * the postmaster has seen it go: starting another meanwhile would take
-		 * a slot more than the pool, one the segment makers count on.
-		 */
-		if (exited && launcher_handles[i] != NULL)
+		if (launcher_handles[i] != NULL)
 		{
 			pid_t		pid;
+			bool		stopped = GetBackgroundWorkerPid(launcher_handles[i], &pid) ==
+				BGWH_STOPPED;
 
-			if (GetBackgroundWorkerPid(launcher_handles[i], &pid) !=
-				BGWH_STOPPED)
+			/*
+			 * A worker that said it exits holds its background worker slot
+			 * until the postmaster has seen it go: starting another meanwhile
+			 * would take a slot more than the pool, one the segment makers
+			 * count on.
+			 */
+			if (exited && !stopped)
 				continue;
-		}
-		if (!exited && launcher_handles[i] != NULL)
-		{
-			pid_t		pid;
-
 			/* it never ran, or died before it could say so */
-			if (GetBackgroundWorkerPid(launcher_handles[i], &pid) ==
-				BGWH_STOPPED)
+			if (!exited && stopped)
 			{
 				worker_slot_read(i, &s);
 				exited = true;
