@@ -20,20 +20,31 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('parallel_makers');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'pg_topics'
+# a started node running pg_topics with these settings, and the extension
+# in database postgres and in each of @dbs
+sub topics_node
+{
+	my ($name, $settings, @dbs) = @_;
+	my $n = PostgreSQL::Test::Cluster->new($name);
+	$n->init;
+	$n->append_conf('postgresql.conf',
+		"shared_preload_libraries = 'pg_topics'\npg_topics.worker_naptime = 200\n"
+		  . $settings);
+	$n->start;
+	$n->safe_psql('postgres', 'CREATE EXTENSION pg_topics');
+	for my $db (@dbs)
+	{
+		$n->safe_psql('postgres', "CREATE DATABASE $db");
+		$n->safe_psql($db, 'CREATE EXTENSION pg_topics');
+	}
+	return $n;
+}
+
+my $node = topics_node('parallel_makers', q{
 max_worker_processes = 5
 pg_topics.max_workers = 1
-pg_topics.worker_naptime = 200
 pg_topics.max_partitions = 8192
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION pg_topics');
-$node->safe_psql('postgres', 'CREATE DATABASE other');
-$node->safe_psql('other', 'CREATE EXTENSION pg_topics');
+}, 'other');
 
 # partitions of topic $t whose tables are not made yet
 sub unmade
@@ -178,21 +189,10 @@ $node->stop;
 # workers took the last slot, and no maker ever found one; nor could it
 # while a worker that said it exits kept its slot until it was gone and
 # the launcher started the next one meanwhile.
-my $small = PostgreSQL::Test::Cluster->new('small_pool');
-$small->init;
-$small->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'pg_topics'
+my $small = topics_node('small_pool', q{
 max_worker_processes = 4
 pg_topics.max_workers = 2
-pg_topics.worker_naptime = 200
-});
-$small->start;
-for my $db ('postgres', 'd1', 'd2', 'd3')
-{
-	$small->safe_psql('postgres', "CREATE DATABASE $db") if $db ne 'postgres';
-	$small->safe_psql($db, 'CREATE EXTENSION pg_topics');
-}
+}, 'd1', 'd2', 'd3');
 $small->safe_psql('postgres', q{SELECT topics.create_topic('tight', 600)});
 ($ret, $out, $err) = $small->psql('postgres', q{
 SET pg_topics.segment_create_timeout = '20s';
