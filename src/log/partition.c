@@ -1642,6 +1642,16 @@ persist_stable(MaintainedPartition *mp)
 	ps = hash_search(persisted_stable, &mp->relid, HASH_ENTER, &found);
 	if (found && ps->stable_offset >= mp->lso)
 		return;
+	/*
+	 * Nothing to write below 0: the UPDATE would match no row.  Saves a
+	 * planned statement per partition the makers add while a wide topic
+	 * is being created.
+	 */
+	if (mp->lso <= 0)
+	{
+		ps->stable_offset = mp->lso;
+		return;
+	}
 
 	args[0] = CStringGetTextDatum(mp->topic);
 	args[1] = Int32GetDatum(mp->partition);

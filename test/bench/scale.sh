@@ -120,7 +120,7 @@ run_segments() {
 PARTS=4000
 
 setup_partitions() {
-    local t0 t1 p
+    local t0 t1 p half
     log "partitions: creating a topic of $PARTS partitions"
     sql CHECKPOINT >/dev/null
     t0=$(date +%s.%N)
@@ -178,6 +178,48 @@ setup_partitions() {
     RATIOS[plain_create_4000_2_sessions_s]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
     log "partitions: $PARTS plain tables with their indexes made by two sessions after" \
         "${RATIOS[plain_create_4000_2_sessions_s]} s"
+    # PostgreSQL's floor for a topic's layout: the same statements the
+    # makers run, in plain SQL, by two sessions, each its half in whole
+    # groups.  A root LIST partitioned, groups of 64 partitions made and
+    # attached in transactions of their own, then per partition a table
+    # RANGE partitioned, its first segment PARTITION OF it with its unique
+    # index, the partition attached to its group and a row recorded; 64
+    # partitions per transaction.
+    sql "CREATE TABLE pll_root (LIKE topics_data.p1 INCLUDING DEFAULTS) PARTITION BY LIST (partition);
+         CREATE TABLE pll_segment (partition int, base_offset bigint, end_offset bigint);
+         CREATE PROCEDURE pll_make(lo int, hi int) LANGUAGE plpgsql AS \$\$
+         BEGIN
+           FOR p IN lo .. hi - 1 LOOP
+             IF p % 64 = 0 THEN
+               EXECUTE format('CREATE TABLE pll_g%s (LIKE pll_root INCLUDING DEFAULTS)
+                               PARTITION BY LIST (partition)', p);
+               EXECUTE format('ALTER TABLE pll_root ATTACH PARTITION pll_g%s FOR VALUES IN (%s)',
+                              p, (SELECT string_agg(q::text, ',') FROM generate_series(p, p + 63) q));
+               COMMIT;
+             END IF;
+             EXECUTE format('CREATE TABLE pll_p%s (LIKE pll_root INCLUDING DEFAULTS)
+                             PARTITION BY RANGE (msg_offset)', p);
+             EXECUTE format('CREATE TABLE pll_p%s_0 PARTITION OF pll_p%s
+                             FOR VALUES FROM (0) TO (1000000)', p, p);
+             EXECUTE format('CREATE UNIQUE INDEX ON pll_p%s_0 (msg_offset)', p);
+             EXECUTE format('ALTER TABLE pll_g%s ATTACH PARTITION pll_p%s FOR VALUES IN (%s)',
+                            p - p % 64, p, p);
+             INSERT INTO pll_segment VALUES (p, 0, 1000000);
+             IF p % 64 = 63 THEN COMMIT; END IF;
+           END LOOP;
+         END \$\$;
+         CHECKPOINT;" >/dev/null
+    half=$((PARTS / 2 / 64 * 64))
+    t0=$(date +%s.%N)
+    sql "CALL pll_make(0, $half)" >/dev/null &
+    sql "CALL pll_make($half, $PARTS)" >/dev/null
+    wait
+    t1=$(date +%s.%N)
+    RATIOS[plain_layout_4000_2_sessions_s]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+    RATIOS[create_topic_4000_over_layout]=$(awk -v a="${RATIOS[create_topic_4000_s]}" \
+        -v b="${RATIOS[plain_layout_4000_2_sessions_s]}" 'BEGIN { printf "%.2f", a / b }')
+    log "partitions: a topic's layout of $PARTS partitions made in plain SQL by two sessions after" \
+        "${RATIOS[plain_layout_4000_2_sessions_s]} s"
     sql CHECKPOINT >/dev/null
 }
 
@@ -423,6 +465,7 @@ scale_measures() {
     UNITS[topics_single_1]='rows/s at 8 clients = 8 x 1000 / average ms, produce of 1 keyed row into one topic'
     UNITS[topics_single_n]='rows/s at 8 clients = 8 x 1000 / average ms, produce of 1 keyed row into one of 1000 topics at random'
     MEASURES+=(create_topic_4000_s create_topic_4000_return_s plain_create_4000_s plain_create_4000_2_sessions_s create_topic_4000_over_plain
+               plain_layout_4000_2_sessions_s create_topic_4000_over_layout
                partitions_4000_batch_over_1 plain_partitions_4000_batch_over_1
                partitions_4000_single_over_1 plain_partitions_4000_single_over_1)
     TARGET[create_topic_4000_s]='<= 10 (seconds until every partition is made, not a ratio; default lock table)'
@@ -430,6 +473,8 @@ scale_measures() {
     TARGET[plain_create_4000_s]="informational: seconds for $PARTS plain tables shaped as a topic's, each with its unique index, 64 per transaction"
     TARGET[create_topic_4000_over_plain]='informational: create_topic_4000_s over plain_create_4000_s'
     TARGET[plain_create_4000_2_sessions_s]="informational: the same $PARTS plain tables made by two sessions, half each"
+    TARGET[plain_layout_4000_2_sessions_s]="informational: seconds for the statements that make a topic of $PARTS partitions (groups, partition tables, first segments with their indexes, attached, a row each), in plain SQL by two sessions, half each"
+    TARGET[create_topic_4000_over_layout]='informational: create_topic_4000_s over plain_layout_4000_2_sessions_s'
     TARGET[partitions_4000_batch_over_1]='>= 0.5'
     TARGET[plain_partitions_4000_batch_over_1]='informational: plain SQL doing the same writes'
     TARGET[partitions_4000_single_over_1]='>= 0.9'
@@ -438,6 +483,8 @@ scale_measures() {
     SIDES[plain_create_4000_s]=''
     SIDES[create_topic_4000_over_plain]=''
     SIDES[plain_create_4000_2_sessions_s]=''
+    SIDES[plain_layout_4000_2_sessions_s]=''
+    SIDES[create_topic_4000_over_layout]=''
     SIDES[partitions_4000_batch_over_1]='part_batch_n part_batch_1'
     SIDES[plain_partitions_4000_batch_over_1]='plain_batch_n plain_batch_1'
     SIDES[partitions_4000_single_over_1]='part_single_n part_single_1'
