@@ -4,7 +4,7 @@
 # Any topic create_topic accepts can be dropped again, whatever the size
 # of the lock table.
 #
-# Making a partition takes about 12 locks, dropping one 13; with
+# Making a partition takes about 9 locks, dropping one 13; with
 # max_locks_per_transaction at its minimum here, the lock table holds
 # about 1,200, so that one transaction cannot make or drop a topic of a
 # few hundred partitions (0.1 made topics it could not drop; 0.2 refused

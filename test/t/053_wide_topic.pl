@@ -6,7 +6,7 @@
 # fetched, polled and seen in the views; and what a crash, a prepared
 # transaction and a drop followed at once by a create leave behind.
 #
-# One transaction cannot lock the tables of 4,000 partitions (about 12
+# One transaction cannot lock the tables of 4,000 partitions (about 9
 # locks each to make, 13 to drop; the default lock table holds about
 # 7,800).  create_topic makes the partitions one transaction may and the
 # segment maker makes the rest once it commits; a producer that needs one
