@@ -119,6 +119,18 @@ run_segments() {
 # PostgreSQL's own cost of writing to that many tables.
 PARTS=4000
 
+# Seconds (two decimals) that two sessions take, each running one of the
+# statements $1 and $2, side by side.
+two_sessions_s() {
+    local t0 t1
+    t0=$(date +%s.%N)
+    sql "$1" >/dev/null &
+    sql "$2" >/dev/null
+    wait
+    t1=$(date +%s.%N)
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }'
+}
+
 setup_partitions() {
     local t0 t1 p half
     log "partitions: creating a topic of $PARTS partitions"
@@ -170,12 +182,8 @@ setup_partitions() {
         -v b="${RATIOS[plain_create_4000_s]}" 'BEGIN { printf "%.2f", a / b }')
     log "partitions: $PARTS plain tables with their indexes made after ${RATIOS[plain_create_4000_s]} s"
     sql CHECKPOINT >/dev/null
-    t0=$(date +%s.%N)
-    sql "CALL plc_make('pld_', 0, $((PARTS / 2)))" >/dev/null &
-    sql "CALL plc_make('pld_', $((PARTS / 2)), $PARTS)" >/dev/null
-    wait
-    t1=$(date +%s.%N)
-    RATIOS[plain_create_4000_2_sessions_s]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+    RATIOS[plain_create_4000_2_sessions_s]=$(two_sessions_s "CALL plc_make('pld_', 0, $((PARTS / 2)))" \
+        "CALL plc_make('pld_', $((PARTS / 2)), $PARTS)")
     log "partitions: $PARTS plain tables with their indexes made by two sessions after" \
         "${RATIOS[plain_create_4000_2_sessions_s]} s"
     # PostgreSQL's floor for a topic's layout: the same statements the
@@ -210,12 +218,8 @@ setup_partitions() {
          END \$\$;
          CHECKPOINT;" >/dev/null
     half=$((PARTS / 2 / 64 * 64))
-    t0=$(date +%s.%N)
-    sql "CALL pll_make(0, $half)" >/dev/null &
-    sql "CALL pll_make($half, $PARTS)" >/dev/null
-    wait
-    t1=$(date +%s.%N)
-    RATIOS[plain_layout_4000_2_sessions_s]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+    RATIOS[plain_layout_4000_2_sessions_s]=$(two_sessions_s "CALL pll_make(0, $half)" \
+        "CALL pll_make($half, $PARTS)")
     RATIOS[create_topic_4000_over_layout]=$(awk -v a="${RATIOS[create_topic_4000_s]}" \
         -v b="${RATIOS[plain_layout_4000_2_sessions_s]}" 'BEGIN { printf "%.2f", a / b }')
     log "partitions: a topic's layout of $PARTS partitions made in plain SQL by two sessions after" \
