@@ -57,6 +57,7 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
 #include "storage/condition_variable.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
@@ -664,18 +665,24 @@ wanted_lately(TimestampTz now)
 }
 
 /*
- * maker_yields frees this maker's slot and returns true when a producer of
- * another database could not start a maker a moment ago and this database
- * has another maker, which takes on this one's requests.
+ * maker_yields frees this maker's slot and returns true when this database
+ * has another maker, which takes on this one's requests, and either a
+ * producer of another database could not start a maker a moment ago or
+ * the database runs more makers than pg_topics.makers_per_database now
+ * allows (it was lowered).  Under the mutex, so that of two makers told to
+ * go by a lower setting, only one goes.
  */
 static bool
 maker_yields(void)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	bool		yields;
+	int			makers;
 
 	SpinLockAcquire(&Shared->mutex);
-	yields = wanted_lately(now) && count_makers(MyDatabaseId) > 1;
+	makers = count_makers(MyDatabaseId);
+	yields = makers > 1 &&
+		(wanted_lately(now) || makers > pg_topics_makers_per_database);
 	if (yields)
 		free_maker_slot();
 	SpinLockRelease(&Shared->mutex);
@@ -726,6 +733,8 @@ pg_topics_segment_maker_main(Datum arg)
 	before_shmem_exit(maker_exit, (Datum) 0);
 
 	pqsignal(SIGTERM, die);
+	/* a lower pg_topics.makers_per_database sends the extra makers away */
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	BackgroundWorkerUnblockSignals();
 
 	/*
@@ -754,6 +763,11 @@ pg_topics_segment_maker_main(Datum arg)
 		MemoryContext old;
 
 		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
 		idle_ms = TimestampDifferenceMilliseconds(idle_since,
 												  GetCurrentTimestamp());
 		exit = idle_ms >= MAKER_LINGER_MS || maker_wanted();

@@ -43,7 +43,7 @@ sub topics_node
 my $node = topics_node('parallel_makers', q{
 max_worker_processes = 5
 pg_topics.max_workers = 1
-pg_topics.max_partitions = 8192
+pg_topics.max_partitions = 16384
 }, 'other');
 
 # partitions of topic $t whose tables are not made yet
@@ -110,13 +110,33 @@ while (unmade('single') > 0)
 }
 is($most, 1, 'with pg_topics.makers_per_database = 1, one maker makes them');
 is(made_once('single'), '1000|1000|1000', 'each partition once');
+
+# a setting lowered while two makers work sends one of them away after its
+# transaction; the other makes the rest
+$node->safe_psql('postgres', q{
+ALTER SYSTEM RESET pg_topics.makers_per_database;
+SELECT pg_reload_conf();});
+ok($node->poll_query_until('postgres', "SELECT $makers = 0"), 'the maker of part 2 is gone');
+$node->safe_psql('postgres', q{SELECT topics.create_topic('lowered', 3000)});
+ok($node->poll_query_until('postgres', "SELECT $makers >= 2"), 'two makers start');
+$node->safe_psql('postgres', q{
+ALTER SYSTEM SET pg_topics.makers_per_database = 1;
+SELECT pg_reload_conf();});
+ok( $node->poll_query_until('postgres', qq{
+SELECT $makers = 1 AND EXISTS (SELECT FROM topics.partitions
+                                WHERE topic = 'lowered' AND segments = 0)}),
+	'a lower setting sends a maker away while the topic is still being made');
+ok($node->poll_query_until('postgres', q{
+SELECT count(*) = 0 FROM topics.partitions WHERE topic = 'lowered' AND segments = 0}),
+	'the maker left makes the rest');
+is(made_once('lowered'), '3000|3000|3000', 'each partition once');
 $node->safe_psql('postgres', q{
 ALTER SYSTEM RESET pg_topics.makers_per_database;
 SELECT pg_reload_conf();});
 
 # 3. makers stopped half-way: the database worker has the others made,
 # and the ones made stay made once
-ok($node->poll_query_until('postgres', "SELECT $makers = 0"), 'the maker of part 2 is gone');
+ok($node->poll_query_until('postgres', "SELECT $makers = 0"), 'the maker left is gone');
 $node->safe_psql('postgres', q{SELECT topics.create_topic('stopped', 1500)});
 ok($node->poll_query_until('postgres', "SELECT $makers >= 2"), 'two makers start');
 $node->safe_psql('postgres', q{
