@@ -666,26 +666,36 @@ wanted_lately(TimestampTz now)
 
 /*
  * maker_yields frees this maker's slot and returns true when this database
- * has another maker, which takes on this one's requests, and either a
- * producer of another database could not start a maker a moment ago or
- * the database runs more makers than pg_topics.makers_per_database now
- * allows (it was lowered).  Under the mutex, so that of two makers told to
- * go by a lower setting, only one goes.
+ * has another maker running, which takes on this one's requests, and
+ * either a producer of another database could not start a maker a moment
+ * ago or the database runs more makers than pg_topics.makers_per_database
+ * now allows (it was lowered).  Only makers that run count: one claimed
+ * but not started may never start.  Under the mutex, so that of two makers
+ * told to go by a lower setting, only one goes; the ones that stay are
+ * woken, as this one's request may just have gone back to the queue.
  */
 static bool
 maker_yields(void)
 {
 	TimestampTz now = GetCurrentTimestamp();
+	Latch	   *latches[MAKERS];
+	int			others = 0;
 	bool		yields;
-	int			makers;
+	int			i;
 
 	SpinLockAcquire(&Shared->mutex);
-	makers = count_makers(MyDatabaseId);
-	yields = makers > 1 &&
-		(wanted_lately(now) || makers > pg_topics_makers_per_database);
+	for (i = 0; i < MAKERS; i++)
+		if (i != my_maker && Shared->makers[i].dbid == MyDatabaseId &&
+			Shared->makers[i].pid != 0 && Shared->makers[i].latch)
+			latches[others++] = Shared->makers[i].latch;
+	yields = others > 0 &&
+		(wanted_lately(now) || others + 1 > pg_topics_makers_per_database);
 	if (yields)
 		free_maker_slot();
 	SpinLockRelease(&Shared->mutex);
+	if (yields)
+		for (i = 0; i < others; i++)
+			SetLatch(latches[i]);
 	return yields;
 }
 
