@@ -201,6 +201,24 @@ count_makers(Oid dbid)
 }
 
 /*
+ * running_makers sets latches to those of this database's makers that run
+ * (a maker sets its latch as it starts), but for slot except, and returns
+ * how many.  Caller holds the mutex.
+ */
+static int
+running_makers(Latch **latches, int except)
+{
+	int			n = 0;
+	int			i;
+
+	for (i = 0; i < MAKERS; i++)
+		if (i != except && Shared->makers[i].dbid == MyDatabaseId &&
+			Shared->makers[i].latch)
+			latches[n++] = Shared->makers[i].latch;
+	return n;
+}
+
+/*
  * count_requests returns how many requests of a database are in state.
  * Caller holds the mutex.
  */
@@ -242,16 +260,14 @@ start_maker(void)
 	char		name[BGW_MAXLEN];
 	TimestampTz now = GetCurrentTimestamp();
 	Latch	   *latches[MAKERS];
-	int			nlatches = 0;
+	int			nlatches;
 	int			slot = -1;
 	int			mine;
 	int			i;
 
 	SpinLockAcquire(&Shared->mutex);
 	mine = count_makers(MyDatabaseId);
-	for (i = 0; i < MAKERS; i++)
-		if (Shared->makers[i].dbid == MyDatabaseId && Shared->makers[i].latch)
-			latches[nlatches++] = Shared->makers[i].latch;
+	nlatches = running_makers(latches, -1);
 	if (mine == 0 ||
 		(mine < pg_topics_makers_per_database &&
 		 count_requests(MyDatabaseId, REQUEST_QUEUED) >
@@ -679,15 +695,12 @@ maker_yields(void)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	Latch	   *latches[MAKERS];
-	int			others = 0;
+	int			others;
 	bool		yields;
 	int			i;
 
 	SpinLockAcquire(&Shared->mutex);
-	for (i = 0; i < MAKERS; i++)
-		if (i != my_maker && Shared->makers[i].dbid == MyDatabaseId &&
-			Shared->makers[i].pid != 0 && Shared->makers[i].latch)
-			latches[others++] = Shared->makers[i].latch;
+	others = running_makers(latches, my_maker);
 	yields = others > 0 &&
 		(wanted_lately(now) || others + 1 > pg_topics_makers_per_database);
 	if (yields)

@@ -418,10 +418,9 @@ lock_topic_to_make(const char *topic, int64 *span)
 		return InvalidOid;
 	LockRelationOid(root, AccessShareLock);
 	args[0] = CStringGetTextDatum(topic);
-	if (SPI_execute_with_args("SELECT COALESCE((config OPERATOR(pg_catalog.->>) 'segment.messages')::pg_catalog.int8, 0) "
-							  "FROM topics.topic WHERE name OPERATOR(pg_catalog.=) $1 FOR SHARE",
-							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not lock topic \"%s\"", topic);
+	spi_exec_args("SELECT COALESCE((config OPERATOR(pg_catalog.->>) 'segment.messages')::pg_catalog.int8, 0) "
+				  "FROM topics.topic WHERE name OPERATOR(pg_catalog.=) $1 FOR SHARE",
+				  1, argtypes, args, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		return InvalidOid;
 	*span = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
