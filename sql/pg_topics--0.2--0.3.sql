@@ -248,3 +248,57 @@ BEGIN
                          ORDER BY a.partition);
 END
 $$;
+
+-- 0.2 gave a topic's tables names of up to 63 characters, cutting long
+-- topic names to fit; 0.3 up to 62, as PostgreSQL names a table's array
+-- type "_" and the table's name, and runs out of such names for tables
+-- whose names differ only in their 63rd character (see table_name in
+-- src/log/topic_tables.c).  The partition tables and segments named so by
+-- 0.2 take their 0.3 names; the roots keep theirs (a topic's name).  Each
+-- goes through a name of its own first: a 0.3 name may be the first 62
+-- characters of a 0.2 name not renamed yet, whose array type holds the
+-- array type name it would get.
+DO $$
+DECLARE
+    renames pg_catalog.text[][] := '{}';
+    r record;
+    i integer;
+BEGIN
+    FOR r IN
+        SELECT c.oid, n.new_name
+          FROM (SELECT p.topic, p.partition, NULL::pg_catalog.int8 AS base_offset
+                  FROM topics.partition p
+                UNION ALL
+                SELECT s.topic, s.partition, s.base_offset
+                  FROM topics.segment s) t
+         CROSS JOIN LATERAL
+               (SELECT '$' OPERATOR(pg_catalog.||) t.partition
+                       OPERATOR(pg_catalog.||) COALESCE('$' OPERATOR(pg_catalog.||) t.base_offset, '')
+                       AS suffix) x
+         CROSS JOIN LATERAL
+               (SELECT CASE WHEN pg_catalog.length(t.topic) OPERATOR(pg_catalog.+) pg_catalog.length(x.suffix)
+                                 OPERATOR(pg_catalog.<=) 63
+                            THEN t.topic OPERATOR(pg_catalog.||) x.suffix
+                            ELSE pg_catalog.left(t.topic, 46 OPERATOR(pg_catalog.-) pg_catalog.length(x.suffix))
+                                 OPERATOR(pg_catalog.||) '~'
+                                 OPERATOR(pg_catalog.||) pg_catalog.left(pg_catalog.encode(
+                                        pg_catalog.sha256(pg_catalog.convert_to(t.topic, 'UTF8')), 'hex'), 16)
+                                 OPERATOR(pg_catalog.||) x.suffix
+                       END AS old_name,
+                       topics_internal.table_name(t.topic, t.partition, t.base_offset) AS new_name) n
+          JOIN pg_catalog.pg_class c
+            ON c.relname OPERATOR(pg_catalog.=) n.old_name
+           AND c.relnamespace OPERATOR(pg_catalog.=) 'topics_data'::pg_catalog.regnamespace
+         WHERE n.old_name OPERATOR(pg_catalog.<>) n.new_name
+    LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE %s RENAME TO %I', r.oid::pg_catalog.regclass,
+                                  'pg_topics_renamed_' OPERATOR(pg_catalog.||) r.oid);
+        renames := renames OPERATOR(pg_catalog.||)
+                   ARRAY[ARRAY['pg_topics_renamed_' OPERATOR(pg_catalog.||) r.oid, r.new_name]];
+    END LOOP;
+    FOR i IN 1 .. COALESCE(pg_catalog.array_length(renames, 1), 0) LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE topics_data.%I RENAME TO %I',
+                                  renames[i][1], renames[i][2]);
+    END LOOP;
+END
+$$;

@@ -32,3 +32,17 @@ SELECT msg_offset FROM topics.produce('brk_shape', NULL::text);
 SELECT count(*) FROM topics_data.brk_shape WHERE value IS NULL;
 
 SELECT topics.drop_topic('brk_shape');
+
+-- An index on an expression of the group positions: pg_topics writes the
+-- index entries of a moved position itself, and refuses (55000) an index
+-- whose entries it cannot make; the position stays where it was.
+SELECT topic FROM topics.create_topic('brk_idx');
+SELECT count(*) FROM generate_series(1, 3) i, LATERAL topics.produce('brk_idx', 'm' || i);
+SELECT partitions FROM topics.join('brk_g', 'brk_idx', 'm', auto_offset_reset => 'earliest');
+SELECT msg_offset FROM topics.poll('brk_g', 'brk_idx', 'm', 1);
+CREATE INDEX brk_expr ON topics.committed_offset ((committed + 1));
+SELECT msg_offset FROM topics.poll('brk_g', 'brk_idx', 'm', 1);
+\echo :SQLSTATE
+DROP INDEX topics.brk_expr;
+SELECT msg_offset FROM topics.poll('brk_g', 'brk_idx', 'm', 1);
+SELECT topics.drop_topic('brk_idx');

@@ -274,8 +274,12 @@ gcat_index_entries(Relation rel, HeapTuple tup)
 		IndexInfo  *ii = indexes->ri_IndexRelationInfo[i];
 
 		if (!index_is_plain(index, ii))
-			elog(ERROR, "index \"%s\" of a pg_topics group table is not a plain index",
-				 RelationGetRelationName(index));
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("index \"%s\" of table \"%s\" is not a plain index",
+							RelationGetRelationName(index), RelationGetRelationName(rel)),
+					 errdetail("pg_topics writes the index entries of its group tables itself, for indexes on columns without a predicate."),
+					 errhint("Drop the index; the tables of pg_topics change only through its functions.")));
 		index_entry_insert(rel, index, ii, slot, &tup->t_self);
 	}
 	ExecDropSingleTupleTableSlot(slot);

@@ -8,9 +8,10 @@
  * partition p is "<topic>$<p>" and its segment from offset b is
  * "<topic>$<p>$<b>".  Every node derives the same names from the catalog,
  * which names topics and partitions only.  '$' cannot appear in a topic
- * name, so these never clash with a root table.  When a name would not fit
- * in NAMEDATALEN, the topic part is cut and followed by '~' and a hash of
- * the whole topic name ('~' cannot appear in a topic name either).
+ * name, so these never clash with a root table.  When a name would be
+ * longer than TABLE_NAME_MAX, the topic part is cut and followed by '~'
+ * and a hash of the whole topic name ('~' cannot appear in a topic name
+ * either).
  *
  * Shape.  The C code reads and writes these tables by column position.
  * Their owner is the owner of schema topics_data (see topic_admin.c), so
@@ -106,6 +107,18 @@ name_hash(const char *name, size_t len)
 }
 
 /*
+ * The longest name a topic's table is given: one short of what PostgreSQL
+ * takes, as it names a table's array type "_" and the table's name cut to
+ * fit.  Tables whose names differ only in their last character (a topic's
+ * partitions 10 to 19, say) would get array types of the same name, and
+ * PostgreSQL 15 tells those apart by more underscores, cutting one more
+ * character each time, until it gives up ("could not form array type
+ * name") after some sixty.  pg_topics 0.2 went up to NAMEDATALEN - 1; the
+ * update to 0.3 renames its tables.
+ */
+#define TABLE_NAME_MAX (NAMEDATALEN - 2)
+
+/*
  * table_name returns the name in topics_data of the table of a topic
  * whose name starts with prefix and ends in suffix.
  */
@@ -115,7 +128,7 @@ table_name(const char *prefix, const char *topic, const char *suffix)
 	size_t		len = strlen(topic);
 	size_t		around = strlen(prefix) + strlen(suffix);
 
-	if (len + around < NAMEDATALEN)
+	if (len + around <= TABLE_NAME_MAX)
 		return psprintf("%s%s%s", prefix, topic, suffix);
 
 	/*
@@ -124,7 +137,7 @@ table_name(const char *prefix, const char *topic, const char *suffix)
 	 * tables would take those of another.
 	 */
 	return psprintf("%s%.*s~%016llx%s", prefix,
-					(int) (NAMEDATALEN - 1 - 17 - around), topic,
+					(int) (TABLE_NAME_MAX - 17 - around), topic,
 					(unsigned long long) name_hash(topic, len), suffix);
 }
 

@@ -8,7 +8,7 @@
 # test/upgrade/pg_topics-0.1.tar.gz holds the source of 0.1 (see the README
 # there).  The test copies the PostgreSQL installation whose pg_config is on
 # PATH into its temp dir, builds 0.1 and installs it there, and runs a node
-# on that copy.
+# on that copy (test/perl/PgTopicsRelease.pm).
 #
 # With 0.1, as its users did:
 # - regress_creator, which has CREATE on schema topics_data, creates topic
@@ -52,69 +52,16 @@
 use strict;
 use warnings;
 
-use File::Basename qw(dirname);
-use File::Path qw(make_path);
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use PgTopicsRelease;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-# The makes below take no variables from the make that runs prove (such as
-# its PG_CONFIG) and no part in its job server.
-delete @ENV{qw(MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES)};
-
 my $srcdir = $ENV{TESTDIR} || '.';
-my $tarball = "$srcdir/test/upgrade/pg_topics-0.1.tar.gz";
--f $tarball or BAIL_OUT("missing $tarball");
--f "$srcdir/pg_topics.so"
-  or BAIL_OUT("$srcdir has no pg_topics.so: build the current version first");
-
-# ---------------------------------------------------------------------
-# A private copy of the PostgreSQL installation, with 0.1 installed
-# ---------------------------------------------------------------------
-
-# PostgreSQL finds its lib and share dirs relative to its binaries: copy
-# each below the longest directory prefix they have in common.
-my %dir;
-for my $what (qw(bindir pkglibdir sharedir))
-{
-	my ($out, $err) = run_command([ 'pg_config', "--$what" ]);
-	chomp $out;
-	$out ne '' or BAIL_OUT("pg_config --$what failed: $err");
-	$dir{$what} = $out;
-}
-my @common = split m{/}, $dir{bindir};
-for my $d (values %dir)
-{
-	my @parts = split m{/}, $d;
-	my $n = 0;
-	$n++ while $n < @common && $n < @parts && $common[$n] eq $parts[$n];
-	splice @common, $n;
-}
-my $common = join('/', @common);
+my $inst = install_release($srcdir, '0.1');
 my $tmp = PostgreSQL::Test::Utils::tempdir;
-my $copy = "$tmp/pg";
-for my $d (dirname($dir{bindir}), $dir{sharedir})
-{
-	# a build from source has its share dir inside that of its binaries
-	next if $d ne dirname($dir{bindir}) && index($d, dirname($dir{bindir}) . '/') == 0;
-	my $to = $copy . substr($d, length $common);
-	make_path(dirname($to));
-	system_or_bail('cp', '-a', $d, $to);
-}
-my $inst = $copy . substr(dirname($dir{bindir}), length $common);
-my $copy_config = "$inst/bin/pg_config";
--d $copy . substr($dir{pkglibdir}, length $common)
-  or BAIL_OUT("pkglibdir $dir{pkglibdir} is not beside $dir{bindir}");
-note "private installation: $inst";
-
-# 0.1 is built with the pg_config on PATH (the copy has no headers) and
-# installed with the copy's.  No LLVM bitcode: it only slows the build.
-my $v01src = "$tmp/pg_topics-0.1";
-make_path($v01src);
-system_or_bail('tar', '-xzf', $tarball, '-C', $v01src);
-system_or_bail('make', '-C', $v01src, '-s', '-j2', 'with_llvm=no');
-system_or_bail('make', '-C', $v01src, '-s', "PG_CONFIG=$copy_config",
-	'with_llvm=no', 'install');
 
 my $node = PostgreSQL::Test::Cluster->new('v01', install_path => $inst);
 $node->init;
@@ -398,8 +345,7 @@ is( $node->safe_psql(
 # ---------------------------------------------------------------------
 
 $node->stop;
-system_or_bail('make', '-C', $srcdir, '-s', "PG_CONFIG=$copy_config",
-	'install');
+install_current($srcdir);
 $node->start;
 
 is($node->safe_psql('postgres',
