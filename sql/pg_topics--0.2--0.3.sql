@@ -255,9 +255,10 @@ $$;
 -- whose names differ only in their 63rd character (see table_name in
 -- src/log/topic_tables.c).  The partition tables and segments named so by
 -- 0.2 take their 0.3 names; the roots keep theirs (a topic's name).  Each
--- goes through a name of its own first: a 0.3 name may be the first 62
--- characters of a 0.2 name not renamed yet, whose array type holds the
--- array type name it would get.
+-- goes through a name of its own first, with a "$" no topic's name has: a
+-- 0.3 name may be the first 62 characters of a 0.2 name not renamed yet,
+-- whose array type holds the array type name it would get.  The update
+-- locks each table it renames.
 DO $$
 DECLARE
     renames pg_catalog.text[][] := '{}';
@@ -292,9 +293,9 @@ BEGIN
          WHERE n.old_name OPERATOR(pg_catalog.<>) n.new_name
     LOOP
         EXECUTE pg_catalog.format('ALTER TABLE %s RENAME TO %I', r.oid::pg_catalog.regclass,
-                                  'pg_topics_renamed_' OPERATOR(pg_catalog.||) r.oid);
+                                  '$renaming$' OPERATOR(pg_catalog.||) r.oid);
         renames := renames OPERATOR(pg_catalog.||)
-                   ARRAY[ARRAY['pg_topics_renamed_' OPERATOR(pg_catalog.||) r.oid, r.new_name]];
+                   ARRAY[ARRAY['$renaming$' OPERATOR(pg_catalog.||) r.oid, r.new_name]];
     END LOOP;
     FOR i IN 1 .. COALESCE(pg_catalog.array_length(renames, 1), 0) LOOP
         EXECUTE pg_catalog.format('ALTER TABLE topics_data.%I RENAME TO %I',

@@ -16,10 +16,23 @@
 #include "log/partition.h"
 
 /*
- * The fewest characters of a topic's name that its table names keep: a
- * name cut for the longest suffix ("$<partition>$g<offset>").
+ * The longest name a topic's table is given: one short of what PostgreSQL
+ * takes, as it names a table's array type "_" and the table's name cut to
+ * fit.  Tables whose names differ only in their last character (a topic's
+ * partitions 10 to 19, say) would get array types of the same name, and
+ * PostgreSQL 15 tells those apart by more underscores, cutting one more
+ * character each time, until it gives up ("could not form array type
+ * name") after some sixty.  pg_topics 0.2 went up to NAMEDATALEN - 1; the
+ * update to 0.3 renames its tables.
  */
-#define TABLE_NAME_SHORTEST_CUT	(NAMEDATALEN - 1 - 17 - 32)
+#define TABLE_NAME_MAX	(NAMEDATALEN - 2)
+
+/*
+ * The fewest characters of a topic's name that its table names keep: a
+ * name cut for the longest suffix ("$<partition>$g<offset>"), after "~"
+ * and the hash (see table_name).
+ */
+#define TABLE_NAME_SHORTEST_CUT	(TABLE_NAME_MAX - 17 - 32)
 
 /* How the root tables of dropped topics whose tables remain begin. */
 #define TOPIC_DROPPING_PREFIX	"$dropping$"

@@ -273,6 +273,9 @@ gcat_index_entries(Relation rel, HeapTuple tup)
 		Relation	index = indexes->ri_IndexRelationDescs[i];
 		IndexInfo  *ii = indexes->ri_IndexRelationInfo[i];
 
+		/* one being built concurrently may not take entries yet */
+		if (!ii->ii_ReadyForInserts)
+			continue;
 		if (!index_is_plain(index, ii))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -107,18 +107,6 @@ name_hash(const char *name, size_t len)
 }
 
 /*
- * The longest name a topic's table is given: one short of what PostgreSQL
- * takes, as it names a table's array type "_" and the table's name cut to
- * fit.  Tables whose names differ only in their last character (a topic's
- * partitions 10 to 19, say) would get array types of the same name, and
- * PostgreSQL 15 tells those apart by more underscores, cutting one more
- * character each time, until it gives up ("could not form array type
- * name") after some sixty.  pg_topics 0.2 went up to NAMEDATALEN - 1; the
- * update to 0.3 renames its tables.
- */
-#define TABLE_NAME_MAX (NAMEDATALEN - 2)
-
-/*
  * table_name returns the name in topics_data of the table of a topic
  * whose name starts with prefix and ends in suffix.
  */

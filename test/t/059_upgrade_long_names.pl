@@ -24,6 +24,9 @@
 #   which the names of 0.2 could not hold, and every partition and segment
 #   takes messages;
 # - drop_topic leaves no table behind.
+# A topic named as the update's first version named a table in passing
+# ("pg_topics_renamed_<oid>", the name of a topic) does not stop the update:
+# it now names them with a "$", which no topic's name has.
 
 use strict;
 use warnings;
@@ -80,6 +83,9 @@ SELECT count(*) FROM generate_series(0, 19) p,
        LATERAL topics.produce('$topic', 'p' || p, partition => p);
 SELECT count(*) FROM generate_series(1, 19) i,
        LATERAL topics.produce('$topic', 'm' || i, partition => 0);
+-- a topic of the name the update's first version gave a table in passing
+SELECT topics.create_topic('pg_topics_renamed_' || oid)
+  FROM pg_class WHERE relname = '$topic\$10';
 });
 is($node->safe_psql('postgres',
 		q{SELECT extversion FROM pg_extension WHERE extname = 'pg_topics'}),
@@ -139,11 +145,14 @@ SELECT count(*) FROM pg_type t
 	'0', 'no array type of the topic needed a second underscore');
 
 $node->safe_psql('postgres', qq{SELECT topics.drop_topic('$topic')});
+$node->safe_psql('postgres',
+	q{SELECT topics.drop_topic(name) FROM topics.topic WHERE name LIKE 'pg\_topics\_renamed\_%'});
 $node->poll_query_until(
 	'postgres', q{
 SELECT count(*) = 0 FROM pg_class WHERE relnamespace = 'topics_data'::regnamespace})
   or die 'the tables of the dropped topic stay';
 pass('drop_topic leaves no table behind');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM topics.topic'), '0', 'both topics dropped');
 
 $node->stop;
 done_testing();
