@@ -1653,6 +1653,10 @@ persist_stable(MaintainedPartition *mp)
 		return;
 	}
 
+	/* a topic being dropped is left alone (see topic_lock_if_free) */
+	if (!topic_lock_if_free(mp->topic))
+		return;
+
 	args[0] = CStringGetTextDatum(mp->topic);
 	args[1] = Int32GetDatum(mp->partition);
 	args[2] = Int64GetDatum(mp->lso);

@@ -835,7 +835,8 @@ topic_check_privilege(Topic *topic, AclMode mode)
 /*
  * open_partitions opens a topic and the shared state of each of its
  * partitions, in a subtransaction: a topic whose tables were damaged by
- * hand is reported and skipped.
+ * hand is reported and skipped, and so is one whose root another
+ * transaction locks (see topic_lock_if_free), until the next round.
  */
 static void
 open_partitions(const char *name)
@@ -843,6 +844,8 @@ open_partitions(const char *name)
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 
+	if (!topic_lock_if_free(name))
+		return;
 	BeginInternalSubTransaction(NULL);
 	PG_TRY();
 	{

@@ -48,6 +48,7 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "storage/bufmgr.h"
+#include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "access/twophase.h"
 #include "utils/builtins.h"
@@ -222,6 +223,24 @@ char *
 topic_dropping_name(const char *topic)
 {
 	return table_name(TOPIC_DROPPING_PREFIX, topic, "");
+}
+
+/*
+ * topic_lock_if_free locks the root table of a topic in AccessShareLock,
+ * unless it would have to wait for that, and tells whether it did.  The
+ * database worker's round opens every topic and persists their offsets in
+ * one transaction: waiting for one topic while holding the others would
+ * deadlock with a transaction that drops several, which locks their roots
+ * in an order of its own (and the user's command would be the one
+ * cancelled, as its wait began first).  A topic skipped is taken up in a
+ * later round.
+ */
+bool
+topic_lock_if_free(const char *topic)
+{
+	Oid			relid = topic_table_relid(topic, -1, -1);
+
+	return OidIsValid(relid) && ConditionalLockRelationOid(relid, AccessShareLock);
 }
 
 /*
