@@ -56,7 +56,7 @@ extern char *topic_dropping_name(const char *topic);
 extern bool topic_table_of(const char *topic, const char *table);
 extern int64 topic_tables_lock_share(void);
 extern Oid	topic_table_relid(const char *topic, int partition, int64 base);
-extern bool topic_lock_if_free(const char *topic);
+extern bool topic_lock_unless_busy(const char *topic);
 extern void topic_table_missing(const char *topic, const char *table) pg_attribute_noreturn();
 extern Oid	segment_relid(const char *topic, int partition,
 						  const LogSegment *seg);

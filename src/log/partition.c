@@ -240,6 +240,24 @@ static List *my_waits = NIL;
  */
 static List *wake_at_commit = NIL;
 
+/*
+ * The stable offsets the worker persisted, by partition table, so that a
+ * round writes only those that moved.  In TopMemoryContext, for the
+ * worker's life; a round that fails (its job is skipped, the worker goes
+ * on) rolls back what it wrote, so the map goes with it
+ * (partition_xact_callback) rather than hold values no row has.
+ */
+typedef struct PersistedStable
+{
+	Oid			relid;			/* hash key */
+	int64		stable_offset;
+} PersistedStable;
+
+static HTAB *persisted_stable = NULL;
+
+/* Whether the current transaction changed persisted_stable. */
+static bool persisted_here = false;
+
 /* A prepared transaction found holding offsets at start-up. */
 typedef struct PreparedProducer
 {
@@ -1484,6 +1502,12 @@ partition_xact_callback(XactEvent event, void *arg)
 			dropped_partitions = NIL;
 			dropped_extension = InvalidSubTransactionId;
 			wake_at_commit = NIL;
+			if (persisted_here && event != XACT_EVENT_COMMIT)
+			{
+				hash_destroy(persisted_stable);
+				persisted_stable = NULL;
+			}
+			persisted_here = false;
 			break;
 
 		case XACT_EVENT_PREPARE:
@@ -1591,20 +1615,6 @@ typedef struct MaintainedPartition
 } MaintainedPartition;
 
 /*
- * The stable offsets the worker persisted, by partition table, so that a
- * round writes only those that moved.  In TopMemoryContext: it lives as
- * long as the worker, which exits on any error, so that it never trusts a
- * value of a round that rolled back.
- */
-typedef struct PersistedStable
-{
-	Oid			relid;			/* hash key */
-	int64		stable_offset;
-} PersistedStable;
-
-static HTAB *persisted_stable = NULL;
-
-/*
  * persist_stable writes the LSO of a partition as its stable offset, unless
  * the row holds that or more, and seals the segments it passed: their size
  * is added to the partition's sealed size, so that topics.partitions
@@ -1640,8 +1650,11 @@ persist_stable(MaintainedPartition *mp)
 									   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
 	ps = hash_search(persisted_stable, &mp->relid, HASH_ENTER, &found);
-	if (found && ps->stable_offset >= mp->lso)
+	if (!found)
+		ps->stable_offset = -1;
+	if (ps->stable_offset >= mp->lso)
 		return;
+	persisted_here = true;
 	/*
 	 * Nothing to write below 0: the UPDATE would match no row.  Saves a
 	 * planned statement per partition the makers add while a wide topic
@@ -1653,8 +1666,8 @@ persist_stable(MaintainedPartition *mp)
 		return;
 	}
 
-	/* a topic being dropped is left alone (see topic_lock_if_free) */
-	if (!topic_lock_if_free(mp->topic))
+	/* a topic being dropped is left alone (see topic_lock_unless_busy) */
+	if (!topic_lock_unless_busy(mp->topic))
 		return;
 
 	args[0] = CStringGetTextDatum(mp->topic);

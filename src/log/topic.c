@@ -836,7 +836,7 @@ topic_check_privilege(Topic *topic, AclMode mode)
  * open_partitions opens a topic and the shared state of each of its
  * partitions, in a subtransaction: a topic whose tables were damaged by
  * hand is reported and skipped, and so is one whose root another
- * transaction locks (see topic_lock_if_free), until the next round.
+ * transaction locks (see topic_lock_unless_busy), until the next round.
  */
 static void
 open_partitions(const char *name)
@@ -844,7 +844,7 @@ open_partitions(const char *name)
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 
-	if (!topic_lock_if_free(name))
+	if (!topic_lock_unless_busy(name))
 		return;
 	BeginInternalSubTransaction(NULL);
 	PG_TRY();
@@ -865,6 +865,15 @@ open_partitions(const char *name)
 		edata = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
+		CurrentResourceOwner = owner;
+
+		/*
+		 * A lock that stayed busy ends the round, which lets go of every
+		 * topic it holds: going on to wait for others would deadlock (see
+		 * topic_lock_unless_busy).
+		 */
+		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+			ReThrowError(edata);
 		ereport(WARNING,
 				(errcode(edata->sqlerrcode),
 				 errmsg("could not open topic \"%s\": %s", name, edata->message)));

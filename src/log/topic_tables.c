@@ -226,21 +226,32 @@ topic_dropping_name(const char *topic)
 }
 
 /*
- * topic_lock_if_free locks the root table of a topic in AccessShareLock,
- * unless it would have to wait for that, and tells whether it did.  The
- * database worker's round opens every topic and persists their offsets in
- * one transaction: waiting for one topic while holding the others would
- * deadlock with a transaction that drops several, which locks their roots
- * in an order of its own (and the user's command would be the one
- * cancelled, as its wait began first).  A topic skipped is taken up in a
- * later round.
+ * topic_lock_unless_busy locks the root table of a topic in
+ * AccessShareLock unless that means waiting for another transaction, and
+ * returns false then; true when it locked it, or when there is no root
+ * (the caller's open of the topic reports that).  The database worker's
+ * round opens every topic and persists their offsets in one transaction:
+ * waiting for one topic while holding the others would deadlock with a
+ * transaction that drops several, which locks them in an order of its own
+ * (and the user's command would be the one cancelled, as its wait began
+ * first).  A topic passed over is taken up in a later round.
  */
 bool
-topic_lock_if_free(const char *topic)
+topic_lock_unless_busy(const char *topic)
 {
 	Oid			relid = topic_table_relid(topic, -1, -1);
 
-	return OidIsValid(relid) && ConditionalLockRelationOid(relid, AccessShareLock);
+	if (!OidIsValid(relid))
+		return true;
+	if (!ConditionalLockRelationOid(relid, AccessShareLock))
+		return false;
+	/* the lock came after a drop and a new topic of that name */
+	if (topic_table_relid(topic, -1, -1) != relid)
+	{
+		UnlockRelationOid(relid, AccessShareLock);
+		return false;
+	}
+	return true;
 }
 
 /*

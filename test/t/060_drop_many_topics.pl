@@ -16,7 +16,9 @@
 # Here rounds run every 10 ms, and each time 30 topics with messages are
 # dropped in one statement, in the reverse of their names' order: every
 # drop works, no topic or table is left, and the worker goes on (a topic
-# made after the drops has its stable offset persisted).
+# made after the drops has its stable offset persisted).  A topic whose
+# root a prepared transaction holds is passed over, and persisted once the
+# transaction ends.
 
 use strict;
 use warnings;
@@ -31,6 +33,7 @@ $node->append_conf(
 	'postgresql.conf', q{
 shared_preload_libraries = 'pg_topics'
 max_worker_processes = 8
+max_prepared_transactions = 2
 pg_topics.worker_naptime = 10
 });
 $node->start;
@@ -66,6 +69,31 @@ $node->poll_query_until(
 SELECT count(*) = 0 FROM pg_class WHERE relnamespace = 'topics_data'::regnamespace})
   or die 'tables of dropped topics remain';
 pass('no table of a dropped topic remains');
+
+# A topic whose root another transaction holds is passed over, without a
+# wait or a warning, and its offsets are persisted once it is let go.
+$node->safe_psql(
+	'postgres', q{
+SELECT topic FROM topics.create_topic('held', 1);
+SELECT count(*) FROM topics.produce('held', 'x');});
+$node->poll_query_until(
+	'postgres', q{SELECT stable_offset = 1 FROM topics.partition WHERE topic = 'held'})
+  or die 'the worker did not persist the stable offset of held';
+my $log_offset = -s $node->logfile;
+$node->safe_psql(
+	'postgres', q{
+BEGIN;
+SELECT count(*) FROM topics.produce('held', 'y');
+LOCK TABLE topics_data.held IN ACCESS EXCLUSIVE MODE;
+PREPARE TRANSACTION 'hold';});
+sleep 1;
+unlike(slurp_file($node->logfile, $log_offset), qr/could not open topic "held"/,
+	'a topic held by a prepared transaction is passed over without a wait');
+$node->safe_psql('postgres', q{COMMIT PREPARED 'hold'});
+ok( $node->poll_query_until(
+		'postgres', q{
+SELECT stable_offset = 2 FROM topics.partition WHERE topic = 'held'}),
+	'and its offset persisted once the transaction ended');
 
 $node->safe_psql(
 	'postgres', q{
