@@ -100,6 +100,18 @@ is( $node->safe_psql('postgres', q{
 SELECT generation, members FROM topics.groups WHERE group_name = 'polled'}),
 	'2|11', 'one rebalance for the 10 newcomers');
 
+# Wait until a background session runs a join of group $group: the joins
+# below must come while its window is open, after it opened it.
+sub join_started
+{
+	my ($group) = @_;
+	$node->poll_query_until('postgres', qq{
+SELECT count(*) > 0 FROM pg_stat_activity
+ WHERE state = 'active' AND pid <> pg_backend_pid()
+   AND query LIKE '%topics.join(''$group''%'})
+	  or die "the join of group $group did not start";
+}
+
 # two roles join a new group in the same moment: one role's members get
 # it, the other role's are refused (42501) and are not members
 my $a = $node->background_psql('postgres', on_error_stop => 0);
@@ -134,7 +146,7 @@ SELECT generation FROM topics.join('gA', 'jb', 'a');
 SELECT pg_sleep(2);
 ROLLBACK;
 });
-$node->safe_psql('postgres', q{SELECT pg_sleep(0.3)});
+join_started('gA');
 my $t0 = time();
 is( $node->safe_psql('postgres', q{SELECT generation FROM topics.join('gA', 'jb', 'b')}),
 	'1', 'b joins in the window of a');
@@ -158,7 +170,7 @@ SET pg_topics.rebalance_delay = '300ms';
 \echo joining
 SELECT generation FROM topics.join('opts', 'jb', 'first', strategy => 'roundrobin', auto_offset_reset => 'earliest');
 });
-$node->safe_psql('postgres', q{SELECT pg_sleep(0.05)});
+join_started('opts');
 $node->safe_psql('postgres', q{
 SET pg_topics.rebalance_delay = '300ms';
 SELECT generation FROM topics.join('opts', 'jb', 'second')});
@@ -184,7 +196,7 @@ ROLLBACK TO a;
 SELECT pg_sleep(5);
 COMMIT;
 });
-$node->safe_psql('postgres', q{SELECT pg_sleep(0.05)});
+join_started('saved');
 $t0 = time();
 $node->safe_psql('postgres', q{
 SET pg_topics.rebalance_delay = '300ms';
@@ -209,7 +221,7 @@ SELECT generation FROM topics.join('late', 'jb', 'y');
 SELECT pg_sleep(14);
 COMMIT;
 });
-$node->safe_psql('postgres', q{SELECT pg_sleep(0.05)});
+join_started('late');
 my ($ret, $out, $err) = $node->psql('postgres', q{
 SET statement_timeout = '300ms';
 SELECT generation FROM topics.join('late', 'jb', 'x')});
