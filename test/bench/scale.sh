@@ -119,16 +119,20 @@ run_segments() {
 # PostgreSQL's own cost of writing to that many tables.
 PARTS=4000
 
+# Seconds (two decimals) from $1, a time as date +%s.%N prints it, to now.
+seconds_since() {
+    awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'
+}
+
 # Seconds (two decimals) that two sessions take, each running one of the
 # statements $1 and $2, side by side.
 two_sessions_s() {
-    local t0 t1
+    local t0
     t0=$(date +%s.%N)
     sql "$1" >/dev/null &
     sql "$2" >/dev/null
     wait
-    t1=$(date +%s.%N)
-    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }'
+    seconds_since "$t0"
 }
 
 # PostgreSQL's floor for a topic's layout: the statements the segment
@@ -175,14 +179,13 @@ layout_2_sessions_s() {
 }
 
 setup_partitions() {
-    local t0 t1 p layout_before layout_after
+    local t0 p layout_before layout_after
     layout_before=$(layout_2_sessions_s pla_)
     log "partitions: creating a topic of $PARTS partitions"
     sql CHECKPOINT >/dev/null
     t0=$(date +%s.%N)
     sql "SELECT topics.create_topic('p$PARTS', $PARTS)" >/dev/null
-    t1=$(date +%s.%N)
-    RATIOS[create_topic_4000_return_s]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+    RATIOS[create_topic_4000_return_s]=$(seconds_since "$t0")
     # a partition is made once its first segment is recorded; one session
     # looks, as a new session every 50 ms (a process or three each) would
     # take the makers' CPU
@@ -193,8 +196,7 @@ setup_partitions() {
              COMMIT;
            END LOOP;
          END \$\$" >/dev/null
-    t1=$(date +%s.%N)
-    RATIOS[create_topic_4000_s]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+    RATIOS[create_topic_4000_s]=$(seconds_since "$t0")
     log "partitions: create_topic of $PARTS partitions returned after" \
         "${RATIOS[create_topic_4000_return_s]} s, all made after ${RATIOS[create_topic_4000_s]} s"
     sql "SELECT topics.create_topic('p1', 1);
@@ -226,8 +228,7 @@ setup_partitions() {
          CHECKPOINT;" >/dev/null
     t0=$(date +%s.%N)
     sql "CALL plc_make('plc_', 0, $PARTS)" >/dev/null
-    t1=$(date +%s.%N)
-    RATIOS[plain_create_4000_s]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+    RATIOS[plain_create_4000_s]=$(seconds_since "$t0")
     RATIOS[create_topic_4000_over_plain]=$(awk -v a="${RATIOS[create_topic_4000_s]}" \
         -v b="${RATIOS[plain_create_4000_s]}" 'BEGIN { printf "%.2f", a / b }')
     log "partitions: $PARTS plain tables with their indexes made after ${RATIOS[plain_create_4000_s]} s"
