@@ -11,6 +11,7 @@ OBJS = \
 	src/groups/group_funcs.o \
 	src/groups/heartbeat.o \
 	src/groups/join_window.o \
+	src/groups/position_commit.o \
 	src/groups/positions.o \
 	src/guc.o \
 	src/index_entries.o \

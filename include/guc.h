@@ -19,6 +19,7 @@ extern int	pg_topics_max_workers;
 extern int	pg_topics_makers_per_database;
 extern int	pg_topics_segment_cache_size;
 extern int	pg_topics_topic_cache_size;
+extern bool pg_topics_synchronous_positions;
 
 extern void pg_topics_define_gucs(bool preloading);
 

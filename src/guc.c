@@ -25,6 +25,7 @@ int			pg_topics_max_workers = 2;
 int			pg_topics_makers_per_database = 2;
 int			pg_topics_segment_cache_size = 4096;
 int			pg_topics_topic_cache_size = 1024;
+bool		pg_topics_synchronous_positions = false;
 
 /*
  * pg_topics_define_gucs defines every setting and reserves the prefix.
@@ -66,6 +67,14 @@ pg_topics_define_gucs(bool preloading)
 							1024, 1, INT_MAX / 2,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("pg_topics.synchronous_positions",
+							 "Whether a transaction that only moves consumer group positions waits for its WAL to be flushed at commit.",
+							 "When off, such a commit returns at once, as with synchronous_commit = off: a crash right after may lose the latest position moves, and the group then reads those messages again; it never skips one.  A transaction that writes anything else commits as synchronous_commit says.",
+							 &pg_topics_synchronous_positions,
+							 false,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 
 	DefineCustomIntVariable("pg_topics.rebalance_delay",
 							"How long a new member of a consumer group waits for more members to join with it.",

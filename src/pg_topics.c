@@ -6,7 +6,8 @@
  * The library must be listed in shared_preload_libraries (see preload.c).
  * Each part registers what it needs here, while the postmaster loads the
  * library, so that every backend inherits it: shared memory (shmem.c),
- * transaction callbacks (log/partition.c, groups/positions.c), the
+ * transaction callbacks (log/partition.c, groups/positions.c,
+ * groups/position_commit.c), the
  * utility hook (utility.c), the planner hook that streams topics.fetch
  * (log/fetch_scan.c) and the launcher (workers/launcher.c).  No file
  * calls back into this one.
@@ -19,6 +20,7 @@
 #include "storage/ipc.h"
 #include "tcop/utility.h"
 
+#include "groups/position_commit.h"
 #include "groups/positions.h"
 #include "guc.h"
 #include "log/fetch.h"
@@ -82,6 +84,7 @@ _PG_init(void)
 	prev_process_utility_hook = ProcessUtility_hook;
 	ProcessUtility_hook = pgt_process_utility;
 
+	position_commit_init();
 	partition_init();
 	positions_init();
 	fetch_scan_init();

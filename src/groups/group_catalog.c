@@ -53,6 +53,7 @@
 #include "utils/snapmgr.h"
 
 #include "groups/group.h"
+#include "groups/position_commit.h"
 #include "index_entries.h"
 #include "pg_topics.h"
 #include "relids.h"
@@ -379,6 +380,7 @@ group_claim_position(const char *topic, const char *group, int partition,
 						 (uint32) partition, POSITION_LOCK_CLASS);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 
+	position_writes_begin();
 	/* a snapshot taken now sees the commit of the lock's previous holder */
 	rel = table_open(pgt_relid(PGT_OFFSET), RowExclusiveLock);
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
@@ -408,6 +410,7 @@ group_claim_position(const char *topic, const char *group, int partition,
 	systable_endscan(scan);
 	UnregisterSnapshot(snapshot);
 	table_close(rel, NoLock);
+	position_writes_end();
 	return committed;
 }
 
@@ -440,15 +443,18 @@ group_position_row_alive(ItemPointer tid)
 bool
 group_write_position(ItemPointer tid, int64 value)
 {
-	Relation	rel = table_open(pgt_relid(PGT_OFFSET), RowExclusiveLock);
+	Relation	rel;
 	HeapTupleData tuple;
 	Buffer		buffer;
 	TM_Result	rc;
 
+	position_writes_begin();
+	rel = table_open(pgt_relid(PGT_OFFSET), RowExclusiveLock);
 	tuple.t_self = *tid;
 	if (!heap_fetch(rel, SnapshotSelf, &tuple, &buffer, false))
 	{
 		table_close(rel, NoLock);
+		position_writes_end();
 		return false;
 	}
 	rc = gcat_update(rel, &tuple, value, tid);
@@ -456,5 +462,6 @@ group_write_position(ItemPointer tid, int64 value)
 	if (rc != TM_Ok)
 		elog(ERROR, "could not write a position: status %u", rc);
 	table_close(rel, NoLock);
+	position_writes_end();
 	return true;
 }

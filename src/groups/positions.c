@@ -51,6 +51,7 @@
 #include "utils/snapmgr.h"
 
 #include "groups/group.h"
+#include "groups/position_commit.h"
 #include "groups/positions.h"
 #include "log/partition.h"
 #include "log/topic_tables.h"
@@ -558,6 +559,7 @@ position_insert(Position *pos)
 	args[3] = Int64GetDatum(pos->value);
 	PushActiveSnapshot(GetTransactionSnapshot());
 	as_owner_begin(&admin);
+	position_writes_begin();
 	if (SPI_execute_with_args("INSERT INTO topics.committed_offset "
 							  "(topic, group_name, partition, committed, committed_at) "
 							  "SELECT $1, $2, $3, $4, pg_catalog.now() "
@@ -570,6 +572,7 @@ position_insert(Position *pos)
 							  4, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not write the position of partition %d",
 			 pos->partition);
+	position_writes_end();
 	as_owner_end(&admin);
 	PopActiveSnapshot();
 }
