@@ -27,6 +27,8 @@ typedef struct GroupMember
 	int			nassigned;
 	int		   *assigned;		/* partitions, ascending */
 	int64	   *committed;		/* their committed positions, -1: none */
+	ItemPointerData *rows;		/* the versions of their position rows
+								 * read (invalid: none) */
 } GroupMember;
 
 /* group.c */
@@ -47,8 +49,9 @@ extern bool group_lookup(Topic *topic, const char *group, const char *member,
 typedef int64 (*GroupClaimDecide) (int64 committed, void *arg);
 
 extern int64 group_claim_position(const char *topic, const char *group,
-								  int partition, GroupClaimDecide decide,
-								  void *arg, int64 *written, ItemPointer tid);
+								  int partition, ItemPointer seen,
+								  GroupClaimDecide decide, void *arg,
+								  int64 *written, ItemPointer tid);
 extern bool group_position_row_alive(ItemPointer tid);
 extern bool group_write_position(ItemPointer tid, int64 value);
 

@@ -105,20 +105,23 @@ poll_claim_decide(int64 committed, void *arg)
 }
 
 /*
- * poll_claim locks the position of a partition for this transaction,
- * writing it as poll_claim_decide says, and registers the position.
- * Returns where the read starts and sets *lso to the LSO it stops at.
+ * poll_claim locks the position of the member's k-th partition for this
+ * transaction, writing it as poll_claim_decide says, and registers the
+ * position.  Returns where the read starts and sets *lso to the LSO it
+ * stops at.
  */
 static int64
-poll_claim(Topic *topic, GroupMember *gm, LedgerGroup *lg, int partition,
+poll_claim(Topic *topic, GroupMember *gm, LedgerGroup *lg, int k,
 		   int budget, bool lock_only, int64 *lso)
 {
+	int			partition = gm->assigned[k];
 	PollClaim	claim = {topic, gm, partition, budget, lock_only, 0, 0};
 	ItemPointerData tid;
 	int64		written;
 
 	(void) group_claim_position(topic->name, gm->group, partition,
-								poll_claim_decide, &claim, &written, &tid);
+								&gm->rows[k], poll_claim_decide, &claim,
+								&written, &tid);
 	position_register(lg, partition, written, claim.start, &tid);
 	*lso = claim.lso;
 	return claim.start;
@@ -270,7 +273,7 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 				 */
 				if (pos[i] != gm.committed[i])
 				{
-					pos[i] = poll_claim(topic, &gm, lg, p, 0, true, &lso[i]);
+					pos[i] = poll_claim(topic, &gm, lg, i, 0, true, &lso[i]);
 					claimed = true;
 				}
 			}
@@ -319,7 +322,7 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 				 */
 				if (!position_pending(lg, p, &pos[k]))
 				{
-					pos[k] = poll_claim(topic, &gm, lg, p, max - found, false,
+					pos[k] = poll_claim(topic, &gm, lg, k, max - found, false,
 										&lso[k]);
 					if (lso[k] <= pos[k])
 						continue;

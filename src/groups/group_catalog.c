@@ -34,6 +34,7 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/valid.h"
 #include "access/xact.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
@@ -207,6 +208,8 @@ group_lookup(Topic *topic, const char *group, const char *member,
 	/* their committed positions: both scans come in partition order */
 	gm->committed = MemoryContextAlloc(CurTransactionContext,
 									   sizeof(int64) * gm->nassigned);
+	gm->rows = MemoryContextAlloc(CurTransactionContext,
+								  sizeof(ItemPointerData) * gm->nassigned);
 	{
 		int			i = 0;
 		int			k;
@@ -224,19 +227,39 @@ group_lookup(Topic *topic, const char *group, const char *member,
 			Datum		d;
 
 			while (i < gm->nassigned && gm->assigned[i] < partition)
+			{
+				ItemPointerSetInvalid(&gm->rows[i]);
 				gm->committed[i++] = -1;
+			}
 			if (i == gm->nassigned || gm->assigned[i] != partition)
 				continue;
 			d = heap_getattr(tup, Anum_offset_committed, desc, &isnull);
+			gm->rows[i] = tup->t_self;
 			gm->committed[i++] = isnull ? -1 : DatumGetInt64(d);
 		}
 		systable_endscan(scan);
 		table_close(rel, NoLock);
 		for (k = i; k < gm->nassigned; k++)
+		{
+			ItemPointerSetInvalid(&gm->rows[k]);
 			gm->committed[k] = -1;
+		}
 	}
 	UnregisterSnapshot(snapshot);
 	return true;
+}
+
+/*
+ * gcat_position_keys sets up the three keys of the position row of a
+ * partition.
+ */
+static void
+gcat_position_keys(ScanKey keys, const char *topic, const char *group,
+				   int partition)
+{
+	pgt_key_name(&keys[0], Anum_offset_topic, topic);
+	pgt_key_name(&keys[1], Anum_offset_group, group);
+	pgt_key_int4(&keys[2], Anum_offset_partition, partition);
 }
 
 /*
@@ -248,11 +271,36 @@ gcat_position_scan(Relation rel, Snapshot snapshot, const char *topic,
 {
 	ScanKeyData keys[3];
 
-	pgt_key_name(&keys[0], Anum_offset_topic, topic);
-	pgt_key_name(&keys[1], Anum_offset_group, group);
-	pgt_key_int4(&keys[2], Anum_offset_partition, partition);
+	gcat_position_keys(keys, topic, group, partition);
 	return systable_beginscan(rel, pgt_relid(PGT_OFFSET_PKEY), true,
 							  snapshot, 3, keys);
+}
+
+/*
+ * gcat_position_seen returns the row version at *seen, pinned in *buffer,
+ * when the snapshot sees it and it is the position row of the partition
+ * (its line may hold another row since it was read); else NULL.  A
+ * version the latest snapshot sees is the one an index scan would find:
+ * no committed transaction has replaced it.
+ */
+static HeapTuple
+gcat_position_seen(Relation rel, Snapshot snapshot, ItemPointer seen,
+				   const char *topic, const char *group, int partition,
+				   HeapTuple fetched, Buffer *buffer)
+{
+	ScanKeyData keys[3];
+	bool		match;
+
+	fetched->t_self = *seen;
+	if (!heap_fetch(rel, snapshot, fetched, buffer, false))
+		return NULL;
+	gcat_position_keys(keys, topic, group, partition);
+	HeapKeyTest(fetched, RelationGetDescr(rel), 3, keys, match);
+	if (match)
+		return fetched;
+	ReleaseBuffer(*buffer);
+	*buffer = InvalidBuffer;
+	return NULL;
 }
 
 /*
@@ -352,7 +400,9 @@ position_lock_key(const char *topic, const char *group)
  * caller takes every row there is nothing left to write at commit.
  * *written is set to the value the row holds for this transaction (the
  * committed one when there is no row) and *tid to the row version read or
- * written (invalid: no row).
+ * written (invalid: no row).  seen, when valid, is the row version the
+ * caller's group_lookup read: while it is still the latest, the claim
+ * reads it without a search of the index.
  *
  * The lock is a transaction-level advisory lock of our own class on the
  * group and partition (position_lock_key) rather than a row lock: it is released at commit or
@@ -365,14 +415,16 @@ position_lock_key(const char *topic, const char *group)
  */
 int64
 group_claim_position(const char *topic, const char *group, int partition,
-					 GroupClaimDecide decide, void *arg, int64 *written,
-					 ItemPointer tid)
+					 ItemPointer seen, GroupClaimDecide decide, void *arg,
+					 int64 *written, ItemPointer tid)
 {
 	LOCKTAG		tag;
 	Relation	rel;
 	Snapshot	snapshot;
-	SysScanDesc scan;
-	HeapTuple	tup;
+	SysScanDesc scan = NULL;
+	HeapTupleData fetched;
+	Buffer		buffer = InvalidBuffer;
+	HeapTuple	tup = NULL;
 	int64		committed = -1;
 	int64		value;
 
@@ -384,8 +436,14 @@ group_claim_position(const char *topic, const char *group, int partition,
 	/* a snapshot taken now sees the commit of the lock's previous holder */
 	rel = table_open(pgt_relid(PGT_OFFSET), RowExclusiveLock);
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	scan = gcat_position_scan(rel, snapshot, topic, group, partition);
-	tup = systable_getnext(scan);
+	if (seen != NULL && ItemPointerIsValid(seen))
+		tup = gcat_position_seen(rel, snapshot, seen, topic, group, partition,
+								 &fetched, &buffer);
+	if (tup == NULL)
+	{
+		scan = gcat_position_scan(rel, snapshot, topic, group, partition);
+		tup = systable_getnext(scan);
+	}
 	ItemPointerSetInvalid(tid);
 	if (HeapTupleIsValid(tup))
 	{
@@ -401,13 +459,19 @@ group_claim_position(const char *topic, const char *group, int partition,
 	if (HeapTupleIsValid(tup))
 	{
 		*tid = tup->t_self;
-		if (value != committed &&
-			gcat_update(rel, tup, value, tid) != TM_Ok)
-			elog(ERROR, "position of partition %d changed under its lock",
-				 partition);
+		if (value != committed)
+		{
+			position_commit_moved(committed, value);
+			if (gcat_update(rel, tup, value, tid) != TM_Ok)
+				elog(ERROR, "position of partition %d changed under its lock",
+					 partition);
+		}
 		*written = value;
 	}
-	systable_endscan(scan);
+	if (scan != NULL)
+		systable_endscan(scan);
+	if (BufferIsValid(buffer))
+		ReleaseBuffer(buffer);
 	UnregisterSnapshot(snapshot);
 	table_close(rel, NoLock);
 	position_writes_end();

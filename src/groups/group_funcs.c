@@ -26,6 +26,7 @@
 #include "groups/group.h"
 #include "groups/heartbeat.h"
 #include "groups/join_window.h"
+#include "groups/position_commit.h"
 #include "groups/positions.h"
 #include "log/fetch.h"
 #include "log/topic_tables.h"
@@ -574,11 +575,12 @@ set_position(Topic *topic, GroupMember *gm, int partition, int64 offset)
 	ItemPointerData tid;
 	int64		written;
 	int64		committed = group_claim_position(topic->name, gm->group,
-												 partition, NULL, NULL,
+												 partition, NULL, NULL, NULL,
 												 &written, &tid);
 
 	position_register(lg, partition, committed, committed, &tid);
 	position_set(lg, partition, offset);
+	position_commit_moved(committed, offset);
 }
 
 /*
