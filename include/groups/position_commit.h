@@ -12,5 +12,6 @@
 extern void position_commit_init(void);
 extern void position_writes_begin(void);
 extern void position_writes_end(void);
+extern void position_commit_moved(int64 from, int64 to);
 
 #endif							/* POSITION_COMMIT_H */

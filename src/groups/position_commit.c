@@ -25,11 +25,24 @@
  * produce), keeps the commit as the caller's settings make it: a
  * transaction that consumes and records what it did stays durable.
  *
+ * Only moves forward from a committed position qualify: losing one of
+ * those re-reads messages.  Losing a move back (a seek or commit to an
+ * earlier offset) would skip the messages between, and losing a first
+ * position (a new group's, or a partition's first, made by an INSERT that
+ * may fire a superuser's trigger) would let auto_offset_reset skip ahead;
+ * so either one keeps the commit synchronous (position_commit_moved).
+ *
+ * A library loaded before pg_topics registers its transaction callbacks
+ * before ours, so they run after ours at commit: one that writes there
+ * writes after the decision.  The commit then flushes its WAL itself, at
+ * XACT_EVENT_COMMIT, before the client hears of the commit.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "executor/instrument.h"
 #include "utils/guc.h"
 
@@ -42,6 +55,10 @@ static bool alone = false;		/* no transaction id before the first */
 static int64 first_record;		/* WAL records written before the first */
 static int64 own_records;		/* WAL records written inside the brackets */
 static int64 begun_at;			/* WAL records at the latest begin */
+static bool backward = false;	/* did a write move a position back, or
+								 * make a first one? */
+static bool made_async = false; /* did the decision turn the commit async? */
+static int64 decided_at;		/* WAL records at the decision */
 
 /*
  * position_writes_begin marks the start of a write of position rows.
@@ -55,6 +72,7 @@ position_writes_begin(void)
 		alone = !TransactionIdIsValid(GetTopTransactionIdIfAny());
 		first_record = pgWalUsage.wal_records;
 		own_records = 0;
+		backward = false;
 	}
 	begun_at = pgWalUsage.wal_records;
 }
@@ -70,25 +88,46 @@ position_writes_end(void)
 	own_records += pgWalUsage.wal_records - begun_at;
 }
 
+/*
+ * position_commit_moved records that a position write replaces from, the
+ * committed position (-1: none), with to.
+ */
+void
+position_commit_moved(int64 from, int64 to)
+{
+	if (from < 0 || to < from)
+		backward = true;
+}
+
 static void
 position_commit_xact_callback(XactEvent event, void *arg)
 {
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
-			if (writing && alone && !pg_topics_synchronous_positions &&
+			if (writing && alone && !backward &&
+				!pg_topics_synchronous_positions &&
 				synchronous_commit > SYNCHRONOUS_COMMIT_OFF &&
 				pgWalUsage.wal_records - first_record == own_records)
+			{
 				(void) set_config_option("synchronous_commit", "off",
 										 PGC_USERSET, PGC_S_SESSION,
 										 GUC_ACTION_LOCAL, true, 0, false);
+				made_async = true;
+				decided_at = pgWalUsage.wal_records;
+			}
 			break;
 		case XACT_EVENT_COMMIT:
+			/* more than the commit record came after the decision */
+			if (made_async && pgWalUsage.wal_records - decided_at > 1)
+				XLogFlush(XactLastCommitEnd);
+			writing = made_async = false;
+			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PREPARE:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PARALLEL_ABORT:
-			writing = false;
+			writing = made_async = false;
 			break;
 		default:
 			break;

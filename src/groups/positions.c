@@ -560,6 +560,7 @@ position_insert(Position *pos)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	as_owner_begin(&admin);
 	position_writes_begin();
+	position_commit_moved(-1, pos->value);
 	if (SPI_execute_with_args("INSERT INTO topics.committed_offset "
 							  "(topic, group_name, partition, committed, committed_at) "
 							  "SELECT $1, $2, $3, $4, pg_catalog.now() "

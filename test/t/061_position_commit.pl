@@ -21,12 +21,20 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
 
 my $node = PostgreSQL::Test::Cluster->new('position_commit');
+
+# a library that writes at pre-commit, loaded before pg_topics
+my $writer = "$FindBin::RealBin/../modules/pre_commit_writer";
+my $pg_config = $node->config_data('--bindir') . '/pg_config';
+system("make -s -C '$writer' PG_CONFIG='$pg_config' >/dev/null") == 0
+  or die 'could not build test/modules/pre_commit_writer';
+
 $node->init;
 $node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'pg_topics'
+	'postgresql.conf', qq{
+shared_preload_libraries = '$writer/pre_commit_writer, pg_topics'
 max_prepared_transactions = 2
 wal_level = minimal
 max_wal_senders = 0
@@ -68,11 +76,16 @@ sub poll_offsets
 	);
 }
 
-# the first poll resets the group's position to the start and reads
+# the first poll sets the group's first position (to the start, and then
+# past what it read): lost, auto_offset_reset would decide again
 is( unflushed(
-		"SELECT count(*) FROM topics.poll('g', 'pc', 'm', 10);"),
+		"SELECT count(*) FROM topics.poll('g', 'pc', 'm', 5);"),
+	'f',
+	'the poll that makes a first position waits for the flush');
+is( unflushed(
+		"SELECT count(*) FROM topics.poll('g', 'pc', 'm', 5);"),
 	't',
-	'a poll alone commits without waiting for the flush');
+	'a poll alone that moves a position forward does not wait');
 is($node->safe_psql('postgres', 'SHOW synchronous_commit'),
 	'on', 'synchronous_commit is as before after it');
 is( unflushed(
@@ -110,8 +123,13 @@ is( unflushed(
 	'a poll in a subtransaction alone: does not wait');
 is( unflushed(
 		"SELECT topics.commit('g', 'pc', 0, 45);"),
-	't',
-	'topics.commit alone: does not wait');
+	'f',
+	'topics.commit back from 52 to 45 waits: lost, it would skip 45 to 51');
+is( unflushed("SELECT topics.seek('g', 'pc', 0, 40);"),
+	'f', 'so does a seek back');
+is( unflushed("SELECT topics.commit('g', 'pc', 0, 46);"),
+	't', 'a commit forward alone does not wait');
+$node->safe_psql('postgres', "SELECT topics.seek('g', 'pc', 0, 45)");
 is( unflushed(
 		"BEGIN;\nSELECT count(*) FROM topics.poll('g', 'pc', 'm', 5);\nPREPARE TRANSACTION 'p';"
 	),
@@ -137,6 +155,57 @@ is( $node->safe_psql(
 	'after a crash, the position of a poll that wrote its own table stays');
 is($node->safe_psql('postgres', 'SELECT count(*), max(msg_offset) FROM done WHERE msg_offset > 0'),
 	'10|59', 'and so do its rows');
+
+# a seek back, then a crash at once: the position stays where the seek
+# put it
+$node->safe_psql('postgres', "SELECT topics.seek('g', 'pc', 0, 30)");
+$node->stop('immediate');
+$node->start;
+is( $node->safe_psql(
+		'postgres', "SELECT committed FROM topics.committed_offset WHERE group_name = 'g'"),
+	'30',
+	'after a crash, a seek back stays');
+$node->safe_psql('postgres', "SELECT topics.seek('g', 'pc', 0, 60)");
+
+# a superuser's trigger on the positions' table fires when a poll makes a
+# partition's first position row: that commit waits, so the trigger's
+# write survives a crash
+$node->safe_psql(
+	'postgres', q{
+CREATE TABLE audit (committed bigint);
+CREATE FUNCTION audit_position() RETURNS trigger LANGUAGE plpgsql AS
+  $$BEGIN INSERT INTO public.audit VALUES (NEW.committed); RETURN NEW; END$$;
+CREATE TRIGGER audit_position AFTER INSERT ON topics.committed_offset
+  FOR EACH ROW EXECUTE FUNCTION audit_position();
+SELECT topics.create_topic('pc2', 1);
+SELECT topics.produce('pc2', 'x');
+SELECT topics.join('g2', 'pc2', 'm', session_timeout => '1 hour',
+                   auto_offset_reset => 'earliest');
+DELETE FROM topics.committed_offset WHERE group_name = 'g2';
+CHECKPOINT;
+});
+is( unflushed("SELECT count(*) FROM topics.poll('g2', 'pc2', 'm', 10);"),
+	'f', 'a poll that inserts a position row waits');
+$node->stop('immediate');
+$node->start;
+is($node->safe_psql('postgres', 'SELECT count(*) FROM audit WHERE committed = 1'),
+	'1', 'after a crash, the row the trigger wrote for the poll is there');
+$node->safe_psql('postgres',
+	'DROP TRIGGER audit_position ON topics.committed_offset');
+
+# a library loaded before pg_topics writes at pre-commit, after pg_topics
+# decided that the poll's commit need not wait: the commit flushes anyway
+$node->safe_psql('postgres', 'CREATE TABLE ledger (n integer); CHECKPOINT');
+is( unflushed(
+		"SET pre_commit_writer.sql = 'INSERT INTO public.ledger VALUES (1)';\nSELECT count(*) FROM topics.poll('g', 'pc', 'm', 1);"
+	),
+	'f',
+	'a poll whose commit another library writes to after pg_topics waits');
+$node->stop('immediate');
+$node->start;
+is($node->safe_psql('postgres', 'SELECT count(*) FROM ledger'),
+	'3', 'after a crash, that library\'s rows are there (of the SET, the poll and the look)');
+$node->safe_psql('postgres', 'SELECT topics.seek(\'g\', \'pc\', 0, 60)');
 
 # a poll alone, then a crash before the WAL writer flushed it: the group
 # reads the same messages again, and then goes on
