@@ -68,6 +68,12 @@ sub unflushed
 	return $lines[-1];
 }
 
+sub position
+{
+	return $node->safe_psql('postgres',
+		"SELECT committed FROM topics.committed_offset WHERE group_name = 'g'");
+}
+
 sub poll_offsets
 {
 	my ($n) = @_;
@@ -136,9 +142,7 @@ is( unflushed(
 	'f',
 	'PREPARE TRANSACTION of a poll waits, as always');
 $node->safe_psql('postgres', "COMMIT PREPARED 'p'");
-is( $node->safe_psql(
-		'postgres', "SELECT committed FROM topics.committed_offset WHERE group_name = 'g'"),
-	'50',
+is(position(), '50',
 	'the prepared poll moved the position');
 
 # a consumer that records what it read in the same transaction: a crash
@@ -149,9 +153,7 @@ INSERT INTO done SELECT msg_offset FROM topics.poll('g', 'pc', 'm', 10);
 });
 $node->stop('immediate');
 $node->start;
-is( $node->safe_psql(
-		'postgres', "SELECT committed FROM topics.committed_offset WHERE group_name = 'g'"),
-	'60',
+is(position(), '60',
 	'after a crash, the position of a poll that wrote its own table stays');
 is($node->safe_psql('postgres', 'SELECT count(*), max(msg_offset) FROM done WHERE msg_offset > 0'),
 	'10|59', 'and so do its rows');
@@ -161,9 +163,7 @@ is($node->safe_psql('postgres', 'SELECT count(*), max(msg_offset) FROM done WHER
 $node->safe_psql('postgres', "SELECT topics.seek('g', 'pc', 0, 30)");
 $node->stop('immediate');
 $node->start;
-is( $node->safe_psql(
-		'postgres', "SELECT committed FROM topics.committed_offset WHERE group_name = 'g'"),
-	'30',
+is(position(), '30',
 	'after a crash, a seek back stays');
 $node->safe_psql('postgres', "SELECT topics.seek('g', 'pc', 0, 60)");
 
@@ -214,9 +214,7 @@ is( unflushed("SELECT count(*) FROM topics.poll('g', 'pc', 'm', 10);"),
 	't', 'a poll alone, not flushed yet');
 $node->stop('immediate');
 $node->start;
-is( $node->safe_psql(
-		'postgres', "SELECT committed FROM topics.committed_offset WHERE group_name = 'g'"),
-	'60',
+is(position(), '60',
 	'after a crash the position is where it was before that poll');
 is(poll_offsets(10), join(',', 60 .. 69),
 	'the group reads the same messages again, skipping none');
