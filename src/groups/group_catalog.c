@@ -211,8 +211,14 @@ group_lookup(Topic *topic, const char *group, const char *member,
 	gm->rows = MemoryContextAlloc(CurTransactionContext,
 								  sizeof(ItemPointerData) * gm->nassigned);
 	{
-		int			i = 0;
-		int			k;
+		int			i;
+
+		for (i = 0; i < gm->nassigned; i++)
+		{
+			gm->committed[i] = -1;
+			ItemPointerSetInvalid(&gm->rows[i]);
+		}
+		i = 0;
 
 		rel = table_open(pgt_relid(PGT_OFFSET), AccessShareLock);
 		pgt_key_name(&keys[0], Anum_offset_topic, topic->name);
@@ -227,10 +233,7 @@ group_lookup(Topic *topic, const char *group, const char *member,
 			Datum		d;
 
 			while (i < gm->nassigned && gm->assigned[i] < partition)
-			{
-				ItemPointerSetInvalid(&gm->rows[i]);
-				gm->committed[i++] = -1;
-			}
+				i++;
 			if (i == gm->nassigned || gm->assigned[i] != partition)
 				continue;
 			d = heap_getattr(tup, Anum_offset_committed, desc, &isnull);
@@ -239,11 +242,6 @@ group_lookup(Topic *topic, const char *group, const char *member,
 		}
 		systable_endscan(scan);
 		table_close(rel, NoLock);
-		for (k = i; k < gm->nassigned; k++)
-		{
-			ItemPointerSetInvalid(&gm->rows[k]);
-			gm->committed[k] = -1;
-		}
 	}
 	UnregisterSnapshot(snapshot);
 	return true;

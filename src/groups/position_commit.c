@@ -28,9 +28,10 @@
  * Only moves forward from a committed position qualify: losing one of
  * those re-reads messages.  Losing a move back (a seek or commit to an
  * earlier offset) would skip the messages between, and losing a first
- * position (a new group's, or a partition's first, made by an INSERT that
- * may fire a superuser's trigger) would let auto_offset_reset skip ahead;
- * so either one keeps the commit synchronous (position_commit_moved).
+ * position (a new group's, or a partition's first) would let
+ * auto_offset_reset skip ahead; so either one keeps the commit synchronous
+ * (position_commit_moved).  A first position row is made by an INSERT,
+ * which may fire a superuser's trigger: it stays outside the brackets.
  *
  * A library loaded before pg_topics registers its transaction callbacks
  * before ours, so they run after ours at commit: one that writes there
@@ -72,7 +73,6 @@ position_writes_begin(void)
 		alone = !TransactionIdIsValid(GetTopTransactionIdIfAny());
 		first_record = pgWalUsage.wal_records;
 		own_records = 0;
-		backward = false;
 	}
 	begun_at = pgWalUsage.wal_records;
 }
@@ -89,8 +89,8 @@ position_writes_end(void)
 }
 
 /*
- * position_commit_moved records that a position write replaces from, the
- * committed position (-1: none), with to.
+ * position_commit_moved records that a position write of this transaction
+ * replaces from, the committed position (-1: none), with to.
  */
 void
 position_commit_moved(int64 from, int64 to)
@@ -121,13 +121,13 @@ position_commit_xact_callback(XactEvent event, void *arg)
 			/* more than the commit record came after the decision */
 			if (made_async && pgWalUsage.wal_records - decided_at > 1)
 				XLogFlush(XactLastCommitEnd);
-			writing = made_async = false;
+			writing = made_async = backward = false;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PREPARE:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PARALLEL_ABORT:
-			writing = made_async = false;
+			writing = made_async = backward = false;
 			break;
 		default:
 			break;

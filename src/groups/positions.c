@@ -559,7 +559,7 @@ position_insert(Position *pos)
 	args[3] = Int64GetDatum(pos->value);
 	PushActiveSnapshot(GetTransactionSnapshot());
 	as_owner_begin(&admin);
-	position_writes_begin();
+	/* a first position: its commit waits (and its INSERT may fire triggers) */
 	position_commit_moved(-1, pos->value);
 	if (SPI_execute_with_args("INSERT INTO topics.committed_offset "
 							  "(topic, group_name, partition, committed, committed_at) "
@@ -573,7 +573,6 @@ position_insert(Position *pos)
 							  4, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not write the position of partition %d",
 			 pos->partition);
-	position_writes_end();
 	as_owner_end(&admin);
 	PopActiveSnapshot();
 }
