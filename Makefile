@@ -32,6 +32,13 @@ OBJS = \
 	src/log/topic_tables.o \
 	src/pg_topics.o \
 	src/preload.o \
+	src/queue/delivery.o \
+	src/queue/delivery_query.o \
+	src/queue/delivery_store.o \
+	src/queue/queue_config.o \
+	src/queue/queue_funcs.o \
+	src/queue/queue_read.o \
+	src/queue/queue_topic.o \
 	src/relids.o \
 	src/shmem.o \
 	src/utility.o \
@@ -45,7 +52,7 @@ PGFILEDESC = "pg_topics - Kafka-style topics and partitions"
 
 PG_CPPFLAGS = -I$(srcdir)/include
 
-REGRESS = topics produce fetch fetch_scan murmur2 privileges errors groups positions search_path upgrade cursor_repoll hold_cursor max_wait_overflow superuser_constraints leaky_views longpoll_expiry procedure_commit old_objects drop_after_poll scroll_savepoint lateral_poll procedure_rollback loop_exit recreate_after_poll produce_nested segment_cache
+REGRESS = topics queue produce fetch fetch_scan murmur2 privileges errors groups positions search_path upgrade cursor_repoll hold_cursor max_wait_overflow superuser_constraints leaky_views longpoll_expiry procedure_commit old_objects drop_after_poll scroll_savepoint lateral_poll procedure_rollback loop_exit recreate_after_poll produce_nested segment_cache
 REGRESS_OPTS = --temp-config=$(srcdir)/pg_topics.conf \
 	--temp-instance=./tmp_check_regress
 

@@ -10,6 +10,7 @@
 
 extern int	pg_topics_max_message_bytes;
 extern int	pg_topics_max_partitions;
+extern int	pg_topics_max_queue_partitions;
 extern int	pg_topics_max_open_producers;
 extern int	pg_topics_max_members;
 extern int	pg_topics_segment_create_timeout;

@@ -81,6 +81,8 @@ SELECT partition, msg_offset, convert_from(value, 'UTF8') AS value
 -- drop_topic leaves no table and no catalog row behind
 SELECT topics.drop_topic('events');
 SELECT topics.drop_topic('jobs');
+-- a queue's dead-letter topic, made with it, is a topic of its own
+SELECT topics.drop_topic('jobs.dead_letter');
 SELECT topics.drop_topic('my.topic_name-1');
 SELECT topics.drop_topic('orders');
 SELECT count(*) AS tables FROM pg_class

@@ -33,9 +33,22 @@ UNION ALL
 SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
  WHERE attrelid = 'topics.partition'::regclass AND attnum > 0 AND NOT attisdropped
  ORDER BY attnum;
+CREATE TABLE objects_0_3 AS SELECT object FROM extension_objects;
+
+-- 0.4 adds queue mode: the delivery state's tables, the queue calls, and
+-- topics.queue_stats
+ALTER EXTENSION pg_topics UPDATE TO '0.4';
+SELECT extversion FROM pg_extension WHERE extname = 'pg_topics';
+SELECT object FROM
+  ((SELECT object FROM objects_0_3 EXCEPT SELECT object FROM extension_objects)
+   UNION ALL
+   (SELECT object FROM extension_objects EXCEPT SELECT object FROM objects_0_3)) d
+ ORDER BY object COLLATE "C";
 -- the tables pg_dump dumps the data of
-SELECT unnest(extconfig)::regclass AS config_table
-  FROM pg_extension WHERE extname = 'pg_topics' ORDER BY config_table::text COLLATE "C";
+SELECT config_table FROM
+  (SELECT unnest(extconfig)::regclass AS config_table
+     FROM pg_extension WHERE extname = 'pg_topics') c
+ ORDER BY config_table::text COLLATE "C";
 CREATE TABLE upgraded AS SELECT object FROM extension_objects;
 
 -- DROP EXTENSION takes its schemas with it, topics too
@@ -62,5 +75,5 @@ SELECT * FROM topics.produce('gone', 'x', partition => 0);
 SELECT partition, lso, log_end FROM topics.partitions ORDER BY partition;
 SELECT topics.drop_topic('gone');
 
-DROP TABLE upgraded, objects_0_2;
+DROP TABLE upgraded, objects_0_2, objects_0_3;
 DROP VIEW extension_objects;

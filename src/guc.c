@@ -16,6 +16,7 @@
 
 int			pg_topics_max_message_bytes = 1024 * 1024;
 int			pg_topics_max_partitions = 4096;
+int			pg_topics_max_queue_partitions = 128;
 int			pg_topics_max_open_producers = 8192;
 int			pg_topics_max_members = 4096;
 int			pg_topics_segment_create_timeout = 30000;
@@ -99,6 +100,14 @@ pg_topics_define_gucs(bool preloading)
 								NULL,
 								&pg_topics_max_partitions,
 								4096, 16, 1024 * 1024,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
+
+		DefineCustomIntVariable("pg_topics.max_queue_partitions",
+								"Queue partitions, across all topics and databases, whose delivery windows shared memory can hold.",
+								"Each takes about 80 kB.",
+								&pg_topics_max_queue_partitions,
+								128, 1, 1024 * 1024,
 								PGC_POSTMASTER, 0,
 								NULL, NULL, NULL);
 

@@ -24,6 +24,8 @@
 #include "guc.h"
 #include "log/fetch.h"
 #include "log/partition.h"
+#include "queue/delivery.h"
+#include "queue/queue_topic.h"
 #include "shmem.h"
 #include "utility.h"
 #include "workers/launcher.h"
@@ -85,6 +87,8 @@ _PG_init(void)
 
 	position_commit_init();
 	partition_init();
+	delivery_init();
+	queue_topic_init();
 	positions_init();
 	fetch_scan_init();
 	launcher_register();

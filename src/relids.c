@@ -45,6 +45,10 @@ static const char *const relnames[PGT_NRELATIONS] = {
 	[PGT_ASSIGNMENT_PKEY] = "group_assignment_pkey",
 	[PGT_OFFSET] = "committed_offset",
 	[PGT_OFFSET_PKEY] = "committed_offset_pkey",
+	[PGT_QUEUE_PARTITION] = "queue_partition",
+	[PGT_QUEUE_PARTITION_PKEY] = "queue_partition_pkey",
+	[PGT_QUEUE_DELIVERY] = "queue_delivery",
+	[PGT_QUEUE_DELIVERY_PKEY] = "queue_delivery_pkey",
 };
 
 static Oid	relids[PGT_NRELATIONS];

@@ -25,6 +25,7 @@
 #include "log/partition.h"
 #include "log/segment_maker.h"
 #include "preload.h"
+#include "queue/delivery.h"
 #include "shmem.h"
 #include "workers/worker_state.h"
 
@@ -41,8 +42,9 @@ pg_topics_shmem_request(void)
 	size = add_size(size, worker_state_shmem_size());
 	size = add_size(size, segment_maker_shmem_size());
 	size = add_size(size, join_window_shmem_size());
+	size = add_size(size, delivery_shmem_size());
 	RequestAddinShmemSpace(size);
-	RequestNamedLWLockTranche("pg_topics", 2);
+	RequestNamedLWLockTranche("pg_topics", 3);
 }
 
 /*
@@ -58,6 +60,7 @@ pg_topics_shmem_startup(void)
 	worker_state_shmem_startup();
 	segment_maker_shmem_startup();
 	join_window_shmem_startup();
+	delivery_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 	pg_topics_mark_loaded();
 }

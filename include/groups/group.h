@@ -34,6 +34,7 @@ typedef struct GroupMember
 /* group.c */
 extern void group_find(Topic *topic, const char *group, const char *member,
 					   bool member_optional, GroupMember *gm);
+extern void group_check_topic(Topic *topic);
 extern void group_check_member(Topic *topic, const char *group,
 							   const char *member, GroupMember *gm);
 extern int64 group_resolve_position(Topic *topic, GroupMember *gm,

@@ -21,6 +21,8 @@ extern FetchReader *fetch_reader_begin(Topic *topic, int partition,
 extern bool fetch_reader_next(FetchReader *reader, HeapTuple *tuple);
 extern bool fetch_reader_values(FetchReader *reader, Datum *values,
 								bool *isnull);
+extern bool fetch_reader_row(FetchReader *reader, Datum *values,
+							 bool *isnull, ItemPointer tid);
 extern void fetch_reader_rewind(FetchReader *reader);
 extern void fetch_reader_end(FetchReader *reader);
 

@@ -58,6 +58,11 @@ extern void partition_wait_for(PartitionState *state);
 extern void partition_wait_arm(int64 want);
 extern void partition_wait_sleep(int64 ready, long timeout_ms);
 extern void partition_wait_done(void);
+extern void partition_wake_some(PartitionState *state, int n);
+extern void partition_share_waits(PartitionState *state);
+
+typedef void (*PartitionForgetHook) (Oid dbid, Oid relid);
+extern void partition_set_forget_hook(PartitionForgetHook hook);
 extern uint32 partition_rebalances(PartitionState *state);
 extern void partition_rebalanced_at_commit(const char *topic);
 

@@ -11,6 +11,7 @@
 
 #include "nodes/parsenodes.h"
 #include "storage/lockdefs.h"
+#include "utils/jsonb.h"
 #include "utils/relcache.h"
 
 #include "log/partition.h"
@@ -39,6 +40,7 @@ typedef struct Topic
 	TopicMode	mode;
 	int64		segment_messages;
 	int64		segment_bytes;
+	Jsonb	   *config;			/* as topics.topic holds it */
 	int			npartitions;
 	TopicPartition *partitions;
 	uint32		next_partition; /* round robin of keyless messages */

@@ -13,7 +13,23 @@
 #include "log/topic.h"
 #include "log/topic_tables.h"
 
-extern void topic_check_config(Jsonb *config);
+/*
+ * What the queue layer adds to a queue topic's life: it checks the queue
+ * settings of a config, and makes what a new queue needs (created, as the
+ * topic's owner) and what its new partitions need (partitions_added, as
+ * the catalog's owner, for [from, to)).
+ */
+typedef struct QueueTopicHooks
+{
+	void		(*check_config) (const char *name, Jsonb *config);
+	void		(*created) (AsOwner *admin, const char *name, int partitions,
+							Jsonb *config);
+	void		(*partitions_added) (const char *topic, int from, int to);
+} QueueTopicHooks;
+
+extern void topic_set_queue_hooks(const QueueTopicHooks *hooks);
+extern void topic_check_config(Jsonb *config, const char *mode,
+							   const char *name);
 extern void topic_check_owner(const char *name, Oid owner);
 extern bool topic_create(AsOwner *admin, const char *name, int partitions,
 						 const char *mode, Jsonb *config);

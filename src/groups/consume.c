@@ -199,6 +199,7 @@ pg_topics__poll(PG_FUNCTION_ARGS)
 	topic = topic_open(topic_name_from_text(PG_GETARG_TEXT_PP(1)),
 					   AccessShareLock);
 	topic_check_privilege(topic, ACL_SELECT);
+	group_check_topic(topic);
 	member = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	max = PG_GETARG_INT32(3);
 	wait_ms = pg_topics_wait_ms(PG_GETARG_INTERVAL_P(4));

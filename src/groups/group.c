@@ -81,6 +81,22 @@ group_find(Topic *topic, const char *group, const char *member,
 }
 
 /*
+ * group_check_topic raises 42809 when topic is a queue: its messages go to
+ * one consumer each, which consumer groups, each reading every message,
+ * cannot respect.
+ */
+void
+group_check_topic(Topic *topic)
+{
+	if (topic->mode == TOPIC_MODE_QUEUE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("topic \"%s\" is a queue", topic->name),
+				 errdetail("Consumer groups read streams and stores; each message of a queue goes to one consumer."),
+				 errhint("Take a queue's messages with topics.consume() or topics.receive().")));
+}
+
+/*
  * group_check_member fills gm like group_find and raises 55000 when the
  * member's generation is older than the group's: it missed a rebalance and
  * must join again.  The call counts as the member's heartbeat.

@@ -73,6 +73,7 @@ open_for_group(FunctionCallInfo fcinfo)
 	topic = topic_open(topic_name_from_text(PG_GETARG_TEXT_PP(1)),
 					   AccessShareLock);
 	topic_check_privilege(topic, ACL_SELECT);
+	group_check_topic(topic);
 	return topic;
 }
 

@@ -691,10 +691,23 @@ fetch_reader_next(FetchReader *r, HeapTuple *tuple)
 bool
 fetch_reader_values(FetchReader *r, Datum *values, bool *isnull)
 {
+	return fetch_reader_row(r, values, isnull, NULL);
+}
+
+/*
+ * fetch_reader_row is fetch_reader_values that also sets *tid, unless tid
+ * is NULL, to where the row lies in its segment table (rows never move: a
+ * message is never updated).
+ */
+bool
+fetch_reader_row(FetchReader *r, Datum *values, bool *isnull, ItemPointer tid)
+{
 	HeapTuple	tuple;
 
 	if (!fetch_reader_next(r, &tuple))
 		return false;
 	heap_deform_tuple(tuple, RelationGetDescr(r->rel), values, isnull);
+	if (tid != NULL)
+		*tid = tuple->t_self;
 	return true;
 }

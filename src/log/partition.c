@@ -156,6 +156,9 @@ struct PartitionState
 	pg_atomic_uint32 rebalances;	/* of partition 0: the topic's groups'
 									 * rebalances, counted as they commit */
 	pg_atomic_uint64 lso_told;	/* the LSO its waiting polls were told of */
+	bool		share_waits;	/* a queue's: a commit wakes a reader per
+								 * message, not every reader */
+	pg_atomic_uint32 wake_next; /* where the next shared wake starts */
 
 	/*
 	 * The polls waiting for this partition (among others), a bit per
@@ -399,6 +402,8 @@ state_find(Oid relid, bool create)
 		state->topic_state = NULL;
 		pg_atomic_init_u32(&state->rebalances, 0);
 		pg_atomic_init_u64(&state->lso_told, 0);
+		state->share_waits = false;
+		pg_atomic_init_u32(&state->wake_next, 0);
 		for (w = 0; w < waiter_words(); w++)
 			pg_atomic_init_u64(&state->waiters[w], 0);
 	}
@@ -414,6 +419,18 @@ state_find(Oid relid, bool create)
 	return state;
 }
 
+static PartitionForgetHook forget_hook = NULL;
+
+/*
+ * partition_set_forget_hook names a function called with the database and
+ * table of each partition state removed; called from _PG_init.
+ */
+void
+partition_set_forget_hook(PartitionForgetHook hook)
+{
+	forget_hook = hook;
+}
+
 /*
  * state_remove removes a state from the hash, with the producer slots
  * chained on it.  Caller holds the hash lock exclusively and guarantees
@@ -422,6 +439,8 @@ state_find(Oid relid, bool create)
 static void
 state_remove(PartitionState *state)
 {
+	if (forget_hook != NULL)
+		forget_hook(state->key.dbid, state->key.relid);
 	Assert(LWLockHeldByMeInMode(PartitionShared->hash_lock, LW_EXCLUSIVE));
 
 	LWLockAcquire(&state->lock, LW_EXCLUSIVE);
@@ -579,6 +598,11 @@ wake_waiters(PartitionState *state, bool all)
 		made = Min(bounds.lso - (int64) told, PG_INT32_MAX);
 	}
 
+	if (state->share_waits && !all)
+	{
+		partition_wake_some(state, (int) Min(made, PG_INT32_MAX));
+		return;
+	}
 	for (w = 0; w < waiter_words(); w++)
 	{
 		uint64		bits = pg_atomic_read_u64(&state->waiters[w]);
@@ -593,6 +617,50 @@ wake_waiters(PartitionState *state, bool all)
 			bits &= bits - 1;
 		}
 	}
+}
+
+/*
+ * partition_wake_some wakes up to n of the readers waiting for a partition
+ * whose waits are shared (a queue's), from another one each time, and
+ * takes them off its waiters: each message made free goes to one reader,
+ * and the next wake goes to others.  A woken reader registers again
+ * before it sleeps again.
+ */
+void
+partition_wake_some(PartitionState *state, int n)
+{
+	int			words = waiter_words();
+	int			first = (int) (pg_atomic_fetch_add_u32(&state->wake_next, 1) %
+							   (uint32) words);
+	int			i;
+
+	for (i = 0; i < words && n > 0; i++)
+	{
+		int			w = (first + i) % words;
+		uint64		bits = pg_atomic_read_u64(&state->waiters[w]);
+
+		while (bits != 0 && n > 0)
+		{
+			int			bit = pg_rightmost_one_pos64(bits);
+			uint64		mask = UINT64CONST(1) << bit;
+
+			bits &= bits - 1;
+			if ((pg_atomic_fetch_and_u64(&state->waiters[w], ~mask) & mask) == 0)
+				continue;		/* another wake took it */
+			SetLatch(&ProcGlobal->allProcs[w * 64 + bit].procLatch);
+			n--;
+		}
+	}
+}
+
+/*
+ * partition_share_waits makes a partition's waits shared: a queue's
+ * readers compete for its messages, so a commit wakes one per message.
+ */
+void
+partition_share_waits(PartitionState *state)
+{
+	state->share_waits = true;
 }
 
 /*
@@ -1229,7 +1297,7 @@ partition_wait_for(PartitionState *state)
 	pg_atomic_fetch_or_u64(&state->waiters[procno / 64],
 						   UINT64CONST(1) << (procno % 64));
 	old = MemoryContextSwitchTo(TopMemoryContext);
-	my_waits = lappend(my_waits, state);
+	my_waits = list_append_unique_ptr(my_waits, state);
 	MemoryContextSwitchTo(old);
 }
 

@@ -383,6 +383,8 @@ topic_load(Topic *entry, const char *name)
 	config = DatumGetJsonbP(heap_getattr(tup, Anum_topic_config, desc, &isnull));
 	entry->segment_messages = topic_config_int(config, "segment.messages");
 	entry->segment_bytes = topic_config_int(config, "segment.bytes");
+	entry->config = MemoryContextAlloc(cxt, VARSIZE(config));
+	memcpy(entry->config, config, VARSIZE(config));
 	entry->owner = DatumGetObjectId(heap_getattr(tup, Anum_topic_owner, desc,
 												 &isnull));
 	row_xmin = HeapTupleHeaderGetXmin(tup->t_data);

@@ -80,6 +80,9 @@
 /* Tables the maker drops in one transaction, for a topic too wide to drop in one. */
 #define TABLES_DROPPED_PER_TRANSACTION	64
 
+/* the queue layer's hooks (topic_set_queue_hooks) */
+static const QueueTopicHooks *queue_hooks = NULL;
+
 /*
  * spi_exec_args runs a statement with parameters and checks its result.
  * Caller is connected to SPI.
@@ -95,15 +98,27 @@ spi_exec_args(const char *sql, int nargs, Oid *types, Datum *args, int expected)
 }
 
 /*
+ * config_key_is returns whether a JSON key is name.
+ */
+static bool
+config_key_is(JsonbValue *v, const char *name)
+{
+	return v->val.string.len == strlen(name) &&
+		strncmp(v->val.string.val, name, v->val.string.len) == 0;
+}
+
+/*
  * topic_check_config raises 22023 unless config is an object of known
- * settings with valid values.
+ * settings with valid values for a topic of that mode and name (the
+ * queue layer checks a queue's own settings).
  */
 void
-topic_check_config(Jsonb *config)
+topic_check_config(Jsonb *config, const char *mode, const char *name)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken r;
+	bool		queue = strcmp(mode, "queue") == 0;
 
 	if (!JB_ROOT_IS_OBJECT(config) || JB_ROOT_IS_SCALAR(config))
 		ereport(ERROR,
@@ -115,21 +130,38 @@ topic_check_config(Jsonb *config)
 	{
 		if (r != WJB_KEY)
 			continue;
-		if (!((v.val.string.len == 16 &&
-			   strncmp(v.val.string.val, "segment.messages", 16) == 0) ||
-			  (v.val.string.len == 13 &&
-			   strncmp(v.val.string.val, "segment.bytes", 13) == 0)))
+		if (!(config_key_is(&v, "segment.messages") ||
+			  config_key_is(&v, "segment.bytes") ||
+			  (queue && (config_key_is(&v, "visibility.timeout.ms") ||
+						 config_key_is(&v, "max.deliveries") ||
+						 config_key_is(&v, "dead.letter.topic") ||
+						 config_key_is(&v, "fifo") ||
+						 config_key_is(&v, "delivery.window")))))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown topic setting \"%.*s\"",
 							v.val.string.len, v.val.string.val),
+					 queue ?
+					 errhint("Valid settings of a queue are \"segment.messages\", \"segment.bytes\", \"visibility.timeout.ms\", \"max.deliveries\", \"dead.letter.topic\", \"fifo\" and \"delivery.window\".") :
 					 errhint("Valid settings are \"segment.messages\" and \"segment.bytes\".")));
 	}
 	topic_config_int(config, "segment.messages");
 	topic_config_int(config, "segment.bytes");
+	if (queue && queue_hooks != NULL)
+		queue_hooks->check_config(name, config);
 }
 
 static List *topic_orphans(const char *name);
+
+/*
+ * topic_set_queue_hooks installs the queue layer's hooks; called from
+ * _PG_init.
+ */
+void
+topic_set_queue_hooks(const QueueTopicHooks *hooks)
+{
+	queue_hooks = hooks;
+}
 
 /*
  * Partitions the transaction made_by made, for its share of the locks, by
@@ -364,6 +396,8 @@ create_partitions(const char *topic, int from, int to, int64 first_span)
 	spi_exec_args("INSERT INTO topics.high_water (topic, partition) "
 				  "SELECT $1, pg_catalog.generate_series($2, $3)",
 				  3, argtypes, args, SPI_OK_INSERT);
+	if (queue_hooks != NULL)
+		queue_hooks->partitions_added(topic, from, to);
 	for (p = from; p < made; p++)
 		create_partition(topic, p, first_span);
 
@@ -564,6 +598,7 @@ topic_create(AsOwner *admin, const char *name, int partitions,
 	Datum		args[5];
 	int64		span = topic_config_int(config, "segment.messages");
 	bool		dropped_here;
+	bool		made;
 	List	   *orphans;
 
 	if (span == 0)
@@ -646,7 +681,10 @@ topic_create(AsOwner *admin, const char *name, int partitions,
 				  "VALUES ($1, $2, $3, $4, $5::pg_catalog.regrole)",
 				  5, argtypes, args, SPI_OK_INSERT);
 
-	return create_partitions(name, 0, partitions, span);
+	made = create_partitions(name, 0, partitions, span);
+	if (strcmp(mode, "queue") == 0 && queue_hooks != NULL)
+		queue_hooks->created(admin, name, partitions, config);
+	return made;
 }
 
 /*

@@ -85,7 +85,7 @@ pg_topics_create_topic(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid topic mode \"%s\"", mode),
 				 errhint("Valid modes are \"stream\", \"store\" and \"queue\".")));
-	topic_check_config(config);
+	topic_check_config(config, mode, name);
 	PreventCommandIfReadOnly("topics.create_topic()");
 
 	/* the tables of a wide topic of that name dropped a moment ago */

@@ -1,0 +1,51 @@
+/*-------------------------------------------------------------------------
+ *
+ * delivery_query.h
+ *	  The messages a query's consume or receive reserved, and their takes.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef QUEUE_DELIVERY_QUERY_H
+#define QUEUE_DELIVERY_QUERY_H
+
+#include "lib/ilist.h"
+
+#include "queue/delivery.h"
+
+typedef struct DeliveryReservation
+{
+	QueueWindow *w;
+	int32		partition;
+	int64		offset;
+	int64		receipt;
+	bool		taken;
+	bool		dead_letter;
+} DeliveryReservation;
+
+typedef struct DeliveryQuery
+{
+	dlist_node	node;
+	MemoryContext query_cxt;	/* the query's memory: its key */
+	char		topic[NAMEDATALEN];
+	bool		lease;			/* a receive: takes lease until lease_until */
+	TimestampTz lease_until;
+	bool		ended;			/* its reservations were given back */
+	int			n;
+	int			max;
+	int			next;			/* where the next take likely is */
+	DeliveryReservation *rows;
+	MemoryContextCallback callback;
+} DeliveryQuery;
+
+extern DeliveryQuery *delivery_query_begin(MemoryContext query_cxt,
+										   const char *topic, bool lease,
+										   TimestampTz lease_until);
+extern DeliveryQuery *delivery_query_find(MemoryContext query_cxt,
+										  const char *topic);
+extern DeliveryReservation *delivery_reserve(DeliveryQuery *q, QueueWindow *w,
+											 int partition,
+											 DeliverySlot *slot);
+extern void delivery_take(DeliveryQuery *q, int partition, int64 offset);
+extern void delivery_queries_end(void);
+
+#endif							/* QUEUE_DELIVERY_QUERY_H */

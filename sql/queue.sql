@@ -1,0 +1,160 @@
+-- Queue mode: competing consumers over a topic's log
+\set VERBOSITY terse
+
+-- settings are checked at create
+SELECT topics.create_topic('q_bad', 1, 'queue', '{"delivery.window": 5000}');
+SELECT topics.create_topic('q_bad', 1, 'queue', '{"fifo": "row"}');
+SELECT topics.create_topic('q_bad', 1, 'queue', '{"max.deliveries": 0}');
+SELECT topics.create_topic('q_bad', 1, 'queue', '{"visibility.timeout.ms": "x"}');
+SELECT topics.create_topic('q_bad', 1, 'queue', '{"dead.letter.topic": "q_bad"}');
+SELECT topics.create_topic('q_bad', 1, 'queue', '{"dead.letter.topic": "no spaces"}');
+SELECT topics.create_topic('q_bad', 1, 'stream', '{"max.deliveries": 3}');
+SELECT count(*) FROM topics.topics WHERE name LIKE 'q_bad%';
+
+-- a queue comes with its dead-letter topic, a stream
+SELECT * FROM topics.create_topic('q', 2, 'queue',
+                                  '{"max.deliveries": 5, "delivery.window": 16}');
+SELECT name, mode, partitions FROM topics.topics WHERE name LIKE 'q%' ORDER BY name;
+SELECT topic, count(*) FROM topics.queue_delivery GROUP BY topic;
+
+-- send, then consume: gone when the transaction commits
+SELECT partition, msg_offset FROM topics.send('q', '{"n": 1}', key => 'a');
+SELECT count(*) FROM topics.send_batch('q', ARRAY['{"n": 2}', '{"n": 3}', '{"n": 4}']::jsonb[],
+                                       ARRAY['a', 'a', 'a']);
+SELECT convert_from(value, 'UTF8') AS value FROM topics.consume('q', 1);
+SELECT partition, depth, visible, in_flight FROM topics.queue_stats WHERE topic = 'q' ORDER BY 1;
+
+-- a rollback gives the messages back at once
+BEGIN;
+SELECT count(*) FROM topics.consume('q', 10);
+SELECT sum(in_flight), sum(visible) FROM topics.queue_stats WHERE topic = 'q';
+ROLLBACK;
+SELECT sum(in_flight), sum(visible) FROM topics.queue_stats WHERE topic = 'q';
+
+-- so does a rollback to a savepoint, of what was taken after it only
+BEGIN;
+SELECT count(*) FROM topics.consume('q', 1);
+SAVEPOINT s;
+SELECT count(*) FROM topics.consume('q', 1);
+ROLLBACK TO SAVEPOINT s;
+SELECT sum(in_flight), sum(visible) FROM topics.queue_stats WHERE topic = 'q';
+COMMIT;
+SELECT sum(depth), sum(in_flight), sum(visible) FROM topics.queue_stats WHERE topic = 'q';
+
+-- a cursor takes only the rows it fetched
+SELECT count(*) FROM generate_series(5, 8) i, topics.send('q', to_jsonb(i), key => 'a');
+BEGIN;
+DECLARE c CURSOR FOR SELECT partition, msg_offset FROM topics.consume('q', 5);
+FETCH 1 FROM c;
+SELECT partition, in_flight AS reserved FROM topics.queue_stats WHERE topic = 'q' ORDER BY 1;
+CLOSE c;
+SELECT partition, in_flight AS taken FROM topics.queue_stats WHERE topic = 'q' ORDER BY 1;
+COMMIT;
+SELECT sum(depth) FROM topics.queue_stats WHERE topic = 'q';
+
+-- INSERT ... SELECT: the consumer's own write commits with the take
+CREATE TABLE done (v jsonb);
+INSERT INTO done SELECT convert_from(value, 'UTF8')::jsonb FROM topics.consume('q', 2);
+SELECT count(*) FROM done;
+SELECT sum(depth) FROM topics.queue_stats WHERE topic = 'q';
+
+-- a prepared transaction holds its messages; ROLLBACK PREPARED gives them back
+BEGIN;
+SELECT count(*) FROM topics.consume('q', 10);
+PREPARE TRANSACTION 'q1';
+SELECT count(*) FROM topics.consume('q', 10);
+ROLLBACK PREPARED 'q1';
+SELECT count(*) FROM topics.consume('q', 10);
+SELECT sum(depth) FROM topics.queue_stats WHERE topic = 'q';
+
+-- receive: a lease with a delivery id; ack, nack, extend
+SELECT count(*) FROM generate_series(1, 3) i, topics.send('q', to_jsonb(i), key => 'a');
+CREATE TEMP TABLE got AS
+SELECT delivery_id, deliveries FROM topics.receive('q', '1 min', 3);
+SELECT count(*), min(deliveries) FROM got;
+SELECT topics.ack('q', (SELECT min(delivery_id) FROM got));
+SELECT topics.ack('q', (SELECT min(delivery_id) FROM got));
+SELECT topics.extend('q', ARRAY(SELECT delivery_id FROM got ORDER BY 1 OFFSET 1), '2 min');
+SELECT topics.nack('q', ARRAY(SELECT delivery_id FROM got ORDER BY 1 OFFSET 2));
+SELECT sum(depth), sum(in_flight), sum(visible) FROM topics.queue_stats WHERE topic = 'q';
+-- an ack in a transaction that rolls back does not count
+BEGIN;
+SELECT topics.ack('q', ARRAY(SELECT delivery_id FROM got ORDER BY 1 OFFSET 1 LIMIT 1));
+ROLLBACK;
+SELECT topics.ack('q', ARRAY(SELECT delivery_id FROM got ORDER BY 1 OFFSET 1 LIMIT 1));
+-- the nacked message comes back, counted
+SELECT deliveries FROM topics.receive('q', '1 min', 5);
+DROP TABLE got;
+
+-- bad input
+SELECT topics.ack('q', 999);
+SELECT topics.ack('q', -1);
+SELECT topics.ack('q', ARRAY[NULL::bigint]);
+SELECT * FROM topics.receive('q', '-1 s');
+SELECT topics.nack('q', ARRAY[1::bigint], '-1 s');
+SELECT * FROM topics.consume('q', 0);
+SELECT * FROM topics.consume('q', 100000);
+SELECT * FROM topics.consume('nosuch', 1);
+SELECT * FROM topics.send('q', '{}', delay => '-1 s');
+SELECT * FROM topics.send('q', '{}', delay => '1 s', not_before => now());
+
+-- a stream refuses queue calls, a queue refuses groups
+SELECT topics.create_topic('s_plain', 1);
+SELECT * FROM topics.consume('s_plain', 1);
+SELECT topics.ack('s_plain', 1);
+SELECT * FROM topics.join('g', 'q');
+SELECT * FROM topics.poll('g', 'q', 'm');
+
+-- the visibility timeout: an unacked message comes back, until
+-- max.deliveries sends it to the dead-letter topic
+SELECT topics.create_topic('vt', 1, 'queue', '{"max.deliveries": 2}');
+SELECT partition FROM topics.send('vt', '{"job": 1}', headers => '{"h": "1"}');
+SELECT deliveries FROM topics.receive('vt', '10 ms', 1);
+SELECT pg_sleep(0.05);
+SELECT deliveries FROM topics.receive('vt', '10 ms', 1);
+SELECT pg_sleep(0.05);
+SELECT count(*) FROM topics.receive('vt', '10 ms', 1);
+SELECT depth, dead_lettered FROM topics.queue_stats WHERE topic = 'vt';
+SELECT convert_from(value, 'UTF8') AS value, headers
+  FROM topics.fetch('vt.dead_letter', 0, 0);
+-- redrive sends it back, once
+SELECT topics.redrive('vt.dead_letter');
+SELECT topics.redrive('vt.dead_letter');
+SELECT convert_from(value, 'UTF8') AS value, headers, deliveries
+  FROM topics.receive('vt', '1 min', 1);
+
+-- a delayed message is not received before its time, nor does it hold
+-- back the messages behind it
+SELECT topics.create_topic('later', 1, 'queue');
+SELECT partition FROM topics.send('later', '"late"', delay => '300 ms');
+SELECT partition FROM topics.send('later', '"now"');
+SELECT convert_from(value, 'UTF8') AS value FROM topics.consume('later', 5);
+SELECT delayed FROM topics.queue_stats WHERE topic = 'later';
+SELECT convert_from(value, 'UTF8') AS value FROM topics.consume('later', 5, max_wait => '5 s');
+
+-- fifo = key: no later message of a key while one is in flight
+SELECT topics.create_topic('byk', 1, 'queue', '{"fifo": "key"}');
+SELECT count(*)
+  FROM (VALUES (1, 'a'), (2, 'a'), (3, 'b'), (4, 'b'), (5, 'c')) v(i, k),
+       topics.send('byk', to_jsonb(i), key => k);
+BEGIN;
+SELECT convert_from(key, 'UTF8') AS key, convert_from(value, 'UTF8') AS value
+  FROM topics.consume('byk', 10);
+SELECT count(*) FROM topics.receive('byk', '1 min', 10);
+ROLLBACK;
+SELECT convert_from(key, 'UTF8') AS key, convert_from(value, 'UTF8') AS value
+  FROM topics.consume('byk', 10);
+SELECT convert_from(key, 'UTF8') AS key, convert_from(value, 'UTF8') AS value
+  FROM topics.consume('byk', 10);
+
+-- consuming never updates or deletes a message row, and the delivery
+-- state is written in place: no dead tuples anywhere
+SELECT pg_stat_force_next_flush();
+SELECT sum(n_dead_tup) AS message_dead, sum(n_tup_upd + n_tup_del) AS message_changed
+  FROM pg_stat_user_tables WHERE schemaname = 'topics_data' AND relname LIKE 'q$%';
+SELECT n_dead_tup, n_tup_upd, n_tup_del FROM pg_stat_user_tables
+ WHERE schemaname = 'topics' AND relname IN ('queue_delivery', 'queue_partition')
+ ORDER BY relname;
+
+SELECT topics.drop_topic(name) FROM topics.topics ORDER BY name;
+DROP TABLE done;

@@ -1,0 +1,542 @@
+/*-------------------------------------------------------------------------
+ *
+ * delivery.c
+ *	  The delivery state of queue partitions: windows in shared memory,
+ *	  the changes transactions make to them, and what becomes of those
+ *	  changes when the transactions end.
+ *
+ * A queue partition's messages stay in its log, untouched by reads.  What
+ * is done and what is in flight is its window (delivery.h): a start offset
+ * below which every message is done, and a slot per offset above it, up to
+ * the window's size.  Consumers on different partitions never meet; on the
+ * same partition they meet only under the window's lock, for as long as it
+ * takes to mark a few slots, never for another's transaction.
+ *
+ * A consume or receive first reserves the slots of the messages it reads,
+ * for the query that called it (reserver), then takes each one as the
+ * query hands its row on (delivery_take): a cursor takes only what it
+ * FETCHed.  Reservations end with their query.  A take, and an ack, nack
+ * or extend, is a change pending on the caller's transaction: the slot
+ * names the top-level transaction id, which keeps every other backend off
+ * it, and the change counts once the transaction commits:
+ *
+ *	- before the commit (XACT_EVENT_PRE_COMMIT, or PRE_PREPARE), the slots
+ *	  are written to topics.queue_delivery in place, naming the
+ *	  transaction (delivery_store.c); a crash after that leaves rows whose
+ *	  fate the commit log decides, as it decides a heap tuple's;
+ *	- after it, the backend turns the pending state into the slot's state
+ *	  and lets the start move past what is done;
+ *	- a rollback, of the transaction or of the savepoint the change was
+ *	  made under, gives the slot back at once and wakes a waiting consumer;
+ *	- a prepared transaction's slots stay named by it; any backend that
+ *	  meets them later asks the commit log once it has ended.
+ *
+ * Locking: the hash of windows is protected by QueueShared->hash_lock;
+ * each window by its own lock (see delivery.h).  A backend holds one
+ * window lock at a time.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/transam.h"
+#include "access/twophase.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
+#include "storage/shmem.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+
+#include "guc.h"
+#include "queue/delivery.h"
+#include "queue/delivery_query.h"
+
+typedef struct QueueSharedState
+{
+	LWLock	   *hash_lock;
+	int			tranche;
+} QueueSharedState;
+
+static QueueSharedState *QueueShared = NULL;
+static HTAB *WindowHash = NULL;
+
+/*
+ * A change this transaction made to a slot, and what to give back if the
+ * (sub)transaction it was made in rolls back.
+ */
+typedef struct DeliveryOp
+{
+	QueueWindow *w;
+	int64		offset;
+	int			level;			/* transaction nesting level it was made at */
+	bool		had_change;		/* a change of ours was pending before */
+	uint8		prev_pending;
+	bool		prev_dead_letter;
+	TimestampTz prev_pending_at;
+} DeliveryOp;
+
+static List *my_ops = NIL;		/* of DeliveryOp, in TopTransactionContext */
+
+/*
+ * delivery_shmem_size returns the shared memory of the windows.
+ */
+Size
+delivery_shmem_size(void)
+{
+	return add_size(MAXALIGN(sizeof(QueueSharedState)),
+					hash_estimate_size(pg_topics_max_queue_partitions,
+									   sizeof(QueueWindow)));
+}
+
+/*
+ * delivery_shmem_startup attaches to (and in the postmaster, creates) the
+ * windows.  Caller holds AddinShmemInitLock.
+ */
+void
+delivery_shmem_startup(void)
+{
+	bool		found;
+	HASHCTL		info;
+
+	QueueShared = ShmemInitStruct("pg_topics queues",
+								  sizeof(QueueSharedState), &found);
+	if (!found)
+	{
+		QueueShared->hash_lock = &(GetNamedLWLockTranche("pg_topics"))[2].lock;
+		QueueShared->tranche = LWLockNewTrancheId();
+	}
+	memset(&info, 0, sizeof(info));
+	info.keysize = sizeof(QueueWindowKey);
+	info.entrysize = sizeof(QueueWindow);
+	WindowHash = ShmemInitHash("pg_topics queue windows",
+							   pg_topics_max_queue_partitions,
+							   pg_topics_max_queue_partitions,
+							   &info, HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
+	LWLockRegisterTranche(QueueShared->tranche, "pg_topics queue");
+}
+
+/*
+ * window_find returns the window of a partition table of this database,
+ * adding an unloaded one.  Entries never move.
+ */
+static QueueWindow *
+window_find(Oid relid)
+{
+	QueueWindowKey key;
+	QueueWindow *w;
+	bool		found;
+
+	memset(&key, 0, sizeof(key));
+	key.dbid = MyDatabaseId;
+	key.relid = relid;
+	LWLockAcquire(QueueShared->hash_lock, LW_SHARED);
+	w = hash_search(WindowHash, &key, HASH_FIND, NULL);
+	LWLockRelease(QueueShared->hash_lock);
+	if (w != NULL)
+		return w;
+
+	LWLockAcquire(QueueShared->hash_lock, LW_EXCLUSIVE);
+	w = hash_search(WindowHash, &key, HASH_ENTER_NULL, &found);
+	if (w != NULL && !found)
+	{
+		LWLockInitialize(&w->lock, QueueShared->tranche);
+		LWLockInitialize(&w->write_lock, QueueShared->tranche);
+		w->loaded = false;
+	}
+	LWLockRelease(QueueShared->hash_lock);
+	if (w == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("too many queue partitions in use"),
+				 errdetail("The shared state holds the delivery windows of at most %d queue partitions.",
+						   pg_topics_max_queue_partitions),
+				 errhint("Increase \"pg_topics.max_queue_partitions\" and restart the server.")));
+	return w;
+}
+
+/*
+ * delivery_window returns the loaded window of a queue topic's partition.
+ * Caller holds a lock on the topic.
+ */
+QueueWindow *
+delivery_window(Topic *topic, int partition)
+{
+	PartitionState *log = topic_partition_state(topic, partition);
+	QueueWindow *w;
+	QueueConfig cfg;
+
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("a queue cannot be read during recovery"),
+				 errdetail("Queue reads change the delivery state, which only the primary writes.")));
+	w = window_find(topic->partitions[partition].relid);
+	if (w->loaded)
+		return w;
+
+	queue_config_read(topic, &cfg);
+	partition_share_waits(log);
+	delivery_store_load(w, topic->name, partition, cfg.window);
+	LWLockAcquire(&w->lock, LW_EXCLUSIVE);
+	w->log = log;
+	LWLockRelease(&w->lock);
+	return w;
+}
+
+/*
+ * delivery_forget removes the window of a dropped partition table.  Called
+ * by the log when it forgets the partition.
+ */
+void
+delivery_forget(Oid dbid, Oid relid)
+{
+	QueueWindowKey key;
+
+	memset(&key, 0, sizeof(key));
+	key.dbid = dbid;
+	key.relid = relid;
+	LWLockAcquire(QueueShared->hash_lock, LW_EXCLUSIVE);
+	(void) hash_search(WindowHash, &key, HASH_REMOVE, NULL);
+	LWLockRelease(QueueShared->hash_lock);
+}
+
+/*
+ * delivery_wake wakes up to n consumers waiting for the window's partition.
+ */
+void
+delivery_wake(QueueWindow *w, int n)
+{
+	if (n > 0 && w->log != NULL)
+		partition_wake_some(w->log, n);
+}
+
+/*
+ * delivery_my_xid returns this transaction's top-level id, assigning one:
+ * call it before taking a window lock.
+ */
+FullTransactionId
+delivery_my_xid(void)
+{
+	return GetTopFullTransactionId();
+}
+
+/*
+ * slot_resolve turns the pending change of a slot into its state if the
+ * transaction that made it committed, or drops it if it rolled back; a
+ * change of a transaction in progress stays.  Only prepared transactions'
+ * slots are asked about: every other backend resolves its own at the end
+ * of its transaction.  Caller holds the window lock exclusively.
+ */
+static void
+slot_resolve(QueueWindow *w, DeliverySlot *slot)
+{
+	TransactionId xid = XidFromFullTransactionId(slot->xid);
+
+	Assert(LWLockHeldByMeInMode(&w->lock, LW_EXCLUSIVE));
+	if (!slot->prepared || TransactionIdIsInProgress(xid))
+		return;
+	if (TransactionIdDidCommit(xid))
+	{
+		slot->state = slot->pending;
+		slot->at = slot->pending_at;
+		if (slot->pending == DELIVERY_DONE)
+		{
+			w->done_total++;
+			if (slot->dead_letter)
+				w->dead_lettered++;
+		}
+	}
+	slot->xid = InvalidFullTransactionId;
+	slot->prepared = false;
+	slot->dead_letter = false;
+}
+
+/*
+ * delivery_settle brings a slot up to now: a prepared transaction's change
+ * that ended is resolved, and a lease that ran out makes the message
+ * available again.  Caller holds the window lock exclusively.
+ */
+void
+delivery_settle(QueueWindow *w, DeliverySlot *slot, TimestampTz now)
+{
+	if (FullTransactionIdIsValid(slot->xid))
+		slot_resolve(w, slot);
+	if (slot->state == DELIVERY_LEASED && slot->at <= now &&
+		!FullTransactionIdIsValid(slot->xid))
+		slot->state = DELIVERY_AVAILABLE;
+}
+
+/*
+ * delivery_advance_start moves the window's start past the offsets that
+ * are done, resolving the prepared transactions it meets.  Caller holds the
+ * window lock exclusively.
+ */
+void
+delivery_advance_start(QueueWindow *w)
+{
+	while (w->start < w->frontier)
+	{
+		DeliverySlot *slot = window_slot(w, w->start);
+
+		if (FullTransactionIdIsValid(slot->xid))
+			slot_resolve(w, slot);
+		if (slot->state != DELIVERY_DONE ||
+			FullTransactionIdIsValid(slot->xid) || slot->reserver != 0)
+			break;
+		w->start++;
+	}
+}
+
+/*
+ * delivery_begin_change makes a change pending on this transaction: the
+ * caller has set slot->pending, pending_at and dead_letter, after calling
+ * this, which records what to give back.  xid is delivery_my_xid().
+ * Caller holds the window lock exclusively.
+ */
+void
+delivery_begin_change(QueueWindow *w, DeliverySlot *slot,
+					  FullTransactionId xid)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+	DeliveryOp *op = palloc(sizeof(DeliveryOp));
+
+	Assert(LWLockHeldByMeInMode(&w->lock, LW_EXCLUSIVE));
+	op->w = w;
+	op->offset = slot->offset;
+	op->level = GetCurrentTransactionNestLevel();
+	op->had_change = FullTransactionIdIsValid(slot->xid);
+	op->prev_pending = slot->pending;
+	op->prev_pending_at = slot->pending_at;
+	op->prev_dead_letter = slot->dead_letter;
+	my_ops = lappend(my_ops, op);
+	MemoryContextSwitchTo(old);
+	slot->xid = xid;
+}
+
+/*
+ * op_slot returns the slot an op changed, or NULL if the window moved on
+ * (it cannot while the change is pending: a safety net).  Caller holds the
+ * window lock.
+ */
+static DeliverySlot *
+op_slot(DeliveryOp *op)
+{
+	DeliverySlot *slot = window_slot(op->w, op->offset);
+
+	return slot->offset == op->offset ? slot : NULL;
+}
+
+/*
+ * ops_undo gives back the changes made at nesting level from on, newest
+ * first, and wakes a consumer for each message that is free again.
+ */
+static void
+ops_undo(int from)
+{
+	int			i;
+
+	for (i = list_length(my_ops) - 1; i >= 0; i--)
+	{
+		DeliveryOp *op = list_nth(my_ops, i);
+		DeliverySlot *slot;
+		bool		freed = false;
+
+		if (op->level < from)
+			continue;
+		LWLockAcquire(&op->w->lock, LW_EXCLUSIVE);
+		slot = op_slot(op);
+		if (slot != NULL)
+		{
+			if (op->had_change)
+			{
+				slot->pending = op->prev_pending;
+				slot->pending_at = op->prev_pending_at;
+				slot->dead_letter = op->prev_dead_letter;
+			}
+			else
+			{
+				slot->xid = InvalidFullTransactionId;
+				slot->dead_letter = false;
+				freed = true;
+			}
+		}
+		LWLockRelease(&op->w->lock);
+		if (freed)
+			delivery_wake(op->w, 1);
+		my_ops = list_delete_nth_cell(my_ops, i);
+	}
+}
+
+/*
+ * ops_apply makes the changes of this transaction, which committed, the
+ * slots' states, lets the starts move, and wakes the consumers that a
+ * message given back, or a key or window room freed, lets go on.
+ */
+static void
+ops_apply(void)
+{
+	ListCell   *lc;
+	TimestampTz now = GetCurrentTimestamp();
+
+	foreach(lc, my_ops)
+	{
+		DeliveryOp *op = lfirst(lc);
+		QueueWindow *w = op->w;
+		DeliverySlot *slot;
+		int			wake = 0;
+
+		LWLockAcquire(&w->lock, LW_EXCLUSIVE);
+		slot = op_slot(op);
+		if (slot != NULL && FullTransactionIdIsValid(slot->xid))
+		{
+			slot->state = slot->pending;
+			slot->at = slot->pending_at;
+			slot->xid = InvalidFullTransactionId;
+			slot->prepared = false;
+			if (slot->state == DELIVERY_DONE)
+			{
+				w->done_total++;
+				if (slot->dead_letter)
+					w->dead_lettered++;
+				/* a later message of its key, or room past the window */
+				wake = slot->has_key || w->frontier - w->start >= w->size;
+			}
+			else if (slot->state == DELIVERY_AVAILABLE)
+				wake = slot->at <= now;
+			slot->dead_letter = false;
+			delivery_advance_start(w);
+		}
+		LWLockRelease(&w->lock);
+		delivery_wake(w, wake);
+	}
+}
+
+/*
+ * ops_write writes the slots this transaction changed to their rows, each
+ * once, naming the transaction; prepared marks them as a prepared
+ * transaction's for the backends that meet them later.
+ */
+static void
+ops_write(bool prepared)
+{
+	int			n = list_length(my_ops);
+	int			i;
+	int			j;
+	DeliveryOp **ops;
+	int64	   *offsets;
+
+	if (n == 0)
+		return;
+	ops = palloc(sizeof(DeliveryOp *) * n);
+	offsets = palloc(sizeof(int64) * n);
+	for (i = 0; i < n; i++)
+		ops[i] = list_nth(my_ops, i);
+
+	/* by window, each window's offsets once */
+	for (i = 0; i < n; i++)
+	{
+		QueueWindow *w;
+		int			k = 0;
+
+		if (ops[i] == NULL)
+			continue;
+		w = ops[i]->w;
+		for (j = i; j < n; j++)
+		{
+			int			m;
+			bool		seen = false;
+
+			if (ops[j] == NULL || ops[j]->w != w)
+				continue;
+			for (m = 0; m < k && !seen; m++)
+				seen = offsets[m] == ops[j]->offset;
+			if (!seen)
+				offsets[k++] = ops[j]->offset;
+			if (j > i)
+				ops[j] = NULL;
+		}
+		if (prepared)
+		{
+			LWLockAcquire(&w->lock, LW_EXCLUSIVE);
+			for (j = 0; j < k; j++)
+			{
+				DeliverySlot *slot = window_slot(w, offsets[j]);
+
+				if (slot->offset == offsets[j])
+					slot->prepared = true;
+			}
+			LWLockRelease(&w->lock);
+		}
+		delivery_store_write(w, offsets, k);
+	}
+	pfree(ops);
+	pfree(offsets);
+}
+
+static void
+delivery_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PARALLEL_PRE_COMMIT:
+			delivery_queries_end();
+			ops_write(false);
+			break;
+		case XACT_EVENT_PRE_PREPARE:
+			delivery_queries_end();
+			ops_write(true);
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			ops_apply();
+			my_ops = NIL;
+			break;
+		case XACT_EVENT_PREPARE:
+			/* the slots stay the prepared transaction's */
+			my_ops = NIL;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			delivery_queries_end();
+			ops_undo(0);
+			my_ops = NIL;
+			break;
+	}
+}
+
+static void
+delivery_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						  SubTransactionId parentSubid, void *arg)
+{
+	int			level = GetCurrentTransactionNestLevel();
+	ListCell   *lc;
+
+	if (my_ops == NIL)
+		return;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		ops_undo(level);
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+		foreach(lc, my_ops)
+		{
+			DeliveryOp *op = lfirst(lc);
+
+			if (op->level >= level)
+				op->level = level - 1;
+		}
+}
+
+/*
+ * delivery_init installs the transaction callbacks; called from _PG_init.
+ */
+void
+delivery_init(void)
+{
+	RegisterXactCallback(delivery_xact_callback, NULL);
+	RegisterSubXactCallback(delivery_subxact_callback, NULL);
+	partition_set_forget_hook(delivery_forget);
+}

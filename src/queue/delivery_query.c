@@ -1,0 +1,215 @@
+/*-------------------------------------------------------------------------
+ *
+ * delivery_query.c
+ *	  The messages a query's consume or receive reserved, and their takes.
+ *
+ * topics.consume() and topics.receive() are SQL functions that the planner
+ * inlines into the caller's query:
+ *
+ *		SELECT ... FROM topics_internal._consume(...) r
+ *		 WHERE topics_internal._deliver(topic, r.partition, r.msg_offset)
+ *
+ * _consume reserves the slots of the messages it returns for the query (by
+ * the query's memory, which its functions share), and _deliver, a filter
+ * evaluated as the scan hands each row on, takes it: a cursor takes only
+ * the rows it FETCHed, a plain SELECT every row it read.  A reservation
+ * keeps other consumers off a message while the query may still hand it
+ * out; it ends with the query's memory, or with the transaction.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "storage/proc.h"
+#include "utils/memutils.h"
+
+#include "queue/delivery_query.h"
+
+/* The queries of this transaction that reserved messages. */
+static dlist_head my_queries = DLIST_STATIC_INIT(my_queries);
+
+/*
+ * query_release gives back the reservations of a query that it did not
+ * take, and wakes a waiting consumer for each.
+ */
+static void
+query_release(DeliveryQuery *q)
+{
+	int32		me = MyProc->pgprocno + 1;
+	int			i;
+
+	if (q->ended)
+		return;
+	q->ended = true;
+	dlist_delete(&q->node);
+	for (i = 0; i < q->n; i++)
+	{
+		DeliveryReservation *r = &q->rows[i];
+		DeliverySlot *slot;
+		bool		freed = false;
+
+		if (r->taken)
+			continue;
+		LWLockAcquire(&r->w->lock, LW_EXCLUSIVE);
+		slot = window_slot(r->w, r->offset);
+		if (slot->offset == r->offset && slot->reserver == me)
+		{
+			slot->reserver = 0;
+			freed = true;
+		}
+		LWLockRelease(&r->w->lock);
+		if (freed)
+			delivery_wake(r->w, 1);
+	}
+}
+
+static void
+query_memory_gone(void *arg)
+{
+	query_release((DeliveryQuery *) arg);
+}
+
+/*
+ * delivery_query_begin returns the reservations of the query whose memory
+ * is query_cxt, for a consume (or, with lease, a receive) of topic.
+ */
+DeliveryQuery *
+delivery_query_begin(MemoryContext query_cxt, const char *topic, bool lease,
+					 TimestampTz lease_until)
+{
+	DeliveryQuery *q = MemoryContextAllocZero(query_cxt, sizeof(DeliveryQuery));
+
+	q->query_cxt = query_cxt;
+	strlcpy(q->topic, topic, NAMEDATALEN);
+	q->lease = lease;
+	q->lease_until = lease_until;
+	q->max = 16;
+	q->rows = MemoryContextAlloc(query_cxt, sizeof(DeliveryReservation) * q->max);
+	q->callback.func = query_memory_gone;
+	q->callback.arg = q;
+	MemoryContextRegisterResetCallback(query_cxt, &q->callback);
+	dlist_push_tail(&my_queries, &q->node);
+	return q;
+}
+
+/*
+ * delivery_query_find returns the newest reservations of topic by the query
+ * whose memory is query_cxt, or NULL.
+ */
+DeliveryQuery *
+delivery_query_find(MemoryContext query_cxt, const char *topic)
+{
+	dlist_iter	iter;
+	DeliveryQuery *found = NULL;
+
+	dlist_foreach(iter, &my_queries)
+	{
+		DeliveryQuery *q = dlist_container(DeliveryQuery, node, iter.cur);
+
+		if (q->query_cxt == query_cxt && strcmp(q->topic, topic) == 0)
+			found = q;
+	}
+	return found;
+}
+
+/*
+ * delivery_reserve reserves a slot for the query and returns its
+ * reservation.  Caller holds the window lock exclusively, and checked that
+ * no one holds the slot.
+ */
+DeliveryReservation *
+delivery_reserve(DeliveryQuery *q, QueueWindow *w, int partition,
+				 DeliverySlot *slot)
+{
+	DeliveryReservation *r;
+
+	Assert(LWLockHeldByMeInMode(&w->lock, LW_EXCLUSIVE));
+	if (q->n == q->max)
+	{
+		/* no error can come between the reservation and its record */
+		q->max *= 2;
+		q->rows = repalloc(q->rows, sizeof(DeliveryReservation) * q->max);
+	}
+	r = &q->rows[q->n++];
+	r->w = w;
+	r->partition = partition;
+	r->offset = slot->offset;
+	r->receipt = q->lease ? ++w->next_receipt : 0;
+	r->taken = false;
+	r->dead_letter = false;
+	slot->reserver = MyProc->pgprocno + 1;
+	return r;
+}
+
+/*
+ * delivery_take takes a message the query reserved, as a change pending on
+ * this transaction: done once it commits, or, for a receive, leased.  A
+ * message the query took already is left as it is (a cursor that moves
+ * back hands a row out again).
+ */
+void
+delivery_take(DeliveryQuery *q, int partition, int64 offset)
+{
+	DeliveryReservation *r = NULL;
+	DeliverySlot *slot;
+	FullTransactionId xid;
+	int			i;
+
+	if (q->next < q->n && q->rows[q->next].partition == partition &&
+		q->rows[q->next].offset == offset)
+		r = &q->rows[q->next];
+	for (i = 0; r == NULL && i < q->n; i++)
+		if (q->rows[i].partition == partition && q->rows[i].offset == offset)
+			r = &q->rows[i];
+	if (r == NULL || q->ended)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("message %lld of partition %d of topic \"%s\" was not handed out by this query",
+						(long long) offset, partition, q->topic),
+				 errhint("Take queue messages with topics.consume() or topics.receive().")));
+	q->next = (r - q->rows) + 1;
+	if (r->taken)
+		return;
+
+	xid = delivery_my_xid();
+	LWLockAcquire(&r->w->lock, LW_EXCLUSIVE);
+	slot = window_slot(r->w, offset);
+	if (slot->offset != offset || slot->reserver != MyProc->pgprocno + 1)
+	{
+		LWLockRelease(&r->w->lock);
+		elog(ERROR, "reservation of message %lld of topic \"%s\" was lost",
+			 (long long) offset, q->topic);
+	}
+	slot->reserver = 0;
+	delivery_begin_change(r->w, slot, xid);
+	if (r->dead_letter)
+	{
+		slot->pending = DELIVERY_DONE;
+		slot->dead_letter = true;
+	}
+	else
+	{
+		slot->deliveries++;
+		slot->pending = q->lease ? DELIVERY_LEASED : DELIVERY_DONE;
+		slot->pending_at = q->lease_until;
+		if (q->lease)
+			slot->receipt = r->receipt;
+	}
+	LWLockRelease(&r->w->lock);
+	r->taken = true;
+}
+
+/*
+ * delivery_queries_end gives back what the queries of this transaction
+ * reserved and did not take; called as the transaction ends.
+ */
+void
+delivery_queries_end(void)
+{
+	dlist_mutable_iter iter;
+
+	dlist_foreach_modify(iter, &my_queries)
+		query_release(dlist_container(DeliveryQuery, node, iter.cur));
+	dlist_init(&my_queries);
+}

@@ -1,0 +1,413 @@
+/*-------------------------------------------------------------------------
+ *
+ * delivery_store.c
+ *	  The delivery state of queue partitions on disk: topics.queue_partition
+ *	  and topics.queue_delivery, loaded into the windows and written in
+ *	  place.
+ *
+ * Both tables get their rows with the partition and are never updated by
+ * a transaction: every change overwrites a row in place (one WAL record,
+ * as a sequence is written), so that they keep their size whatever
+ * snapshot is held open, and VACUUM has nothing to do in them.  A slot's
+ * row names the transaction whose change it holds (xid); the commit log
+ * decides whether the change counts, as it decides whether a heap tuple
+ * does.  A change is written before its transaction's commit record, so
+ * the record's durability covers it, and a write of the start follows the
+ * commits of everything below it in the WAL.
+ *
+ * A slot's row is reused for the offset one window above.  Before it is,
+ * the start written in topics.queue_partition passes the old offset, so
+ * that a crash cannot make a done message look undelivered.
+ *
+ * A restored dump holds another server's transaction ids: rows name the
+ * server that wrote them (system_id), and changes pending under another
+ * server's transaction are dropped at load, as if it had rolled back.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/transam.h"
+#include "access/xlog.h"
+#include "executor/spi.h"
+#include "catalog/pg_type.h"
+#include "storage/procarray.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/xid8.h"
+
+#include "queue/delivery.h"
+#include "relids.h"
+
+#define Anum_qp_topic			1
+#define Anum_qp_partition		2
+#define Anum_qp_start			3
+#define Anum_qp_dead_lettered	4
+#define Anum_qp_system_id		5
+#define Natts_qp				5
+
+#define Anum_qd_topic			1
+#define Anum_qd_partition		2
+#define Anum_qd_slot			3
+#define Anum_qd_offset			4
+#define Anum_qd_state			5
+#define Anum_qd_at				6
+#define Anum_qd_deliveries		7
+#define Anum_qd_receipt			8
+#define Anum_qd_xid				9
+#define Anum_qd_pending			10
+#define Anum_qd_pending_at		11
+#define Natts_qd				11
+
+/*
+ * store_damaged raises 55000 for a queue partition whose rows are not as
+ * pg_topics made them.
+ */
+static void
+store_damaged(const char *topic, int partition, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("the delivery state of partition %d of queue \"%s\" is damaged",
+					partition, topic),
+			 errdetail("%s", what),
+			 errhint("The catalog of pg_topics changes only through its functions.")));
+}
+
+/*
+ * find_row returns a copy of the row of rel (by its primary key index)
+ * whose key is the topic, the partition and, unless slot is negative, the
+ * slot; or NULL.
+ */
+static HeapTuple
+find_row(Relation rel, Oid index, const char *topic, int partition, int slot)
+{
+	ScanKeyData keys[3];
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	pgt_key_name(&keys[0], 1, topic);
+	pgt_key_int4(&keys[1], 2, partition);
+	if (slot >= 0)
+		pgt_key_int4(&keys[2], 3, slot);
+	scan = systable_beginscan(rel, index, true, SnapshotSelf,
+							  slot >= 0 ? 3 : 2, keys);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+		tup = heap_copytuple(tup);
+	systable_endscan(scan);
+	return tup;
+}
+
+/*
+ * write_partition_row overwrites the row of w's partition with its start,
+ * its count of dead letters and this server's id.  Caller holds write_lock.
+ */
+static void
+write_partition_row(QueueWindow *w, Relation rel, int64 start,
+					int64 dead_lettered)
+{
+	HeapTuple	tup = find_row(rel, pgt_relid(PGT_QUEUE_PARTITION_PKEY),
+							   w->topic, w->partition, -1);
+	Datum		values[Natts_qp] = {0};
+	bool		nulls[Natts_qp] = {false};
+	bool		replace[Natts_qp] = {false};
+	HeapTuple	newtup;
+
+	Assert(LWLockHeldByMeInMode(&w->write_lock, LW_EXCLUSIVE));
+	if (tup == NULL)
+		store_damaged(w->topic, w->partition,
+					  "Its row of topics.queue_partition is missing.");
+	values[Anum_qp_start - 1] = Int64GetDatum(start);
+	values[Anum_qp_dead_lettered - 1] = Int64GetDatum(dead_lettered);
+	values[Anum_qp_system_id - 1] = Int64GetDatum((int64) GetSystemIdentifier());
+	replace[Anum_qp_start - 1] = true;
+	replace[Anum_qp_dead_lettered - 1] = true;
+	replace[Anum_qp_system_id - 1] = true;
+	newtup = heap_modify_tuple(tup, RelationGetDescr(rel), values, nulls, replace);
+	heap_inplace_update(rel, newtup);
+	heap_freetuple(newtup);
+	heap_freetuple(tup);
+}
+
+/*
+ * write_slot_row overwrites the row of slot k of w's partition with a copy
+ * of a slot.  Caller holds write_lock.
+ */
+static void
+write_slot_row(QueueWindow *w, Relation rel, int k, const DeliverySlot *slot)
+{
+	HeapTuple	tup = find_row(rel, pgt_relid(PGT_QUEUE_DELIVERY_PKEY),
+							   w->topic, w->partition, k);
+	Datum		values[Natts_qd] = {0};
+	bool		nulls[Natts_qd] = {false};
+	bool		replace[Natts_qd] = {false};
+	HeapTuple	newtup;
+	int			i;
+
+	if (tup == NULL)
+		store_damaged(w->topic, w->partition,
+					  psprintf("Its row of topics.queue_delivery for slot %d is missing.", k));
+	values[Anum_qd_offset - 1] = Int64GetDatum(slot->offset);
+	values[Anum_qd_state - 1] = Int16GetDatum(slot->state);
+	values[Anum_qd_at - 1] = TimestampTzGetDatum(slot->at);
+	values[Anum_qd_deliveries - 1] = Int32GetDatum(slot->deliveries);
+	values[Anum_qd_receipt - 1] = Int64GetDatum(slot->receipt);
+	values[Anum_qd_xid - 1] = FullTransactionIdGetDatum(slot->xid);
+	values[Anum_qd_pending - 1] = Int16GetDatum(slot->pending);
+	values[Anum_qd_pending_at - 1] = TimestampTzGetDatum(slot->pending_at);
+	for (i = Anum_qd_offset; i <= Natts_qd; i++)
+		replace[i - 1] = true;
+	newtup = heap_modify_tuple(tup, RelationGetDescr(rel), values, nulls, replace);
+	heap_inplace_update(rel, newtup);
+	heap_freetuple(newtup);
+	heap_freetuple(tup);
+}
+
+/*
+ * delivery_store_write writes the slots of the given offsets of w to their
+ * rows, moving the written start first where a row is reused.  Caller
+ * holds no window lock.
+ */
+void
+delivery_store_write(QueueWindow *w, const int64 *offsets, int n)
+{
+	Relation	slots_rel;
+	Relation	part_rel;
+	DeliverySlot *copies = palloc(sizeof(DeliverySlot) * n);
+	int64		top = -1;
+	int64		start;
+	int64		dead_lettered;
+	int			i;
+
+	LWLockAcquire(&w->write_lock, LW_EXCLUSIVE);
+	LWLockAcquire(&w->lock, LW_SHARED);
+	for (i = 0; i < n; i++)
+	{
+		copies[i] = *window_slot(w, offsets[i]);
+		top = Max(top, offsets[i]);
+	}
+	start = w->start;
+	dead_lettered = w->dead_lettered;
+	LWLockRelease(&w->lock);
+
+	part_rel = table_open(pgt_relid(PGT_QUEUE_PARTITION), RowExclusiveLock);
+	slots_rel = table_open(pgt_relid(PGT_QUEUE_DELIVERY), RowExclusiveLock);
+	if (top - w->size >= w->start_written)
+	{
+		write_partition_row(w, part_rel, start, dead_lettered);
+		w->start_written = start;
+		w->dead_lettered_written = dead_lettered;
+	}
+	for (i = 0; i < n; i++)
+		if (copies[i].offset == offsets[i])
+			write_slot_row(w, slots_rel, (int) (offsets[i] % w->size), &copies[i]);
+	table_close(slots_rel, RowExclusiveLock);
+	table_close(part_rel, RowExclusiveLock);
+	LWLockRelease(&w->write_lock);
+	pfree(copies);
+}
+
+/*
+ * load_slot fills a slot from its row, resolving the change it names:
+ * foreign when the rows were written by another server.
+ */
+static void
+load_slot(DeliverySlot *slot, HeapTuple tup, TupleDesc desc, bool foreign,
+		  bool *rewrite)
+{
+	bool		isnull;
+	FullTransactionId xid;
+
+	slot->state = DatumGetInt16(heap_getattr(tup, Anum_qd_state, desc, &isnull));
+	slot->at = DatumGetTimestampTz(heap_getattr(tup, Anum_qd_at, desc, &isnull));
+	slot->deliveries = DatumGetInt32(heap_getattr(tup, Anum_qd_deliveries, desc, &isnull));
+	slot->receipt = DatumGetInt64(heap_getattr(tup, Anum_qd_receipt, desc, &isnull));
+	slot->pending = DatumGetInt16(heap_getattr(tup, Anum_qd_pending, desc, &isnull));
+	slot->pending_at = DatumGetTimestampTz(heap_getattr(tup, Anum_qd_pending_at, desc, &isnull));
+	xid = DatumGetFullTransactionId(heap_getattr(tup, Anum_qd_xid, desc, &isnull));
+	slot->xid = InvalidFullTransactionId;
+	if (slot->state > DELIVERY_DONE || slot->pending > DELIVERY_DONE)
+		slot->state = slot->pending = DELIVERY_AVAILABLE;
+	if (!FullTransactionIdIsValid(xid))
+		return;
+	if (foreign ||
+		FullTransactionIdFollowsOrEquals(xid, ReadNextFullTransactionId()))
+	{
+		*rewrite = true;
+		return;
+	}
+	if (TransactionIdIsInProgress(XidFromFullTransactionId(xid)))
+	{
+		/* a prepared transaction: it survives restarts */
+		slot->xid = xid;
+		slot->prepared = true;
+		return;
+	}
+	if (TransactionIdDidCommit(XidFromFullTransactionId(xid)))
+	{
+		slot->state = slot->pending;
+		slot->at = slot->pending_at;
+	}
+}
+
+/*
+ * delivery_store_load loads a window from its rows, unless another backend
+ * did.  Its size is the partition's count of slot rows.
+ */
+void
+delivery_store_load(QueueWindow *w, const char *topic, int partition, int size)
+{
+	Relation	part_rel;
+	Relation	slots_rel;
+	TupleDesc	desc;
+	HeapTuple	tup;
+	ScanKeyData keys[2];
+	SysScanDesc scan;
+	bool		isnull;
+	int64		start;
+	int64		dead_lettered;
+	bool		foreign;
+	bool		rewrite = false;
+	int64		max_receipt = 0;
+	DeliverySlot *slots;
+	int			nrows = 0;
+	int			k;
+
+	LWLockAcquire(&w->write_lock, LW_EXCLUSIVE);
+	if (w->loaded)
+	{
+		LWLockRelease(&w->write_lock);
+		return;
+	}
+	strlcpy(w->topic, topic, NAMEDATALEN);
+	w->partition = partition;
+
+	part_rel = table_open(pgt_relid(PGT_QUEUE_PARTITION), RowExclusiveLock);
+	slots_rel = table_open(pgt_relid(PGT_QUEUE_DELIVERY), RowExclusiveLock);
+	tup = find_row(part_rel, pgt_relid(PGT_QUEUE_PARTITION_PKEY), topic,
+				   partition, -1);
+	if (tup == NULL)
+		store_damaged(topic, partition,
+					  "Its row of topics.queue_partition is missing.");
+	desc = RelationGetDescr(part_rel);
+	start = DatumGetInt64(heap_getattr(tup, Anum_qp_start, desc, &isnull));
+	dead_lettered = DatumGetInt64(heap_getattr(tup, Anum_qp_dead_lettered, desc, &isnull));
+	foreign = DatumGetInt64(heap_getattr(tup, Anum_qp_system_id, desc, &isnull)) !=
+		(int64) GetSystemIdentifier();
+	heap_freetuple(tup);
+
+	slots = palloc0(sizeof(DeliverySlot) * QUEUE_WINDOW_MAX);
+	for (k = 0; k < QUEUE_WINDOW_MAX; k++)
+		slots[k].offset = -1;
+	desc = RelationGetDescr(slots_rel);
+	pgt_key_name(&keys[0], 1, topic);
+	pgt_key_int4(&keys[1], 2, partition);
+	scan = systable_beginscan(slots_rel, pgt_relid(PGT_QUEUE_DELIVERY_PKEY),
+							  true, SnapshotSelf, 2, keys);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		int32		slot = DatumGetInt32(heap_getattr(tup, Anum_qd_slot, desc, &isnull));
+		int64		offset = DatumGetInt64(heap_getattr(tup, Anum_qd_offset, desc, &isnull));
+
+		max_receipt = Max(max_receipt,
+						  DatumGetInt64(heap_getattr(tup, Anum_qd_receipt, desc, &isnull)));
+		if (slot < 0 || slot >= QUEUE_WINDOW_MAX)
+			store_damaged(topic, partition,
+						  psprintf("A row of topics.queue_delivery has slot %d.", slot));
+		nrows++;
+		if (offset < start || offset >= start + QUEUE_WINDOW_MAX)
+			continue;
+		slots[slot].offset = offset;
+		load_slot(&slots[slot], tup, desc, foreign, &rewrite);
+	}
+	systable_endscan(scan);
+	if (nrows == 0 || nrows > QUEUE_WINDOW_MAX)
+		store_damaged(topic, partition,
+					  psprintf("It has %d rows in topics.queue_delivery.", nrows));
+	size = nrows;
+
+	LWLockAcquire(&w->lock, LW_EXCLUSIVE);
+	w->size = size;
+	w->start = start;
+	w->start_written = start;
+	w->frontier = start;
+	w->next_receipt = max_receipt;
+	w->dead_lettered = dead_lettered;
+	w->dead_lettered_written = dead_lettered;
+	w->done_total = 0;
+	w->rate_at = GetCurrentTimestamp();
+	w->rate = 0;
+	w->rate_done = 0;
+	for (k = 0; k < size; k++)
+	{
+		DeliverySlot *slot = &slots[k];
+
+		/* a row of an offset beyond the window's size is free */
+		if (slot->offset >= 0 && slot->offset % size != k)
+			slot->offset = -1;
+		w->slots[k] = *slot;
+		w->slots[k].known = false;
+		w->slots[k].reserver = 0;
+	}
+	LWLockRelease(&w->lock);
+
+	/* drop what another server's transactions left pending, for good */
+	if (rewrite)
+	{
+		for (k = 0; k < size; k++)
+			if (w->slots[k].offset >= 0)
+				write_slot_row(w, slots_rel, k, &w->slots[k]);
+	}
+	if (foreign)
+		write_partition_row(w, part_rel, start, dead_lettered);
+	table_close(slots_rel, RowExclusiveLock);
+	table_close(part_rel, RowExclusiveLock);
+	pfree(slots);
+	w->loaded = true;
+	LWLockRelease(&w->write_lock);
+}
+
+/*
+ * delivery_store_add_partitions gives the partitions [from, to) of a topic,
+ * if it is a queue, their rows: each window has the topic's
+ * delivery.window slots.  Called by the log as it adds partitions, after
+ * their rows of topics.partition, connected to SPI as the owner of
+ * pg_topics's catalog.
+ */
+void
+delivery_store_add_partitions(const char *topic, int from, int to)
+{
+	Oid			argtypes[3] = {TEXTOID, INT4OID, INT4OID};
+	Datum		args[3];
+
+	args[0] = CStringGetTextDatum(topic);
+	args[1] = Int32GetDatum(from);
+	args[2] = Int32GetDatum(to - 1);
+	if (SPI_execute_with_args("INSERT INTO topics.queue_partition (topic, partition, system_id) "
+							  "SELECT $1, pg_catalog.generate_series($2, $3), "
+							  "pg_catalog.int8(s.system_identifier) "
+							  "FROM pg_catalog.pg_control_system() s "
+							  "WHERE EXISTS (SELECT FROM topics.topic t "
+							  "WHERE t.name OPERATOR(pg_catalog.=) $1 "
+							  "AND t.mode OPERATOR(pg_catalog.=) 'queue')",
+							  3, argtypes, args, NULL, false, 0) != SPI_OK_INSERT ||
+		SPI_execute_with_args("INSERT INTO topics.queue_delivery (topic, partition, slot) "
+							  "SELECT q.topic, q.partition, s "
+							  "FROM topics.queue_partition q "
+							  "JOIN topics.topic t ON t.name OPERATOR(pg_catalog.=) q.topic, "
+							  "LATERAL pg_catalog.generate_series(0, COALESCE("
+							  "(t.config OPERATOR(pg_catalog.->>) 'delivery.window')::integer, "
+							  CppAsString2(QUEUE_WINDOW_MAX) ") - 1) s "
+							  "WHERE q.topic OPERATOR(pg_catalog.=) $1 "
+							  "AND q.partition OPERATOR(pg_catalog.>=) $2 "
+							  "AND q.partition OPERATOR(pg_catalog.<=) $3",
+							  3, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not add the delivery windows of topic \"%s\"", topic);
+}
