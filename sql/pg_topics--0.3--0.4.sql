@@ -56,16 +56,19 @@ SELECT pg_catalog.pg_extension_config_dump('topics.queue_partition', '');
 SELECT pg_catalog.pg_extension_config_dump('topics.queue_delivery', '');
 REVOKE ALL ON topics.queue_partition, topics.queue_delivery FROM PUBLIC;
 
--- The rows of the queue topics made before 0.4 (a queue topic was a stream
--- then): their windows start where their logs end, so that the messages
--- already there, read as a stream, are not delivered again.
+-- The rows of the queue topics made before 0.4, read by consumer groups
+-- then as streams: a partition's window starts at the lowest position of
+-- its groups (what every group read is done), or at its log start.  The
+-- dead-letter topic of such a queue is not made: the first dead letter
+-- says to create it.
 INSERT INTO topics.queue_partition (topic, partition, start_offset)
-SELECT p.topic, p.partition, h.high_water
+SELECT p.topic, p.partition,
+       COALESCE((SELECT pg_catalog.min(c.committed) FROM topics.committed_offset c
+                  WHERE c.topic OPERATOR(pg_catalog.=) p.topic
+                    AND c.partition OPERATOR(pg_catalog.=) p.partition),
+                p.log_start)
   FROM topics.partition p
   JOIN topics.topic t ON t.name OPERATOR(pg_catalog.=) p.topic
-  JOIN topics.high_water h
-    ON h.topic OPERATOR(pg_catalog.=) p.topic
-   AND h.partition OPERATOR(pg_catalog.=) p.partition
  WHERE t.mode OPERATOR(pg_catalog.=) 'queue';
 INSERT INTO topics.queue_delivery (topic, partition, slot)
 SELECT q.topic, q.partition, s

@@ -10,6 +10,7 @@
 #define QUEUE_DELIVERY_H
 
 #include "access/transam.h"
+#include "nodes/pg_list.h"
 #include "storage/itemptr.h"
 #include "storage/lwlock.h"
 #include "utils/timestamp.h"
@@ -57,6 +58,7 @@ typedef struct DeliverySlot
 	bool		has_key;
 	bool		prepared;		/* xid is a prepared transaction's */
 	bool		dead_letter;	/* its pending done is a dead-lettering */
+	bool		row_has_xid;	/* its row names a transaction still */
 	int32		deliveries;
 	int32		reserver;		/* pgprocno + 1 of a query holding it */
 	uint32		keyhash;
@@ -130,6 +132,8 @@ extern void delivery_advance_start(QueueWindow *w);
 extern void delivery_begin_change(QueueWindow *w, DeliverySlot *slot,
 								  FullTransactionId xid);
 extern void delivery_forget(Oid dbid, Oid relid);
+extern List *delivery_loaded_windows(void);
+extern QueueWindow *delivery_window_lookup(const QueueWindowKey *key);
 extern void delivery_wake(QueueWindow *w, int n);
 extern FullTransactionId delivery_my_xid(void);
 
@@ -138,6 +142,7 @@ extern void delivery_store_load(QueueWindow *w, const char *topic,
 								int partition, int size);
 extern void delivery_store_write(QueueWindow *w, const int64 *offsets, int n);
 extern void delivery_store_add_partitions(const char *topic, int from, int to);
+extern int64 delivery_store_settle(QueueWindow *w);
 
 /* queue_config.c */
 extern void queue_config_check(const char *topic, Jsonb *config);

@@ -12,14 +12,24 @@
 
 #include "queue/delivery.h"
 
+/* What a read does with a message it reserved. */
+typedef enum DeliveryUse
+{
+	USE_HAND_OUT,				/* hand it out to the query */
+	USE_DEAD_LETTER,			/* move it to the dead-letter topic */
+	USE_DEFER					/* move it to the log's end, where it waits
+								 * for its time without holding the window */
+} DeliveryUse;
+
 typedef struct DeliveryReservation
 {
 	QueueWindow *w;
 	int32		partition;
 	int64		offset;
 	int64		receipt;
+	TimestampTz lease_until;
 	bool		taken;
-	bool		dead_letter;
+	DeliveryUse use;
 } DeliveryReservation;
 
 typedef struct DeliveryQuery
@@ -27,8 +37,9 @@ typedef struct DeliveryQuery
 	dlist_node	node;
 	MemoryContext query_cxt;	/* the query's memory: its key */
 	char		topic[NAMEDATALEN];
-	bool		lease;			/* a receive: takes lease until lease_until */
-	TimestampTz lease_until;
+	bool		lease;			/* a receive: takes lease for lease_ms */
+	int64		lease_ms;
+	TimestampTz lease_until;	/* of the messages reserved last */
 	bool		ended;			/* its reservations were given back */
 	int			n;
 	int			max;
@@ -39,7 +50,7 @@ typedef struct DeliveryQuery
 
 extern DeliveryQuery *delivery_query_begin(MemoryContext query_cxt,
 										   const char *topic, bool lease,
-										   TimestampTz lease_until);
+										   int64 lease_ms);
 extern DeliveryQuery *delivery_query_find(MemoryContext query_cxt,
 										  const char *topic);
 extern DeliveryReservation *delivery_reserve(DeliveryQuery *q, QueueWindow *w,

@@ -15,5 +15,7 @@
 extern int	queue_read(Topic *topic, DeliveryQuery *q, int qty,
 					   TimestampTz deadline, Tuplestorestate *store,
 					   TupleDesc desc);
+extern void queue_window_meet(Topic *topic, QueueWindow *w, int partition);
+extern int	queue_defer_waiting(Topic *topic, QueueWindow *w, int partition);
 
 #endif							/* QUEUE_READ_H */

@@ -180,10 +180,9 @@ delivery_window(Topic *topic, int partition)
 
 	queue_config_read(topic, &cfg);
 	partition_share_waits(log);
-	delivery_store_load(w, topic->name, partition, cfg.window);
-	LWLockAcquire(&w->lock, LW_EXCLUSIVE);
+	/* the same for every backend, and read only once the window is loaded */
 	w->log = log;
-	LWLockRelease(&w->lock);
+	delivery_store_load(w, topic->name, partition, cfg.window);
 	return w;
 }
 
@@ -202,6 +201,46 @@ delivery_forget(Oid dbid, Oid relid)
 	LWLockAcquire(QueueShared->hash_lock, LW_EXCLUSIVE);
 	(void) hash_search(WindowHash, &key, HASH_REMOVE, NULL);
 	LWLockRelease(QueueShared->hash_lock);
+}
+
+/*
+ * delivery_loaded_windows returns the keys of the loaded windows of this
+ * database, palloc'd: a caller that locks a window's topic finds it again
+ * with delivery_window_lookup.
+ */
+List *
+delivery_loaded_windows(void)
+{
+	HASH_SEQ_STATUS status;
+	QueueWindow *w;
+	List	   *keys = NIL;
+
+	LWLockAcquire(QueueShared->hash_lock, LW_SHARED);
+	hash_seq_init(&status, WindowHash);
+	while ((w = hash_seq_search(&status)) != NULL)
+		if (w->key.dbid == MyDatabaseId && w->loaded)
+		{
+			QueueWindowKey *key = palloc(sizeof(QueueWindowKey));
+
+			*key = w->key;
+			keys = lappend(keys, key);
+		}
+	LWLockRelease(QueueShared->hash_lock);
+	return keys;
+}
+
+/*
+ * delivery_window_lookup returns the loaded window of a key, or NULL.
+ */
+QueueWindow *
+delivery_window_lookup(const QueueWindowKey *key)
+{
+	QueueWindow *w;
+
+	LWLockAcquire(QueueShared->hash_lock, LW_SHARED);
+	w = hash_search(WindowHash, key, HASH_FIND, NULL);
+	LWLockRelease(QueueShared->hash_lock);
+	return w != NULL && w->loaded ? w : NULL;
 }
 
 /*

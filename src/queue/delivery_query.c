@@ -72,18 +72,19 @@ query_memory_gone(void *arg)
 
 /*
  * delivery_query_begin returns the reservations of the query whose memory
- * is query_cxt, for a consume (or, with lease, a receive) of topic.
+ * is query_cxt, for a consume (or, with lease, a receive of topic whose
+ * leases last lease_ms from when the read finds the messages).
  */
 DeliveryQuery *
 delivery_query_begin(MemoryContext query_cxt, const char *topic, bool lease,
-					 TimestampTz lease_until)
+					 int64 lease_ms)
 {
 	DeliveryQuery *q = MemoryContextAllocZero(query_cxt, sizeof(DeliveryQuery));
 
 	q->query_cxt = query_cxt;
 	strlcpy(q->topic, topic, NAMEDATALEN);
 	q->lease = lease;
-	q->lease_until = lease_until;
+	q->lease_ms = lease_ms;
 	q->max = 16;
 	q->rows = MemoryContextAlloc(query_cxt, sizeof(DeliveryReservation) * q->max);
 	q->callback.func = query_memory_gone;
@@ -136,15 +137,17 @@ delivery_reserve(DeliveryQuery *q, QueueWindow *w, int partition,
 	r->partition = partition;
 	r->offset = slot->offset;
 	r->receipt = q->lease ? ++w->next_receipt : 0;
+	r->lease_until = q->lease_until;
 	r->taken = false;
-	r->dead_letter = false;
+	r->use = USE_HAND_OUT;
 	slot->reserver = MyProc->pgprocno + 1;
 	return r;
 }
 
 /*
  * delivery_take takes a message the query reserved, as a change pending on
- * this transaction: done once it commits, or, for a receive, leased.  A
+ * this transaction: done once it commits, or, for a receive, leased (a
+ * message dead-lettered or deferred is done, and not delivered).  A
  * message the query took already is left as it is (a cursor that moves
  * back hands a row out again).
  */
@@ -183,16 +186,16 @@ delivery_take(DeliveryQuery *q, int partition, int64 offset)
 	}
 	slot->reserver = 0;
 	delivery_begin_change(r->w, slot, xid);
-	if (r->dead_letter)
+	if (r->use != USE_HAND_OUT)
 	{
 		slot->pending = DELIVERY_DONE;
-		slot->dead_letter = true;
+		slot->dead_letter = r->use == USE_DEAD_LETTER;
 	}
 	else
 	{
 		slot->deliveries++;
 		slot->pending = q->lease ? DELIVERY_LEASED : DELIVERY_DONE;
-		slot->pending_at = q->lease_until;
+		slot->pending_at = r->lease_until;
 		if (q->lease)
 			slot->receipt = r->receipt;
 	}

@@ -210,8 +210,82 @@ delivery_store_write(QueueWindow *w, const int64 *offsets, int n)
 			write_slot_row(w, slots_rel, (int) (offsets[i] % w->size), &copies[i]);
 	table_close(slots_rel, RowExclusiveLock);
 	table_close(part_rel, RowExclusiveLock);
+
+	/* the worker rewrites them once the transaction ended */
+	LWLockAcquire(&w->lock, LW_EXCLUSIVE);
+	for (i = 0; i < n; i++)
+	{
+		DeliverySlot *slot = window_slot(w, offsets[i]);
+
+		if (slot->offset == offsets[i] &&
+			FullTransactionIdIsValid(copies[i].xid))
+			slot->row_has_xid = true;
+	}
+	LWLockRelease(&w->lock);
 	LWLockRelease(&w->write_lock);
 	pfree(copies);
+}
+
+/*
+ * delivery_store_settle writes a window's start where it moved on, and
+ * rewrites the rows that still name a transaction that ended, so that no
+ * row keeps a transaction id the commit log may forget; returns the start
+ * as written.  The database worker runs it every round.
+ */
+int64
+delivery_store_settle(QueueWindow *w)
+{
+	Relation	slots_rel;
+	Relation	part_rel;
+	DeliverySlot *copies = palloc(sizeof(DeliverySlot) * QUEUE_WINDOW_MAX);
+	int			n = 0;
+	int64		start;
+	int64		dead_lettered;
+	int64		o;
+	int			i;
+
+	LWLockAcquire(&w->write_lock, LW_EXCLUSIVE);
+	LWLockAcquire(&w->lock, LW_EXCLUSIVE);
+	delivery_advance_start(w);
+	start = w->start;
+	dead_lettered = w->dead_lettered;
+	for (o = w->start; o < w->frontier && o < w->start + w->size; o++)
+	{
+		DeliverySlot *slot = window_slot(w, o);
+
+		if (slot->row_has_xid && !FullTransactionIdIsValid(slot->xid) &&
+			slot->reserver == 0)
+			copies[n++] = *slot;
+	}
+	LWLockRelease(&w->lock);
+
+	part_rel = table_open(pgt_relid(PGT_QUEUE_PARTITION), RowExclusiveLock);
+	slots_rel = table_open(pgt_relid(PGT_QUEUE_DELIVERY), RowExclusiveLock);
+	if (start != w->start_written || dead_lettered != w->dead_lettered_written)
+	{
+		write_partition_row(w, part_rel, start, dead_lettered);
+		w->start_written = start;
+		w->dead_lettered_written = dead_lettered;
+	}
+	for (i = 0; i < n; i++)
+		write_slot_row(w, slots_rel, (int) (copies[i].offset % w->size), &copies[i]);
+	table_close(slots_rel, RowExclusiveLock);
+	table_close(part_rel, RowExclusiveLock);
+
+	LWLockAcquire(&w->lock, LW_EXCLUSIVE);
+	for (i = 0; i < n; i++)
+	{
+		DeliverySlot *slot = window_slot(w, copies[i].offset);
+
+		/* a change made meanwhile is written by its own transaction */
+		if (slot->offset == copies[i].offset &&
+			!FullTransactionIdIsValid(slot->xid))
+			slot->row_has_xid = false;
+	}
+	LWLockRelease(&w->lock);
+	LWLockRelease(&w->write_lock);
+	pfree(copies);
+	return start;
 }
 
 /*
@@ -233,6 +307,7 @@ load_slot(DeliverySlot *slot, HeapTuple tup, TupleDesc desc, bool foreign,
 	slot->pending_at = DatumGetTimestampTz(heap_getattr(tup, Anum_qd_pending_at, desc, &isnull));
 	xid = DatumGetFullTransactionId(heap_getattr(tup, Anum_qd_xid, desc, &isnull));
 	slot->xid = InvalidFullTransactionId;
+	slot->row_has_xid = FullTransactionIdIsValid(xid);
 	if (slot->state > DELIVERY_DONE || slot->pending > DELIVERY_DONE)
 		slot->state = slot->pending = DELIVERY_AVAILABLE;
 	if (!FullTransactionIdIsValid(xid))

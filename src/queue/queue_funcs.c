@@ -87,7 +87,7 @@ pg_topics__consume(PG_FUNCTION_ARGS)
 	int32		qty;
 	int64		wait_ms;
 	bool		lease;
-	TimestampTz lease_until = 0;
+	int64		lease_ms = 0;
 	Tuplestorestate *store;
 	DeliveryQuery *q;
 
@@ -108,17 +108,15 @@ pg_topics__consume(PG_FUNCTION_ARGS)
 	if (lease)
 	{
 		QueueConfig cfg;
-		int64		vt_ms;
 
 		queue_config_read(topic, &cfg);
-		vt_ms = PG_ARGISNULL(4) ? cfg.visibility_timeout_ms :
+		lease_ms = PG_ARGISNULL(4) ? cfg.visibility_timeout_ms :
 			interval_ms_checked(PG_GETARG_INTERVAL_P(4), "vt");
-		lease_until = pg_topics_deadline(vt_ms);
 	}
 
 	store = fetch_store_begin(fcinfo);
 	q = delivery_query_begin(rsinfo->econtext->ecxt_per_query_memory,
-							 topic->name, lease, lease_until);
+							 topic->name, lease, lease_ms);
 	(void) queue_read(topic, q, qty, pg_topics_deadline(wait_ms), store,
 					  rsinfo->setDesc);
 	return (Datum) 0;
@@ -338,7 +336,9 @@ pg_topics_extend(PG_FUNCTION_ARGS)
  * not done (depth), those free now (visible), held (in flight), and
  * waiting for their time (delayed); dead letters; the timestamp of the
  * oldest message not done; and the rate at which messages are done.  It
- * reads no message table, only the window and at most one row.
+ * reads the window, and of the messages only those the window had not met
+ * yet (at most a window's) and the oldest one.  Beyond the window, depth
+ * counts offsets: rolled-back ones there count until a read reaches them.
  */
 Datum
 pg_topics_queue_info(PG_FUNCTION_ARGS)
@@ -373,6 +373,7 @@ pg_topics_queue_info(PG_FUNCTION_ARGS)
 		if (topic_partition_pending(topic, p))
 			continue;
 		w = delivery_window(topic, p);
+		queue_window_meet(topic, w, p);
 		topic_bounds(topic, p, &bounds);
 		LWLockAcquire(&w->lock, LW_EXCLUSIVE);
 		delivery_advance_start(w);

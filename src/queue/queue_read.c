@@ -34,19 +34,31 @@
 #include "common/hashfn.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "args.h"
 #include "log/fetch.h"
 #include "log/produce.h"
 #include "log/topic_tables.h"
 #include "queue/delivery_query.h"
 #include "queue/queue_read.h"
 
-/* The header that holds a message's delivery time (topics.send). */
+/*
+ * The headers that hold a message's delivery time (topics.send), and the
+ * deliveries of a message deferred to the log's end before.
+ */
 #define NOT_BEFORE_HEADER	"pg_topics.not_before"
+#define DELIVERIES_HEADER	"pg_topics.deliveries"
+
+/* Most messages one read defers. */
+#define MAX_DEFERRED_PER_READ	64
 
 /* The columns of a queue read's rows. */
 #define Natts_queue_row		(Natts_message + 2)
@@ -62,41 +74,94 @@ typedef struct MetMessage
 	bool		has_key;
 	uint32		keyhash;
 	TimestampTz not_before;
+	int32		deliveries;
 } MetMessage;
 
-/* A message a read reserved, to hand out or to dead-letter. */
+/* A message a read reserved, to hand out, dead-letter or defer. */
 typedef struct Candidate
 {
 	DeliveryReservation *r;
 	ItemPointerData tid;
-	int32		deliveries;		/* counting this one */
+	int32		deliveries;		/* counting this one, if handed out */
+	TimestampTz at;				/* when it may go out */
 } Candidate;
 
 /*
- * not_before returns the delivery time in a message's headers, or
- * DT_NOBEGIN.
+ * A deferred message's time must be this far off: one due sooner is
+ * waited for.
  */
-static TimestampTz
-not_before(Datum headers)
+#define DEFER_AFTER_MS		1000
+
+/*
+ * parse_timestamptz sets *ts to a timestamp with time zone written as
+ * timestamptz_in reads it, and returns true; false, without raising an
+ * error, if it is not one.
+ */
+static bool
+parse_timestamptz(const char *str, TimestampTz *ts)
 {
-	Jsonb	   *jb = DatumGetJsonbP(headers);
+	char		workbuf[MAXDATELEN + MAXDATEFIELDS];
+	char	   *field[MAXDATEFIELDS];
+	int			ftype[MAXDATEFIELDS];
+	int			nf;
+	int			dtype;
+	struct pg_tm tt;
+	fsec_t		fsec;
+	int			tz;
+
+	if (strlen(str) > MAXDATELEN ||
+		ParseDateTime(str, workbuf, sizeof(workbuf), field, ftype,
+					  MAXDATEFIELDS, &nf) != 0 ||
+		DecodeDateTime(field, ftype, nf, &dtype, &tt, &fsec, &tz) != 0 ||
+		dtype != DTK_DATE)
+		return false;
+	return tm2timestamp(&tt, fsec, &tz, ts) == 0;
+}
+
+/*
+ * header_text returns the string value of a header, or NULL.
+ */
+static char *
+header_text(Jsonb *headers, const char *name)
+{
 	JsonbValue	k;
 	JsonbValue *v;
-	char	   *s;
 
-	if (!JB_ROOT_IS_OBJECT(jb) || JB_ROOT_IS_SCALAR(jb))
-		return DT_NOBEGIN;
+	if (!JB_ROOT_IS_OBJECT(headers) || JB_ROOT_IS_SCALAR(headers))
+		return NULL;
 	k.type = jbvString;
-	k.val.string.val = NOT_BEFORE_HEADER;
-	k.val.string.len = strlen(NOT_BEFORE_HEADER);
-	v = findJsonbValueFromContainer(&jb->root, JB_FOBJECT, &k);
+	k.val.string.val = (char *) name;
+	k.val.string.len = strlen(name);
+	v = findJsonbValueFromContainer(&headers->root, JB_FOBJECT, &k);
 	if (v == NULL || v->type != jbvString)
-		return DT_NOBEGIN;
-	s = pnstrdup(v->val.string.val, v->val.string.len);
-	return DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
-												   CStringGetDatum(s),
-												   ObjectIdGetDatum(InvalidOid),
-												   Int32GetDatum(-1)));
+		return NULL;
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+/*
+ * met_headers sets a met message's delivery time and past deliveries from
+ * its headers.  A header a producer got wrong is passed over: the message
+ * is delivered as if it had none.
+ */
+static void
+met_headers(MetMessage *m, Datum headers)
+{
+	Jsonb	   *jb = DatumGetJsonbP(headers);
+	char	   *at = header_text(jb, NOT_BEFORE_HEADER);
+	char	   *n = header_text(jb, DELIVERIES_HEADER);
+
+	if (at != NULL)
+		(void) parse_timestamptz(at, &m->not_before);
+	if (n != NULL)
+	{
+		char	   *end;
+		long		v;
+
+		errno = 0;
+		v = strtol(n, &end, 10);
+		if (errno == 0 && *end == '\0' && v > 0 && v <= PG_INT32_MAX)
+			m->deliveries = (int32) v;
+	}
 }
 
 /*
@@ -133,8 +198,10 @@ window_meet(Topic *topic, QueueWindow *w, int partition, int64 from,
 			m->keyhash = hash_bytes((unsigned char *) VARDATA_ANY(key),
 									VARSIZE_ANY_EXHDR(key));
 		}
-		m->not_before = isnull[Anum_message_headers - 1] ? DT_NOBEGIN :
-			not_before(values[Anum_message_headers - 1]);
+		m->not_before = DT_NOBEGIN;
+		m->deliveries = 0;
+		if (!isnull[Anum_message_headers - 1])
+			met_headers(m, values[Anum_message_headers - 1]);
 	}
 	fetch_reader_end(reader);
 
@@ -168,7 +235,10 @@ window_meet(Topic *topic, QueueWindow *w, int partition, int64 from,
 			slot->has_key = met[i].has_key;
 			slot->keyhash = met[i].keyhash;
 			if (slot->state == DELIVERY_NEW)
+			{
 				slot->at = met[i].not_before;
+				slot->deliveries = met[i].deliveries;
+			}
 		}
 		else
 		{
@@ -182,6 +252,27 @@ window_meet(Topic *topic, QueueWindow *w, int partition, int64 from,
 	delivery_advance_start(w);
 	LWLockRelease(&w->lock);
 	pfree(met);
+}
+
+/*
+ * queue_window_meet reads the messages of a window that it has not met,
+ * up to the LSO, so that its start and counts are up to date.
+ */
+void
+queue_window_meet(Topic *topic, QueueWindow *w, int partition)
+{
+	PartitionBounds bounds;
+	int64		from;
+	int64		below;
+
+	topic_bounds(topic, partition, &bounds);
+	LWLockAcquire(&w->lock, LW_EXCLUSIVE);
+	delivery_advance_start(w);
+	from = w->frontier;
+	below = Min(bounds.lso, w->start + w->size);
+	LWLockRelease(&w->lock);
+	if (from < below)
+		window_meet(topic, w, partition, from, below);
 }
 
 /*
@@ -226,10 +317,55 @@ keyset_has(KeySet *ks, uint32 hash)
 }
 
 /*
+ * window_defer reserves, for deferring, the messages at the head of a full
+ * window that wait for a time still far off (delayed, or given back with
+ * a delay), as long as the messages beyond the window cannot be reached
+ * otherwise: moved to the log's end, they wait there without holding the
+ * window.  Returns how many it added to cands at n.  Caller holds the
+ * window lock exclusively.
+ */
+static int
+window_defer(QueueWindow *w, int partition, DeliveryQuery *q, int64 lso,
+			 TimestampTz now, Candidate *cands, int n)
+{
+	FullTransactionId mine = GetTopFullTransactionIdIfAny();
+	int			added = 0;
+	int64		o;
+
+	if (w->frontier < w->start + w->size || lso <= w->start + w->size)
+		return 0;
+	for (o = w->start; o < w->frontier && added < MAX_DEFERRED_PER_READ; o++)
+	{
+		DeliverySlot *slot = window_slot(w, o);
+		Candidate  *c;
+
+		if (!FullTransactionIdIsValid(slot->xid) && slot->reserver == 0 &&
+			slot->state == DELIVERY_DONE)
+			continue;
+		/* what this transaction took already lets the start move at commit */
+		if (FullTransactionIdIsValid(slot->xid) &&
+			FullTransactionIdEquals(slot->xid, mine) &&
+			slot->pending == DELIVERY_DONE)
+			continue;
+		if (FullTransactionIdIsValid(slot->xid) || slot->reserver != 0 ||
+			slot->state == DELIVERY_LEASED ||
+			!TimestampDifferenceExceeds(now, slot->at, DEFER_AFTER_MS))
+			break;
+		c = &cands[n + added++];
+		c->r = delivery_reserve(q, w, partition, slot);
+		c->r->use = USE_DEFER;
+		c->tid = slot->tid;
+		c->deliveries = slot->deliveries;
+		c->at = slot->at;
+	}
+	return added;
+}
+
+/*
  * window_reserve reserves up to want free messages of a window for the
- * query, in offset order, and returns how many, in cands; lowers *next_due
- * to the earliest time a held or delayed message of the window becomes
- * free.
+ * query, in offset order, and returns how many, in cands; lowers
+ * *next_due to the earliest time a held or delayed message of the window
+ * becomes free.
  */
 static int
 window_reserve(Topic *topic, QueueConfig *cfg, QueueWindow *w, int partition,
@@ -280,7 +416,9 @@ window_reserve(Topic *topic, QueueConfig *cfg, QueueWindow *w, int partition,
 			cands[n].r = delivery_reserve(q, w, partition, slot);
 			cands[n].tid = slot->tid;
 			cands[n].deliveries = slot->deliveries + 1;
-			cands[n].r->dead_letter = slot->deliveries >= cfg->max_deliveries;
+			cands[n].at = slot->at;
+			if (slot->deliveries >= cfg->max_deliveries)
+				cands[n].r->use = USE_DEAD_LETTER;
 			n++;
 		}
 		from = w->frontier;
@@ -296,6 +434,99 @@ window_reserve(Topic *topic, QueueConfig *cfg, QueueWindow *w, int partition,
 }
 
 /*
+ * headers_with returns a message's headers (values and isnull as stored)
+ * with the given names set to the given string values.
+ */
+static Jsonb *
+headers_with(Datum *values, bool *isnull, const char *const *names,
+			 char *const *texts, int n)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue *res;
+	JsonbValue	v;
+	int			i;
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	if (!isnull[Anum_message_headers - 1])
+	{
+		JsonbIterator *it;
+		JsonbIteratorToken tok;
+		bool		skip = false;
+
+		it = JsonbIteratorInit(&DatumGetJsonbP(values[Anum_message_headers - 1])->root);
+		tok = JsonbIteratorNext(&it, &v, true);
+		if (tok == WJB_BEGIN_OBJECT)
+			while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_END_OBJECT &&
+				   tok != WJB_DONE)
+			{
+				if (tok == WJB_KEY)
+				{
+					skip = false;
+					for (i = 0; i < n && !skip; i++)
+						skip = v.val.string.len == strlen(names[i]) &&
+							strncmp(v.val.string.val, names[i], v.val.string.len) == 0;
+				}
+				if (!skip)
+					pushJsonbValue(&state, tok, &v);
+			}
+	}
+	for (i = 0; i < n; i++)
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) names[i];
+		v.val.string.len = strlen(names[i]);
+		pushJsonbValue(&state, WJB_KEY, &v);
+		v.val.string.val = texts[i];
+		v.val.string.len = strlen(texts[i]);
+		pushJsonbValue(&state, WJB_VALUE, &v);
+	}
+	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(res);
+}
+
+/*
+ * produce_copy produces a copy of a message, as stored in values and
+ * isnull, to a partition of topic, with headers.
+ */
+static void
+produce_copy(Topic *topic, int partition, Datum *values, bool *isnull,
+			 Jsonb *headers)
+{
+	ProduceMessage msg;
+
+	/* as a producer would lock it */
+	LockRelationOid(topic->relid, RowExclusiveLock);
+	memset(&msg, 0, sizeof(msg));
+	msg.partition = partition;
+	msg.key = isnull[Anum_message_key - 1] ? NULL :
+		DatumGetByteaPP(values[Anum_message_key - 1]);
+	msg.value = isnull[Anum_message_value - 1] ? NULL :
+		DatumGetByteaPP(values[Anum_message_value - 1]);
+	msg.headers = JsonbPGetDatum(headers);
+	msg.timestamp = DatumGetTimestampTz(values[Anum_message_timestamp - 1]);
+	produce_check_message(topic, &msg);
+	produce_messages(topic, &msg, 1, false);
+}
+
+/*
+ * defer produces a copy of a message waiting for its time at the end of
+ * its partition, with that time and its deliveries in its headers.
+ */
+static void
+defer(Topic *topic, int partition, Candidate *c, Datum *values, bool *isnull)
+{
+	static const char *const names[] = {NOT_BEFORE_HEADER, DELIVERIES_HEADER};
+	char	   *texts[2];
+
+	texts[0] = DatumGetCString(DirectFunctionCall1(timestamptz_out,
+												   TimestampTzGetDatum(c->at)));
+	texts[1] = psprintf("%d", c->deliveries);
+	produce_copy(topic, partition, values, isnull,
+				 headers_with(values, isnull, names, texts,
+							  c->deliveries > 0 ? 2 : 1));
+}
+
+/*
  * dead_letter produces a copy of a message to the queue's dead-letter
  * topic, with headers that say why and where from.
  */
@@ -303,17 +534,16 @@ static void
 dead_letter(Topic *topic, QueueConfig *cfg, int partition, int64 offset,
 			int32 deliveries, Datum *values, bool *isnull)
 {
-	Topic	   *dlt = topic_open(cfg->dead_letter_topic, AccessShareLock);
-	ProduceMessage msg;
-	JsonbParseState *state = NULL;
-	JsonbValue *res;
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken tok;
-	char	   *fields[5][2];
-	int			i;
+	static const char *const names[] = {
+		"dead_letter.reason", "dead_letter.topic", "dead_letter.partition",
+		"dead_letter.offset", "dead_letter.deliveries"
+	};
+	char	   *texts[5];
+	Topic	   *dlt;
+	Oid			owner;
+	int			partitions;
 
-	if (dlt == NULL)
+	if (!topic_lookup_row(cfg->dead_letter_topic, &owner, &partitions))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("dead-letter topic \"%s\" of queue \"%s\" does not exist",
@@ -321,50 +551,14 @@ dead_letter(Topic *topic, QueueConfig *cfg, int partition, int64 offset,
 				 errdetail("Message %lld of partition %d was delivered %d times, the queue's max.deliveries.",
 						   (long long) offset, partition, deliveries - 1),
 				 errhint("Create the topic with topics.create_topic().")));
-
-	fields[0][0] = "dead_letter.reason";
-	fields[0][1] = "max.deliveries";
-	fields[1][0] = "dead_letter.topic";
-	fields[1][1] = topic->name;
-	fields[2][0] = "dead_letter.partition";
-	fields[2][1] = psprintf("%d", partition);
-	fields[3][0] = "dead_letter.offset";
-	fields[3][1] = psprintf("%lld", (long long) offset);
-	fields[4][0] = "dead_letter.deliveries";
-	fields[4][1] = psprintf("%d", deliveries - 1);
-
-	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	if (!isnull[Anum_message_headers - 1])
-	{
-		it = JsonbIteratorInit(&DatumGetJsonbP(values[Anum_message_headers - 1])->root);
-		tok = JsonbIteratorNext(&it, &v, true);
-		if (tok == WJB_BEGIN_OBJECT)
-			while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_END_OBJECT &&
-				   tok != WJB_DONE)
-				pushJsonbValue(&state, tok, tok == WJB_KEY || tok == WJB_VALUE ? &v : NULL);
-	}
-	for (i = 0; i < 5; i++)
-	{
-		v.type = jbvString;
-		v.val.string.val = fields[i][0];
-		v.val.string.len = strlen(fields[i][0]);
-		pushJsonbValue(&state, WJB_KEY, &v);
-		v.val.string.val = fields[i][1];
-		v.val.string.len = strlen(fields[i][1]);
-		pushJsonbValue(&state, WJB_VALUE, &v);
-	}
-	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
-
-	memset(&msg, 0, sizeof(msg));
-	msg.partition = partition % dlt->npartitions;
-	msg.key = isnull[Anum_message_key - 1] ? NULL :
-		DatumGetByteaPP(values[Anum_message_key - 1]);
-	msg.value = isnull[Anum_message_value - 1] ? NULL :
-		DatumGetByteaPP(values[Anum_message_value - 1]);
-	msg.headers = JsonbPGetDatum(JsonbValueToJsonb(res));
-	msg.timestamp = DatumGetTimestampTz(values[Anum_message_timestamp - 1]);
-	produce_check_message(dlt, &msg);
-	produce_messages(dlt, &msg, 1, false);
+	dlt = topic_open(cfg->dead_letter_topic, RowExclusiveLock);
+	texts[0] = "max.deliveries";
+	texts[1] = topic->name;
+	texts[2] = psprintf("%d", partition);
+	texts[3] = psprintf("%lld", (long long) offset);
+	texts[4] = psprintf("%d", deliveries - 1);
+	produce_copy(dlt, partition % dlt->npartitions, values, isnull,
+				 headers_with(values, isnull, names, texts, 5));
 }
 
 /*
@@ -410,10 +604,13 @@ hand_out(Topic *topic, QueueConfig *cfg, int partition, DeliveryQuery *q,
 		if (DatumGetInt64(values[Anum_message_offset - 1]) != c->r->offset)
 			elog(ERROR, "message %lld of partition %d of topic \"%s\" moved",
 				 (long long) c->r->offset, partition, topic->name);
-		if (c->r->dead_letter)
+		if (c->r->use != USE_HAND_OUT)
 		{
-			dead_letter(topic, cfg, partition, c->r->offset, c->deliveries,
-						values, isnull);
+			if (c->r->use == USE_DEAD_LETTER)
+				dead_letter(topic, cfg, partition, c->r->offset, c->deliveries,
+							values, isnull);
+			else
+				defer(topic, partition, c, values, isnull);
 			ReleaseBuffer(buf);
 			delivery_take(q, partition, c->r->offset);
 			continue;
@@ -435,6 +632,40 @@ hand_out(Topic *topic, QueueConfig *cfg, int partition, DeliveryQuery *q,
 }
 
 /*
+ * queue_defer_waiting defers the messages at the head of a full window that
+ * wait for a time still far off (window_defer), in the caller's
+ * transaction, and returns how many.  The database worker runs it: once it
+ * commits, the window moves past them.
+ */
+int
+queue_defer_waiting(Topic *topic, QueueWindow *w, int partition)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
+											  "pg_topics deferral",
+											  ALLOCSET_SMALL_SIZES);
+	DeliveryQuery *q = delivery_query_begin(cxt, topic->name, false, 0);
+	Candidate	cands[MAX_DEFERRED_PER_READ];
+	PartitionBounds bounds;
+	QueueConfig cfg;
+	int			n;
+
+	queue_window_meet(topic, w, partition);
+	topic_bounds(topic, partition, &bounds);
+	LWLockAcquire(&w->lock, LW_EXCLUSIVE);
+	delivery_advance_start(w);
+	n = window_defer(w, partition, q, bounds.lso, GetCurrentTimestamp(),
+					 cands, 0);
+	LWLockRelease(&w->lock);
+	if (n > 0)
+	{
+		queue_config_read(topic, &cfg);
+		(void) hand_out(topic, &cfg, partition, q, cands, n, NULL, NULL);
+	}
+	MemoryContextDelete(cxt);
+	return n;
+}
+
+/*
  * queue_read reserves up to qty free messages of a queue for the query q
  * and puts them in store, waiting until deadline for the first; returns
  * how many it put.
@@ -444,7 +675,8 @@ queue_read(Topic *topic, DeliveryQuery *q, int qty, TimestampTz deadline,
 		   Tuplestorestate *store, TupleDesc desc)
 {
 	QueueConfig cfg;
-	Candidate  *cands = palloc(sizeof(Candidate) * Min(qty, QUEUE_WINDOW_MAX));
+	Candidate  *cands = palloc(sizeof(Candidate) *
+							   (Min(qty, QUEUE_WINDOW_MAX) + MAX_DEFERRED_PER_READ));
 	bool		waiting = false;
 	int			found = 0;
 
@@ -460,6 +692,8 @@ queue_read(Topic *topic, DeliveryQuery *q, int qty, TimestampTz deadline,
 
 		if (waiting)
 			partition_wait_arm(1);
+		if (q->lease)
+			q->lease_until = pg_topics_deadline(q->lease_ms);
 
 		/* a share of qty from each partition first, then the rest */
 		for (pass = 0; pass < 2 && found < qty; pass++)

@@ -50,6 +50,7 @@
 #include "guc.h"
 #include "log/segment_maker.h"
 #include "log/topic.h"
+#include "queue/queue_maintain.h"
 #include "relids.h"
 #include "workers/worker.h"
 #include "workers/worker_state.h"
@@ -182,6 +183,8 @@ worker_round(int slot)
 		has_extension = run_job("persisting stable offsets", topic_maintain);
 	if (has_extension)
 		has_extension = run_job("finishing topics", segment_maker_finish);
+	if (has_extension)
+		has_extension = run_job("maintaining queues", queue_maintain);
 
 	worker_slot_round_end(slot, seq, has_extension);
 	return has_extension;

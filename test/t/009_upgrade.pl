@@ -401,7 +401,7 @@ works($node, q{COMMIT PREPARED 'upgrade_p1'}, undef,
 works($node, 'ALTER EXTENSION pg_topics UPDATE', undef, 'ALTER EXTENSION pg_topics UPDATE');
 is($node->safe_psql('postgres',
 		q{SELECT extversion FROM pg_extension WHERE extname = 'pg_topics'}),
-	'0.3', 'the extension is at 0.3');
+	'0.4', 'the extension is at 0.4');
 
 # ---------------------------------------------------------------------
 # After the update: the data

@@ -1,0 +1,190 @@
+/*-------------------------------------------------------------------------
+ *
+ * queue_maintain.c
+ *	  The queue share of a database worker's round: the delivery state made
+ *	  durable, and the segments every message of which is done emptied.
+ *
+ * Each round, for each queue partition whose window is loaded:
+ *
+ *	- the messages at the head of a full window that wait for a time still
+ *	  far off (delayed, or given back with a delay) move to the end of the
+ *	  log (queue_read.c), so that they hold back no message behind them;
+ *	- its start is written where it moved on, and the rows that still name
+ *	  an ended transaction are rewritten without it (delivery_store.c), so
+ *	  that a row never outlives what the commit log remembers;
+ *	- the segments wholly below the start as written are truncated, oldest
+ *	  first, and the partition's log start moves past them: "gone on
+ *	  consume" becomes physical, a segment at a time, with no DELETE and no
+ *	  dead tuple.  A segment is emptied, not dropped, so that the segment
+ *	  lists the backends keep stay as they are (dropping segments is
+ *	  retention's work).
+ *
+ * A topic whose lock is busy is passed over until the next round; an error
+ * in one topic is reported and the others go on.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+
+#include "log/topic_tables.h"
+#include "queue/delivery.h"
+#include "queue/queue_maintain.h"
+#include "queue/queue_read.h"
+
+/*
+ * reclaim empties the segments of a partition that lie wholly below
+ * below, from its log start on, and moves the log start past them.
+ * Caller runs as the owner of the topic's tables, connected to SPI.
+ */
+static void
+reclaim(const char *topic, int partition, int64 below)
+{
+	Oid			argtypes[3] = {TEXTOID, INT4OID, INT8OID};
+	Datum		args[3];
+	uint64		i;
+	uint64		n;
+	int64		log_start = -1;
+	int64		freed = 0;
+	SPITupleTable *tuptable;
+
+	args[0] = CStringGetTextDatum(topic);
+	args[1] = Int32GetDatum(partition);
+	args[2] = Int64GetDatum(below);
+	if (SPI_execute_with_args("SELECT s.base_offset, s.end_offset, "
+							  "CASE WHEN s.base_offset OPERATOR(pg_catalog.<) p.sealed_end "
+							  "THEN topics_internal.segment_size(s.topic, s.partition, s.base_offset) "
+							  "ELSE 0 END "
+							  "FROM topics.segment s JOIN topics.partition p "
+							  "ON p.topic OPERATOR(pg_catalog.=) s.topic "
+							  "AND p.partition OPERATOR(pg_catalog.=) s.partition "
+							  "WHERE s.topic OPERATOR(pg_catalog.=) $1 "
+							  "AND s.partition OPERATOR(pg_catalog.=) $2 "
+							  "AND s.base_offset OPERATOR(pg_catalog.>=) p.log_start "
+							  "AND s.end_offset OPERATOR(pg_catalog.<=) $3 "
+							  "ORDER BY s.base_offset",
+							  3, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list the consumed segments of topic \"%s\"", topic);
+	n = SPI_processed;
+	tuptable = SPI_tuptable;
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		int64		base = DatumGetInt64(SPI_getbinval(tuptable->vals[i],
+													   tuptable->tupdesc, 1, &isnull));
+
+		log_start = DatumGetInt64(SPI_getbinval(tuptable->vals[i],
+												tuptable->tupdesc, 2, &isnull));
+		freed += DatumGetInt64(SPI_getbinval(tuptable->vals[i],
+											 tuptable->tupdesc, 3, &isnull));
+		topic_tables_exec(psprintf("TRUNCATE %s",
+								   quote_qualified_identifier(TOPICS_DATA_SCHEMA,
+															  topic_table_name(topic, partition, base))));
+	}
+	if (n == 0)
+		return;
+	args[2] = Int64GetDatum(log_start);
+	if (SPI_execute_with_args("UPDATE topics.partition "
+							  "SET log_start = $3, "
+							  "sealed_bytes = GREATEST(sealed_bytes OPERATOR(pg_catalog.-) $4, 0) "
+							  "WHERE topic OPERATOR(pg_catalog.=) $1 "
+							  "AND partition OPERATOR(pg_catalog.=) $2",
+							  4, (Oid[]) {TEXTOID, INT4OID, INT8OID, INT8OID},
+							  (Datum[]) {args[0], args[1], args[2], Int64GetDatum(freed)},
+							  NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not move the log start of topic \"%s\"", topic);
+	ereport(DEBUG1,
+			(errmsg("emptied %llu consumed segments of partition %d of queue \"%s\", up to offset %lld",
+					(unsigned long long) n, partition, topic, (long long) log_start)));
+}
+
+/*
+ * maintain_window settles one window and reclaims what its partition
+ * consumed, in a subtransaction; returns false when a lock was busy, which
+ * ends the round's queue work.
+ */
+static bool
+maintain_window(const QueueWindowKey *key)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	QueueWindow *w = delivery_window_lookup(key);
+	char		topic[NAMEDATALEN];
+	int			partition;
+	bool		ok = true;
+
+	if (w == NULL)
+		return true;
+	strlcpy(topic, w->topic, NAMEDATALEN);
+	partition = w->partition;
+	if (!topic_lock_unless_busy(topic))
+		return false;
+
+	BeginInternalSubTransaction(NULL);
+	PG_TRY();
+	{
+		AsOwner		admin;
+		int64		start;
+
+		/* the lock holds the topic: the window is the one looked up */
+		w = delivery_window_lookup(key);
+		if (w != NULL)
+		{
+			Topic	   *t = topic_open(topic, AccessShareLock);
+
+			if (queue_defer_waiting(t, w, partition) > 0)
+				ereport(DEBUG1,
+						(errmsg("deferred delayed messages at the head of partition %d of queue \"%s\"",
+								partition, topic)));
+			start = delivery_store_settle(w);
+			as_owner_begin(&admin);
+			reclaim(topic, partition, start);
+			as_owner_end(&admin);
+		}
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+			ok = false;
+		else
+			ereport(WARNING,
+					(errcode(edata->sqlerrcode),
+					 errmsg("could not maintain partition %d of queue \"%s\": %s",
+							partition, topic, edata->message)));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return ok;
+}
+
+/*
+ * queue_maintain runs the queue share of a database worker's round, inside
+ * the worker's transaction.
+ */
+void
+queue_maintain(void)
+{
+	List	   *keys = delivery_loaded_windows();
+	ListCell   *lc;
+
+	foreach(lc, keys)
+		if (!maintain_window(lfirst(lc)))
+			break;
+	list_free_deep(keys);
+}

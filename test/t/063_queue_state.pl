@@ -1,0 +1,152 @@
+
+# Copyright (c) 2025, pg_topics contributors
+
+# The delivery state of a queue lives in ordinary tables (topics.queue_partition,
+# topics.queue_delivery): it survives a crash, and pg_dump and restore.
+#
+# A queue of one partition holds 10 messages: 3 are consumed, 2 received
+# with a lease of an hour, 1 nacked with a delay of an hour, 1 consumed by a
+# prepared transaction, 1 consumed by a transaction still open when the
+# server is killed.
+#
+# After kill -9 and a start: the 3 consumed messages are gone; the leases,
+# the nack's delay and the prepared transaction's hold are still there; the
+# open transaction's message is back, not counted as delivered (its take
+# was never written); so a receive gets offsets 7 to 9.  The leases can still be acked by their
+# delivery ids; COMMIT PREPARED makes its message gone.
+#
+# pg_dump then restore into a fresh server (taken while a transaction holds
+# a message and a lease is running): the restored queue has the same start
+# and deliveries; the lease, with its id, is still there; the message of the
+# transaction in progress at the dump is back (its transaction is another
+# server's).
+
+use strict;
+use warnings;
+
+use IPC::Run;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $conf = q{
+shared_preload_libraries = 'pg_topics'
+max_worker_processes = 16
+max_prepared_transactions = 5
+pg_topics.worker_naptime = '100ms'
+};
+my $node = PostgreSQL::Test::Cluster->new('queue_state');
+$node->init;
+$node->append_conf('postgresql.conf', $conf);
+$node->start;
+
+$node->safe_psql(
+	'postgres', q{
+CREATE EXTENSION pg_topics;
+SELECT topics.create_topic('st', 1, 'queue');
+SELECT count(*) FROM topics.produce_batch('st', ARRAY(SELECT 'm' || i FROM generate_series(0, 9) i));
+SELECT count(*) FROM topics.consume('st', 3);
+CREATE TABLE leases AS SELECT delivery_id, msg_offset FROM topics.receive('st', '1 hour', 2);
+CREATE TABLE nacked AS SELECT delivery_id, msg_offset FROM topics.receive('st', '1 hour', 1);
+SELECT topics.nack('st', ARRAY(SELECT delivery_id FROM nacked), '1 hour');
+BEGIN;
+SELECT count(*) FROM topics.consume('st', 1);
+PREPARE TRANSACTION 'held';
+});
+is( $node->safe_psql('postgres',
+		q{SELECT string_agg(msg_offset::text, ',' ORDER BY msg_offset) FROM leases}),
+	'3,4', 'leased offsets 3 and 4');
+
+# A transaction in progress when the server is killed.
+my ($in, $out, $err) = ('', '', '');
+my $h = IPC::Run::start([ 'psql', '-X', '-d', $node->connstr('postgres') ],
+	'<', \$in, '>', \$out, '2>', \$err);
+$in .= "BEGIN;\nSELECT 'took ' || msg_offset FROM topics.consume('st', 1);\n";
+$h->pump until $out =~ /took (\d+)/;
+my $open_offset = $1;
+is($open_offset, '7', 'an open transaction holds offset 7');
+
+# (not the depth: after a crash, the log resumes past a gap of offsets
+# never used, which depth counts until reads pass them)
+my $stats = q{SELECT start_offset || ' in flight ' || in_flight || ' delayed ' || delayed
+                FROM topics.queue_stats WHERE topic = 'st'};
+is($node->safe_psql('postgres', $stats), '3 in flight 4 delayed 1',
+	'before the crash');
+
+$node->stop('immediate');
+$h->kill_kill;
+$node->start;
+
+is($node->safe_psql('postgres', $stats), '3 in flight 3 delayed 1',
+	'after the crash: the leases, the nack and the prepared hold are there, the open take is not');
+is( $node->safe_psql('postgres', q{
+CREATE TABLE after_crash AS SELECT delivery_id, msg_offset, deliveries
+  FROM topics.receive('st', '1 hour', 10);
+SELECT string_agg(msg_offset || ':' || deliveries, ',' ORDER BY msg_offset) FROM after_crash}),
+	'7:1,8:1,9:1', 'a read after the crash gets the open transaction\'s message and the rest');
+is( $node->safe_psql('postgres', q{
+SELECT topics.ack('st', ARRAY(SELECT delivery_id FROM leases))}),
+	'2', 'the leases taken before the crash are acked by their ids');
+$node->safe_psql('postgres', q{COMMIT PREPARED 'held'});
+# (the worker may have moved the nacked message 5 already: see below)
+is( $node->safe_psql('postgres', q{
+SELECT in_flight || ' ' || (start_offset IN (5, 7)) FROM topics.queue_stats WHERE topic = 'st'}),
+	'3 true', 'COMMIT PREPARED after the crash: its message is done');
+
+# The nacked message waits an hour at the head of the window, which the
+# gap after the crash fills: the worker moves it to the end of the log.
+$node->safe_psql('postgres',
+	q{SELECT topics.ack('st', ARRAY(SELECT delivery_id FROM after_crash))});
+ok( $node->poll_query_until('postgres', q{
+SELECT start_offset > 1000 AND delayed = 1 FROM topics.queue_stats WHERE topic = 'st'}),
+	'the worker moved the message delayed at the head of the full window to the end');
+
+# pg_dump while a transaction holds a message, and restore.
+$node->safe_psql('postgres', q{
+SELECT count(*) FROM topics.produce_batch('st', ARRAY['n0', 'n1']);
+CREATE TABLE lease2 AS SELECT delivery_id, msg_offset FROM topics.receive('st', '1 hour', 1);
+});
+($in, $out, $err) = ('', '', '');
+$h = IPC::Run::start([ 'psql', '-X', '-d', $node->connstr('postgres') ],
+	'<', \$in, '>', \$out, '2>', \$err);
+$in .= "BEGIN;\nSELECT 'took ' || msg_offset FROM topics.consume('st', 1);\n";
+$h->pump until $out =~ /took (\d+)/;
+my $taken_at_dump = $1;
+
+# the dump sees what the worker last wrote: let it write the start
+sleep 0.5;
+my $dump = "$PostgreSQL::Test::Utils::tmp_check/queue_state.dump";
+$node->command_ok(
+	[ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('postgres') ],
+	'pg_dump');
+$in .= "ROLLBACK;\n";
+$h->finish;
+
+my $restored = PostgreSQL::Test::Cluster->new('queue_restored');
+$restored->init;
+$restored->append_conf('postgresql.conf', $conf);
+$restored->start;
+$restored->command_ok(
+	[ 'pg_restore', '--exit-on-error', '-d', $restored->connstr('postgres'), $dump ],
+	'pg_restore');
+
+is( $restored->safe_psql('postgres', q{
+SELECT start_offset FROM topics.queue_stats WHERE topic = 'st'}),
+	$node->safe_psql('postgres', q{
+SELECT start_offset FROM topics.queue_stats WHERE topic = 'st'}),
+	'the restored queue starts where the dumped one did');
+is( $restored->safe_psql('postgres', q{
+SELECT topics.extend('st', ARRAY(SELECT delivery_id FROM lease2), '2 hours')}),
+	'1', 'a lease running at the dump is extended by its id after the restore');
+is( $restored->safe_psql('postgres', q{
+SELECT string_agg(convert_from(value, 'UTF8'), ',' ORDER BY msg_offset)
+  FROM topics.consume('st', 10)}),
+	$node->safe_psql('postgres', q{
+SELECT string_agg(convert_from(value, 'UTF8'), ',' ORDER BY msg_offset)
+  FROM topics.consume('st', 10)}),
+	'the restored queue hands out what the dumped one does, the message held at the dump included');
+note "taken at the dump: $taken_at_dump";
+
+$restored->stop;
+$node->stop;
+done_testing();
