@@ -13,14 +13,18 @@
 -- a transaction makes names the transaction, and counts once it commits.
 
 -- Per queue partition: where its delivery window starts, the messages it
--- sent to the dead-letter topic, and the server whose transaction ids its
--- rows name (a restored dump names another server's).
+-- sent to the dead-letter topic, the server whose transaction ids its rows
+-- name (a restored dump names another server's), and a mark above every
+-- receipt (the lower bits of a delivery id) handed out, so that none is
+-- handed out twice; it starts at a hash of the topic's name and the
+-- partition below 2^38, so that the ids of two queues seldom meet.
 CREATE TABLE topics.queue_partition (
     topic          text COLLATE "C" NOT NULL,
     partition      integer NOT NULL,
     start_offset   bigint NOT NULL DEFAULT 0,
     dead_lettered  bigint NOT NULL DEFAULT 0,
     system_id      bigint NOT NULL DEFAULT 0,
+    receipt_mark   bigint NOT NULL DEFAULT 0,
     PRIMARY KEY (topic, partition),
     FOREIGN KEY (topic, partition) REFERENCES topics.partition ON DELETE CASCADE
 );
@@ -61,8 +65,11 @@ REVOKE ALL ON topics.queue_partition, topics.queue_delivery FROM PUBLIC;
 -- its groups (what every group read is done), or at its log start.  The
 -- dead-letter topic of such a queue is not made: the first dead letter
 -- says to create it.
-INSERT INTO topics.queue_partition (topic, partition, start_offset)
+INSERT INTO topics.queue_partition (topic, partition, receipt_mark, start_offset)
 SELECT p.topic, p.partition,
+       pg_catalog.hashtextextended(p.topic OPERATOR(pg_catalog.||) '$'
+                                   OPERATOR(pg_catalog.||) p.partition, 0)
+         OPERATOR(pg_catalog.&) 274877906943,
        COALESCE((SELECT pg_catalog.min(c.committed) FROM topics.committed_offset c
                   WHERE c.topic OPERATOR(pg_catalog.=) p.topic
                     AND c.partition OPERATOR(pg_catalog.=) p.partition),
@@ -80,11 +87,17 @@ SELECT q.topic, q.partition, s
 -- takes each row as the query hands it on, so that a cursor takes only the
 -- rows it fetched.  consume and receive are STABLE so that the planner
 -- inlines them into the caller's query (as topics.poll).
+-- (its rows are of a type, not OUT parameters, whose row shape each call
+-- would build anew)
+CREATE TYPE topics_internal.delivery AS (
+    partition integer, msg_offset bigint, "timestamp" timestamptz,
+    key bytea, value bytea, headers jsonb,
+    delivery_id bigint, deliveries integer);
+COMMENT ON TYPE topics_internal.delivery IS
+    'Internal: a message as topics_internal._consume() hands it out';
 CREATE FUNCTION topics_internal._consume(
     topic text, qty integer, max_wait interval, lease boolean, vt interval)
-RETURNS TABLE (partition integer, msg_offset bigint, "timestamp" timestamptz,
-               key bytea, value bytea, headers jsonb,
-               delivery_id bigint, deliveries integer)
+RETURNS SETOF topics_internal.delivery
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'pg_topics__consume';
 COMMENT ON FUNCTION topics_internal._consume(text, integer, interval, boolean, interval) IS

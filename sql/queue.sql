@@ -73,7 +73,9 @@ CREATE TEMP TABLE got AS
 SELECT delivery_id, deliveries FROM topics.receive('q', '1 min', 3);
 SELECT count(*), min(deliveries) FROM got;
 SELECT topics.ack('q', (SELECT min(delivery_id) FROM got));
+\set VERBOSITY sqlstate
 SELECT topics.ack('q', (SELECT min(delivery_id) FROM got));
+\set VERBOSITY terse
 SELECT topics.extend('q', ARRAY(SELECT delivery_id FROM got ORDER BY 1 OFFSET 1), '2 min');
 SELECT topics.nack('q', ARRAY(SELECT delivery_id FROM got ORDER BY 1 OFFSET 2));
 SELECT sum(depth), sum(in_flight), sum(visible) FROM topics.queue_stats WHERE topic = 'q';
@@ -87,7 +89,9 @@ SELECT deliveries FROM topics.receive('q', '1 min', 5);
 DROP TABLE got;
 
 -- bad input
+\set VERBOSITY sqlstate
 SELECT topics.ack('q', 999);
+\set VERBOSITY terse
 SELECT topics.ack('q', -1);
 SELECT topics.ack('q', ARRAY[NULL::bigint]);
 SELECT * FROM topics.receive('q', '-1 s');
@@ -146,6 +150,73 @@ SELECT convert_from(key, 'UTF8') AS key, convert_from(value, 'UTF8') AS value
   FROM topics.consume('byk', 10);
 SELECT convert_from(key, 'UTF8') AS key, convert_from(value, 'UTF8') AS value
   FROM topics.consume('byk', 10);
+
+-- what a review broke once
+-- a scroll cursor that moves back over rows a rollback to a savepoint gave
+-- back does not hand them out again
+SELECT topics.create_topic('sc', 1, 'queue');
+SELECT count(*) FROM topics.produce_batch('sc', ARRAY['a', 'b', 'c']);
+BEGIN;
+DECLARE c SCROLL CURSOR FOR SELECT msg_offset FROM topics.consume('sc', 3);
+SAVEPOINT s;
+FETCH 1 FROM c;
+ROLLBACK TO SAVEPOINT s;
+FETCH ABSOLUTE 1 FROM c;
+ROLLBACK;
+-- a rolled-back receive's id settles nothing; an id twice in one call
+-- settles once; a rolled-back consume counts as a delivery
+BEGIN;
+SELECT delivery_id AS rolled_back_id FROM topics.receive('sc', '1 min') \gset
+ROLLBACK;
+\set VERBOSITY sqlstate
+SELECT topics.ack('sc', :rolled_back_id);
+\set VERBOSITY terse
+CREATE TEMP TABLE rid AS SELECT delivery_id FROM topics.receive('sc', '1 min') WHERE false;
+BEGIN;
+INSERT INTO rid SELECT delivery_id FROM topics.receive('sc', '1 min');
+SAVEPOINT s;
+SELECT count(*) FROM topics.receive('sc', '1 min', 2);
+ROLLBACK TO SAVEPOINT s;
+COMMIT;
+SELECT topics.ack('sc', ARRAY[(SELECT delivery_id FROM rid), (SELECT delivery_id FROM rid)]);
+SELECT msg_offset, deliveries FROM topics.receive('sc', '1 min', 3);
+DROP TABLE rid;
+-- LATERAL: a read per outer row
+SELECT count(*) FROM topics.produce_batch('sc', ARRAY['d', 'e', 'f', 'g']);
+SELECT g, count(*) FROM generate_series(1, 2) g, LATERAL topics.consume('sc', g) GROUP BY g ORDER BY g;
+-- queue_info shows nothing to a role that may not read the topic
+CREATE ROLE queue_stranger;
+SET ROLE queue_stranger;
+SELECT count(*) FROM topics_internal.queue_info('sc');
+RESET ROLE;
+DROP ROLE queue_stranger;
+-- a queue whose dead-letter topic is gone goes on delivering, with a warning
+SELECT topics.create_topic('nodl', 1, 'queue', '{"max.deliveries": 1}');
+SELECT topics.drop_topic('nodl.dead_letter');
+SELECT count(*) FROM topics.produce('nodl', 'x'::text);
+BEGIN;
+SELECT count(*) FROM topics.consume('nodl');
+ROLLBACK;
+SELECT convert_from(value, 'UTF8') AS value FROM topics.consume('nodl');
+-- the worker moves a delayed message off the head of a full window, and
+-- only a delayed one; in a fifo = key queue, not one with a key; its time
+-- is written in ISO 8601 whatever the DateStyle
+SET datestyle = 'SQL, DMY';
+SELECT topics.create_topic('full', 1, 'queue', '{"delivery.window": 2}');
+SELECT topics.create_topic('fullk', 1, 'queue', '{"delivery.window": 2, "fifo": "key"}');
+SELECT count(*) FROM topics.send('full', '"late"', delay => '3 days');
+SELECT count(*) FROM topics.send('fullk', '"late"', key => 'k', delay => '3 days');
+SELECT count(*) FROM generate_series(1, 4) i, topics.send('full', to_jsonb(i));
+SELECT count(*) FROM generate_series(1, 4) i, topics.send('fullk', to_jsonb(i));
+SELECT convert_from(value, 'UTF8') AS value FROM topics.consume('full', 5);
+SELECT convert_from(value, 'UTF8') AS value FROM topics.consume('fullk', 5);
+SELECT pg_sleep(2.5);
+SELECT convert_from(value, 'UTF8') AS value FROM topics.consume('full', 5);
+SELECT convert_from(value, 'UTF8') AS value FROM topics.consume('fullk', 5);
+SELECT topic, log_end FROM topics.partitions WHERE topic IN ('full', 'fullk') ORDER BY 1;
+SELECT msg_offset, headers->>'pg_topics.not_before' ~ '^\d{4}-\d\d-\d\dT' AS iso
+  FROM topics.fetch('full', 0, 5);
+RESET datestyle;
 
 -- consuming never updates or deletes a message row, and the delivery
 -- state is written in place: no dead tuples anywhere

@@ -13,6 +13,7 @@
 #include "nodes/pg_list.h"
 #include "storage/itemptr.h"
 #include "storage/lwlock.h"
+#include "storage/relfilenode.h"
 #include "utils/timestamp.h"
 
 #include "log/partition.h"
@@ -76,9 +77,9 @@ typedef struct QueueWindowKey
  * message is known (read once from the log); an offset below the LSO
  * without a message (a producer rolled back) is done.
  *
- * Locking: lock protects every field but the row TIDs, which are set once
- * at load.  write_lock serializes the in-place writes of the partition's
- * rows, and is taken before lock, never while holding it.
+ * Locking: lock protects every field but rows_file and rows, which
+ * write_lock protects.  write_lock serializes the in-place writes of the
+ * partition's rows, and is taken before lock, never while holding it.
  */
 typedef struct QueueWindow
 {
@@ -93,15 +94,16 @@ typedef struct QueueWindow
 	int64		start;
 	int64		start_written;	/* as topics.queue_partition holds it */
 	int64		frontier;
-	int64		next_receipt;
+	int64		next_receipt;	/* the last receipt handed out */
+	int64		receipt_mark;	/* as flushed: above every receipt handed out */
 	int64		dead_lettered;
 	int64		dead_lettered_written;
 	uint64		done_total;		/* offsets done since the window loaded */
 	TimestampTz rate_at;		/* the consume rate, as of rate_at */
 	double		rate;
 	uint64		rate_done;		/* done_total at rate_at */
-	ItemPointerData partition_row;
-	ItemPointerData rows[QUEUE_WINDOW_MAX];
+	RelFileNode rows_file;		/* topics.queue_delivery's file as loaded */
+	ItemPointerData rows[QUEUE_WINDOW_MAX]; /* where each slot's row lies */
 	DeliverySlot slots[QUEUE_WINDOW_MAX];
 } QueueWindow;
 
@@ -126,6 +128,8 @@ extern Size delivery_shmem_size(void);
 extern void delivery_shmem_startup(void);
 extern void delivery_init(void);
 extern QueueWindow *delivery_window(Topic *topic, int partition);
+extern QueueWindow *delivery_window_if_room(Topic *topic, int partition,
+											bool missing_ok);
 extern void delivery_settle(QueueWindow *w, DeliverySlot *slot,
 							TimestampTz now);
 extern void delivery_advance_start(QueueWindow *w);
@@ -143,6 +147,7 @@ extern void delivery_store_load(QueueWindow *w, const char *topic,
 extern void delivery_store_write(QueueWindow *w, const int64 *offsets, int n);
 extern void delivery_store_add_partitions(const char *topic, int from, int to);
 extern int64 delivery_store_settle(QueueWindow *w);
+extern void delivery_store_mark_receipts(QueueWindow *w, int need);
 
 /* queue_config.c */
 extern void queue_config_check(const char *topic, Jsonb *config);

@@ -52,7 +52,10 @@ extern DeliveryQuery *delivery_query_begin(MemoryContext query_cxt,
 										   const char *topic, bool lease,
 										   int64 lease_ms);
 extern DeliveryQuery *delivery_query_find(MemoryContext query_cxt,
-										  const char *topic);
+										  const char *topic, int partition,
+										  int64 offset);
+extern bool delivery_query_holds(DeliveryQuery *q, int partition, int64 offset);
+extern void delivery_query_room(DeliveryQuery *q, int n);
 extern DeliveryReservation *delivery_reserve(DeliveryQuery *q, QueueWindow *w,
 											 int partition,
 											 DeliverySlot *slot);

@@ -31,6 +31,13 @@
  *	- a prepared transaction's slots stay named by it; any backend that
  *	  meets them later asks the commit log once it has ended.
  *
+ * A transaction that wrote nothing but such changes commits without
+ * waiting for the WAL flush, as one that only moves consumer group
+ * positions does (groups/position_commit.c, pg_topics.synchronous_positions):
+ * lost in a crash, a take, a lease or an acknowledgement makes the message
+ * come again, never go missing.  One that writes anything else, a
+ * consumer's own table or a dead letter, waits as usual.
+ *
  * Locking: the hash of windows is protected by QueueShared->hash_lock;
  * each window by its own lock (see delivery.h).  A backend holds one
  * window lock at a time.
@@ -51,6 +58,7 @@
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
+#include "groups/position_commit.h"
 #include "guc.h"
 #include "queue/delivery.h"
 #include "queue/delivery_query.h"
@@ -74,6 +82,7 @@ typedef struct DeliveryOp
 	int64		offset;
 	int			level;			/* transaction nesting level it was made at */
 	bool		had_change;		/* a change of ours was pending before */
+	int64		prev_receipt;
 	uint8		prev_pending;
 	bool		prev_dead_letter;
 	TimestampTz prev_pending_at;
@@ -121,10 +130,11 @@ delivery_shmem_startup(void)
 
 /*
  * window_find returns the window of a partition table of this database,
- * adding an unloaded one.  Entries never move.
+ * adding an unloaded one; NULL if there is no room and missing_ok.
+ * Entries never move.
  */
 static QueueWindow *
-window_find(Oid relid)
+window_find(Oid relid, bool missing_ok)
 {
 	QueueWindowKey key;
 	QueueWindow *w;
@@ -148,7 +158,7 @@ window_find(Oid relid)
 		w->loaded = false;
 	}
 	LWLockRelease(QueueShared->hash_lock);
-	if (w == NULL)
+	if (w == NULL && !missing_ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 				 errmsg("too many queue partitions in use"),
@@ -165,6 +175,16 @@ window_find(Oid relid)
 QueueWindow *
 delivery_window(Topic *topic, int partition)
 {
+	return delivery_window_if_room(topic, partition, false);
+}
+
+/*
+ * delivery_window_if_room is delivery_window, but returns NULL when shared
+ * memory has no room for the window and missing_ok.
+ */
+QueueWindow *
+delivery_window_if_room(Topic *topic, int partition, bool missing_ok)
+{
 	PartitionState *log = topic_partition_state(topic, partition);
 	QueueWindow *w;
 	QueueConfig cfg;
@@ -174,8 +194,8 @@ delivery_window(Topic *topic, int partition)
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 				 errmsg("a queue cannot be read during recovery"),
 				 errdetail("Queue reads change the delivery state, which only the primary writes.")));
-	w = window_find(topic->partitions[partition].relid);
-	if (w->loaded)
+	w = window_find(topic->partitions[partition].relid, missing_ok);
+	if (w == NULL || w->loaded)
 		return w;
 
 	queue_config_read(topic, &cfg);
@@ -260,7 +280,13 @@ delivery_wake(QueueWindow *w, int n)
 FullTransactionId
 delivery_my_xid(void)
 {
-	return GetTopFullTransactionId();
+	FullTransactionId xid;
+
+	/* the id is the queue's doing: it does not make the commit wait */
+	position_writes_begin();
+	xid = GetTopFullTransactionId();
+	position_writes_end();
+	return xid;
 }
 
 /*
@@ -349,6 +375,7 @@ delivery_begin_change(QueueWindow *w, DeliverySlot *slot,
 	op->level = GetCurrentTransactionNestLevel();
 	op->had_change = FullTransactionIdIsValid(slot->xid);
 	op->prev_pending = slot->pending;
+	op->prev_receipt = slot->receipt;
 	op->prev_pending_at = slot->pending_at;
 	op->prev_dead_letter = slot->dead_letter;
 	my_ops = lappend(my_ops, op);
@@ -390,6 +417,8 @@ ops_undo(int from)
 		slot = op_slot(op);
 		if (slot != NULL)
 		{
+			/* the lease's id goes with it: a rolled-back receive's id is void */
+			slot->receipt = op->prev_receipt;
 			if (op->had_change)
 			{
 				slot->pending = op->prev_pending;
@@ -498,6 +527,7 @@ ops_write(bool prepared)
 			if (j > i)
 				ops[j] = NULL;
 		}
+		position_writes_begin();
 		if (prepared)
 		{
 			LWLockAcquire(&w->lock, LW_EXCLUSIVE);
@@ -511,6 +541,7 @@ ops_write(bool prepared)
 			LWLockRelease(&w->lock);
 		}
 		delivery_store_write(w, offsets, k);
+		position_writes_end();
 	}
 	pfree(ops);
 	pfree(offsets);

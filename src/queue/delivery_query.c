@@ -95,29 +95,74 @@ delivery_query_begin(MemoryContext query_cxt, const char *topic, bool lease,
 }
 
 /*
- * delivery_query_find returns the newest reservations of topic by the query
- * whose memory is query_cxt, or NULL.
+ * query_row returns the reservation of a message in q, or NULL.
+ */
+static DeliveryReservation *
+query_row(DeliveryQuery *q, int partition, int64 offset)
+{
+	int			i;
+
+	if (q->next < q->n && q->rows[q->next].partition == partition &&
+		q->rows[q->next].offset == offset)
+		return &q->rows[q->next];
+	for (i = 0; i < q->n; i++)
+		if (q->rows[i].partition == partition && q->rows[i].offset == offset)
+			return &q->rows[i];
+	return NULL;
+}
+
+/*
+ * delivery_query_find returns the reservations of topic by the query whose
+ * memory is query_cxt that hold a message, or NULL.  A query may read a
+ * queue several times (a LATERAL call, once per outer row): the newest
+ * read is looked at first.
  */
 DeliveryQuery *
-delivery_query_find(MemoryContext query_cxt, const char *topic)
+delivery_query_find(MemoryContext query_cxt, const char *topic,
+					int partition, int64 offset)
 {
 	dlist_iter	iter;
-	DeliveryQuery *found = NULL;
 
-	dlist_foreach(iter, &my_queries)
+	dlist_reverse_foreach(iter, &my_queries)
 	{
 		DeliveryQuery *q = dlist_container(DeliveryQuery, node, iter.cur);
 
-		if (q->query_cxt == query_cxt && strcmp(q->topic, topic) == 0)
-			found = q;
+		if (q->query_cxt == query_cxt && strcmp(q->topic, topic) == 0 &&
+			query_row(q, partition, offset) != NULL)
+			return q;
 	}
-	return found;
+	return NULL;
+}
+
+/*
+ * delivery_query_holds returns whether q reserved a message.
+ */
+bool
+delivery_query_holds(DeliveryQuery *q, int partition, int64 offset)
+{
+	return !q->ended && query_row(q, partition, offset) != NULL;
+}
+
+/*
+ * delivery_query_room makes room in q for n more reservations, so that the
+ * reservations made next stay where they are (callers keep pointers to
+ * them) and none fails while a window is locked.
+ */
+void
+delivery_query_room(DeliveryQuery *q, int n)
+{
+	if (q->n + n <= q->max)
+		return;
+	q->max = Max(q->max * 2, q->n + n);
+	q->rows = repalloc(q->rows, sizeof(DeliveryReservation) * q->max);
 }
 
 /*
  * delivery_reserve reserves a slot for the query and returns its
- * reservation.  Caller holds the window lock exclusively, and checked that
- * no one holds the slot.
+ * reservation, or NULL when a receive ran out of receipts
+ * (delivery_store_mark_receipts makes more).  Caller holds the window
+ * lock exclusively, checked that no one holds the slot, and made room
+ * (delivery_query_room).
  */
 DeliveryReservation *
 delivery_reserve(DeliveryQuery *q, QueueWindow *w, int partition,
@@ -126,12 +171,10 @@ delivery_reserve(DeliveryQuery *q, QueueWindow *w, int partition,
 	DeliveryReservation *r;
 
 	Assert(LWLockHeldByMeInMode(&w->lock, LW_EXCLUSIVE));
-	if (q->n == q->max)
-	{
-		/* no error can come between the reservation and its record */
-		q->max *= 2;
-		q->rows = repalloc(q->rows, sizeof(DeliveryReservation) * q->max);
-	}
+	Assert(q->n < q->max);
+	/* a receipt beyond the flushed mark could be handed out again */
+	if (q->lease && w->next_receipt + 1 >= w->receipt_mark)
+		return NULL;
 	r = &q->rows[q->n++];
 	r->w = w;
 	r->partition = partition;
@@ -154,17 +197,10 @@ delivery_reserve(DeliveryQuery *q, QueueWindow *w, int partition,
 void
 delivery_take(DeliveryQuery *q, int partition, int64 offset)
 {
-	DeliveryReservation *r = NULL;
+	DeliveryReservation *r = query_row(q, partition, offset);
 	DeliverySlot *slot;
 	FullTransactionId xid;
-	int			i;
 
-	if (q->next < q->n && q->rows[q->next].partition == partition &&
-		q->rows[q->next].offset == offset)
-		r = &q->rows[q->next];
-	for (i = 0; r == NULL && i < q->n; i++)
-		if (q->rows[i].partition == partition && q->rows[i].offset == offset)
-			r = &q->rows[i];
 	if (r == NULL || q->ended)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -172,10 +208,31 @@ delivery_take(DeliveryQuery *q, int partition, int64 offset)
 						(long long) offset, partition, q->topic),
 				 errhint("Take queue messages with topics.consume() or topics.receive().")));
 	q->next = (r - q->rows) + 1;
-	if (r->taken)
-		return;
-
 	xid = delivery_my_xid();
+	if (r->taken)
+	{
+		bool		held;
+
+		/*
+		 * A cursor moved back over the row.  It is the query's still, unless
+		 * a rollback to a savepoint gave it back: then another consumer may
+		 * hold it now.
+		 */
+		LWLockAcquire(&r->w->lock, LW_SHARED);
+		slot = window_slot(r->w, offset);
+		held = slot->offset == offset &&
+			FullTransactionIdEquals(slot->xid, xid);
+		LWLockRelease(&r->w->lock);
+		if (!held)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("message %lld of partition %d of queue \"%s\" was given back",
+							(long long) offset, partition, q->topic),
+					 errdetail("A rollback to a savepoint gave back what the query took after it."),
+					 errhint("Read the queue again with a new topics.consume() or topics.receive().")));
+		return;
+	}
+
 	LWLockAcquire(&r->w->lock, LW_EXCLUSIVE);
 	slot = window_slot(r->w, offset);
 	if (slot->offset != offset || slot->reserver != MyProc->pgprocno + 1)

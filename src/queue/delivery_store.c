@@ -50,7 +50,11 @@
 #define Anum_qp_start			3
 #define Anum_qp_dead_lettered	4
 #define Anum_qp_system_id		5
-#define Natts_qp				5
+#define Anum_qp_receipt_mark	6
+#define Natts_qp				6
+
+/* Receipts the mark runs ahead of the need. */
+#define RECEIPTS_AHEAD			4096
 
 #define Anum_qd_topic			1
 #define Anum_qd_partition		2
@@ -107,11 +111,12 @@ find_row(Relation rel, Oid index, const char *topic, int partition, int slot)
 
 /*
  * write_partition_row overwrites the row of w's partition with its start,
- * its count of dead letters and this server's id.  Caller holds write_lock.
+ * its count of dead letters, this server's id and its receipt mark.
+ * Caller holds write_lock.
  */
 static void
 write_partition_row(QueueWindow *w, Relation rel, int64 start,
-					int64 dead_lettered)
+					int64 dead_lettered, int64 receipt_mark)
 {
 	HeapTuple	tup = find_row(rel, pgt_relid(PGT_QUEUE_PARTITION_PKEY),
 							   w->topic, w->partition, -1);
@@ -127,6 +132,8 @@ write_partition_row(QueueWindow *w, Relation rel, int64 start,
 	values[Anum_qp_start - 1] = Int64GetDatum(start);
 	values[Anum_qp_dead_lettered - 1] = Int64GetDatum(dead_lettered);
 	values[Anum_qp_system_id - 1] = Int64GetDatum((int64) GetSystemIdentifier());
+	values[Anum_qp_receipt_mark - 1] = Int64GetDatum(receipt_mark);
+	replace[Anum_qp_receipt_mark - 1] = true;
 	replace[Anum_qp_start - 1] = true;
 	replace[Anum_qp_dead_lettered - 1] = true;
 	replace[Anum_qp_system_id - 1] = true;
@@ -139,21 +146,42 @@ write_partition_row(QueueWindow *w, Relation rel, int64 start,
 /*
  * write_slot_row overwrites the row of slot k of w's partition with a copy
  * of a slot.  Caller holds write_lock.
+ *
+ * The row lies where the load found it, as long as the table keeps its
+ * file: rows are only ever overwritten in place, and only a rewrite of the
+ * whole table (VACUUM FULL, CLUSTER) moves them, which gives it a new
+ * file.  Then the row is looked up by its key again.
  */
 static void
 write_slot_row(QueueWindow *w, Relation rel, int k, const DeliverySlot *slot)
 {
-	HeapTuple	tup = find_row(rel, pgt_relid(PGT_QUEUE_DELIVERY_PKEY),
-							   w->topic, w->partition, k);
 	Datum		values[Natts_qd] = {0};
 	bool		nulls[Natts_qd] = {false};
 	bool		replace[Natts_qd] = {false};
+	HeapTuple	tup;
 	HeapTuple	newtup;
 	int			i;
 
-	if (tup == NULL)
-		store_damaged(w->topic, w->partition,
-					  psprintf("Its row of topics.queue_delivery for slot %d is missing.", k));
+	Assert(LWLockHeldByMeInMode(&w->write_lock, LW_EXCLUSIVE));
+	if (RelFileNodeEquals(rel->rd_node, w->rows_file) &&
+		ItemPointerIsValid(&w->rows[k]))
+	{
+		values[Anum_qd_topic - 1] = CStringGetTextDatum(w->topic);
+		values[Anum_qd_partition - 1] = Int32GetDatum(w->partition);
+		values[Anum_qd_slot - 1] = Int32GetDatum(k);
+		tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
+		tup->t_self = w->rows[k];
+	}
+	else
+	{
+		tup = find_row(rel, pgt_relid(PGT_QUEUE_DELIVERY_PKEY),
+					   w->topic, w->partition, k);
+		if (tup == NULL)
+			store_damaged(w->topic, w->partition,
+						  psprintf("Its row of topics.queue_delivery for slot %d is missing.", k));
+		w->rows[k] = tup->t_self;
+		w->rows_file = rel->rd_node;
+	}
 	values[Anum_qd_offset - 1] = Int64GetDatum(slot->offset);
 	values[Anum_qd_state - 1] = Int16GetDatum(slot->state);
 	values[Anum_qd_at - 1] = TimestampTzGetDatum(slot->at);
@@ -201,7 +229,7 @@ delivery_store_write(QueueWindow *w, const int64 *offsets, int n)
 	slots_rel = table_open(pgt_relid(PGT_QUEUE_DELIVERY), RowExclusiveLock);
 	if (top - w->size >= w->start_written)
 	{
-		write_partition_row(w, part_rel, start, dead_lettered);
+		write_partition_row(w, part_rel, start, dead_lettered, w->receipt_mark);
 		w->start_written = start;
 		w->dead_lettered_written = dead_lettered;
 	}
@@ -263,7 +291,7 @@ delivery_store_settle(QueueWindow *w)
 	slots_rel = table_open(pgt_relid(PGT_QUEUE_DELIVERY), RowExclusiveLock);
 	if (start != w->start_written || dead_lettered != w->dead_lettered_written)
 	{
-		write_partition_row(w, part_rel, start, dead_lettered);
+		write_partition_row(w, part_rel, start, dead_lettered, w->receipt_mark);
 		w->start_written = start;
 		w->dead_lettered_written = dead_lettered;
 	}
@@ -286,6 +314,40 @@ delivery_store_settle(QueueWindow *w)
 	LWLockRelease(&w->write_lock);
 	pfree(copies);
 	return start;
+}
+
+/*
+ * delivery_store_mark_receipts makes room for need more receipts below the
+ * mark, raising it well ahead when short: the row is overwritten and the
+ * record flushed before any receipt beyond the old mark is handed out, so
+ * that after a crash no delivery id comes again.  Caller holds no window
+ * lock.
+ */
+void
+delivery_store_mark_receipts(QueueWindow *w, int need)
+{
+	Relation	part_rel;
+	int64		mark;
+
+	LWLockAcquire(&w->lock, LW_SHARED);
+	mark = w->next_receipt + need + 1;
+	LWLockRelease(&w->lock);
+	if (mark < w->receipt_mark)
+		return;
+
+	LWLockAcquire(&w->write_lock, LW_EXCLUSIVE);
+	if (mark >= w->receipt_mark)
+	{
+		part_rel = table_open(pgt_relid(PGT_QUEUE_PARTITION), RowExclusiveLock);
+		write_partition_row(w, part_rel, w->start_written,
+							w->dead_lettered_written, mark + RECEIPTS_AHEAD);
+		table_close(part_rel, RowExclusiveLock);
+		XLogFlush(XactLastRecEnd);
+		LWLockAcquire(&w->lock, LW_EXCLUSIVE);
+		w->receipt_mark = mark + RECEIPTS_AHEAD;
+		LWLockRelease(&w->lock);
+	}
+	LWLockRelease(&w->write_lock);
 }
 
 /*
@@ -351,6 +413,7 @@ delivery_store_load(QueueWindow *w, const char *topic, int partition, int size)
 	bool		foreign;
 	bool		rewrite = false;
 	int64		max_receipt = 0;
+	int64		receipt_mark;
 	DeliverySlot *slots;
 	int			nrows = 0;
 	int			k;
@@ -376,11 +439,16 @@ delivery_store_load(QueueWindow *w, const char *topic, int partition, int size)
 	dead_lettered = DatumGetInt64(heap_getattr(tup, Anum_qp_dead_lettered, desc, &isnull));
 	foreign = DatumGetInt64(heap_getattr(tup, Anum_qp_system_id, desc, &isnull)) !=
 		(int64) GetSystemIdentifier();
+	receipt_mark = DatumGetInt64(heap_getattr(tup, Anum_qp_receipt_mark, desc, &isnull));
 	heap_freetuple(tup);
 
 	slots = palloc0(sizeof(DeliverySlot) * QUEUE_WINDOW_MAX);
 	for (k = 0; k < QUEUE_WINDOW_MAX; k++)
+	{
 		slots[k].offset = -1;
+		ItemPointerSetInvalid(&w->rows[k]);
+	}
+	w->rows_file = slots_rel->rd_node;
 	desc = RelationGetDescr(slots_rel);
 	pgt_key_name(&keys[0], 1, topic);
 	pgt_key_int4(&keys[1], 2, partition);
@@ -397,6 +465,7 @@ delivery_store_load(QueueWindow *w, const char *topic, int partition, int size)
 			store_damaged(topic, partition,
 						  psprintf("A row of topics.queue_delivery has slot %d.", slot));
 		nrows++;
+		w->rows[slot] = tup->t_self;
 		if (offset < start || offset >= start + QUEUE_WINDOW_MAX)
 			continue;
 		slots[slot].offset = offset;
@@ -413,7 +482,9 @@ delivery_store_load(QueueWindow *w, const char *topic, int partition, int size)
 	w->start = start;
 	w->start_written = start;
 	w->frontier = start;
-	w->next_receipt = max_receipt;
+	/* every receipt handed out lies below the mark */
+	w->next_receipt = Max(max_receipt, receipt_mark);
+	w->receipt_mark = w->next_receipt;
 	w->dead_lettered = dead_lettered;
 	w->dead_lettered_written = dead_lettered;
 	w->done_total = 0;
@@ -441,7 +512,7 @@ delivery_store_load(QueueWindow *w, const char *topic, int partition, int size)
 				write_slot_row(w, slots_rel, k, &w->slots[k]);
 	}
 	if (foreign)
-		write_partition_row(w, part_rel, start, dead_lettered);
+		write_partition_row(w, part_rel, start, dead_lettered, w->receipt_mark);
 	table_close(slots_rel, RowExclusiveLock);
 	table_close(part_rel, RowExclusiveLock);
 	pfree(slots);
@@ -465,10 +536,13 @@ delivery_store_add_partitions(const char *topic, int from, int to)
 	args[0] = CStringGetTextDatum(topic);
 	args[1] = Int32GetDatum(from);
 	args[2] = Int32GetDatum(to - 1);
-	if (SPI_execute_with_args("INSERT INTO topics.queue_partition (topic, partition, system_id) "
-							  "SELECT $1, pg_catalog.generate_series($2, $3), "
-							  "pg_catalog.int8(s.system_identifier) "
-							  "FROM pg_catalog.pg_control_system() s "
+	if (SPI_execute_with_args("INSERT INTO topics.queue_partition "
+							  "(topic, partition, system_id, receipt_mark) "
+							  "SELECT $1, p, pg_catalog.int8(s.system_identifier), "
+							  "pg_catalog.hashtextextended($1 OPERATOR(pg_catalog.||) '$' "
+							  "OPERATOR(pg_catalog.||) p, 0) OPERATOR(pg_catalog.&) 274877906943 "
+							  "FROM pg_catalog.generate_series($2, $3) p, "
+							  "pg_catalog.pg_control_system() s "
 							  "WHERE EXISTS (SELECT FROM topics.topic t "
 							  "WHERE t.name OPERATOR(pg_catalog.=) $1 "
 							  "AND t.mode OPERATOR(pg_catalog.=) 'queue')",

@@ -4,11 +4,14 @@
  *	  SQL-callable functions of queue topics: consume, receive, ack, nack,
  *	  extend, and the delivery state for topics.queue_stats.
  *
- * Reading a queue takes SELECT on the topic and settling a delivery
- * (ack, nack, extend) too: a role that may read a queue may take its
- * messages, as a role that may read a table with FOR UPDATE may lock its
- * rows.  Every call changes the delivery state, so none runs in a
- * read-only transaction or on a standby.
+ * Taking a queue's messages (consume, receive) and settling a delivery
+ * (ack, nack, extend) take SELECT on the topic, as reading it does: a
+ * queue's readers are its consumers (Kafka's READ on a topic lets a share
+ * group consume it).  A message a reader moves to the dead-letter topic
+ * goes there as the queue's doing, without INSERT on that topic.  Every
+ * call changes the delivery state, so none runs in a read-only
+ * transaction or on a standby; queue_info shows nothing to a role that
+ * may not read the topic.
  *
  *-------------------------------------------------------------------------
  */
@@ -21,6 +24,7 @@
 #include "miscadmin.h"
 #include "storage/proc.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
@@ -131,25 +135,32 @@ Datum
 pg_topics__deliver(PG_FUNCTION_ARGS)
 {
 	DeliveryQuery *q = fcinfo->flinfo->fn_extra;
+	int32		partition;
+	int64		offset;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("arguments of topics_internal._deliver() must not be null")));
-	if (q == NULL || q->ended)
+	partition = PG_GETARG_INT32(1);
+	offset = PG_GETARG_INT64(2);
+
+	/* the read that handed the row out: the last one, most often */
+	if (q == NULL || !delivery_query_holds(q, partition, offset))
 	{
 		char	   *topic = text_to_cstring(PG_GETARG_TEXT_PP(0));
 
-		q = delivery_query_find(fcinfo->flinfo->fn_mcxt, topic);
+		q = delivery_query_find(fcinfo->flinfo->fn_mcxt, topic, partition,
+								offset);
 		if (q == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("queue \"%s\" was not read by this query", topic),
+					 errmsg("message %lld of partition %d of queue \"%s\" was not handed out by this query",
+							(long long) offset, partition, topic),
 					 errhint("Take queue messages with topics.consume() or topics.receive().")));
-		if (get_fn_expr_arg_stable(fcinfo->flinfo, 0))
-			fcinfo->flinfo->fn_extra = q;
+		fcinfo->flinfo->fn_extra = q;
 	}
-	delivery_take(q, PG_GETARG_INT32(1), PG_GETARG_INT64(2));
+	delivery_take(q, partition, offset);
 	PG_RETURN_BOOL(true);
 }
 
@@ -207,6 +218,8 @@ settle_one(Topic *topic, SettleKind kind, int64 id, TimestampTz until,
 						(long long) id, topic->name),
 				 errhint("Delivery ids come from topics.receive().")));
 	w = delivery_window(topic, partition);
+	/* after a restart, the window meets its messages first */
+	queue_window_meet(topic, w, partition);
 	LWLockAcquire(&w->lock, LW_EXCLUSIVE);
 	slot = settle_find(w, receipt);
 	if (slot != NULL)
@@ -255,9 +268,18 @@ settle_one(Topic *topic, SettleKind kind, int64 id, TimestampTz until,
 	LWLockRelease(&w->lock);
 }
 
+static int
+datum_int64_cmp(const void *a, const void *b)
+{
+	int64		x = DatumGetInt64(*(const Datum *) a);
+	int64		y = DatumGetInt64(*(const Datum *) b);
+
+	return x < y ? -1 : x > y;
+}
+
 /*
- * settle runs an ack, nack or extend on each id of an array; returns how
- * many it settled.
+ * settle runs an ack, nack or extend on each id of an array (once, if it
+ * is there several times); returns how many it settled.
  */
 static int32
 settle(FunctionCallInfo fcinfo, SettleKind kind, TimestampTz until)
@@ -268,6 +290,7 @@ settle(FunctionCallInfo fcinfo, SettleKind kind, TimestampTz until)
 	bool	   *nulls;
 	int			n;
 	int			i;
+	int32		settled = 0;
 	FullTransactionId xid;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -278,16 +301,22 @@ settle(FunctionCallInfo fcinfo, SettleKind kind, TimestampTz until)
 	ids = PG_GETARG_ARRAYTYPE_P(1);
 	deconstruct_array(ids, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
 					  &elems, &nulls, &n);
-	xid = delivery_my_xid();
 	for (i = 0; i < n; i++)
-	{
 		if (nulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("delivery ids must not be null")));
+	/* each id once */
+	qsort(elems, n, sizeof(Datum), datum_int64_cmp);
+	xid = delivery_my_xid();
+	for (i = 0; i < n; i++)
+	{
+		if (i > 0 && DatumGetInt64(elems[i]) == DatumGetInt64(elems[i - 1]))
+			continue;
 		settle_one(topic, kind, DatumGetInt64(elems[i]), until, xid);
+		settled++;
 	}
-	return n;
+	return settled;
 }
 
 /*
@@ -351,7 +380,8 @@ pg_topics_queue_info(PG_FUNCTION_ARGS)
 	topic = topic_open(topic_name_from_text(PG_GETARG_TEXT_PP(0)),
 					   AccessShareLock);
 	store = fetch_store_begin(fcinfo);
-	if (topic->mode != TOPIC_MODE_QUEUE || RecoveryInProgress())
+	if (topic->mode != TOPIC_MODE_QUEUE || RecoveryInProgress() ||
+		pg_class_aclcheck(topic->relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
 		return (Datum) 0;
 	for (p = 0; p < topic->npartitions; p++)
 	{
@@ -372,7 +402,10 @@ pg_topics_queue_info(PG_FUNCTION_ARGS)
 
 		if (topic_partition_pending(topic, p))
 			continue;
-		w = delivery_window(topic, p);
+		/* a view must not fail for want of room: shown once there is */
+		w = delivery_window_if_room(topic, p, true);
+		if (w == NULL)
+			continue;
 		queue_window_meet(topic, w, p);
 		topic_bounds(topic, p, &bounds);
 		LWLockAcquire(&w->lock, LW_EXCLUSIVE);

@@ -31,6 +31,7 @@
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
@@ -38,6 +39,7 @@
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -234,11 +236,11 @@ window_meet(Topic *topic, QueueWindow *w, int partition, int64 from,
 			slot->tid = met[i].tid;
 			slot->has_key = met[i].has_key;
 			slot->keyhash = met[i].keyhash;
-			if (slot->state == DELIVERY_NEW)
-			{
+			/* (a slot loaded from its row keeps what the row says) */
+			if (slot->state == DELIVERY_NEW &&
+				!FullTransactionIdIsValid(slot->xid))
 				slot->at = met[i].not_before;
-				slot->deliveries = met[i].deliveries;
-			}
+			slot->deliveries = Max(slot->deliveries, met[i].deliveries);
 		}
 		else
 		{
@@ -321,12 +323,12 @@ keyset_has(KeySet *ks, uint32 hash)
  * window that wait for a time still far off (delayed, or given back with
  * a delay), as long as the messages beyond the window cannot be reached
  * otherwise: moved to the log's end, they wait there without holding the
- * window.  Returns how many it added to cands at n.  Caller holds the
- * window lock exclusively.
+ * window.  In a fifo = key queue, a message with a key stays.  Returns how
+ * many it added to cands at n.  Caller holds the window lock exclusively.
  */
 static int
 window_defer(QueueWindow *w, int partition, DeliveryQuery *q, int64 lso,
-			 TimestampTz now, Candidate *cands, int n)
+			 bool fifo_key, TimestampTz now, Candidate *cands, int n)
 {
 	FullTransactionId mine = GetTopFullTransactionIdIfAny();
 	int			added = 0;
@@ -347,13 +349,19 @@ window_defer(QueueWindow *w, int partition, DeliveryQuery *q, int64 lso,
 			FullTransactionIdEquals(slot->xid, mine) &&
 			slot->pending == DELIVERY_DONE)
 			continue;
+		/*
+		 * (a message of a key in a fifo = key queue stays: its later
+		 * messages wait behind it, where they are)
+		 */
 		if (FullTransactionIdIsValid(slot->xid) || slot->reserver != 0 ||
-			slot->state == DELIVERY_LEASED ||
-			!TimestampDifferenceExceeds(now, slot->at, DEFER_AFTER_MS))
+			slot->state == DELIVERY_LEASED || (fifo_key && slot->has_key) ||
+			slot->at <= now ||
+			slot->at - now < (TimestampTz) DEFER_AFTER_MS * 1000)
 			break;
-		c = &cands[n + added++];
+		c = &cands[n + added];
 		c->r = delivery_reserve(q, w, partition, slot);
 		c->r->use = USE_DEFER;
+		added++;
 		c->tid = slot->tid;
 		c->deliveries = slot->deliveries;
 		c->at = slot->at;
@@ -377,6 +385,7 @@ window_reserve(Topic *topic, QueueConfig *cfg, QueueWindow *w, int partition,
 	int			n = 0;
 
 	topic_bounds(topic, partition, &bounds);
+	delivery_query_room(q, want);
 	keys.size = 2 * QUEUE_WINDOW_MAX;
 	keys.hashes = palloc(sizeof(uint32) * keys.size);
 	keys.used = palloc(sizeof(bool) * keys.size);
@@ -414,6 +423,8 @@ window_reserve(Topic *topic, QueueConfig *cfg, QueueWindow *w, int partition,
 			if (held)
 				continue;
 			cands[n].r = delivery_reserve(q, w, partition, slot);
+			if (cands[n].r == NULL)
+				break;
 			cands[n].tid = slot->tid;
 			cands[n].deliveries = slot->deliveries + 1;
 			cands[n].at = slot->at;
@@ -518,8 +529,9 @@ defer(Topic *topic, int partition, Candidate *c, Datum *values, bool *isnull)
 	static const char *const names[] = {NOT_BEFORE_HEADER, DELIVERIES_HEADER};
 	char	   *texts[2];
 
-	texts[0] = DatumGetCString(DirectFunctionCall1(timestamptz_out,
-												   TimestampTzGetDatum(c->at)));
+	/* in ISO 8601, as jsonb writes a timestamp, whatever the DateStyle */
+	texts[0] = JsonEncodeDateTime(NULL, TimestampTzGetDatum(c->at),
+								  TIMESTAMPTZOID, NULL);
 	texts[1] = psprintf("%d", c->deliveries);
 	produce_copy(topic, partition, values, isnull,
 				 headers_with(values, isnull, names, texts,
@@ -528,9 +540,10 @@ defer(Topic *topic, int partition, Candidate *c, Datum *values, bool *isnull)
 
 /*
  * dead_letter produces a copy of a message to the queue's dead-letter
- * topic, with headers that say why and where from.
+ * topic, with headers that say why and where from, and returns true; false
+ * if there is no such topic.
  */
-static void
+static bool
 dead_letter(Topic *topic, QueueConfig *cfg, int partition, int64 offset,
 			int32 deliveries, Datum *values, bool *isnull)
 {
@@ -544,13 +557,17 @@ dead_letter(Topic *topic, QueueConfig *cfg, int partition, int64 offset,
 	int			partitions;
 
 	if (!topic_lookup_row(cfg->dead_letter_topic, &owner, &partitions))
-		ereport(ERROR,
+	{
+		/* a queue whose dead-letter topic is gone goes on delivering */
+		ereport(WARNING,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("dead-letter topic \"%s\" of queue \"%s\" does not exist",
 						cfg->dead_letter_topic, topic->name),
-				 errdetail("Message %lld of partition %d was delivered %d times, the queue's max.deliveries.",
+				 errdetail("Message %lld of partition %d was delivered %d times, the queue's max.deliveries, and is delivered again.",
 						   (long long) offset, partition, deliveries - 1),
 				 errhint("Create the topic with topics.create_topic().")));
+		return false;
+	}
 	dlt = topic_open(cfg->dead_letter_topic, RowExclusiveLock);
 	texts[0] = "max.deliveries";
 	texts[1] = topic->name;
@@ -559,6 +576,7 @@ dead_letter(Topic *topic, QueueConfig *cfg, int partition, int64 offset,
 	texts[4] = psprintf("%d", deliveries - 1);
 	produce_copy(dlt, partition % dlt->npartitions, values, isnull,
 				 headers_with(values, isnull, names, texts, 5));
+	return true;
 }
 
 /*
@@ -604,13 +622,14 @@ hand_out(Topic *topic, QueueConfig *cfg, int partition, DeliveryQuery *q,
 		if (DatumGetInt64(values[Anum_message_offset - 1]) != c->r->offset)
 			elog(ERROR, "message %lld of partition %d of topic \"%s\" moved",
 				 (long long) c->r->offset, partition, topic->name);
+		if (c->r->use == USE_DEAD_LETTER &&
+			!dead_letter(topic, cfg, partition, c->r->offset, c->deliveries,
+						 values, isnull))
+			c->r->use = USE_HAND_OUT;
+		else if (c->r->use == USE_DEFER)
+			defer(topic, partition, c, values, isnull);
 		if (c->r->use != USE_HAND_OUT)
 		{
-			if (c->r->use == USE_DEAD_LETTER)
-				dead_letter(topic, cfg, partition, c->r->offset, c->deliveries,
-							values, isnull);
-			else
-				defer(topic, partition, c, values, isnull);
 			ReleaseBuffer(buf);
 			delivery_take(q, partition, c->r->offset);
 			continue;
@@ -649,18 +668,17 @@ queue_defer_waiting(Topic *topic, QueueWindow *w, int partition)
 	QueueConfig cfg;
 	int			n;
 
+	queue_config_read(topic, &cfg);
 	queue_window_meet(topic, w, partition);
 	topic_bounds(topic, partition, &bounds);
+	delivery_query_room(q, MAX_DEFERRED_PER_READ);
 	LWLockAcquire(&w->lock, LW_EXCLUSIVE);
 	delivery_advance_start(w);
-	n = window_defer(w, partition, q, bounds.lso, GetCurrentTimestamp(),
-					 cands, 0);
+	n = window_defer(w, partition, q, bounds.lso, cfg.fifo_key,
+					 GetCurrentTimestamp(), cands, 0);
 	LWLockRelease(&w->lock);
 	if (n > 0)
-	{
-		queue_config_read(topic, &cfg);
 		(void) hand_out(topic, &cfg, partition, q, cands, n, NULL, NULL);
-	}
 	MemoryContextDelete(cxt);
 	return n;
 }
@@ -711,6 +729,8 @@ queue_read(Topic *topic, DeliveryQuery *q, int qty, TimestampTz deadline,
 				w = delivery_window(topic, p);
 				if (waiting && pass == 0)
 					partition_wait_for(w->log);
+				if (q->lease)
+					delivery_store_mark_receipts(w, Min(share, qty - found));
 				n = window_reserve(topic, &cfg, w, p, q,
 								   Min(Min(share, qty - found), QUEUE_WINDOW_MAX),
 								   now, &next_due, cands);

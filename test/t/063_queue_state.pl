@@ -52,6 +52,19 @@ SELECT topics.nack('st', ARRAY(SELECT delivery_id FROM nacked), '1 hour');
 BEGIN;
 SELECT count(*) FROM topics.consume('st', 1);
 PREPARE TRANSACTION 'held';
+-- a window of one offset, whose rows are reused at once: a receipt never
+-- comes again after a restart
+SELECT topics.create_topic('w1', 1, 'queue', '{"delivery.window": 1}');
+SELECT count(*) FROM topics.produce_batch('w1', ARRAY['a', 'b', 'c']);
+CREATE TABLE w1_id AS SELECT delivery_id FROM topics.receive('w1', '1 hour');
+SELECT topics.ack('w1', ARRAY(SELECT delivery_id FROM w1_id));
+SELECT count(*) FROM topics.consume('w1');
+-- a receive prepared before the crash, committed after it
+SELECT topics.create_topic('pb', 1, 'queue');
+SELECT count(*) FROM topics.produce_batch('pb', ARRAY['a', 'b']);
+BEGIN;
+CREATE TABLE pb_id AS SELECT delivery_id FROM topics.receive('pb', '1 hour');
+PREPARE TRANSACTION 'pb1';
 });
 is( $node->safe_psql('postgres',
 		q{SELECT string_agg(msg_offset::text, ',' ORDER BY msg_offset) FROM leases}),
@@ -77,6 +90,11 @@ $node->stop('immediate');
 $h->kill_kill;
 $node->start;
 
+# the first call after the start settles leases taken before it
+is( $node->safe_psql('postgres', q{
+SELECT topics.extend('st', ARRAY(SELECT delivery_id FROM leases), '1 hour')}),
+	'2', 'the first call after the crash extends the leases taken before it');
+
 is($node->safe_psql('postgres', $stats), '3 in flight 3 delayed 1',
 	'after the crash: the leases, the nack and the prepared hold are there, the open take is not');
 is( $node->safe_psql('postgres', q{
@@ -92,6 +110,19 @@ $node->safe_psql('postgres', q{COMMIT PREPARED 'held'});
 is( $node->safe_psql('postgres', q{
 SELECT in_flight || ' ' || (start_offset IN (5, 7)) FROM topics.queue_stats WHERE topic = 'st'}),
 	'3 true', 'COMMIT PREPARED after the crash: its message is done');
+
+my ($w1_new, $w1_old) = split /\|/, $node->safe_psql('postgres', q{
+SELECT r.delivery_id, o.delivery_id FROM topics.receive('w1', '1 hour') r, w1_id o});
+isnt($w1_new, $w1_old, 'after the crash, a new delivery gets a new id');
+my ($ok, $stdout, $stderr) = $node->psql('postgres',
+	q{SELECT topics.ack('w1', ARRAY(SELECT delivery_id FROM w1_id))});
+like($stderr, qr/cannot settle delivery/, 'an id from before the crash settles no other delivery');
+
+$node->safe_psql('postgres', q{SELECT count(*) FROM topics.queue_stats WHERE topic = 'pb'});
+$node->safe_psql('postgres', q{COMMIT PREPARED 'pb1'});
+is( $node->safe_psql('postgres', q{
+SELECT topics.ack('pb', ARRAY(SELECT delivery_id FROM pb_id))}),
+	'1', 'a receive prepared before the crash and committed after it is acked by its id');
 
 # The nacked message waits an hour at the head of the window, which the
 # gap after the crash fills: the worker moves it to the end of the log.
