@@ -25,6 +25,7 @@
 #include "log/fetch.h"
 #include "log/partition.h"
 #include "queue/delivery.h"
+#include "queue/delivery_query.h"
 #include "queue/queue_topic.h"
 #include "shmem.h"
 #include "utility.h"
@@ -88,6 +89,7 @@ _PG_init(void)
 	position_commit_init();
 	partition_init();
 	delivery_init();
+	delivery_query_init();
 	queue_topic_init();
 	positions_init();
 	fetch_scan_init();

@@ -1,129 +1,19 @@
 /*-------------------------------------------------------------------------
  *
  * delivery.h
- *	  The delivery state of a queue partition: its window of in-flight and
- *	  done messages, in shared memory, backed by topics.queue_delivery.
+ *	  The delivery windows of queue partitions: finding and loading them,
+ *	  and the changes transactions make to them.
  *
  *-------------------------------------------------------------------------
  */
 #ifndef QUEUE_DELIVERY_H
 #define QUEUE_DELIVERY_H
 
-#include "access/transam.h"
 #include "nodes/pg_list.h"
-#include "storage/itemptr.h"
-#include "storage/lwlock.h"
-#include "storage/relfilenode.h"
-#include "utils/timestamp.h"
 
-#include "log/partition.h"
 #include "log/topic.h"
+#include "queue/window.h"
 
-/* The widest delivery window: the slots each queue partition keeps. */
-#define QUEUE_WINDOW_MAX		1024
-
-/* A delivery id is the partition above these bits and a receipt below. */
-#define DELIVERY_RECEIPT_BITS	40
-#define DELIVERY_RECEIPT_MASK	((INT64CONST(1) << DELIVERY_RECEIPT_BITS) - 1)
-
-/*
- * The state of an offset as of the last commit that changed it.  The
- * values are stored in topics.queue_delivery.state and .pending.
- */
-typedef enum DeliveryState
-{
-	DELIVERY_NEW = 0,			/* never delivered; visible from at */
-	DELIVERY_AVAILABLE = 1,		/* delivered before and back; visible from at */
-	DELIVERY_LEASED = 2,		/* received, held until at */
-	DELIVERY_DONE = 3			/* consumed, acked, dead-lettered, or an
-								 * offset that holds no message */
-} DeliveryState;
-
-/*
- * One offset of the window.  A change that a transaction makes (a take, an
- * ack, a nack, an extend) is pending: xid names the transaction, and
- * pending and pending_at replace state and at when it commits.  While xid
- * is set, no one else may deliver or change the offset.
- */
-typedef struct DeliverySlot
-{
-	int64		offset;			/* -1: the slot holds no offset */
-	int64		receipt;		/* of its last lease */
-	TimestampTz at;
-	TimestampTz pending_at;
-	FullTransactionId xid;		/* of the pending change, or invalid */
-	ItemPointerData tid;		/* its message row, when known */
-	uint8		state;			/* DeliveryState */
-	uint8		pending;		/* DeliveryState, while xid is set */
-	bool		known;			/* tid, keyhash and has_key are set */
-	bool		has_key;
-	bool		prepared;		/* xid is a prepared transaction's */
-	bool		dead_letter;	/* its pending done is a dead-lettering */
-	bool		row_has_xid;	/* its row names a transaction still */
-	int32		deliveries;
-	int32		reserver;		/* pgprocno + 1 of a query holding it */
-	uint32		keyhash;
-} DeliverySlot;
-
-typedef struct QueueWindowKey
-{
-	Oid			dbid;
-	Oid			relid;			/* the partition's table */
-} QueueWindowKey;
-
-/*
- * The delivery window of a queue partition: the offsets [start, start +
- * size), offset o in slots[o % size].  Below frontier, every offset's
- * message is known (read once from the log); an offset below the LSO
- * without a message (a producer rolled back) is done.
- *
- * Locking: lock protects every field but rows_file and rows, which
- * write_lock protects.  write_lock serializes the in-place writes of the
- * partition's rows, and is taken before lock, never while holding it.
- */
-typedef struct QueueWindow
-{
-	QueueWindowKey key;			/* hash key: must be first */
-	LWLock		lock;
-	LWLock		write_lock;
-	bool		loaded;
-	char		topic[NAMEDATALEN];
-	int32		partition;
-	int32		size;
-	PartitionState *log;		/* the partition's log, for its waiters */
-	int64		start;
-	int64		start_written;	/* as topics.queue_partition holds it */
-	int64		frontier;
-	int64		next_receipt;	/* the last receipt handed out */
-	int64		receipt_mark;	/* as flushed: above every receipt handed out */
-	int64		dead_lettered;
-	int64		dead_lettered_written;
-	uint64		done_total;		/* offsets done since the window loaded */
-	TimestampTz rate_at;		/* the consume rate, as of rate_at */
-	double		rate;
-	uint64		rate_done;		/* done_total at rate_at */
-	RelFileNode rows_file;		/* topics.queue_delivery's file as loaded */
-	ItemPointerData rows[QUEUE_WINDOW_MAX]; /* where each slot's row lies */
-	DeliverySlot slots[QUEUE_WINDOW_MAX];
-} QueueWindow;
-
-/* The settings of a queue topic, from its config. */
-typedef struct QueueConfig
-{
-	int			window;
-	int64		visibility_timeout_ms;
-	int			max_deliveries; /* 0: no limit */
-	bool		fifo_key;
-	char		dead_letter_topic[NAMEDATALEN];
-} QueueConfig;
-
-static inline DeliverySlot *
-window_slot(QueueWindow *w, int64 offset)
-{
-	return &w->slots[offset % w->size];
-}
-
-/* delivery.c */
 extern Size delivery_shmem_size(void);
 extern void delivery_shmem_startup(void);
 extern void delivery_init(void);
@@ -140,20 +30,5 @@ extern List *delivery_loaded_windows(void);
 extern QueueWindow *delivery_window_lookup(const QueueWindowKey *key);
 extern void delivery_wake(QueueWindow *w, int n);
 extern FullTransactionId delivery_my_xid(void);
-
-/* delivery_store.c */
-extern void delivery_store_load(QueueWindow *w, const char *topic,
-								int partition, int size);
-extern void delivery_store_write(QueueWindow *w, const int64 *offsets, int n);
-extern void delivery_store_add_partitions(const char *topic, int from, int to);
-extern int64 delivery_store_settle(QueueWindow *w);
-extern void delivery_store_mark_receipts(QueueWindow *w, int need);
-
-/* queue_config.c */
-extern void queue_config_check(const char *topic, Jsonb *config);
-extern void queue_config_parse(Jsonb *config, const char *topic,
-							   QueueConfig *cfg);
-extern void queue_config_read(Topic *topic, QueueConfig *cfg);
-extern void queue_check_topic(Topic *topic, const char *call);
 
 #endif							/* QUEUE_DELIVERY_H */

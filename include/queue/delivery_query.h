@@ -60,6 +60,6 @@ extern DeliveryReservation *delivery_reserve(DeliveryQuery *q, QueueWindow *w,
 											 int partition,
 											 DeliverySlot *slot);
 extern void delivery_take(DeliveryQuery *q, int partition, int64 offset);
-extern void delivery_queries_end(void);
+extern void delivery_query_init(void);
 
 #endif							/* QUEUE_DELIVERY_QUERY_H */

@@ -61,7 +61,8 @@
 #include "groups/position_commit.h"
 #include "guc.h"
 #include "queue/delivery.h"
-#include "queue/delivery_query.h"
+#include "queue/delivery_store.h"
+#include "queue/queue_config.h"
 
 typedef struct QueueSharedState
 {
@@ -554,11 +555,9 @@ delivery_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PARALLEL_PRE_COMMIT:
-			delivery_queries_end();
 			ops_write(false);
 			break;
 		case XACT_EVENT_PRE_PREPARE:
-			delivery_queries_end();
 			ops_write(true);
 			break;
 		case XACT_EVENT_COMMIT:
@@ -572,7 +571,6 @@ delivery_xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
-			delivery_queries_end();
 			ops_undo(0);
 			my_ops = NIL;
 			break;

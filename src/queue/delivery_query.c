@@ -20,6 +20,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
 #include "utils/memutils.h"
@@ -261,15 +262,29 @@ delivery_take(DeliveryQuery *q, int partition, int64 offset)
 }
 
 /*
- * delivery_queries_end gives back what the queries of this transaction
- * reserved and did not take; called as the transaction ends.
+ * queries_end gives back what the queries of this transaction reserved and
+ * did not take, as the transaction ends.
  */
-void
-delivery_queries_end(void)
+static void
+queries_end(XactEvent event, void *arg)
 {
 	dlist_mutable_iter iter;
 
+	if (event != XACT_EVENT_PRE_COMMIT && event != XACT_EVENT_PARALLEL_PRE_COMMIT &&
+		event != XACT_EVENT_PRE_PREPARE && event != XACT_EVENT_ABORT &&
+		event != XACT_EVENT_PARALLEL_ABORT)
+		return;
 	dlist_foreach_modify(iter, &my_queries)
 		query_release(dlist_container(DeliveryQuery, node, iter.cur));
 	dlist_init(&my_queries);
+}
+
+/*
+ * delivery_query_init installs the transaction callback; called from
+ * _PG_init.
+ */
+void
+delivery_query_init(void)
+{
+	RegisterXactCallback(queries_end, NULL);
 }

@@ -42,7 +42,7 @@
 #include "utils/snapmgr.h"
 #include "utils/xid8.h"
 
-#include "queue/delivery.h"
+#include "queue/delivery_store.h"
 #include "relids.h"
 
 #define Anum_qp_topic			1
@@ -258,7 +258,8 @@ delivery_store_write(QueueWindow *w, const int64 *offsets, int n)
  * delivery_store_settle writes a window's start where it moved on, and
  * rewrites the rows that still name a transaction that ended, so that no
  * row keeps a transaction id the commit log may forget; returns the start
- * as written.  The database worker runs it every round.
+ * as written.  The database worker runs it every round, after moving the
+ * start (delivery_advance_start).
  */
 int64
 delivery_store_settle(QueueWindow *w)
@@ -274,7 +275,6 @@ delivery_store_settle(QueueWindow *w)
 
 	LWLockAcquire(&w->write_lock, LW_EXCLUSIVE);
 	LWLockAcquire(&w->lock, LW_EXCLUSIVE);
-	delivery_advance_start(w);
 	start = w->start;
 	dead_lettered = w->dead_lettered;
 	for (o = w->start; o < w->frontier && o < w->start + w->size; o++)

@@ -19,7 +19,8 @@
 #include "utils/jsonb.h"
 
 #include "log/topic_tables.h"
-#include "queue/delivery.h"
+#include "queue/queue_config.h"
+#include "queue/window.h"
 
 #define DEFAULT_VISIBILITY_TIMEOUT_MS	30000
 #define DEFAULT_MAX_DELIVERIES			5

@@ -32,6 +32,7 @@
 #include "args.h"
 #include "log/fetch.h"
 #include "queue/delivery_query.h"
+#include "queue/queue_config.h"
 #include "queue/queue_read.h"
 
 PG_FUNCTION_INFO_V1(pg_topics__consume);

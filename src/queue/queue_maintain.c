@@ -35,6 +35,7 @@
 
 #include "log/topic_tables.h"
 #include "queue/delivery.h"
+#include "queue/delivery_store.h"
 #include "queue/queue_maintain.h"
 #include "queue/queue_read.h"
 
@@ -142,6 +143,9 @@ maintain_window(const QueueWindowKey *key)
 				ereport(DEBUG1,
 						(errmsg("deferred delayed messages at the head of partition %d of queue \"%s\"",
 								partition, topic)));
+			LWLockAcquire(&w->lock, LW_EXCLUSIVE);
+			delivery_advance_start(w);
+			LWLockRelease(&w->lock);
 			start = delivery_store_settle(w);
 			as_owner_begin(&admin);
 			reclaim(topic, partition, start);

@@ -50,6 +50,8 @@
 #include "log/produce.h"
 #include "log/topic_tables.h"
 #include "queue/delivery_query.h"
+#include "queue/delivery_store.h"
+#include "queue/queue_config.h"
 #include "queue/queue_read.h"
 
 /*

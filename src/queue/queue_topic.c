@@ -16,7 +16,8 @@
 
 #include "log/segment_maker.h"
 #include "log/topic_admin.h"
-#include "queue/delivery.h"
+#include "queue/delivery_store.h"
+#include "queue/queue_config.h"
 #include "queue/queue_topic.h"
 
 /*
