@@ -13,8 +13,8 @@
 -- a transaction makes names the transaction, and counts once it commits.
 
 -- Per queue partition: where its delivery window starts, the messages it
--- sent to the dead-letter topic, the server whose transaction ids its rows
--- name (a restored dump names another server's), and a mark above every
+-- sent to the dead-letter topic, the server and database whose transaction
+-- ids its rows name (a restored dump names another's), and a mark above every
 -- receipt (the lower bits of a delivery id) handed out, so that none is
 -- handed out twice; it starts at a hash of the topic's name and the
 -- partition below 2^38, so that the ids of two queues seldom meet.
@@ -25,6 +25,7 @@ CREATE TABLE topics.queue_partition (
     dead_lettered  bigint NOT NULL DEFAULT 0,
     system_id      bigint NOT NULL DEFAULT 0,
     receipt_mark   bigint NOT NULL DEFAULT 0,
+    database_oid   oid NOT NULL DEFAULT 0,
     PRIMARY KEY (topic, partition),
     FOREIGN KEY (topic, partition) REFERENCES topics.partition ON DELETE CASCADE
 );
@@ -35,9 +36,10 @@ COMMENT ON TABLE topics.queue_partition IS
 -- offset o with o % window = k, for start_offset <= o < start_offset +
 -- window (a row of a lower offset is free).  state is the state as of the
 -- last commit: 1 available again (after a delivery), 2 leased until
--- visible_at, 3 done; xid, when not 0, is a transaction whose commit turns
--- it into pending (at pending_at).  Rows are made with the partition and
--- only ever overwritten in place.
+-- visible_at, 3 done; with pending -1, xid is the transaction that made
+-- state; else xid, when not 0, is a transaction whose commit turns state
+-- into pending (at pending_at).  Rows are made with the partition and only
+-- ever overwritten in place.
 CREATE TABLE topics.queue_delivery (
     topic       text COLLATE "C" NOT NULL,
     partition   integer NOT NULL,
@@ -56,6 +58,18 @@ CREATE TABLE topics.queue_delivery (
 COMMENT ON TABLE topics.queue_delivery IS
     'The delivery window of each queue partition, a row per slot; written in place';
 
+-- What the database worker last recorded of a queue partition, in a
+-- transaction (so that a dump reads it as of its snapshot): the start of
+-- its window, and an id below which every transaction had ended then.  A
+-- restored queue starts there (see delivery_store.c).
+ALTER TABLE topics.partition
+    ADD COLUMN queue_start bigint NOT NULL DEFAULT 0,
+    ADD COLUMN queue_horizon xid8 NOT NULL DEFAULT '0';
+COMMENT ON COLUMN topics.partition.queue_start IS
+    'A queue partition''s window start as the worker last recorded it';
+COMMENT ON COLUMN topics.partition.queue_horizon IS
+    'Every transaction below this id had ended when the worker recorded queue_start';
+
 SELECT pg_catalog.pg_extension_config_dump('topics.queue_partition', '');
 SELECT pg_catalog.pg_extension_config_dump('topics.queue_delivery', '');
 REVOKE ALL ON topics.queue_partition, topics.queue_delivery FROM PUBLIC;
@@ -65,8 +79,12 @@ REVOKE ALL ON topics.queue_partition, topics.queue_delivery FROM PUBLIC;
 -- its groups (what every group read is done), or at its log start.  The
 -- dead-letter topic of such a queue is not made: the first dead letter
 -- says to create it.
-INSERT INTO topics.queue_partition (topic, partition, receipt_mark, start_offset)
+INSERT INTO topics.queue_partition (topic, partition, system_id, database_oid,
+                                    receipt_mark, start_offset)
 SELECT p.topic, p.partition,
+       (SELECT pg_catalog.int8(s.system_identifier) FROM pg_catalog.pg_control_system() s),
+       (SELECT d.oid FROM pg_catalog.pg_database d
+         WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()),
        pg_catalog.hashtextextended(p.topic OPERATOR(pg_catalog.||) '$'
                                    OPERATOR(pg_catalog.||) p.partition, 0)
          OPERATOR(pg_catalog.&) 274877906943,
@@ -81,6 +99,10 @@ INSERT INTO topics.queue_delivery (topic, partition, slot)
 SELECT q.topic, q.partition, s
   FROM topics.queue_partition q,
        pg_catalog.generate_series(0, 1023) s;
+UPDATE topics.partition p SET queue_start = q.start_offset
+  FROM topics.queue_partition q
+ WHERE q.topic OPERATOR(pg_catalog.=) p.topic
+   AND q.partition OPERATOR(pg_catalog.=) p.partition;
 
 -- _consume hands out messages that no one else holds, reserved for the
 -- query that called it; _deliver, the row filter of consume and receive,

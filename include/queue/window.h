@@ -50,6 +50,8 @@ typedef struct DeliverySlot
 	TimestampTz at;
 	TimestampTz pending_at;
 	FullTransactionId xid;		/* of the pending change, or invalid */
+	FullTransactionId made_by;	/* the transaction that made state, or
+								 * invalid */
 	ItemPointerData tid;		/* its message row, when known */
 	uint8		state;			/* DeliveryState */
 	uint8		pending;		/* DeliveryState, while xid is set */

@@ -309,6 +309,7 @@ slot_resolve(QueueWindow *w, DeliverySlot *slot)
 	{
 		slot->state = slot->pending;
 		slot->at = slot->pending_at;
+		slot->made_by = slot->xid;
 		if (slot->pending == DELIVERY_DONE)
 		{
 			w->done_total++;
@@ -464,6 +465,7 @@ ops_apply(void)
 		{
 			slot->state = slot->pending;
 			slot->at = slot->pending_at;
+			slot->made_by = slot->xid;
 			slot->xid = InvalidFullTransactionId;
 			slot->prepared = false;
 			if (slot->state == DELIVERY_DONE)

@@ -19,9 +19,11 @@
  * the start written in topics.queue_partition passes the old offset, so
  * that a crash cannot make a done message look undelivered.
  *
- * A restored dump holds another server's transaction ids: rows name the
- * server that wrote them (system_id), and changes pending under another
- * server's transaction are dropped at load, as if it had rolled back.
+ * A restored dump (or a pg_upgrade) brings rows written by another server
+ * or in another database (system_id, database_oid), copied as they were
+ * when the dump read them, not as of its snapshot: see load_slot for how
+ * a load makes them safe.  A row keeps the id of the transaction that made
+ * its state, settled or not, for that.
  *
  *-------------------------------------------------------------------------
  */
@@ -33,11 +35,13 @@
 #include "access/table.h"
 #include "access/transam.h"
 #include "access/xlog.h"
-#include "executor/spi.h"
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
 #include "storage/procarray.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/xid8.h"
@@ -51,7 +55,15 @@
 #define Anum_qp_dead_lettered	4
 #define Anum_qp_system_id		5
 #define Anum_qp_receipt_mark	6
-#define Natts_qp				6
+#define Anum_qp_database		7
+#define Natts_qp				7
+
+/*
+ * The pending column of a row whose change counted: its xid names the
+ * transaction that made its state (a dump tells by it whether the state
+ * is older than the dump's snapshot).
+ */
+#define PENDING_SETTLED			(-1)
 
 /* Receipts the mark runs ahead of the need. */
 #define RECEIPTS_AHEAD			4096
@@ -134,6 +146,8 @@ write_partition_row(QueueWindow *w, Relation rel, int64 start,
 	values[Anum_qp_system_id - 1] = Int64GetDatum((int64) GetSystemIdentifier());
 	values[Anum_qp_receipt_mark - 1] = Int64GetDatum(receipt_mark);
 	replace[Anum_qp_receipt_mark - 1] = true;
+	values[Anum_qp_database - 1] = ObjectIdGetDatum(MyDatabaseId);
+	replace[Anum_qp_database - 1] = true;
 	replace[Anum_qp_start - 1] = true;
 	replace[Anum_qp_dead_lettered - 1] = true;
 	replace[Anum_qp_system_id - 1] = true;
@@ -187,8 +201,16 @@ write_slot_row(QueueWindow *w, Relation rel, int k, const DeliverySlot *slot)
 	values[Anum_qd_at - 1] = TimestampTzGetDatum(slot->at);
 	values[Anum_qd_deliveries - 1] = Int32GetDatum(slot->deliveries);
 	values[Anum_qd_receipt - 1] = Int64GetDatum(slot->receipt);
-	values[Anum_qd_xid - 1] = FullTransactionIdGetDatum(slot->xid);
-	values[Anum_qd_pending - 1] = Int16GetDatum(slot->pending);
+	if (FullTransactionIdIsValid(slot->xid))
+	{
+		values[Anum_qd_xid - 1] = FullTransactionIdGetDatum(slot->xid);
+		values[Anum_qd_pending - 1] = Int16GetDatum(slot->pending);
+	}
+	else
+	{
+		values[Anum_qd_xid - 1] = FullTransactionIdGetDatum(slot->made_by);
+		values[Anum_qd_pending - 1] = Int16GetDatum(PENDING_SETTLED);
+	}
 	values[Anum_qd_pending_at - 1] = TimestampTzGetDatum(slot->pending_at);
 	for (i = Anum_qd_offset; i <= Natts_qd; i++)
 		replace[i - 1] = true;
@@ -351,35 +373,80 @@ delivery_store_mark_receipts(QueueWindow *w, int need)
 }
 
 /*
- * load_slot fills a slot from its row, resolving the change it names:
- * foreign when the rows were written by another server.
+ * How a window's rows were written: by this server in this database, or
+ * restored from a dump (or carried over by pg_upgrade), and then what the
+ * database worker last recorded before the dump: the window's start, and
+ * a transaction id below which every transaction had ended (both in
+ * topics.partition, written by transactions, so that a dump reads them as
+ * of its snapshot).
+ */
+typedef struct LoadOrigin
+{
+	bool		restored;
+	bool		other_server;	/* the xids are another server's */
+	FullTransactionId horizon;
+	int64		start;
+} LoadOrigin;
+
+/*
+ * load_slot fills a slot from its row and resolves the change it names.
+ *
+ * A restored row may have been written after the dump's snapshot (the
+ * delivery tables are overwritten in place, so a dump copies them as they
+ * are when it reads them): a state made by a transaction at or above the
+ * horizon may be newer than the rest of the dump, and the offset counts as
+ * never delivered.  Older changes are kept; one still pending counts if
+ * the server's commit log says it committed, and not at all if the xids
+ * are another server's.  Either way a message may come again, none is
+ * lost.  Sets *rewrite when the row must be written again.
  */
 static void
-load_slot(DeliverySlot *slot, HeapTuple tup, TupleDesc desc, bool foreign,
-		  bool *rewrite)
+load_slot(DeliverySlot *slot, HeapTuple tup, TupleDesc desc,
+		  const LoadOrigin *origin, bool *rewrite)
 {
 	bool		isnull;
 	FullTransactionId xid;
+	int16		pending;
 
 	slot->state = DatumGetInt16(heap_getattr(tup, Anum_qd_state, desc, &isnull));
 	slot->at = DatumGetTimestampTz(heap_getattr(tup, Anum_qd_at, desc, &isnull));
 	slot->deliveries = DatumGetInt32(heap_getattr(tup, Anum_qd_deliveries, desc, &isnull));
 	slot->receipt = DatumGetInt64(heap_getattr(tup, Anum_qd_receipt, desc, &isnull));
-	slot->pending = DatumGetInt16(heap_getattr(tup, Anum_qd_pending, desc, &isnull));
+	pending = DatumGetInt16(heap_getattr(tup, Anum_qd_pending, desc, &isnull));
 	slot->pending_at = DatumGetTimestampTz(heap_getattr(tup, Anum_qd_pending_at, desc, &isnull));
 	xid = DatumGetFullTransactionId(heap_getattr(tup, Anum_qd_xid, desc, &isnull));
 	slot->xid = InvalidFullTransactionId;
-	slot->row_has_xid = FullTransactionIdIsValid(xid);
-	if (slot->state > DELIVERY_DONE || slot->pending > DELIVERY_DONE)
-		slot->state = slot->pending = DELIVERY_AVAILABLE;
+	slot->made_by = InvalidFullTransactionId;
+	slot->row_has_xid = false;
+	if (slot->state > DELIVERY_DONE || pending > DELIVERY_DONE ||
+		pending < PENDING_SETTLED)
+	{
+		slot->state = DELIVERY_AVAILABLE;
+		pending = PENDING_SETTLED;
+	}
+	slot->pending = Max(pending, 0);
 	if (!FullTransactionIdIsValid(xid))
 		return;
-	if (foreign ||
+	if (origin->restored &&
+		FullTransactionIdFollowsOrEquals(xid, origin->horizon))
+	{
+		slot->state = DELIVERY_NEW;
+		slot->at = DT_NOBEGIN;
+		*rewrite = true;
+		return;
+	}
+	if (pending == PENDING_SETTLED)
+	{
+		slot->made_by = xid;
+		return;
+	}
+	if (origin->other_server ||
 		FullTransactionIdFollowsOrEquals(xid, ReadNextFullTransactionId()))
 	{
 		*rewrite = true;
 		return;
 	}
+	slot->row_has_xid = true;
 	if (TransactionIdIsInProgress(XidFromFullTransactionId(xid)))
 	{
 		/* a prepared transaction: it survives restarts */
@@ -391,7 +458,39 @@ load_slot(DeliverySlot *slot, HeapTuple tup, TupleDesc desc, bool foreign,
 	{
 		slot->state = slot->pending;
 		slot->at = slot->pending_at;
+		slot->made_by = xid;
 	}
+}
+
+/*
+ * read_origin fills what the worker last recorded of a restored queue
+ * partition in topics.partition.
+ */
+static void
+read_origin(const char *topic, int partition, LoadOrigin *origin)
+{
+	Relation	rel = table_open(pgt_relid(PGT_PARTITION), AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	ScanKeyData keys[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		isnull;
+
+	pgt_key_name(&keys[0], 1, topic);
+	pgt_key_int4(&keys[1], 2, partition);
+	scan = systable_beginscan(rel, pgt_relid(PGT_PARTITION_PKEY), true,
+							  snapshot, 2, keys);
+	tup = systable_getnext(scan);
+	if (!HeapTupleIsValid(tup))
+		store_damaged(topic, partition, "Its row of topics.partition is missing.");
+	origin->start = DatumGetInt64(heap_getattr(tup, get_attnum(RelationGetRelid(rel), "queue_start"),
+											   desc, &isnull));
+	origin->horizon = DatumGetFullTransactionId(heap_getattr(tup, get_attnum(RelationGetRelid(rel), "queue_horizon"),
+															 desc, &isnull));
+	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
 }
 
 /*
@@ -410,7 +509,7 @@ delivery_store_load(QueueWindow *w, const char *topic, int partition, int size)
 	bool		isnull;
 	int64		start;
 	int64		dead_lettered;
-	bool		foreign;
+	LoadOrigin	origin = {false, false, InvalidFullTransactionId, 0};
 	bool		rewrite = false;
 	int64		max_receipt = 0;
 	int64		receipt_mark;
@@ -437,10 +536,20 @@ delivery_store_load(QueueWindow *w, const char *topic, int partition, int size)
 	desc = RelationGetDescr(part_rel);
 	start = DatumGetInt64(heap_getattr(tup, Anum_qp_start, desc, &isnull));
 	dead_lettered = DatumGetInt64(heap_getattr(tup, Anum_qp_dead_lettered, desc, &isnull));
-	foreign = DatumGetInt64(heap_getattr(tup, Anum_qp_system_id, desc, &isnull)) !=
+	origin.other_server =
+		DatumGetInt64(heap_getattr(tup, Anum_qp_system_id, desc, &isnull)) !=
 		(int64) GetSystemIdentifier();
+	origin.restored = origin.other_server ||
+		DatumGetObjectId(heap_getattr(tup, Anum_qp_database, desc, &isnull)) !=
+		MyDatabaseId;
 	receipt_mark = DatumGetInt64(heap_getattr(tup, Anum_qp_receipt_mark, desc, &isnull));
 	heap_freetuple(tup);
+	if (origin.restored)
+	{
+		/* the start as of the dump's snapshot, or before it */
+		read_origin(topic, partition, &origin);
+		start = origin.start;
+	}
 
 	slots = palloc0(sizeof(DeliverySlot) * QUEUE_WINDOW_MAX);
 	for (k = 0; k < QUEUE_WINDOW_MAX; k++)
@@ -469,7 +578,7 @@ delivery_store_load(QueueWindow *w, const char *topic, int partition, int size)
 		if (offset < start || offset >= start + QUEUE_WINDOW_MAX)
 			continue;
 		slots[slot].offset = offset;
-		load_slot(&slots[slot], tup, desc, foreign, &rewrite);
+		load_slot(&slots[slot], tup, desc, &origin, &rewrite);
 	}
 	systable_endscan(scan);
 	if (nrows == 0 || nrows > QUEUE_WINDOW_MAX)
@@ -504,14 +613,14 @@ delivery_store_load(QueueWindow *w, const char *topic, int partition, int size)
 	}
 	LWLockRelease(&w->lock);
 
-	/* drop what another server's transactions left pending, for good */
-	if (rewrite)
+	/* what load_slot dropped goes for good, before the rows are this server's */
+	if (rewrite || origin.restored)
 	{
 		for (k = 0; k < size; k++)
 			if (w->slots[k].offset >= 0)
 				write_slot_row(w, slots_rel, k, &w->slots[k]);
 	}
-	if (foreign)
+	if (origin.restored)
 		write_partition_row(w, part_rel, start, dead_lettered, w->receipt_mark);
 	table_close(slots_rel, RowExclusiveLock);
 	table_close(part_rel, RowExclusiveLock);
@@ -537,8 +646,10 @@ delivery_store_add_partitions(const char *topic, int from, int to)
 	args[1] = Int32GetDatum(from);
 	args[2] = Int32GetDatum(to - 1);
 	if (SPI_execute_with_args("INSERT INTO topics.queue_partition "
-							  "(topic, partition, system_id, receipt_mark) "
+							  "(topic, partition, system_id, database_oid, receipt_mark) "
 							  "SELECT $1, p, pg_catalog.int8(s.system_identifier), "
+							  "(SELECT d.oid FROM pg_catalog.pg_database d "
+							  "WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()), "
 							  "pg_catalog.hashtextextended($1 OPERATOR(pg_catalog.||) '$' "
 							  "OPERATOR(pg_catalog.||) p, 0) OPERATOR(pg_catalog.&) 274877906943 "
 							  "FROM pg_catalog.generate_series($2, $3) p, "

@@ -10,8 +10,10 @@
  *	  far off (delayed, or given back with a delay) move to the end of the
  *	  log (queue_read.c), so that they hold back no message behind them;
  *	- its start is written where it moved on, and the rows that still name
- *	  an ended transaction are rewritten without it (delivery_store.c), so
- *	  that a row never outlives what the commit log remembers;
+ *	  an ended transaction as pending are rewritten as settled
+ *	  (delivery_store.c), so that no row needs the commit log once it may
+ *	  forget; the start is recorded in topics.partition too, as a dump must
+ *	  see it;
  *	- the segments wholly below the start as written are truncated, oldest
  *	  first, and the partition's log start moves past them: "gone on
  *	  consume" becomes physical, a segment at a time, with no DELETE and no
@@ -29,6 +31,7 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
@@ -80,15 +83,21 @@ reclaim(const char *topic, int partition, int64 below)
 		int64		base = DatumGetInt64(SPI_getbinval(tuptable->vals[i],
 													   tuptable->tupdesc, 1, &isnull));
 
+		Oid			relid = topic_table_relid(topic, partition, base);
+
+		/* a segment someone reads (a cursor, say) waits for a later round */
+		if (!OidIsValid(relid) ||
+			!ConditionalLockRelationOid(relid, AccessExclusiveLock))
+			break;
+		topic_tables_exec(psprintf("TRUNCATE %s",
+								   quote_qualified_identifier(TOPICS_DATA_SCHEMA,
+															  topic_table_name(topic, partition, base))));
 		log_start = DatumGetInt64(SPI_getbinval(tuptable->vals[i],
 												tuptable->tupdesc, 2, &isnull));
 		freed += DatumGetInt64(SPI_getbinval(tuptable->vals[i],
 											 tuptable->tupdesc, 3, &isnull));
-		topic_tables_exec(psprintf("TRUNCATE %s",
-								   quote_qualified_identifier(TOPICS_DATA_SCHEMA,
-															  topic_table_name(topic, partition, base))));
 	}
-	if (n == 0)
+	if (log_start < 0)
 		return;
 	args[2] = Int64GetDatum(log_start);
 	if (SPI_execute_with_args("UPDATE topics.partition "
@@ -101,8 +110,36 @@ reclaim(const char *topic, int partition, int64 below)
 							  NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not move the log start of topic \"%s\"", topic);
 	ereport(DEBUG1,
-			(errmsg("emptied %llu consumed segments of partition %d of queue \"%s\", up to offset %lld",
-					(unsigned long long) n, partition, topic, (long long) log_start)));
+			(errmsg("emptied the consumed segments of partition %d of queue \"%s\" up to offset %lld",
+					partition, topic, (long long) log_start)));
+}
+
+/*
+ * record_start records a queue partition's start in topics.partition, in
+ * the worker's transaction, with an id below which every transaction had
+ * ended by the worker's snapshot: a dump whose snapshot sees the record
+ * knows that every message below the start was done by a transaction it
+ * sees, and that every change of the delivery state by a transaction
+ * below the id is one it sees (delivery_store.c).  Caller runs as the
+ * owner of pg_topics's catalog, connected to SPI.
+ */
+static void
+record_start(const char *topic, int partition, int64 start)
+{
+	Oid			argtypes[3] = {TEXTOID, INT4OID, INT8OID};
+	Datum		args[3];
+
+	args[0] = CStringGetTextDatum(topic);
+	args[1] = Int32GetDatum(partition);
+	args[2] = Int64GetDatum(start);
+	if (SPI_execute_with_args("UPDATE topics.partition "
+							  "SET queue_start = $3, "
+							  "queue_horizon = pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()) "
+							  "WHERE topic OPERATOR(pg_catalog.=) $1 "
+							  "AND partition OPERATOR(pg_catalog.=) $2 "
+							  "AND queue_start OPERATOR(pg_catalog.<>) $3",
+							  3, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not record the start of queue \"%s\"", topic);
 }
 
 /*
@@ -148,6 +185,7 @@ maintain_window(const QueueWindowKey *key)
 			LWLockRelease(&w->lock);
 			start = delivery_store_settle(w);
 			as_owner_begin(&admin);
+			record_start(topic, partition, start);
 			reclaim(topic, partition, start);
 			as_owner_end(&admin);
 		}

@@ -228,6 +228,7 @@ window_meet(Topic *topic, QueueWindow *w, int partition, int64 from,
 			slot->deliveries = 0;
 			slot->receipt = 0;
 			slot->xid = InvalidFullTransactionId;
+			slot->made_by = InvalidFullTransactionId;
 			slot->prepared = false;
 			slot->dead_letter = false;
 			slot->reserver = 0;
