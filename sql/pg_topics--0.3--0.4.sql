@@ -246,13 +246,15 @@ $$;
 COMMENT ON FUNCTION topics.send_batch(text, jsonb[], text[], interval, timestamptz) IS
     'Produce messages to a queue in one call, to be delivered after delay or at not_before';
 
--- The delivery state of each queue partition, from shared memory.
+-- The delivery state of each queue partition, from shared memory (it
+-- reads with a fresh snapshot and may load a window: not in a parallel
+-- query).
 CREATE FUNCTION topics_internal.queue_info(topic text)
 RETURNS TABLE (partition integer, start_offset bigint, lso bigint,
                depth bigint, visible bigint, in_flight bigint, delayed bigint,
                dead_lettered bigint, oldest_timestamp timestamptz,
                consumed bigint, consume_rate double precision)
-LANGUAGE C STABLE STRICT PARALLEL RESTRICTED
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'pg_topics_queue_info';
 COMMENT ON FUNCTION topics_internal.queue_info(text) IS
     'Internal: the delivery state of a queue''s partitions';

@@ -218,6 +218,11 @@ SELECT msg_offset, headers->>'pg_topics.not_before' ~ '^\d{4}-\d\d-\d\dT' AS iso
   FROM topics.fetch('full', 0, 5);
 RESET datestyle;
 
+-- the stats in a query that could run in parallel
+SET force_parallel_mode = on;
+SELECT count(*) > 0 FROM topics.queue_stats;
+RESET force_parallel_mode;
+
 -- consuming never updates or deletes a message row, and the delivery
 -- state is written in place: no dead tuples anywhere
 SELECT pg_stat_force_next_flush();

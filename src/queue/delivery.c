@@ -6,7 +6,7 @@
  *	  changes when the transactions end.
  *
  * A queue partition's messages stay in its log, untouched by reads.  What
- * is done and what is in flight is its window (delivery.h): a start offset
+ * is done and what is in flight is its window (window.h): a start offset
  * below which every message is done, and a slot per offset above it, up to
  * the window's size.  Consumers on different partitions never meet; on the
  * same partition they meet only under the window's lock, for as long as it
@@ -39,7 +39,7 @@
  * consumer's own table or a dead letter, waits as usual.
  *
  * Locking: the hash of windows is protected by QueueShared->hash_lock;
- * each window by its own lock (see delivery.h).  A backend holds one
+ * each window by its own locks (see window.h).  A backend holds one
  * window lock at a time.
  *
  *-------------------------------------------------------------------------
@@ -359,10 +359,10 @@ delivery_advance_start(QueueWindow *w)
 }
 
 /*
- * delivery_begin_change makes a change pending on this transaction: the
- * caller has set slot->pending, pending_at and dead_letter, after calling
- * this, which records what to give back.  xid is delivery_my_xid().
- * Caller holds the window lock exclusively.
+ * delivery_begin_change makes a slot's change pending on this transaction
+ * and records what a rollback gives back; the caller then sets the slot's
+ * pending, pending_at, dead_letter (and receipt, deliveries).  xid is
+ * delivery_my_xid().  Caller holds the window lock exclusively.
  */
 void
 delivery_begin_change(QueueWindow *w, DeliverySlot *slot,

@@ -133,6 +133,7 @@ GRANT INSERT ON topics_data.orders TO regress_producer;
 GRANT SELECT ON topics_data.orders TO regress_reader, regress_other;
 RESET ROLE;
 SELECT topics.create_topic('audit', 2, 'store', '{"segment.messages": 4}');
+SELECT topics.create_topic('jobs', 2, 'queue');
 
 -- what the groups consumed, across the upgrade
 CREATE TABLE consumed (
@@ -179,6 +180,18 @@ BEGIN;
 SELECT count(*) FROM topics.produce_batch('orders', ARRAY['tail-1', 'tail-2', 'tail-3'],
                                           NULL, 0);
 ROLLBACK;
+});
+
+# jobs, a queue of 0.1 (read as a stream then), by the superuser: its group
+# workers read the first two messages of partition 0.
+$node->safe_psql(
+	'postgres', q{
+SELECT count(*) FROM topics.produce_batch('jobs', ARRAY['j0', 'j1', 'j2'], NULL, 0);
+SELECT count(*) FROM topics.produce_batch('jobs', ARRAY['j3', 'j4', 'j5'], NULL, 1);
+SELECT topics.join('workers', 'jobs', 'w', '1 hour', 'range', 'earliest');
+BEGIN;
+SELECT topics.commit('workers', 'jobs', 0, 2, 'w');
+COMMIT;
 });
 
 # audit, by the superuser.
@@ -389,7 +402,7 @@ is( $node->safe_psql(
 		'postgres', q{
 SELECT extversion || ' ' || (SELECT count(*) FROM topics.topic)
   FROM pg_extension WHERE extname = 'pg_topics'}),
-	'0.1 2', 'the failed update left 0.1 as it was');
+	'0.1 3', 'the failed update left 0.1 as it was');
 
 works($node, q{COMMIT PREPARED 'upgrade_p1'}, undef,
 	'COMMIT PREPARED of a 0.1 producer, with the new library and the old catalog');
@@ -466,7 +479,7 @@ is( $node->safe_psql(
 		'postgres', q{
 SELECT string_agg(name || ':' || (owner = current_user::regrole), ',' ORDER BY name)
   FROM topics.topics}),
-	'audit:true,orders:false', 'audit is owned by the superuser that made it');
+	'audit:true,jobs:true,orders:false', 'audit is owned by the superuser that made it');
 is( $node->safe_psql(
 		'postgres', q{SELECT owner FROM topics.topics WHERE name = 'orders'}),
 	'regress_creator', 'orders is owned by regress_creator, which made it in 0.1');
@@ -552,7 +565,7 @@ is( $node->safe_psql(
 		'postgres', q{
 SELECT string_agg(group_name || ':' || coalesce(owner::text, '-'), ',' ORDER BY group_name)
   FROM topics.groups}),
-	'auditors:-,billing:-,idle:-', 'the groups of 0.1 have no owner');
+	'auditors:-,billing:-,idle:-,workers:-', 'the groups of 0.1 have no owner');
 
 # billing polls on from its positions, without joining again: across the
 # update it consumes every message of orders exactly once.
@@ -774,8 +787,27 @@ fails_with($restored,
 $restored->stop;
 
 # ---------------------------------------------------------------------
+# The queue of 0.1
+# ---------------------------------------------------------------------
+
+# It is a queue now: its window starts where its group had read (or at its
+# log start), and its group is refused.
+is( works($node, q{
+SELECT string_agg(convert_from(value, 'UTF8'), ',' ORDER BY partition, msg_offset)
+  FROM topics.consume('jobs', 10)}, undef, 'consume from a queue of 0.1'),
+	'j2,j3,j4,j5', 'a queue of 0.1 hands out what its group had not read');
+fails_with($node, q{SELECT * FROM topics.poll('workers', 'jobs', 'w')}, undef,
+	'42809', undef, 'a poll of the group of a queue of 0.1');
+is( $node->safe_psql('postgres', q{
+SELECT string_agg(partition || ':' || start_offset, ',' ORDER BY partition)
+  FROM topics.queue_stats WHERE topic = 'jobs'}),
+	'0:3,1:3', 'the queue of 0.1 is consumed');
+
+# ---------------------------------------------------------------------
 # drop_topic of the upgraded topics
 # ---------------------------------------------------------------------
+
+works($node, q{SELECT topics.drop_topic('jobs')}, undef, 'the superuser drops jobs');
 
 works($node, q{SELECT topics.drop_topic('orders')}, 'regress_creator',
 	'regress_creator drops orders');
