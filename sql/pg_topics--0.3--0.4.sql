@@ -14,7 +14,9 @@
 
 -- Per queue partition: where its delivery window starts, the messages it
 -- sent to the dead-letter topic, the server and database whose transaction
--- ids its rows name (a restored dump names another's), and a mark above every
+-- ids its rows name (a restored dump names another's), the transaction that
+-- made the row (a row restored from a dump was made by another: its xmin
+-- tells), and a mark above every
 -- receipt (the lower bits of a delivery id) handed out, so that none is
 -- handed out twice; it starts at a hash of the topic's name and the
 -- partition below 2^38, so that the ids of two queues seldom meet.
@@ -26,6 +28,7 @@ CREATE TABLE topics.queue_partition (
     system_id      bigint NOT NULL DEFAULT 0,
     receipt_mark   bigint NOT NULL DEFAULT 0,
     database_oid   oid NOT NULL DEFAULT 0,
+    created_by     xid NOT NULL DEFAULT pg_catalog.xid(pg_catalog.pg_current_xact_id()),
     PRIMARY KEY (topic, partition),
     FOREIGN KEY (topic, partition) REFERENCES topics.partition ON DELETE CASCADE
 );

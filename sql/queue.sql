@@ -163,6 +163,15 @@ FETCH 1 FROM c;
 ROLLBACK TO SAVEPOINT s;
 FETCH ABSOLUTE 1 FROM c;
 ROLLBACK;
+-- nor when another query of the transaction took them again meanwhile
+BEGIN;
+DECLARE c SCROLL CURSOR FOR SELECT msg_offset FROM topics.consume('sc', 3);
+SAVEPOINT s;
+FETCH 1 FROM c;
+ROLLBACK TO SAVEPOINT s;
+SELECT msg_offset FROM topics.consume('sc', 1);
+FETCH ABSOLUTE 1 FROM c;
+ROLLBACK;
 -- a rolled-back receive's id settles nothing; an id twice in one call
 -- settles once; a rolled-back consume counts as a delivery
 BEGIN;
@@ -217,6 +226,24 @@ SELECT topic, log_end FROM topics.partitions WHERE topic IN ('full', 'fullk') OR
 SELECT msg_offset, headers->>'pg_topics.not_before' ~ '^\d{4}-\d\d-\d\dT' AS iso
   FROM topics.fetch('full', 0, 5);
 RESET datestyle;
+
+-- VACUUM FULL moves the delivery state's rows: each window writes its own
+-- rows still
+SELECT topics.create_topic('vf' || i, 1, 'queue', '{"delivery.window": 4}')
+  FROM generate_series(1, 3) i;
+SELECT count(*) FROM generate_series(1, 3) i,
+       topics.produce_batch('vf' || i, ARRAY['a', 'b', 'c', 'd', 'e', 'f']);
+SELECT count(*) FROM topics.consume('vf2', 4);
+SELECT count(*) FROM topics.consume('vf3', 1);
+SELECT topics.drop_topic('vf1');
+VACUUM FULL topics.queue_delivery;
+SELECT count(*) FROM topics.consume('vf2', 2);
+SELECT count(*) FROM topics.consume('vf3', 3);
+SELECT topic, partition, slot FROM topics.queue_delivery
+ GROUP BY 1, 2, 3 HAVING count(*) > 1;
+SELECT topic, string_agg(msg_offset::text, ',' ORDER BY msg_offset) AS offsets
+  FROM topics.queue_delivery WHERE topic IN ('vf2', 'vf3') AND msg_offset >= 0
+ GROUP BY topic ORDER BY topic;
 
 -- the stats in a query that could run in parallel
 SET force_parallel_mode = on;

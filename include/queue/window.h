@@ -62,6 +62,7 @@ typedef struct DeliverySlot
 	bool		row_has_xid;	/* its row names a transaction still */
 	int32		deliveries;
 	int32		reserver;		/* pgprocno + 1 of a query holding it */
+	uint32		take;			/* which take made the pending change */
 	uint32		keyhash;
 } DeliverySlot;
 
@@ -94,7 +95,10 @@ typedef struct QueueWindow
 	int64		start;
 	int64		start_written;	/* as topics.queue_partition holds it */
 	int64		frontier;
+	int64		scan_from;		/* below it, every offset is done, or held
+								 * by a transaction or a reservation */
 	int64		next_receipt;	/* the last receipt handed out */
+	uint32		takes;			/* takes so far: a take's token */
 	int64		receipt_mark;	/* as flushed: above every receipt handed out */
 	int64		dead_lettered;
 	int64		dead_lettered_written;
@@ -111,6 +115,17 @@ static inline DeliverySlot *
 window_slot(QueueWindow *w, int64 offset)
 {
 	return &w->slots[offset % w->size];
+}
+
+/*
+ * window_freed notes that the slot of offset may be free now: reads look
+ * from there again.  Caller holds the window lock exclusively.
+ */
+static inline void
+window_freed(QueueWindow *w, int64 offset)
+{
+	if (offset < w->scan_from)
+		w->scan_from = offset;
 }
 
 #endif							/* QUEUE_WINDOW_H */

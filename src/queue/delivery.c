@@ -317,6 +317,7 @@ slot_resolve(QueueWindow *w, DeliverySlot *slot)
 				w->dead_lettered++;
 		}
 	}
+	window_freed(w, slot->offset);
 	slot->xid = InvalidFullTransactionId;
 	slot->prepared = false;
 	slot->dead_letter = false;
@@ -356,6 +357,7 @@ delivery_advance_start(QueueWindow *w)
 			break;
 		w->start++;
 	}
+	w->scan_from = Max(w->scan_from, w->start);
 }
 
 /*
@@ -431,6 +433,7 @@ ops_undo(int from)
 			{
 				slot->xid = InvalidFullTransactionId;
 				slot->dead_letter = false;
+				window_freed(op->w, op->offset);
 				freed = true;
 			}
 		}
@@ -451,38 +454,60 @@ ops_apply(void)
 {
 	ListCell   *lc;
 	TimestampTz now = GetCurrentTimestamp();
+	QueueWindow *locked = NULL;
+	int			wake = 0;
 
+	/* the ops of a window lie together: one lock for them all */
 	foreach(lc, my_ops)
 	{
 		DeliveryOp *op = lfirst(lc);
 		QueueWindow *w = op->w;
 		DeliverySlot *slot;
-		int			wake = 0;
 
-		LWLockAcquire(&w->lock, LW_EXCLUSIVE);
-		slot = op_slot(op);
-		if (slot != NULL && FullTransactionIdIsValid(slot->xid))
+		if (w != locked)
 		{
-			slot->state = slot->pending;
-			slot->at = slot->pending_at;
-			slot->made_by = slot->xid;
-			slot->xid = InvalidFullTransactionId;
-			slot->prepared = false;
-			if (slot->state == DELIVERY_DONE)
+			if (locked != NULL)
 			{
-				w->done_total++;
-				if (slot->dead_letter)
-					w->dead_lettered++;
-				/* a later message of its key, or room past the window */
-				wake = slot->has_key || w->frontier - w->start >= w->size;
+				delivery_advance_start(locked);
+				LWLockRelease(&locked->lock);
+				delivery_wake(locked, wake);
 			}
-			else if (slot->state == DELIVERY_AVAILABLE)
-				wake = slot->at <= now;
-			slot->dead_letter = false;
-			delivery_advance_start(w);
+			LWLockAcquire(&w->lock, LW_EXCLUSIVE);
+			locked = w;
+			wake = 0;
 		}
-		LWLockRelease(&w->lock);
-		delivery_wake(w, wake);
+		slot = op_slot(op);
+		if (slot == NULL || !FullTransactionIdIsValid(slot->xid))
+			continue;
+		slot->state = slot->pending;
+		slot->at = slot->pending_at;
+		slot->made_by = slot->xid;
+		slot->xid = InvalidFullTransactionId;
+		slot->prepared = false;
+		if (slot->state == DELIVERY_DONE)
+		{
+			w->done_total++;
+			if (slot->dead_letter)
+				w->dead_lettered++;
+			/* a later message of its key, or room past the window */
+			if (slot->has_key || w->frontier - w->start >= w->size)
+				wake++;
+		}
+		else if (slot->state == DELIVERY_AVAILABLE)
+		{
+			window_freed(w, slot->offset);
+			if (slot->at <= now)
+				wake++;
+		}
+		else if (slot->state == DELIVERY_LEASED)
+			window_freed(w, slot->offset);	/* its lease will run out */
+		slot->dead_letter = false;
+	}
+	if (locked != NULL)
+	{
+		delivery_advance_start(locked);
+		LWLockRelease(&locked->lock);
+		delivery_wake(locked, wake);
 	}
 }
 

@@ -57,6 +57,7 @@ query_release(DeliveryQuery *q)
 		if (slot->offset == r->offset && slot->reserver == me)
 		{
 			slot->reserver = 0;
+			window_freed(r->w, r->offset);
 			freed = true;
 		}
 		LWLockRelease(&r->w->lock);
@@ -216,13 +217,13 @@ delivery_take(DeliveryQuery *q, int partition, int64 offset)
 
 		/*
 		 * A cursor moved back over the row.  It is the query's still, unless
-		 * a rollback to a savepoint gave it back: then another consumer may
-		 * hold it now.
+		 * a rollback to a savepoint gave it back: then another consumer, or
+		 * another query of this transaction, may hold it now.
 		 */
 		LWLockAcquire(&r->w->lock, LW_SHARED);
 		slot = window_slot(r->w, offset);
 		held = slot->offset == offset &&
-			FullTransactionIdEquals(slot->xid, xid);
+			FullTransactionIdEquals(slot->xid, xid) && slot->take == r->take;
 		LWLockRelease(&r->w->lock);
 		if (!held)
 			ereport(ERROR,
@@ -244,6 +245,8 @@ delivery_take(DeliveryQuery *q, int partition, int64 offset)
 	}
 	slot->reserver = 0;
 	delivery_begin_change(r->w, slot, xid);
+	slot->take = ++r->w->takes;
+	r->take = slot->take;
 	if (r->use != USE_HAND_OUT)
 	{
 		slot->pending = DELIVERY_DONE;

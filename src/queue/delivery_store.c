@@ -56,7 +56,8 @@
 #define Anum_qp_system_id		5
 #define Anum_qp_receipt_mark	6
 #define Anum_qp_database		7
-#define Natts_qp				7
+#define Anum_qp_created_by		8
+#define Natts_qp				8
 
 /*
  * The pending column of a row whose change counted: its xid names the
@@ -67,6 +68,12 @@
 
 /* Receipts the mark runs ahead of the need. */
 #define RECEIPTS_AHEAD			4096
+
+/*
+ * Receipts a restored window skips: the database it was dumped from may
+ * have handed out receipts after the dump read the mark.
+ */
+#define RESTORED_RECEIPTS_SKIPPED	(INT64CONST(1) << 32)
 
 #define Anum_qd_topic			1
 #define Anum_qd_partition		2
@@ -148,6 +155,10 @@ write_partition_row(QueueWindow *w, Relation rel, int64 start,
 	replace[Anum_qp_receipt_mark - 1] = true;
 	values[Anum_qp_database - 1] = ObjectIdGetDatum(MyDatabaseId);
 	replace[Anum_qp_database - 1] = true;
+	/* the row is this database's own from now on */
+	values[Anum_qp_created_by - 1] =
+		TransactionIdGetDatum(HeapTupleHeaderGetRawXmin(tup->t_data));
+	replace[Anum_qp_created_by - 1] = true;
 	replace[Anum_qp_start - 1] = true;
 	replace[Anum_qp_dead_lettered - 1] = true;
 	replace[Anum_qp_system_id - 1] = true;
@@ -164,7 +175,9 @@ write_partition_row(QueueWindow *w, Relation rel, int64 start,
  * The row lies where the load found it, as long as the table keeps its
  * file: rows are only ever overwritten in place, and only a rewrite of the
  * whole table (VACUUM FULL, CLUSTER) moves them, which gives it a new
- * file.  Then the row is looked up by its key again.
+ * file (rows_file_check).  Then each row is looked up by its key again.
+ * Caller holds write_lock: shared is enough, as no one else writes the
+ * row of a slot while a change of this transaction is pending on it.
  */
 static void
 write_slot_row(QueueWindow *w, Relation rel, int k, const DeliverySlot *slot)
@@ -172,30 +185,12 @@ write_slot_row(QueueWindow *w, Relation rel, int k, const DeliverySlot *slot)
 	Datum		values[Natts_qd] = {0};
 	bool		nulls[Natts_qd] = {false};
 	bool		replace[Natts_qd] = {false};
-	HeapTuple	tup;
+	HeapTuple	tup = NULL;
 	HeapTuple	newtup;
 	int			i;
 
-	Assert(LWLockHeldByMeInMode(&w->write_lock, LW_EXCLUSIVE));
-	if (RelFileNodeEquals(rel->rd_node, w->rows_file) &&
-		ItemPointerIsValid(&w->rows[k]))
-	{
-		values[Anum_qd_topic - 1] = CStringGetTextDatum(w->topic);
-		values[Anum_qd_partition - 1] = Int32GetDatum(w->partition);
-		values[Anum_qd_slot - 1] = Int32GetDatum(k);
-		tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
-		tup->t_self = w->rows[k];
-	}
-	else
-	{
-		tup = find_row(rel, pgt_relid(PGT_QUEUE_DELIVERY_PKEY),
-					   w->topic, w->partition, k);
-		if (tup == NULL)
-			store_damaged(w->topic, w->partition,
-						  psprintf("Its row of topics.queue_delivery for slot %d is missing.", k));
-		w->rows[k] = tup->t_self;
-		w->rows_file = rel->rd_node;
-	}
+	Assert(LWLockHeldByMe(&w->write_lock));
+	Assert(RelFileNodeEquals(rel->rd_node, w->rows_file));
 	values[Anum_qd_offset - 1] = Int64GetDatum(slot->offset);
 	values[Anum_qd_state - 1] = Int16GetDatum(slot->state);
 	values[Anum_qd_at - 1] = TimestampTzGetDatum(slot->at);
@@ -212,12 +207,50 @@ write_slot_row(QueueWindow *w, Relation rel, int k, const DeliverySlot *slot)
 		values[Anum_qd_pending - 1] = Int16GetDatum(PENDING_SETTLED);
 	}
 	values[Anum_qd_pending_at - 1] = TimestampTzGetDatum(slot->pending_at);
-	for (i = Anum_qd_offset; i <= Natts_qd; i++)
-		replace[i - 1] = true;
-	newtup = heap_modify_tuple(tup, RelationGetDescr(rel), values, nulls, replace);
+
+	if (ItemPointerIsValid(&w->rows[k]))
+	{
+		/* the key columns as they are: the tuple is the same length */
+		values[Anum_qd_topic - 1] = CStringGetTextDatum(w->topic);
+		values[Anum_qd_partition - 1] = Int32GetDatum(w->partition);
+		values[Anum_qd_slot - 1] = Int32GetDatum(k);
+		newtup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
+		newtup->t_self = w->rows[k];
+	}
+	else
+	{
+		tup = find_row(rel, pgt_relid(PGT_QUEUE_DELIVERY_PKEY),
+					   w->topic, w->partition, k);
+		if (tup == NULL)
+			store_damaged(w->topic, w->partition,
+						  psprintf("Its row of topics.queue_delivery for slot %d is missing.", k));
+		/* (a writer in shared mode may set it too, to the same place) */
+		w->rows[k] = tup->t_self;
+		for (i = Anum_qd_offset; i <= Natts_qd; i++)
+			replace[i - 1] = true;
+		newtup = heap_modify_tuple(tup, RelationGetDescr(rel), values, nulls, replace);
+		heap_freetuple(tup);
+	}
 	heap_inplace_update(rel, newtup);
 	heap_freetuple(newtup);
-	heap_freetuple(tup);
+}
+
+/*
+ * rows_file_check forgets where a window's rows lie if topics.queue_delivery
+ * has a new file (VACUUM FULL, CLUSTER rewrote it).  Caller holds
+ * write_lock exclusively.
+ */
+static void
+rows_file_check(QueueWindow *w, Relation rel)
+{
+	int			i;
+
+	Assert(LWLockHeldByMeInMode(&w->write_lock, LW_EXCLUSIVE));
+	if (RelFileNodeEquals(rel->rd_node, w->rows_file))
+		return;
+	for (i = 0; i < QUEUE_WINDOW_MAX; i++)
+		ItemPointerSetInvalid(&w->rows[i]);
+	w->rows_file = rel->rd_node;
 }
 
 /*
@@ -234,26 +267,45 @@ delivery_store_write(QueueWindow *w, const int64 *offsets, int n)
 	int64		top = -1;
 	int64		start;
 	int64		dead_lettered;
+	LWLockMode	mode;
 	int			i;
 
-	LWLockAcquire(&w->write_lock, LW_EXCLUSIVE);
+	for (i = 0; i < n; i++)
+		top = Max(top, offsets[i]);
+	part_rel = table_open(pgt_relid(PGT_QUEUE_PARTITION), RowExclusiveLock);
+	slots_rel = table_open(pgt_relid(PGT_QUEUE_DELIVERY), RowExclusiveLock);
+
+	/*
+	 * Consumers of a partition write their slots' rows side by side; the
+	 * start, and the places of the rows after a rewrite, one at a time.
+	 */
+	mode = LW_SHARED;
+	for (;;)
+	{
+		LWLockAcquire(&w->write_lock, mode);
+		if (mode == LW_EXCLUSIVE ||
+			(top - w->size < w->start_written &&
+			 RelFileNodeEquals(slots_rel->rd_node, w->rows_file)))
+			break;
+		LWLockRelease(&w->write_lock);
+		mode = LW_EXCLUSIVE;
+	}
 	LWLockAcquire(&w->lock, LW_SHARED);
 	for (i = 0; i < n; i++)
-	{
 		copies[i] = *window_slot(w, offsets[i]);
-		top = Max(top, offsets[i]);
-	}
 	start = w->start;
 	dead_lettered = w->dead_lettered;
 	LWLockRelease(&w->lock);
 
-	part_rel = table_open(pgt_relid(PGT_QUEUE_PARTITION), RowExclusiveLock);
-	slots_rel = table_open(pgt_relid(PGT_QUEUE_DELIVERY), RowExclusiveLock);
-	if (top - w->size >= w->start_written)
+	if (mode == LW_EXCLUSIVE)
 	{
-		write_partition_row(w, part_rel, start, dead_lettered, w->receipt_mark);
-		w->start_written = start;
-		w->dead_lettered_written = dead_lettered;
+		rows_file_check(w, slots_rel);
+		if (top - w->size >= w->start_written)
+		{
+			write_partition_row(w, part_rel, start, dead_lettered, w->receipt_mark);
+			w->start_written = start;
+			w->dead_lettered_written = dead_lettered;
+		}
 	}
 	for (i = 0; i < n; i++)
 		if (copies[i].offset == offsets[i])
@@ -311,6 +363,7 @@ delivery_store_settle(QueueWindow *w)
 
 	part_rel = table_open(pgt_relid(PGT_QUEUE_PARTITION), RowExclusiveLock);
 	slots_rel = table_open(pgt_relid(PGT_QUEUE_DELIVERY), RowExclusiveLock);
+	rows_file_check(w, slots_rel);
 	if (start != w->start_written || dead_lettered != w->dead_lettered_written)
 	{
 		write_partition_row(w, part_rel, start, dead_lettered, w->receipt_mark);
@@ -539,9 +592,12 @@ delivery_store_load(QueueWindow *w, const char *topic, int partition, int size)
 	origin.other_server =
 		DatumGetInt64(heap_getattr(tup, Anum_qp_system_id, desc, &isnull)) !=
 		(int64) GetSystemIdentifier();
+	/* (a restore makes the row anew, even into the database it came from) */
 	origin.restored = origin.other_server ||
 		DatumGetObjectId(heap_getattr(tup, Anum_qp_database, desc, &isnull)) !=
-		MyDatabaseId;
+		MyDatabaseId ||
+		HeapTupleHeaderGetRawXmin(tup->t_data) !=
+		DatumGetTransactionId(heap_getattr(tup, Anum_qp_created_by, desc, &isnull));
 	receipt_mark = DatumGetInt64(heap_getattr(tup, Anum_qp_receipt_mark, desc, &isnull));
 	heap_freetuple(tup);
 	if (origin.restored)
@@ -591,8 +647,10 @@ delivery_store_load(QueueWindow *w, const char *topic, int partition, int size)
 	w->start = start;
 	w->start_written = start;
 	w->frontier = start;
+	w->scan_from = start;
 	/* every receipt handed out lies below the mark */
-	w->next_receipt = Max(max_receipt, receipt_mark);
+	w->next_receipt = Max(max_receipt, receipt_mark) +
+		(origin.restored ? RESTORED_RECEIPTS_SKIPPED : 0);
 	w->receipt_mark = w->next_receipt;
 	w->dead_lettered = dead_lettered;
 	w->dead_lettered_written = dead_lettered;

@@ -14,10 +14,12 @@
  *	  (delivery_store.c), so that no row needs the commit log once it may
  *	  forget; the start is recorded in topics.partition too, as a dump must
  *	  see it;
- *	- the segments wholly below the start as written are truncated, oldest
- *	  first, and the partition's log start moves past them: "gone on
- *	  consume" becomes physical, a segment at a time, with no DELETE and no
- *	  dead tuple.  A segment is emptied, not dropped, so that the segment
+ *	- the segments wholly below the start are truncated, oldest first, and
+ *	  the partition's log start moves past them: "gone on consume" becomes
+ *	  physical, a segment at a time, with no DELETE and no dead tuple.  A
+ *	  TRUNCATE ignores snapshots, so only segments below a start that every
+ *	  snapshot sees recorded go (see reclaimable): a snapshot held open (a
+ *	  report, a dump) keeps the segments it might read.  A segment is emptied, not dropped, so that the segment
  *	  lists the backends keep stay as they are (dropping segments is
  *	  retention's work).
  *
@@ -32,7 +34,9 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "storage/lmgr.h"
+#include "storage/procarray.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
@@ -58,6 +62,8 @@ reclaim(const char *topic, int partition, int64 below)
 	int64		freed = 0;
 	SPITupleTable *tuptable;
 
+	if (below <= 0)
+		return;
 	args[0] = CStringGetTextDatum(topic);
 	args[1] = Int32GetDatum(partition);
 	args[2] = Int64GetDatum(below);
@@ -143,6 +149,96 @@ record_start(const char *topic, int partition, int64 start)
 }
 
 /*
+ * Starts this worker recorded, or found recorded, for a partition, with the
+ * transactions that recorded them, newest last.
+ */
+#define RECORDS_KEPT	8
+
+typedef struct RecordedStarts
+{
+	QueueWindowKey key;			/* hash key: must be first */
+	int			n;
+	int64		start[RECORDS_KEPT];
+	TransactionId xid[RECORDS_KEPT];
+} RecordedStarts;
+
+static HTAB *recorded = NULL;
+
+/*
+ * reclaimable returns the offset below which a partition's segments may be
+ * emptied: the newest start recorded by a transaction that every snapshot
+ * of the server sees committed (-1: none yet).  A snapshot that sees an
+ * older record, a dump's say, must find the messages above it still there:
+ * a restore would start at that record.  The record this round made, and
+ * the one the catalog holds now, join the history.
+ */
+static int64
+reclaimable(const QueueWindowKey *key, const char *topic, int partition)
+{
+	Oid			argtypes[2] = {TEXTOID, INT4OID};
+	Datum		args[2];
+	RecordedStarts *rs;
+	TransactionId horizon;
+	bool		found;
+	bool		isnull;
+	int64		safe = -1;
+	int			i;
+	int			keep;
+
+	if (recorded == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(QueueWindowKey);
+		ctl.entrysize = sizeof(RecordedStarts);
+		ctl.hcxt = TopMemoryContext;
+		recorded = hash_create("pg_topics recorded queue starts", 64, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	rs = hash_search(recorded, key, HASH_ENTER, &found);
+	if (!found)
+		rs->n = 0;
+
+	args[0] = CStringGetTextDatum(topic);
+	args[1] = Int32GetDatum(partition);
+	if (SPI_execute_with_args("SELECT queue_start, xmin FROM topics.partition "
+							  "WHERE topic OPERATOR(pg_catalog.=) $1 "
+							  "AND partition OPERATOR(pg_catalog.=) $2",
+							  2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		return -1;
+	if (rs->n == RECORDS_KEPT)
+	{
+		memmove(rs->start, rs->start + 1, sizeof(int64) * (RECORDS_KEPT - 1));
+		memmove(rs->xid, rs->xid + 1, sizeof(TransactionId) * (RECORDS_KEPT - 1));
+		rs->n--;
+	}
+	rs->start[rs->n] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+												   SPI_tuptable->tupdesc, 1, &isnull));
+	rs->xid[rs->n] = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0],
+														 SPI_tuptable->tupdesc, 2, &isnull));
+	rs->n++;
+
+	horizon = GetOldestNonRemovableTransactionId(NULL);
+	keep = 0;
+	for (i = 0; i < rs->n; i++)
+		if (TransactionIdPrecedes(rs->xid[i], horizon))
+		{
+			safe = Max(safe, rs->start[i]);
+			keep = i;
+		}
+	/* the records older than the one used are of no more use */
+	if (keep > 0)
+	{
+		memmove(rs->start, rs->start + keep, sizeof(int64) * (rs->n - keep));
+		memmove(rs->xid, rs->xid + keep, sizeof(TransactionId) * (rs->n - keep));
+		rs->n -= keep;
+	}
+	return safe;
+}
+
+/*
  * maintain_window settles one window and reclaims what its partition
  * consumed, in a subtransaction; returns false when a lock was busy, which
  * ends the round's queue work.
@@ -186,7 +282,8 @@ maintain_window(const QueueWindowKey *key)
 			start = delivery_store_settle(w);
 			as_owner_begin(&admin);
 			record_start(topic, partition, start);
-			reclaim(topic, partition, start);
+			reclaim(topic, partition,
+					Min(start, reclaimable(key, topic, partition)));
 			as_owner_end(&admin);
 		}
 		ReleaseCurrentSubTransaction();

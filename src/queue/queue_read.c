@@ -398,12 +398,22 @@ window_reserve(Topic *topic, QueueConfig *cfg, QueueWindow *w, int partition,
 		int64		o;
 		int64		from;
 		int64		below;
+		int64		scan_from;
+		int64		first_free;
 
 		memset(keys.used, 0, sizeof(bool) * keys.size);
 		LWLockAcquire(&w->lock, LW_EXCLUSIVE);
 		delivery_advance_start(w);
 		limit = Min(w->frontier, w->start + w->size);
-		for (o = w->start; o < limit && n < want; o++)
+
+		/*
+		 * Many consumers of a partition hold most of its window's head: a
+		 * read starts where a slot may be free.  A fifo = key read looks at
+		 * every key from the start.
+		 */
+		scan_from = cfg->fifo_key ? w->start : Max(w->scan_from, w->start);
+		first_free = -1;
+		for (o = scan_from; o < limit && n < want; o++)
 		{
 			DeliverySlot *slot = window_slot(w, o);
 			bool		held;
@@ -414,6 +424,11 @@ window_reserve(Topic *topic, QueueConfig *cfg, QueueWindow *w, int partition,
 				continue;
 			held = FullTransactionIdIsValid(slot->xid) || slot->reserver != 0 ||
 				slot->state == DELIVERY_LEASED || slot->at > now;
+			/* a lease or a delay may run out: not held for good */
+			if (first_free < 0 &&
+				(!held || (slot->reserver == 0 &&
+						   !FullTransactionIdIsValid(slot->xid))))
+				first_free = o;
 			if (held && (slot->state == DELIVERY_LEASED || slot->at > now) &&
 				!FullTransactionIdIsValid(slot->xid) && slot->reserver == 0)
 				*next_due = Min(*next_due, slot->at);
@@ -433,8 +448,13 @@ window_reserve(Topic *topic, QueueConfig *cfg, QueueWindow *w, int partition,
 			cands[n].at = slot->at;
 			if (slot->deliveries >= cfg->max_deliveries)
 				cands[n].r->use = USE_DEAD_LETTER;
+			if (first_free == o)
+				first_free = -1;	/* reserved now: held */
 			n++;
 		}
+		/* below first_free (or where the scan stopped) all is held or done */
+		if (!cfg->fifo_key)
+			w->scan_from = first_free >= 0 ? first_free : o;
 		from = w->frontier;
 		below = Min(bounds.lso, w->start + w->size);
 		LWLockRelease(&w->lock);

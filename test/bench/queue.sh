@@ -8,22 +8,25 @@
 # table, each holding QUEUE_MESSAGES messages of 100 bytes (keyed, so that
 # they spread over the partitions), after VACUUM ANALYZE and a CHECKPOINT.
 # Runs are of a fixed number of transactions per client (pgbench -t), fewer
-# than the messages, so that no side runs dry; each run is checked: every
-# transaction a side ran took 10 messages, and they are gone.
+# than the messages, so that no side runs dry; each run is checked: no
+# transaction of a side took more than 10 messages, and they are gone.
 #
 # - queue_vs_skiplocked: 4 clients, each transaction picking at random
 #   topics.consume() of 10 messages (autocommit: gone when it commits) or
 #   DELETE of 10 rows locked FOR UPDATE SKIP LOCKED.  A side's figure is
-#   1000 / its average latency in ms.  queue_sync_vs_skiplocked, printed in
+#   the messages one client took per second: what it took per transaction
+#   over its average latency (a read takes fewer than 10 when the others
+#   hold the rest of its window).  queue_sync_vs_skiplocked, printed in
 #   the details, is the same with pg_topics.synchronous_positions on: then
 #   a consume-only transaction waits for its WAL flush as the DELETE does.
-# - queue_held_xmin_ratio: the same runs while another session holds a
-#   snapshot open for the whole run (REPEATABLE READ, as a long report
-#   does), over the runs without it, round by round;
-#   skiplocked_held_xmin_ratio is the same for the SKIP LOCKED side.
+# - queue_held_xmin_ratio: consume alone at 4 clients while another session
+#   holds a snapshot open for the whole run (REPEATABLE READ, as a long
+#   report does), over the same without it, round by round;
+#   skiplocked_held_xmin_ratio is the same for the SKIP LOCKED side.  Each
+#   side runs alone: mixed with a side that slows down, the other slows
+#   down too, for want of CPU.
 # - queue_scaling_64_over_4: topics.consume() alone, 64 clients over 4
-#   clients, transactions per second, the same number of transactions in
-#   all.
+#   clients, messages per second, the same number of transactions in all.
 # - receive_ack_vs_skiplocked: 4 clients, topics.receive() of 10 messages
 #   then topics.ack() of them in a second transaction, against pgmq's
 #   read (UPDATE of the visibility time of 10 rows locked SKIP LOCKED) then
@@ -71,14 +74,26 @@ queue_left() {
                 || ' ' || (SELECT count(*) FROM $2)"
 }
 
-# check_taken TOPIC TABLE N_OURS N_BASE [N]: each side's transactions took
-# 10 of the N (QUEUE_MESSAGES) messages each.
-check_taken() {
-    local left_ours left_base messages=${5:-$QUEUE_MESSAGES}
+# taken TOPIC TABLE N_OURS N_BASE [N]: prints how many of the N
+# (QUEUE_MESSAGES) messages each side took; dies unless each took at most
+# 10 per transaction pgbench counted (whose per-script counts may miss a
+# transaction or two of a run) and some.  A read takes fewer than 10 when
+# the others hold the rest of its window; a side's figure counts messages.
+taken() {
+    local left_ours left_base messages=${5:-$QUEUE_MESSAGES} t_ours t_base
     read -r left_ours left_base <<<"$(queue_left "$1" "$2")"
-    [ "$left_ours" = $((messages - 10 * $3)) ] && [ "$left_base" = $((messages - 10 * $4)) ] ||
+    t_ours=$((messages - left_ours))
+    t_base=$((messages - left_base))
+    if ((t_ours > 10 * ($3 + 2) || t_base > 10 * ($4 + 2) ||
+         ($3 > 0 && t_ours == 0) || ($4 > 0 && t_base == 0))); then
         die "queue: after $3 and $4 transactions of 10, $1 holds $left_ours messages and $2 $left_base rows (of $messages)"
+    fi
+    echo "$t_ours $t_base"
 }
+
+# per_client_rate TAKEN N LAT: messages per second of one client, from the
+# messages a side took in N transactions of LAT ms on average
+per_client_rate() { awk -v m="$1" -v n="$2" -v l="$3" 'BEGIN { printf "%.1f\n", m / n * 1000 / l }'; }
 
 # hold_snapshot: a session that holds a snapshot open until release_snapshot
 # (and no lock on the tables of the measures).
@@ -100,62 +115,94 @@ release_snapshot() {
     wait "$HOLDER" 2>/dev/null || true
 }
 
-# queue_round SIDE_OURS SIDE_BASE: one mixed run of consume and SKIP LOCKED
-# from a fresh queue and table; adds each side's figure to RESULTS.
+# queue_round SIDE_OURS SIDE_BASE [held]: one mixed run of consume and SKIP
+# LOCKED from a fresh queue and table, with held while a snapshot is held;
+# adds each side's figure (messages per second of one client) to RESULTS.
 queue_round() {
-    local n_ours lat_ours n_base lat_base
+    local n_ours lat_ours n_base lat_base t_ours t_base
     reset_queue qq skq
+    [ "${3:-}" != held ] || hold_snapshot
     read -r n_ours lat_ours n_base lat_base <<<"$(pgb_mix queue 4 2 queue_consume skiplocked_consume \
         -t "$QUEUE_TX")"
-    check_taken qq skq "$n_ours" "$n_base"
-    RESULTS[$1]+="$(div 1000 "$lat_ours") "
-    RESULTS[$2]+="$(div 1000 "$lat_base") "
-    log "queue round: $1 $n_ours x $lat_ours ms, $2 $n_base x $lat_base ms"
+    [ "${3:-}" != held ] || release_snapshot
+    read -r t_ours t_base <<<"$(taken qq skq "$n_ours" "$n_base")"
+    RESULTS[$1]+="$(per_client_rate "$t_ours" "$n_ours" "$lat_ours") "
+    RESULTS[$2]+="$(per_client_rate "$t_base" "$n_base" "$lat_base") "
+    log "queue round: $1 $n_ours x $lat_ours ms took $t_ours, $2 $n_base x $lat_base ms took $t_base"
 }
 
-# consume_tps CLIENTS: topics.consume() alone, 8 x QUEUE_TX transactions in
-# all; prints the transactions per second.
-consume_tps() {
-    local clients=$1 out tps messages=$((8 * QUEUE_TX * 10 + 20000))
+# alone_rate SCRIPT [held]: SCRIPT (queue_consume or skiplocked_consume)
+# alone at 4 clients from a fresh queue and table, with held while a
+# snapshot is held for the whole run; prints the messages taken per second.
+# Each side runs alone here: mixed with a side that slows down, the other
+# would slow down too, for want of CPU.
+alone_rate() {
+    local script=$1 out tps t_ours t_base n=$((4 * QUEUE_TX))
+    reset_queue qq skq
+    [ "${2:-}" != held ] || hold_snapshot
+    out=$(pgbench_output "$script" -c 4 -j 2 -t "$QUEUE_TX" -f "$SQLDIR/$script.sql") || exit 1
+    [ "${2:-}" != held ] || release_snapshot
+    tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' <<<"$out")
+    [ -n "$tps" ] || { printf '%s\n' "$out" >&2; die "no tps in the output of pgbench $script"; }
+    if [ "$script" = queue_consume ]; then
+        read -r t_ours _ <<<"$(taken qq skq "$n" 0)"
+    else
+        read -r _ t_ours <<<"$(taken qq skq 0 "$n")"
+    fi
+    awk -v tps="$tps" -v m="$t_ours" -v n="$n" 'BEGIN { printf "%.1f\n", tps * m / n }'
+}
+
+# consume_rate CLIENTS: topics.consume() alone, 8 x QUEUE_TX transactions in
+# all; prints the messages taken per second.
+consume_rate() {
+    local clients=$1 out tps t_ours messages=$((8 * QUEUE_TX * 10 + 20000))
+    local n=$((8 * QUEUE_TX / clients * clients))
     reset_queue qq skq "$messages"
-    out=$(pgbench_output consume -c "$clients" -j 2 -t $((8 * QUEUE_TX / clients)) \
+    out=$(pgbench_output consume -c "$clients" -j 2 -t $((n / clients)) \
         -f "$SQLDIR/queue_consume.sql") || exit 1
     tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' <<<"$out")
     [ -n "$tps" ] || { printf '%s\n' "$out" >&2; die "no tps in the output of pgbench consume"; }
-    check_taken qq skq $((8 * QUEUE_TX / clients * clients)) 0 "$messages"
-    echo "$tps"
+    read -r t_ours _ <<<"$(taken qq skq "$n" 0 "$messages")"
+    awk -v tps="$tps" -v m="$t_ours" -v n="$n" 'BEGIN { printf "%.1f\n", tps * m / n }'
 }
 
 run_queue() {
-    local r n_ours lat_ours n_base lat_base t4 t64
+    local r n_ours lat_ours n_base lat_base t_ours t_base m4 m64
     log "queue: warm-up"
     reset_queue qq skq
     pgb_mix queue 4 2 queue_consume skiplocked_consume -t 500 >/dev/null
     for ((r = 0; r < QUEUE_ROUNDS; r++)); do
         queue_round ours_queue skiplocked
-        queue_round ours_queue_held skiplocked_held held
+        for side in queue_consume skiplocked_consume; do
+            RESULTS[${side}_alone]+="$(alone_rate "$side") "
+            RESULTS[${side}_held]+="$(alone_rate "$side" held) "
+        done
+        log "queue round $((r + 1))/$QUEUE_ROUNDS: alone, messages/s: ours ${RESULTS[queue_consume_alone]##* }," \
+            "held ${RESULTS[queue_consume_held]##* }; SKIP LOCKED ${RESULTS[skiplocked_consume_alone]##* }," \
+            "held ${RESULTS[skiplocked_consume_held]##* }"
         PGOPTIONS='-c pg_topics.synchronous_positions=on' queue_round ours_queue_sync skiplocked_sync
-        t4=$(consume_tps 4)
-        t64=$(consume_tps 64)
-        RESULTS[ours_queue_4]+="$t4 "
-        RESULTS[ours_queue_64]+="$t64 "
-        log "queue round $((r + 1))/$QUEUE_ROUNDS: consume at 4 clients $t4 tps, at 64 $t64 tps"
+        m4=$(consume_rate 4)
+        m64=$(consume_rate 64)
+        RESULTS[ours_queue_4]+="$m4 "
+        RESULTS[ours_queue_64]+="$m64 "
+        log "queue round $((r + 1))/$QUEUE_ROUNDS: consume at 4 clients $m4 messages/s, at 64 $m64"
 
         reset_queue qr skr
         read -r n_ours lat_ours n_base lat_base <<<"$(pgb_mix receive 4 2 queue_receive_ack \
             skiplocked_receive_ack -t "$QUEUE_TX")"
-        check_taken qr skr "$n_ours" "$n_base"
-        RESULTS[ours_receive]+="$(div 1000 "$lat_ours") "
-        RESULTS[skiplocked_receive]+="$(div 1000 "$lat_base") "
-        log "queue round $((r + 1))/$QUEUE_ROUNDS: receive+ack $n_ours x $lat_ours ms, pgmq-style $n_base x $lat_base ms"
+        read -r t_ours t_base <<<"$(taken qr skr "$n_ours" "$n_base")"
+        RESULTS[ours_receive]+="$(per_client_rate "$t_ours" "$n_ours" "$lat_ours") "
+        RESULTS[skiplocked_receive]+="$(per_client_rate "$t_base" "$n_base" "$lat_base") "
+        log "queue round $((r + 1))/$QUEUE_ROUNDS: receive+ack $n_ours x $lat_ours ms took $t_ours," \
+            "pgmq-style $n_base x $lat_base ms took $t_base"
     done
 }
 
 queue_measures() {
     ratio_per_round queue_vs_skiplocked ours_queue skiplocked
     ratio_per_round queue_sync_vs_skiplocked ours_queue_sync skiplocked_sync
-    ratio_per_round queue_held_xmin_ratio ours_queue_held ours_queue
-    ratio_per_round skiplocked_held_xmin_ratio skiplocked_held skiplocked
+    ratio_per_round queue_held_xmin_ratio queue_consume_held queue_consume_alone
+    ratio_per_round skiplocked_held_xmin_ratio skiplocked_consume_held skiplocked_consume_alone
     ratio_per_round queue_scaling_64_over_4 ours_queue_64 ours_queue_4
     ratio_per_round receive_ack_vs_skiplocked ours_receive skiplocked_receive
     MEASURES+=(queue_vs_skiplocked queue_sync_vs_skiplocked queue_held_xmin_ratio
@@ -165,18 +212,20 @@ queue_measures() {
              [queue_scaling_64_over_4]='>= 0.9' [receive_ack_vs_skiplocked]='>= 1.2')
     SIDES+=([queue_vs_skiplocked]='ours_queue skiplocked'
             [queue_sync_vs_skiplocked]='ours_queue_sync skiplocked_sync'
-            [queue_held_xmin_ratio]='ours_queue_held ours_queue'
-            [skiplocked_held_xmin_ratio]='skiplocked_held skiplocked'
+            [queue_held_xmin_ratio]='queue_consume_held queue_consume_alone'
+            [skiplocked_held_xmin_ratio]='skiplocked_consume_held skiplocked_consume_alone'
             [queue_scaling_64_over_4]='ours_queue_64 ours_queue_4'
             [receive_ack_vs_skiplocked]='ours_receive skiplocked_receive')
     UNITS+=([ours_queue]="1000 / average ms, topics.consume of 10 (autocommit), 4 clients mixed at random with skiplocked, $QUEUE_TX transactions per client"
             [skiplocked]='1000 / average ms, SELECT 10 FOR UPDATE SKIP LOCKED + DELETE in one statement, mixed with ours_queue'
             [ours_queue_sync]='as ours_queue, with pg_topics.synchronous_positions on (the commit waits for its flush)'
             [skiplocked_sync]='as skiplocked, in the runs of ours_queue_sync'
-            [ours_queue_held]='as ours_queue, while a REPEATABLE READ transaction holds a snapshot for the whole run'
-            [skiplocked_held]='as skiplocked, while the snapshot is held'
-            [ours_queue_4]="transactions/s, topics.consume of 10, 4 clients, $((8 * QUEUE_TX)) transactions"
-            [ours_queue_64]="transactions/s, topics.consume of 10, 64 clients, $((8 * QUEUE_TX)) transactions"
-            [ours_receive]='1000 / average ms, topics.receive of 10 then topics.ack of them (two transactions), mixed with skiplocked_receive'
-            [skiplocked_receive]='1000 / average ms, pgmq read (UPDATE vt of 10 rows locked SKIP LOCKED) then DELETE of them (two transactions)')
+            [queue_consume_alone]="messages/s, topics.consume of up to 10, 4 clients alone, $QUEUE_TX transactions each"
+            [queue_consume_held]='as queue_consume_alone, while a REPEATABLE READ transaction holds a snapshot for the whole run'
+            [skiplocked_consume_alone]="messages/s, SKIP LOCKED + DELETE of 10, 4 clients alone, $QUEUE_TX transactions each"
+            [skiplocked_consume_held]='as skiplocked_consume_alone, while the snapshot is held'
+            [ours_queue_4]="messages/s, topics.consume of up to 10, 4 clients, $((8 * QUEUE_TX)) transactions"
+            [ours_queue_64]="messages/s, topics.consume of up to 10, 64 clients, $((8 * QUEUE_TX)) transactions"
+            [ours_receive]='messages/s of one client, topics.receive of up to 10 then topics.ack of them (two transactions), mixed with skiplocked_receive'
+            [skiplocked_receive]='messages/s of one client, pgmq read (UPDATE vt of 10 rows locked SKIP LOCKED) then DELETE of them (two transactions)')
 }

@@ -234,6 +234,56 @@ SELECT (SELECT count(*) FROM again) || ' ' ||
        (SELECT count(*) FROM (SELECT v FROM work UNION SELECT v FROM again) u)}),
 	'14 20', 'the restored queue delivers every message the restored work lacks');
 
+# The same with segments the worker empties: a TRUNCATE ignores snapshots,
+# so the worker empties only what every snapshot sees recorded as done; and
+# a restore into the database the dump came from.
+$node->safe_psql('postgres', q{
+SELECT topics.create_topic('tr', 1, 'queue', '{"segment.messages": 10}');
+SELECT count(*) FROM topics.produce_batch('tr', ARRAY(SELECT 'w' || i FROM generate_series(1, 40) i));
+CREATE TABLE trwork (v text);
+INSERT INTO trwork SELECT convert_from(value, 'UTF8') FROM topics.consume('tr', 5);
+});
+ok( $node->poll_query_until('postgres', q{
+SELECT queue_start = 5 FROM topics.partition WHERE topic = 'tr'}),
+	'the worker recorded the start of tr');
+($in, $out, $err) = ('', '', '');
+$h = IPC::Run::start([ 'psql', '-X', '-At', '-d', $node->connstr('postgres') ],
+	'<', \$in, '>', \$out, '2>', \$err);
+$in .= "BEGIN ISOLATION LEVEL REPEATABLE READ;\nSELECT 'snap ' || pg_export_snapshot();\n";
+$h->pump until $out =~ /snap (\S+)/;
+$snap = $1;
+$node->safe_psql('postgres', q{
+INSERT INTO trwork SELECT convert_from(value, 'UTF8') FROM topics.consume('tr', 15)});
+ok( $node->poll_query_until('postgres', q{
+SELECT queue_start = 20 FROM topics.partition WHERE topic = 'tr'}),
+	'the worker recorded the new start of tr');
+# a few rounds, in which the worker must not empty what the snapshot reads
+sleep 1;
+is( $node->safe_psql('postgres', q{SELECT log_start FROM topics.partitions WHERE topic = 'tr'}),
+	'0', 'the worker empties no segment a snapshot held open may read');
+my $dump3 = "$PostgreSQL::Test::Utils::tmp_check/queue_tr.dump";
+$node->command_ok(
+	[ 'pg_dump', '-Fc', "--snapshot=$snap", '-f', $dump3, '-d', $node->connstr('postgres') ],
+	'pg_dump with the old snapshot');
+$in .= "COMMIT;\n";
+$h->finish;
+ok( $node->poll_query_until('postgres', q{
+SELECT log_start = 20 FROM topics.partitions WHERE topic = 'tr'}),
+	'once no snapshot needs them, the worker empties the consumed segments');
+
+# restore into the database the dump came from
+$node->safe_psql('postgres', q{
+DROP TABLE work, trwork, leases, nacked, after_crash, lease2, w1_id, pb_id;
+DROP EXTENSION pg_topics CASCADE;});
+$node->command_ok(
+	[ 'pg_restore', '-d', $node->connstr('postgres'), $dump3 ],
+	'pg_restore into the database the dump came from');
+is( $node->safe_psql('postgres', q{
+WITH again AS (SELECT convert_from(value, 'UTF8') AS v FROM topics.consume('tr', 100))
+SELECT (SELECT count(*) FROM trwork) || ' ' ||
+       (SELECT count(*) FROM (SELECT v FROM trwork UNION SELECT v FROM again) u)}),
+	'5 40', 'restored where it came from, the queue delivers every message the work lacks');
+
 $restored2->stop;
 $restored->stop;
 $node->stop;

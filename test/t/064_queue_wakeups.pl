@@ -1,0 +1,151 @@
+
+# Copyright (c) 2025, pg_topics contributors
+
+# What wakes a queue read that waits (DESIGN.md section 7): a producer's
+# commit wakes about as many waiting reads as it made messages, not all of
+# them; a message given back (a rollback, a nack) wakes one; nothing wakes
+# them by polling.  Four sessions wait in topics.consume(..., max_wait =>
+# '60 s') on an empty queue:
+# - one message committed: one of them returns it, three still wait;
+# - two messages committed in one transaction: two more return;
+# - a consumer that took the last message in a transaction rolls back: the
+#   last waiting session gets it;
+# - a receiver nacks its lease: a new waiting session gets it.
+# Every session that returned did so long before its max_wait.
+
+use strict;
+use warnings;
+
+use IPC::Run;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('queue_wake');
+$node->init;
+$node->append_conf(
+	'postgresql.conf', q{
+shared_preload_libraries = 'pg_topics'
+max_worker_processes = 16
+});
+$node->start;
+$node->safe_psql('postgres', q{
+CREATE EXTENSION pg_topics;
+SELECT topics.create_topic('wq', 1, 'queue');
+});
+
+my @waiters;
+
+# start_waiter NAME: a session that waits up to 60 s for one message, and
+# prints what it took and how long it waited.
+sub start_waiter
+{
+	my ($name) = @_;
+	my $w = { name => $name, out => '', err => '' };
+	$w->{h} = IPC::Run::start(
+		[
+			'psql', '-X', '-At', '-d',
+			$node->connstr('postgres') . " application_name=$name", '-c',
+			q{SELECT coalesce(string_agg(convert_from(value, 'UTF8'), ','), 'none')
+			         || ' ' || (clock_timestamp() - now() < interval '30 s')
+			    FROM topics.consume('wq', 1, '60 s')}
+		],
+		'>', \$w->{out}, '2>', \$w->{err});
+	push @waiters, $w;
+	return $w;
+}
+
+# waiting: how many of the sessions named like waiter% sleep in a read
+sub waiting
+{
+	return $node->safe_psql('postgres', q{
+SELECT count(*) FROM pg_stat_activity
+ WHERE application_name LIKE 'waiter%' AND wait_event = 'Extension'});
+}
+
+# done: the sessions that returned, and what they printed
+sub done
+{
+	my @d;
+	for my $w (@waiters)
+	{
+		$w->{h}->pump_nb;
+		push @d, $w if !$w->{h}->pumpable;
+	}
+	return @d;
+}
+
+start_waiter("waiter$_") for 1 .. 4;
+ok($node->poll_query_until('postgres', q{
+SELECT count(*) = 4 FROM pg_stat_activity
+ WHERE application_name LIKE 'waiter%' AND wait_event = 'Extension'}),
+	'four sessions wait for the queue');
+
+$node->safe_psql('postgres', q{SELECT topics.produce('wq', 'm1'::text)});
+ok($node->poll_query_until('postgres', q{
+SELECT count(*) = 3 FROM pg_stat_activity
+ WHERE application_name LIKE 'waiter%' AND wait_event = 'Extension'}),
+	'one message: one session woke');
+# long enough for any other wake-up to show
+sleep 1;
+is(waiting(), '3', 'one message woke one session, the others still wait');
+
+$node->safe_psql('postgres', q{
+SELECT count(*) FROM topics.produce_batch('wq', ARRAY['m2', 'm3'])});
+ok($node->poll_query_until('postgres', q{
+SELECT count(*) = 1 FROM pg_stat_activity
+ WHERE application_name LIKE 'waiter%' AND wait_event = 'Extension'}),
+	'two messages in one commit: two more sessions woke');
+sleep 1;
+is(waiting(), '1', 'and the fourth still waits');
+
+# The fourth takes the next message.
+$node->safe_psql('postgres', q{SELECT topics.produce('wq', 'm4'::text)});
+ok($node->poll_query_until('postgres', q{
+SELECT count(*) = 0 FROM pg_stat_activity
+ WHERE application_name LIKE 'waiter%' AND wait_event = 'Extension'}),
+	'the fourth woke for the next message');
+
+# A message a transaction took and gives back by rolling back wakes a
+# session waiting for it.
+$node->safe_psql('postgres', q{SELECT topics.produce('wq', 'm5'::text)});
+my ($in, $out, $err) = ('', '', '');
+my $taker = IPC::Run::start([ 'psql', '-X', '-At', '-d', $node->connstr('postgres') ],
+	'<', \$in, '>', \$out, '2>', \$err);
+$in .= "BEGIN;\nSELECT 'took ' || string_agg(convert_from(value, 'UTF8'), ',') FROM topics.consume('wq', 1);\n";
+$taker->pump until $out =~ /took m5/;
+start_waiter('waiter5');
+ok($node->poll_query_until('postgres', q{
+SELECT count(*) = 1 FROM pg_stat_activity
+ WHERE application_name = 'waiter5' AND wait_event = 'Extension'}),
+	'a fifth session waits while a transaction holds m5');
+$in .= "ROLLBACK;\n";
+$taker->finish;
+ok($node->poll_query_until('postgres', q{
+SELECT count(*) = 0 FROM pg_stat_activity
+ WHERE application_name = 'waiter5' AND wait_event = 'Extension'}),
+	'the rollback woke it');
+
+# A lease given back by a nack wakes a session waiting for it.
+$node->safe_psql('postgres', q{SELECT topics.produce('wq', 'm6'::text)});
+my $id = $node->safe_psql('postgres', q{
+SELECT delivery_id FROM topics.receive('wq', '1 hour')});
+start_waiter('waiter6');
+ok($node->poll_query_until('postgres', q{
+SELECT count(*) = 1 FROM pg_stat_activity
+ WHERE application_name = 'waiter6' AND wait_event = 'Extension'}),
+	'a sixth session waits while m6 is leased');
+$node->safe_psql('postgres', qq{SELECT topics.nack('wq', ARRAY[$id])});
+ok($node->poll_query_until('postgres', q{
+SELECT count(*) = 0 FROM pg_stat_activity
+ WHERE application_name = 'waiter6' AND wait_event = 'Extension'}),
+	'the nack woke it');
+
+$_->{h}->finish for @waiters;
+my @took = map { chomp(my $o = $_->{out}); $o } @waiters;
+is( join(' ', sort(@took[0 .. 3]), @took[4 .. 5]),
+	'm1 true m2 true m3 true m4 true m5 true m6 true',
+	'each session took one message, long before its max_wait');
+
+$node->stop;
+done_testing();
