@@ -154,12 +154,17 @@ record_start(const char *topic, int partition, int64 start)
  */
 #define RECORDS_KEPT	8
 
+typedef struct RecordedStart
+{
+	int64		start;
+	TransactionId xid;
+} RecordedStart;
+
 typedef struct RecordedStarts
 {
 	QueueWindowKey key;			/* hash key: must be first */
 	int			n;
-	int64		start[RECORDS_KEPT];
-	TransactionId xid[RECORDS_KEPT];
+	RecordedStart r[RECORDS_KEPT];
 } RecordedStarts;
 
 static HTAB *recorded = NULL;
@@ -210,29 +215,27 @@ reclaimable(const QueueWindowKey *key, const char *topic, int partition)
 		return -1;
 	if (rs->n == RECORDS_KEPT)
 	{
-		memmove(rs->start, rs->start + 1, sizeof(int64) * (RECORDS_KEPT - 1));
-		memmove(rs->xid, rs->xid + 1, sizeof(TransactionId) * (RECORDS_KEPT - 1));
+		memmove(rs->r, rs->r + 1, sizeof(RecordedStart) * (RECORDS_KEPT - 1));
 		rs->n--;
 	}
-	rs->start[rs->n] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-												   SPI_tuptable->tupdesc, 1, &isnull));
-	rs->xid[rs->n] = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0],
-														 SPI_tuptable->tupdesc, 2, &isnull));
+	rs->r[rs->n].start = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+													 SPI_tuptable->tupdesc, 1, &isnull));
+	rs->r[rs->n].xid = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0],
+														   SPI_tuptable->tupdesc, 2, &isnull));
 	rs->n++;
 
 	horizon = GetOldestNonRemovableTransactionId(NULL);
 	keep = 0;
 	for (i = 0; i < rs->n; i++)
-		if (TransactionIdPrecedes(rs->xid[i], horizon))
+		if (TransactionIdPrecedes(rs->r[i].xid, horizon))
 		{
-			safe = Max(safe, rs->start[i]);
+			safe = Max(safe, rs->r[i].start);
 			keep = i;
 		}
 	/* the records older than the one used are of no more use */
 	if (keep > 0)
 	{
-		memmove(rs->start, rs->start + keep, sizeof(int64) * (rs->n - keep));
-		memmove(rs->xid, rs->xid + keep, sizeof(TransactionId) * (rs->n - keep));
+		memmove(rs->r, rs->r + keep, sizeof(RecordedStart) * (rs->n - keep));
 		rs->n -= keep;
 	}
 	return safe;

@@ -216,8 +216,8 @@ queue_measures() {
             [skiplocked_held_xmin_ratio]='skiplocked_consume_held skiplocked_consume_alone'
             [queue_scaling_64_over_4]='ours_queue_64 ours_queue_4'
             [receive_ack_vs_skiplocked]='ours_receive skiplocked_receive')
-    UNITS+=([ours_queue]="1000 / average ms, topics.consume of 10 (autocommit), 4 clients mixed at random with skiplocked, $QUEUE_TX transactions per client"
-            [skiplocked]='1000 / average ms, SELECT 10 FOR UPDATE SKIP LOCKED + DELETE in one statement, mixed with ours_queue'
+    UNITS+=([ours_queue]="messages/s of one client (taken / transactions x 1000 / average ms), topics.consume of up to 10 (autocommit), 4 clients mixed at random with skiplocked, $QUEUE_TX transactions per client"
+            [skiplocked]='messages/s of one client, SELECT 10 FOR UPDATE SKIP LOCKED + DELETE in one statement, mixed with ours_queue'
             [ours_queue_sync]='as ours_queue, with pg_topics.synchronous_positions on (the commit waits for its flush)'
             [skiplocked_sync]='as skiplocked, in the runs of ours_queue_sync'
             [queue_consume_alone]="messages/s, topics.consume of up to 10, 4 clients alone, $QUEUE_TX transactions each"
