@@ -389,9 +389,10 @@ window_reserve(Topic *topic, QueueConfig *cfg, QueueWindow *w, int partition,
 
 	topic_bounds(topic, partition, &bounds);
 	delivery_query_room(q, want);
-	keys.size = 2 * QUEUE_WINDOW_MAX;
-	keys.hashes = palloc(sizeof(uint32) * keys.size);
-	keys.used = palloc(sizeof(bool) * keys.size);
+	/* the keys of a read of a fifo = key queue (sized for a window) */
+	keys.size = cfg->fifo_key ? 2 * w->size : 0;
+	keys.hashes = cfg->fifo_key ? palloc(sizeof(uint32) * keys.size) : NULL;
+	keys.used = cfg->fifo_key ? palloc(sizeof(bool) * keys.size) : NULL;
 	for (;;)
 	{
 		int64		limit;
@@ -401,7 +402,8 @@ window_reserve(Topic *topic, QueueConfig *cfg, QueueWindow *w, int partition,
 		int64		scan_from;
 		int64		first_free;
 
-		memset(keys.used, 0, sizeof(bool) * keys.size);
+		if (cfg->fifo_key)
+			memset(keys.used, 0, sizeof(bool) * keys.size);
 		LWLockAcquire(&w->lock, LW_EXCLUSIVE);
 		delivery_advance_start(w);
 		limit = Min(w->frontier, w->start + w->size);
@@ -462,8 +464,11 @@ window_reserve(Topic *topic, QueueConfig *cfg, QueueWindow *w, int partition,
 			break;
 		window_meet(topic, w, partition, from, below);
 	}
-	pfree(keys.hashes);
-	pfree(keys.used);
+	if (cfg->fifo_key)
+	{
+		pfree(keys.hashes);
+		pfree(keys.used);
+	}
 	return n;
 }
 
