@@ -242,6 +242,9 @@ $client{$_}{h}->finish for grep { /^p/ } keys %client;
 $node->safe_psql('postgres', 'INSERT INTO stop_consumers DEFAULT VALUES');
 $client{$_}{h}->finish for grep { /^[ckr]/ } keys %client;
 $client{snap}{h}->kill_kill;
+# (its backend sleeps on, holding its snapshot, until told)
+$node->safe_psql('postgres', q{
+SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'snap'});
 
 my $left;
 for my $try (1 .. 200)
@@ -292,9 +295,11 @@ is( $node->safe_psql('postgres',
 		         pg_relation_size('topics.queue_partition')}),
 	$slots_size, 'the delivery state\'s tables did not grow');
 
-# The worker emptied the segments every message of which is done.
-$node->poll_query_until('postgres', q{
-SELECT bool_and(log_start > 0) FROM topics.partitions WHERE topic = 'jq'})
+# The worker emptied the segments every message of which is done, once no
+# snapshot could read them any more.
+ok( $node->poll_query_until('postgres', q{
+SELECT bool_and(log_start > 0) FROM topics.partitions WHERE topic = 'jq'}),
+	'the worker emptied consumed segments of every partition')
   or diag($node->safe_psql('postgres',
 		q{SELECT * FROM topics.partitions WHERE topic = 'jq'}));
 is( $node->safe_psql('postgres', q{
