@@ -23,6 +23,14 @@ extern QueueWindow *delivery_window_if_room(Topic *topic, int partition,
 extern void delivery_settle(QueueWindow *w, DeliverySlot *slot,
 							TimestampTz now);
 extern void delivery_advance_start(QueueWindow *w);
+typedef struct DeliveryOp DeliveryOp;
+
+extern DeliveryOp *delivery_record_take(QueueWindow *w, int64 offset,
+										uint8 pending, TimestampTz pending_at,
+										int64 receipt, bool dead_letter,
+										bool delivers);
+extern bool delivery_take_held(DeliveryOp *op);
+extern void delivery_enter_takes(void);
 extern void delivery_begin_change(QueueWindow *w, DeliverySlot *slot,
 								  FullTransactionId xid);
 extern void delivery_forget(Oid dbid, Oid relid);

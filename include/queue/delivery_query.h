@@ -28,7 +28,7 @@ typedef struct DeliveryReservation
 	int64		offset;
 	int64		receipt;
 	TimestampTz lease_until;
-	uint32		take;			/* the slot's take token, once taken */
+	DeliveryOp *op;				/* its take, once taken */
 	bool		taken;
 	DeliveryUse use;
 } DeliveryReservation;

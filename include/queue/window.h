@@ -10,6 +10,7 @@
 #define QUEUE_WINDOW_H
 
 #include "access/transam.h"
+#include "port/atomics.h"
 #include "storage/itemptr.h"
 #include "storage/lwlock.h"
 #include "storage/relfilenode.h"
@@ -61,8 +62,9 @@ typedef struct DeliverySlot
 	bool		dead_letter;	/* its pending done is a dead-lettering */
 	bool		row_has_xid;	/* its row names a transaction still */
 	int32		deliveries;
-	int32		reserver;		/* pgprocno + 1 of a query holding it */
-	uint32		take;			/* which take made the pending change */
+	int32		reserver;		/* pgprocno + 1 of a query holding it, or
+								 * of a transaction that took it and has not
+								 * written it yet */
 	uint32		keyhash;
 } DeliverySlot;
 
@@ -78,8 +80,8 @@ typedef struct QueueWindowKey
  * message is known (read once from the log); an offset below the LSO
  * without a message (a producer rolled back) is done.
  *
- * Locking: lock protects every field but rows_file and rows, which
- * write_lock protects.  write_lock serializes the in-place writes of the
+ * Locking: lock protects every field but reads (atomic), and rows_file and
+ * rows, which write_lock protects.  write_lock serializes the in-place writes of the
  * partition's rows, and is taken before lock, never while holding it.
  */
 typedef struct QueueWindow
@@ -97,8 +99,9 @@ typedef struct QueueWindow
 	int64		frontier;
 	int64		scan_from;		/* below it, every offset is done, or held
 								 * by a transaction or a reservation */
+	pg_atomic_uint32 reads;		/* of the topic, on partition 0's window:
+								 * where the next read starts */
 	int64		next_receipt;	/* the last receipt handed out */
-	uint32		takes;			/* takes so far: a take's token */
 	int64		receipt_mark;	/* as flushed: above every receipt handed out */
 	int64		dead_lettered;
 	int64		dead_lettered_written;

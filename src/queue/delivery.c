@@ -15,13 +15,15 @@
  * A consume or receive first reserves the slots of the messages it reads,
  * for the query that called it (reserver), then takes each one as the
  * query hands its row on (delivery_take): a cursor takes only what it
- * FETCHed.  Reservations end with their query.  A take, and an ack, nack
- * or extend, is a change pending on the caller's transaction: the slot
- * names the top-level transaction id, which keeps every other backend off
- * it, and the change counts once the transaction commits:
+ * FETCHed.  Reservations end with their query, but for those taken, which
+ * hold their slots until the transaction writes them.  A take, and an
+ * ack, nack or extend, is a change pending on the caller's transaction:
+ * the slot names the top-level transaction id, which keeps every other
+ * backend off it, and the change counts once the transaction commits:
  *
- *	- before the commit (XACT_EVENT_PRE_COMMIT, or PRE_PREPARE), the slots
- *	  are written to topics.queue_delivery in place, naming the
+ *	- before the commit (XACT_EVENT_PRE_COMMIT, or PRE_PREPARE), the takes
+ *	  enter their slots, and the slots are written to
+ *	  topics.queue_delivery in place, naming the
  *	  transaction (delivery_store.c); a crash after that leaves rows whose
  *	  fate the commit log decides, as it decides a heap tuple's;
  *	- after it, the backend turns the pending state into the slot's state
@@ -76,18 +78,32 @@ static HTAB *WindowHash = NULL;
 /*
  * A change this transaction made to a slot, and what to give back if the
  * (sub)transaction it was made in rolls back.
+ *
+ * A take stays in this backend while the transaction runs: the query's
+ * reservation keeps others off the slot, and the change enters the slot
+ * only as the transaction writes its rows (ops_write), under the same lock.
+ * Many consumers of a partition would otherwise meet under its lock once
+ * per message.
  */
-typedef struct DeliveryOp
+struct DeliveryOp
 {
 	QueueWindow *w;
 	int64		offset;
 	int			level;			/* transaction nesting level it was made at */
+	bool		reserved;		/* a take not in the slot yet: the slot is
+								 * ours by reservation, and these become its
+								 * pending change */
+	uint8		take_pending;
+	TimestampTz take_at;
+	int64		take_receipt;	/* a lease's */
+	bool		take_dead_letter;
+	bool		take_delivers;	/* a delivery: counts in deliveries */
 	bool		had_change;		/* a change of ours was pending before */
 	int64		prev_receipt;
 	uint8		prev_pending;
 	bool		prev_dead_letter;
 	TimestampTz prev_pending_at;
-} DeliveryOp;
+};
 
 static List *my_ops = NIL;		/* of DeliveryOp, in TopTransactionContext */
 
@@ -156,6 +172,7 @@ window_find(Oid relid, bool missing_ok)
 	{
 		LWLockInitialize(&w->lock, QueueShared->tranche);
 		LWLockInitialize(&w->write_lock, QueueShared->tranche);
+		pg_atomic_init_u32(&w->reads, 0);
 		w->loaded = false;
 	}
 	LWLockRelease(QueueShared->hash_lock);
@@ -361,6 +378,90 @@ delivery_advance_start(QueueWindow *w)
 }
 
 /*
+ * op_begin records in op what a rollback gives back of a slot, and makes
+ * the slot's change pending on xid.
+ */
+static void
+op_begin(DeliveryOp *op, DeliverySlot *slot, FullTransactionId xid)
+{
+	op->had_change = FullTransactionIdIsValid(slot->xid);
+	op->prev_pending = slot->pending;
+	op->prev_receipt = slot->receipt;
+	op->prev_pending_at = slot->pending_at;
+	op->prev_dead_letter = slot->dead_letter;
+	slot->xid = xid;
+}
+
+/*
+ * take_enter makes a recorded take the pending change of its slot, which
+ * our reservation held.  Caller holds the window lock exclusively.
+ */
+static void
+take_enter(DeliveryOp *op, FullTransactionId xid)
+{
+	DeliverySlot *slot = window_slot(op->w, op->offset);
+
+	Assert(LWLockHeldByMeInMode(&op->w->lock, LW_EXCLUSIVE));
+	if (slot->offset != op->offset || slot->reserver != MyProc->pgprocno + 1)
+		elog(ERROR, "reservation of message %lld of a queue was lost",
+			 (long long) op->offset);
+	slot->reserver = 0;
+	op->reserved = false;
+	op_begin(op, slot, xid);
+	slot->pending = op->take_pending;
+	slot->pending_at = op->take_at;
+	slot->dead_letter = op->take_dead_letter;
+	if (op->take_pending == DELIVERY_LEASED)
+		slot->receipt = op->take_receipt;
+	if (op->take_delivers)
+		slot->deliveries++;
+}
+
+/*
+ * takes_enter makes the recorded takes of window w (of every window, if w
+ * is NULL) their slots' pending changes.  Caller holds w's lock
+ * exclusively; with NULL, no window lock.
+ */
+static void
+takes_enter(QueueWindow *w)
+{
+	FullTransactionId xid = InvalidFullTransactionId;
+	QueueWindow *locked = w;
+	ListCell   *lc;
+
+	foreach(lc, my_ops)
+	{
+		DeliveryOp *op = lfirst(lc);
+
+		if (!op->reserved || (w != NULL && op->w != w))
+			continue;
+		if (!FullTransactionIdIsValid(xid))
+			xid = GetTopFullTransactionId();	/* assigned at the take */
+		if (w == NULL && op->w != locked)
+		{
+			if (locked != NULL)
+				LWLockRelease(&locked->lock);
+			LWLockAcquire(&op->w->lock, LW_EXCLUSIVE);
+			locked = op->w;
+		}
+		take_enter(op, xid);
+	}
+	if (w == NULL && locked != NULL)
+		LWLockRelease(&locked->lock);
+}
+
+/*
+ * delivery_enter_takes makes this transaction's recorded takes the
+ * pending changes of their slots now, for a call that looks at the slots
+ * as changed (an ack of a message received in the same transaction).
+ */
+void
+delivery_enter_takes(void)
+{
+	takes_enter(NULL);
+}
+
+/*
  * delivery_begin_change makes a slot's change pending on this transaction
  * and records what a rollback gives back; the caller then sets the slot's
  * pending, pending_at, dead_letter (and receipt, deliveries).  xid is
@@ -371,20 +472,54 @@ delivery_begin_change(QueueWindow *w, DeliverySlot *slot,
 					  FullTransactionId xid)
 {
 	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
-	DeliveryOp *op = palloc(sizeof(DeliveryOp));
+	DeliveryOp *op = palloc0(sizeof(DeliveryOp));
 
 	Assert(LWLockHeldByMeInMode(&w->lock, LW_EXCLUSIVE));
 	op->w = w;
 	op->offset = slot->offset;
 	op->level = GetCurrentTransactionNestLevel();
-	op->had_change = FullTransactionIdIsValid(slot->xid);
-	op->prev_pending = slot->pending;
-	op->prev_receipt = slot->receipt;
-	op->prev_pending_at = slot->pending_at;
-	op->prev_dead_letter = slot->dead_letter;
 	my_ops = lappend(my_ops, op);
 	MemoryContextSwitchTo(old);
-	slot->xid = xid;
+	op_begin(op, slot, xid);
+}
+
+/*
+ * delivery_record_take records the take of a slot that a query of this
+ * transaction reserved: pending becomes its state, at pending_at, when the
+ * transaction commits; a lease's receipt, whether the slot's pending done
+ * dead-letters it, and whether it is a delivery.  The slot is
+ * not touched: it stays reserved until the transaction writes it.
+ */
+DeliveryOp *
+delivery_record_take(QueueWindow *w, int64 offset, uint8 pending,
+					 TimestampTz pending_at, int64 receipt, bool dead_letter,
+					 bool delivers)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+	DeliveryOp *op = palloc0(sizeof(DeliveryOp));
+
+	op->w = w;
+	op->offset = offset;
+	op->level = GetCurrentTransactionNestLevel();
+	op->reserved = true;
+	op->take_pending = pending;
+	op->take_at = pending_at;
+	op->take_receipt = receipt;
+	op->take_dead_letter = dead_letter;
+	op->take_delivers = delivers;
+	my_ops = lappend(my_ops, op);
+	MemoryContextSwitchTo(old);
+	return op;
+}
+
+/*
+ * delivery_take_held returns whether a take this transaction recorded
+ * still holds its message: a rollback to a savepoint gives it back.
+ */
+bool
+delivery_take_held(DeliveryOp *op)
+{
+	return list_member_ptr(my_ops, op);
 }
 
 /*
@@ -419,7 +554,23 @@ ops_undo(int from)
 			continue;
 		LWLockAcquire(&op->w->lock, LW_EXCLUSIVE);
 		slot = op_slot(op);
-		if (slot != NULL)
+		if (op->reserved)
+		{
+			/*
+			 * the reservation, all the take held; a delivery counts even so,
+			 * so that a message whose consumers keep failing ends as a dead
+			 * letter
+			 */
+			if (slot != NULL && slot->reserver == MyProc->pgprocno + 1)
+			{
+				if (op->take_delivers)
+					slot->deliveries++;
+				slot->reserver = 0;
+				window_freed(op->w, op->offset);
+				freed = true;
+			}
+		}
+		else if (slot != NULL)
 		{
 			/* the lease's id goes with it: a rolled-back receive's id is void */
 			slot->receipt = op->prev_receipt;
@@ -511,10 +662,42 @@ ops_apply(void)
 	}
 }
 
+/* What ops_write does to a window's slots as it writes them. */
+typedef struct WriteReady
+{
+	const int64 *offsets;
+	int			n;
+	bool		prepared;
+} WriteReady;
+
+/*
+ * write_ready brings a window's slots to what this transaction writes to
+ * their rows: its takes enter them, and those of a prepared transaction
+ * are marked so, for the backends that meet them later.  Called by
+ * delivery_store_write with the window locked exclusively.
+ */
+static void
+write_ready(QueueWindow *w, void *arg)
+{
+	WriteReady *ready = (WriteReady *) arg;
+	int			i;
+
+	takes_enter(w);
+	if (!ready->prepared)
+		return;
+	for (i = 0; i < ready->n; i++)
+	{
+		DeliverySlot *slot = window_slot(w, ready->offsets[i]);
+
+		if (slot->offset == ready->offsets[i])
+			slot->prepared = true;
+	}
+}
+
 /*
  * ops_write writes the slots this transaction changed to their rows, each
  * once, naming the transaction; prepared marks them as a prepared
- * transaction's for the backends that meet them later.
+ * transaction's.
  */
 static void
 ops_write(bool prepared)
@@ -536,6 +719,7 @@ ops_write(bool prepared)
 	for (i = 0; i < n; i++)
 	{
 		QueueWindow *w;
+		WriteReady	ready;
 		int			k = 0;
 
 		if (ops[i] == NULL)
@@ -555,20 +739,11 @@ ops_write(bool prepared)
 			if (j > i)
 				ops[j] = NULL;
 		}
+		ready.offsets = offsets;
+		ready.n = k;
+		ready.prepared = prepared;
 		position_writes_begin();
-		if (prepared)
-		{
-			LWLockAcquire(&w->lock, LW_EXCLUSIVE);
-			for (j = 0; j < k; j++)
-			{
-				DeliverySlot *slot = window_slot(w, offsets[j]);
-
-				if (slot->offset == offsets[j])
-					slot->prepared = true;
-			}
-			LWLockRelease(&w->lock);
-		}
-		delivery_store_write(w, offsets, k);
+		delivery_store_write(w, offsets, k, write_ready, &ready);
 		position_writes_end();
 	}
 	pfree(ops);

@@ -200,8 +200,6 @@ void
 delivery_take(DeliveryQuery *q, int partition, int64 offset)
 {
 	DeliveryReservation *r = query_row(q, partition, offset);
-	DeliverySlot *slot;
-	FullTransactionId xid;
 
 	if (r == NULL || q->ended)
 		ereport(ERROR,
@@ -210,22 +208,14 @@ delivery_take(DeliveryQuery *q, int partition, int64 offset)
 						(long long) offset, partition, q->topic),
 				 errhint("Take queue messages with topics.consume() or topics.receive().")));
 	q->next = (r - q->rows) + 1;
-	xid = delivery_my_xid();
 	if (r->taken)
 	{
-		bool		held;
-
 		/*
 		 * A cursor moved back over the row.  It is the query's still, unless
 		 * a rollback to a savepoint gave it back: then another consumer, or
 		 * another query of this transaction, may hold it now.
 		 */
-		LWLockAcquire(&r->w->lock, LW_SHARED);
-		slot = window_slot(r->w, offset);
-		held = slot->offset == offset &&
-			FullTransactionIdEquals(slot->xid, xid) && slot->take == r->take;
-		LWLockRelease(&r->w->lock);
-		if (!held)
+		if (!delivery_take_held(r->op))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("message %lld of partition %d of queue \"%s\" was given back",
@@ -235,32 +225,16 @@ delivery_take(DeliveryQuery *q, int partition, int64 offset)
 		return;
 	}
 
-	LWLockAcquire(&r->w->lock, LW_EXCLUSIVE);
-	slot = window_slot(r->w, offset);
-	if (slot->offset != offset || slot->reserver != MyProc->pgprocno + 1)
-	{
-		LWLockRelease(&r->w->lock);
-		elog(ERROR, "reservation of message %lld of topic \"%s\" was lost",
-			 (long long) offset, q->topic);
-	}
-	slot->reserver = 0;
-	delivery_begin_change(r->w, slot, xid);
-	slot->take = ++r->w->takes;
-	r->take = slot->take;
+	/* the commit needs the id; taken now, it does not make the commit wait */
+	(void) delivery_my_xid();
 	if (r->use != USE_HAND_OUT)
-	{
-		slot->pending = DELIVERY_DONE;
-		slot->dead_letter = r->use == USE_DEAD_LETTER;
-	}
+		r->op = delivery_record_take(r->w, offset, DELIVERY_DONE, 0, 0,
+									 r->use == USE_DEAD_LETTER, false);
 	else
-	{
-		slot->deliveries++;
-		slot->pending = q->lease ? DELIVERY_LEASED : DELIVERY_DONE;
-		slot->pending_at = r->lease_until;
-		if (q->lease)
-			slot->receipt = r->receipt;
-	}
-	LWLockRelease(&r->w->lock);
+		r->op = delivery_record_take(r->w, offset,
+									 q->lease ? DELIVERY_LEASED : DELIVERY_DONE,
+									 r->lease_until,
+									 q->lease ? r->receipt : 0, false, true);
 	r->taken = true;
 }
 

@@ -255,11 +255,13 @@ rows_file_check(QueueWindow *w, Relation rel)
 
 /*
  * delivery_store_write writes the slots of the given offsets of w to their
- * rows, moving the written start first where a row is reused.  Caller
- * holds no window lock.
+ * rows, moving the written start first where a row is reused.  ready, if
+ * not NULL, makes the caller's last changes to the slots just before they
+ * are copied, under the same lock.  Caller holds no window lock.
  */
 void
-delivery_store_write(QueueWindow *w, const int64 *offsets, int n)
+delivery_store_write(QueueWindow *w, const int64 *offsets, int n,
+					 DeliveryStoreReady ready, void *arg)
 {
 	Relation	slots_rel;
 	Relation	part_rel;
@@ -290,9 +292,23 @@ delivery_store_write(QueueWindow *w, const int64 *offsets, int n)
 		LWLockRelease(&w->write_lock);
 		mode = LW_EXCLUSIVE;
 	}
-	LWLockAcquire(&w->lock, LW_SHARED);
+
+	/*
+	 * A row written with a transaction's id is rewritten by the worker once
+	 * the transaction ended (delivery_store_settle, which waits for
+	 * write_lock).
+	 */
+	LWLockAcquire(&w->lock, LW_EXCLUSIVE);
+	if (ready != NULL)
+		ready(w, arg);
 	for (i = 0; i < n; i++)
-		copies[i] = *window_slot(w, offsets[i]);
+	{
+		DeliverySlot *slot = window_slot(w, offsets[i]);
+
+		copies[i] = *slot;
+		if (slot->offset == offsets[i] && FullTransactionIdIsValid(slot->xid))
+			slot->row_has_xid = true;
+	}
 	start = w->start;
 	dead_lettered = w->dead_lettered;
 	LWLockRelease(&w->lock);
@@ -312,18 +328,6 @@ delivery_store_write(QueueWindow *w, const int64 *offsets, int n)
 			write_slot_row(w, slots_rel, (int) (offsets[i] % w->size), &copies[i]);
 	table_close(slots_rel, RowExclusiveLock);
 	table_close(part_rel, RowExclusiveLock);
-
-	/* the worker rewrites them once the transaction ended */
-	LWLockAcquire(&w->lock, LW_EXCLUSIVE);
-	for (i = 0; i < n; i++)
-	{
-		DeliverySlot *slot = window_slot(w, offsets[i]);
-
-		if (slot->offset == offsets[i] &&
-			FullTransactionIdIsValid(copies[i].xid))
-			slot->row_has_xid = true;
-	}
-	LWLockRelease(&w->lock);
 	LWLockRelease(&w->write_lock);
 	pfree(copies);
 }

@@ -310,6 +310,8 @@ settle(FunctionCallInfo fcinfo, SettleKind kind, TimestampTz until)
 	/* each id once */
 	qsort(elems, n, sizeof(Datum), datum_int64_cmp);
 	xid = delivery_my_xid();
+	/* a message received in this transaction is settled as leased */
+	delivery_enter_takes();
 	for (i = 0; i < n; i++)
 	{
 		if (i > 0 && DatumGetInt64(elems[i]) == DatumGetInt64(elems[i - 1]))

@@ -67,9 +67,6 @@
 /* The columns of a queue read's rows. */
 #define Natts_queue_row		(Natts_message + 2)
 
-/* Reads rotate the partition they read first, for fairness. */
-static uint32 read_rotation = 0;
-
 /* What a read needs of a message the window had not met. */
 typedef struct MetMessage
 {
@@ -725,15 +722,16 @@ queue_read(Topic *topic, DeliveryQuery *q, int qty, TimestampTz deadline,
 							   (Min(qty, QUEUE_WINDOW_MAX) + MAX_DEFERRED_PER_READ));
 	bool		waiting = false;
 	int			found = 0;
+	QueueWindow *head;
 
 	queue_config_read(topic, &cfg);
+	head = delivery_window(topic, 0);
 	for (;;)
 	{
 		TimestampTz now = GetCurrentTimestamp();
 		TimestampTz next_due = DT_NOEND;
-		uint32		first = read_rotation++;
+		uint32		first = pg_atomic_fetch_add_u32(&head->reads, 1);
 		bool		moved = false;
-		int			pass;
 		int			i;
 
 		if (waiting)
@@ -741,32 +739,35 @@ queue_read(Topic *topic, DeliveryQuery *q, int qty, TimestampTz deadline,
 		if (q->lease)
 			q->lease_until = pg_topics_deadline(q->lease_ms);
 
-		/* a share of qty from each partition first, then the rest */
-		for (pass = 0; pass < 2 && found < qty; pass++)
-			for (i = 0; i < topic->npartitions && found < qty; i++)
-			{
-				int			p = (first + i) % topic->npartitions;
-				int			share = pass == 0 ?
-					(qty + topic->npartitions - 1) / topic->npartitions :
-					qty - found;
-				QueueWindow *w;
-				int			n;
+		/*
+		 * From one partition, and the next ones only when it has too few: a
+		 * read spread over every partition would meet every other consumer
+		 * under each window's lock.  Each read of the topic starts at the
+		 * partition after the one the read before started at, so that
+		 * consumers at the same time read different partitions, and the
+		 * partitions go down together.
+		 */
+		for (i = 0; i < topic->npartitions && found < qty; i++)
+		{
+			int			p = (first + i) % topic->npartitions;
+			int			want = Min(qty - found, QUEUE_WINDOW_MAX);
+			QueueWindow *w;
+			int			n;
 
-				if (topic_partition_pending(topic, p))
-					continue;
-				w = delivery_window(topic, p);
-				if (waiting && pass == 0)
-					partition_wait_for(w->log);
-				if (q->lease)
-					delivery_store_mark_receipts(w, Min(share, qty - found));
-				n = window_reserve(topic, &cfg, w, p, q,
-								   Min(Min(share, qty - found), QUEUE_WINDOW_MAX),
-								   now, &next_due, cands);
-				if (n == 0)
-					continue;
-				moved = true;
-				found += hand_out(topic, &cfg, p, q, cands, n, store, desc);
-			}
+			if (topic_partition_pending(topic, p))
+				continue;
+			w = delivery_window(topic, p);
+			if (waiting)
+				partition_wait_for(w->log);
+			if (q->lease)
+				delivery_store_mark_receipts(w, want);
+			n = window_reserve(topic, &cfg, w, p, q, want, now, &next_due,
+							   cands);
+			if (n == 0)
+				continue;
+			moved = true;
+			found += hand_out(topic, &cfg, p, q, cands, n, store, desc);
+		}
 		if (found > 0 || (!moved && now >= deadline))
 			break;
 		if (moved)

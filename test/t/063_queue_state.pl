@@ -145,13 +145,16 @@ $h->pump until $out =~ /took (\d+)/;
 my $taken_at_dump = $1;
 
 # a restored queue starts where the worker last recorded the start before
-# the dump: let it record the start, and settle the lease's row
+# the dump: let it record the start, settle the lease's row, and record a
+# horizon above the lease's transaction (a state made at or above it counts
+# as never made after a restore)
 ok( $node->poll_query_until('postgres', q{
-SELECT p.queue_start = s.start_offset
+SELECT p.queue_start = s.start_offset AND p.queue_horizon >
+       (SELECT d.xid FROM topics.queue_delivery d JOIN lease2 l USING (msg_offset)
+         WHERE d.topic = 'st' AND d.pending = -1)
   FROM topics.partition p JOIN topics.queue_stats s USING (topic, partition)
  WHERE topic = 'st'}),
 	'the worker recorded the start');
-sleep 0.5;
 my $dump = "$PostgreSQL::Test::Utils::tmp_check/queue_state.dump";
 $node->command_ok(
 	[ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('postgres') ],
@@ -197,7 +200,7 @@ CREATE TABLE work (v text);
 INSERT INTO work SELECT convert_from(value, 'UTF8') FROM topics.consume('ld', 6);
 });
 ok( $node->poll_query_until('postgres', q{
-SELECT bool_and(queue_horizon <> '0') FROM topics.partition WHERE topic = 'ld'}),
+SELECT sum(queue_start) = 6 FROM topics.partition WHERE topic = 'ld'}),
 	'the worker recorded the start of the queue');
 ($in, $out, $err) = ('', '', '');
 $h = IPC::Run::start([ 'psql', '-X', '-At', '-d', $node->connstr('postgres') ],
@@ -209,9 +212,13 @@ $node->safe_psql('postgres', q{
 INSERT INTO work SELECT convert_from(value, 'UTF8') FROM topics.consume('ld', 6);
 SELECT count(*) FROM topics.queue_stats WHERE topic = 'ld';
 });
-# the worker settles the rows of that take and moves the start, as it may
-# before a dump reads them
-sleep 0.5;
+# the worker settles the rows of that take and writes the start past them,
+# as it may before a dump reads them
+ok( $node->poll_query_until('postgres', q{
+SELECT bool_and(q.start_offset = s.start_offset)
+  FROM topics.queue_partition q JOIN topics.queue_stats s USING (topic, partition)
+ WHERE topic = 'ld'}),
+	'the worker wrote the start past the second take');
 my $dump2 = "$PostgreSQL::Test::Utils::tmp_check/queue_load.dump";
 $node->command_ok(
 	[ 'pg_dump', '-Fc', "--snapshot=$snap", '-f', $dump2, '-d', $node->connstr('postgres') ],
