@@ -27,6 +27,10 @@
 #   down too, for want of CPU.
 # - queue_scaling_64_over_4: topics.consume() alone, 64 clients over 4
 #   clients, messages per second, the same number of transactions in all.
+#   Beside it, in the same rounds, select_scaling_64_over_4, the same for
+#   a plain SELECT of 10 rows of the table by a random key range (what any
+#   query that returns as many rows gets on this machine), and
+#   skiplocked_scaling_64_over_4 for SKIP LOCKED + DELETE.
 # - receive_ack_vs_skiplocked: 4 clients, topics.receive() of 10 messages
 #   then topics.ack() of them in a second transaction, against pgmq's
 #   read (UPDATE of the visibility time of 10 rows locked SKIP LOCKED) then
@@ -152,22 +156,36 @@ alone_rate() {
     awk -v tps="$tps" -v m="$t_ours" -v n="$n" 'BEGIN { printf "%.1f\n", tps * m / n }'
 }
 
-# consume_rate CLIENTS: topics.consume() alone, 8 x QUEUE_TX transactions in
-# all; prints the messages taken per second.
-consume_rate() {
-    local clients=$1 out tps t_ours messages=$((8 * QUEUE_TX * 10 + 20000))
+# scaling_rates CLIENTS: from a fresh queue and table of 8 x QUEUE_TX x 10
+# + 20000 messages each, 8 x QUEUE_TX transactions at CLIENTS clients of
+# each alone: a plain SELECT of 10 rows of the table (by a random key
+# range: the reference, a query that does no more than return as many
+# rows), topics.consume() of 10, then SKIP LOCKED + DELETE of 10; prints
+# "<select> <ours> <skip locked>", rows or messages per second.
+scaling_rates() {
+    local clients=$1 out tps rates=() script t_ours t_base messages=$((8 * QUEUE_TX * 10 + 20000))
     local n=$((8 * QUEUE_TX / clients * clients))
     reset_queue qq skq "$messages"
-    out=$(pgbench_output consume -c "$clients" -j 2 -t $((n / clients)) \
-        -f "$SQLDIR/queue_consume.sql") || exit 1
-    tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' <<<"$out")
-    [ -n "$tps" ] || { printf '%s\n' "$out" >&2; die "no tps in the output of pgbench consume"; }
-    read -r t_ours _ <<<"$(taken qq skq "$n" 0 "$messages")"
-    awk -v tps="$tps" -v m="$t_ours" -v n="$n" 'BEGIN { printf "%.1f\n", tps * m / n }'
+    for script in select_range10 queue_consume skiplocked_consume; do
+        out=$(pgbench_output "$script" -c "$clients" -j 2 -t $((n / clients)) \
+            -D rows=$((messages - 10)) -f "$SQLDIR/$script.sql") || exit 1
+        tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' <<<"$out")
+        [ -n "$tps" ] || { printf '%s\n' "$out" >&2; die "no tps in the output of pgbench $script"; }
+        case $script in
+            select_range10) rates+=("$(awk -v tps="$tps" 'BEGIN { printf "%.1f\n", tps * 10 }')") ;;
+            queue_consume)
+                read -r t_ours _ <<<"$(taken qq skq "$n" 0 "$messages")"
+                rates+=("$(awk -v tps="$tps" -v m="$t_ours" -v n="$n" 'BEGIN { printf "%.1f\n", tps * m / n }')") ;;
+            skiplocked_consume)
+                read -r _ t_base <<<"$(taken qq skq "$n" "$n" "$messages")"
+                rates+=("$(awk -v tps="$tps" -v m="$t_base" -v n="$n" 'BEGIN { printf "%.1f\n", tps * m / n }')") ;;
+        esac
+    done
+    echo "${rates[*]}"
 }
 
 run_queue() {
-    local r n_ours lat_ours n_base lat_base t_ours t_base m4 m64
+    local r n_ours lat_ours n_base lat_base t_ours t_base s4 m4 k4 s64 m64 k64
     log "queue: warm-up"
     reset_queue qq skq
     pgb_mix queue 4 2 queue_consume skiplocked_consume -t 500 >/dev/null
@@ -181,11 +199,16 @@ run_queue() {
             "held ${RESULTS[queue_consume_held]##* }; SKIP LOCKED ${RESULTS[skiplocked_consume_alone]##* }," \
             "held ${RESULTS[skiplocked_consume_held]##* }"
         PGOPTIONS='-c pg_topics.synchronous_positions=on' queue_round ours_queue_sync skiplocked_sync
-        m4=$(consume_rate 4)
-        m64=$(consume_rate 64)
+        read -r s4 m4 k4 <<<"$(scaling_rates 4)"
+        read -r s64 m64 k64 <<<"$(scaling_rates 64)"
         RESULTS[ours_queue_4]+="$m4 "
         RESULTS[ours_queue_64]+="$m64 "
-        log "queue round $((r + 1))/$QUEUE_ROUNDS: consume at 4 clients $m4 messages/s, at 64 $m64"
+        RESULTS[select_range_4]+="$s4 "
+        RESULTS[select_range_64]+="$s64 "
+        RESULTS[skiplocked_4]+="$k4 "
+        RESULTS[skiplocked_64]+="$k64 "
+        log "queue round $((r + 1))/$QUEUE_ROUNDS: at 4 clients and 64, consume $m4 and $m64 messages/s," \
+            "SELECT of 10 rows $s4 and $s64 rows/s, SKIP LOCKED $k4 and $k64 messages/s"
 
         reset_queue qr skr
         read -r n_ours lat_ours n_base lat_base <<<"$(pgb_mix receive 4 2 queue_receive_ack \
@@ -204,17 +227,23 @@ queue_measures() {
     ratio_per_round queue_held_xmin_ratio queue_consume_held queue_consume_alone
     ratio_per_round skiplocked_held_xmin_ratio skiplocked_consume_held skiplocked_consume_alone
     ratio_per_round queue_scaling_64_over_4 ours_queue_64 ours_queue_4
+    ratio_per_round select_scaling_64_over_4 select_range_64 select_range_4
+    ratio_per_round skiplocked_scaling_64_over_4 skiplocked_64 skiplocked_4
     ratio_per_round receive_ack_vs_skiplocked ours_receive skiplocked_receive
     MEASURES+=(queue_vs_skiplocked queue_sync_vs_skiplocked queue_held_xmin_ratio
-               skiplocked_held_xmin_ratio queue_scaling_64_over_4 receive_ack_vs_skiplocked)
+               skiplocked_held_xmin_ratio queue_scaling_64_over_4 select_scaling_64_over_4
+               skiplocked_scaling_64_over_4 receive_ack_vs_skiplocked)
     TARGET+=([queue_vs_skiplocked]='>= 1.5' [queue_sync_vs_skiplocked]='informational'
              [queue_held_xmin_ratio]='>= 0.95' [skiplocked_held_xmin_ratio]='informational'
-             [queue_scaling_64_over_4]='>= 0.9' [receive_ack_vs_skiplocked]='>= 1.2')
+             [queue_scaling_64_over_4]='>= 0.9' [select_scaling_64_over_4]='informational'
+             [skiplocked_scaling_64_over_4]='informational' [receive_ack_vs_skiplocked]='>= 1.2')
     SIDES+=([queue_vs_skiplocked]='ours_queue skiplocked'
             [queue_sync_vs_skiplocked]='ours_queue_sync skiplocked_sync'
             [queue_held_xmin_ratio]='queue_consume_held queue_consume_alone'
             [skiplocked_held_xmin_ratio]='skiplocked_consume_held skiplocked_consume_alone'
             [queue_scaling_64_over_4]='ours_queue_64 ours_queue_4'
+            [select_scaling_64_over_4]='select_range_64 select_range_4'
+            [skiplocked_scaling_64_over_4]='skiplocked_64 skiplocked_4'
             [receive_ack_vs_skiplocked]='ours_receive skiplocked_receive')
     UNITS+=([ours_queue]="messages/s of one client (taken / transactions x 1000 / average ms), topics.consume of up to 10 (autocommit), 4 clients mixed at random with skiplocked, $QUEUE_TX transactions per client"
             [skiplocked]='messages/s of one client, SELECT 10 FOR UPDATE SKIP LOCKED + DELETE in one statement, mixed with ours_queue'
@@ -226,6 +255,10 @@ queue_measures() {
             [skiplocked_consume_held]='as skiplocked_consume_alone, while the snapshot is held'
             [ours_queue_4]="messages/s, topics.consume of up to 10, 4 clients, $((8 * QUEUE_TX)) transactions"
             [ours_queue_64]="messages/s, topics.consume of up to 10, 64 clients, $((8 * QUEUE_TX)) transactions"
+            [select_range_4]="rows/s, SELECT of the 10 rows of a random key range of the table, 4 clients, $((8 * QUEUE_TX)) transactions"
+            [select_range_64]="rows/s, as select_range_4 at 64 clients"
+            [skiplocked_4]="messages/s, SKIP LOCKED + DELETE of 10, 4 clients, $((8 * QUEUE_TX)) transactions"
+            [skiplocked_64]="messages/s, as skiplocked_4 at 64 clients"
             [ours_receive]='messages/s of one client, topics.receive of up to 10 then topics.ack of them (two transactions), mixed with skiplocked_receive'
             [skiplocked_receive]='messages/s of one client, pgmq read (UPDATE vt of 10 rows locked SKIP LOCKED) then DELETE of them (two transactions)')
 }
