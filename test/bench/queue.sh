@@ -26,10 +26,11 @@
 #   side runs alone: mixed with a side that slows down, the other slows
 #   down too, for want of CPU.
 # - queue_scaling_64_over_4: topics.consume() alone, 64 clients over 4
-#   clients, messages per second, the same number of transactions in all.
-#   Beside it, in the same rounds, select_scaling_64_over_4, the same for
-#   a plain SELECT of 10 rows of the table by a random key range (what any
-#   query that returns as many rows gets on this machine), and
+#   clients, messages per second in the steady state of runs of the same
+#   length (scaling_rates).  Beside it, in the same rounds,
+#   select_scaling_64_over_4, the same for a plain SELECT of 10 rows of the
+#   table by a random key range (what any query that returns as many rows
+#   gets from more clients on this machine), and
 #   skiplocked_scaling_64_over_4 for SKIP LOCKED + DELETE.
 # - receive_ack_vs_skiplocked: 4 clients, topics.receive() of 10 messages
 #   then topics.ack() of them in a second transaction, against pgmq's
@@ -39,10 +40,15 @@
 if [ "$QUICK" -eq 1 ]; then
     QUEUE_ROUNDS=3
     QUEUE_TX=1500       # transactions per client of one run of 4 clients
+    SCALE_SECS=3        # seconds of a scaling run
 else
     QUEUE_ROUNDS=5
     QUEUE_TX=6000
+    SCALE_SECS=5
 fi
+# messages of a fresh queue for the scaling runs: what 4 clients consume in
+# SCALE_SECS seconds at 500000 messages/s, then 64 clients, with room
+SCALE_MESSAGES=$((SCALE_SECS * 1000000 + 200000))
 # messages of a fresh queue: those of a mixed run of 4 clients, with room
 # to spare (consume_tps fills a queue for twice as many)
 QUEUE_MESSAGES=$((4 * QUEUE_TX * 10 + 20000))
@@ -156,33 +162,65 @@ alone_rate() {
     awk -v tps="$tps" -v m="$t_ours" -v n="$n" 'BEGIN { printf "%.1f\n", tps * m / n }'
 }
 
-# scaling_rates CLIENTS: from a fresh queue and table of 8 x QUEUE_TX x 10
-# + 20000 messages each, 8 x QUEUE_TX transactions at CLIENTS clients of
-# each alone: a plain SELECT of 10 rows of the table (by a random key
-# range: the reference, a query that does no more than return as many
-# rows), topics.consume() of 10, then SKIP LOCKED + DELETE of 10; prints
-# "<select> <ours> <skip locked>", rows or messages per second.
-scaling_rates() {
-    local clients=$1 out tps rates=() script t_ours t_base messages=$((8 * QUEUE_TX * 10 + 20000))
-    local n=$((8 * QUEUE_TX / clients * clients))
-    reset_queue qq skq "$messages"
-    for script in select_range10 queue_consume skiplocked_consume; do
-        out=$(pgbench_output "$script" -c "$clients" -j 2 -t $((n / clients)) \
-            -D rows=$((messages - 10)) -f "$SQLDIR/$script.sql") || exit 1
-        tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' <<<"$out")
-        [ -n "$tps" ] || { printf '%s\n' "$out" >&2; die "no tps in the output of pgbench $script"; }
-        case $script in
-            select_range10) rates+=("$(awk -v tps="$tps" 'BEGIN { printf "%.1f\n", tps * 10 }')") ;;
-            queue_consume)
-                read -r t_ours _ <<<"$(taken qq skq "$n" 0 "$messages")"
-                rates+=("$(awk -v tps="$tps" -v m="$t_ours" -v n="$n" 'BEGIN { printf "%.1f\n", tps * m / n }')") ;;
-            skiplocked_consume)
-                read -r _ t_base <<<"$(taken qq skq "$n" "$n" "$messages")"
-                rates+=("$(awk -v tps="$tps" -v m="$t_base" -v n="$n" 'BEGIN { printf "%.1f\n", tps * m / n }')") ;;
-        esac
-    done
-    echo "${rates[*]}"
+# steady_tps OUTPUT: the mean of the per-second tps of a pgbench run with
+# -P 1, but for its first second, in which each new connection fills its
+# caches and maps the shared memory it touches (a cost a consumer pays once
+# per connection, which a short run at 64 clients would count 16 times as
+# often as one at 4).
+steady_tps() {
+    sed -n 's/^progress: \([0-9.]*\) s, \([0-9.]*\) tps.*/\1 \2/p' <<<"$1" |
+        awk '$1 > 1.5 { s += $2; n++ } END { if (n) printf "%.1f\n", s / n }'
 }
+
+# scaling_rates: from a fresh queue and table of SCALE_MESSAGES messages
+# each, each of these alone for SCALE_SECS seconds at 4 clients, then at 64
+# (at 64, then at 4, in odd rounds $1): a plain SELECT of 10 rows of the
+# table by a random key range (the reference: a query that does no more
+# than return as many rows), topics.consume() of 10, then SKIP LOCKED +
+# DELETE of 10; prints "<select 4> <ours 4> <skip locked 4> <select 64>
+# <ours 64> <skip locked 64>", rows or messages per second in the steady
+# state (steady_tps).  Each consuming run must leave messages behind.
+scaling_rates() {
+    local out tps n script clients before after taken rates=() order=(4 64) r
+    [ $(($1 % 2)) -eq 0 ] || order=(64 4)
+    reset_queue qq skq "$SCALE_MESSAGES"
+    for clients in "${order[@]}"; do
+        for script in select_range10 queue_consume skiplocked_consume; do
+            case $script in
+                queue_consume) before=$(queue_left qq skq | cut -d' ' -f1) ;;
+                skiplocked_consume) before=$(queue_left qq skq | cut -d' ' -f2) ;;
+            esac
+            out=$(pgbench_output "$script" -c "$clients" -j 2 -T "$SCALE_SECS" -P 1 \
+                -D rows=$((SCALE_MESSAGES - 10)) -f "$SQLDIR/$script.sql") || exit 1
+            tps=$(steady_tps "$out")
+            n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
+            [ -n "$tps" ] && [ -n "$n" ] ||
+                { printf '%s\n' "$out" >&2; die "no progress in the output of pgbench $script"; }
+            case $script in
+                select_range10) taken=$((10 * n)) ;;
+                queue_consume) after=$(queue_left qq skq | cut -d' ' -f1) ;;
+                skiplocked_consume) after=$(queue_left qq skq | cut -d' ' -f2) ;;
+            esac
+            if [ "$script" != select_range10 ]; then
+                taken=$((before - after))
+                ((after > 0 && taken <= 10 * (n + 2) && taken > 0)) ||
+                    die "queue: $script at $clients clients took $taken of $before messages in $n transactions"
+            fi
+            rates+=("$clients:$script:$(awk -v tps="$tps" -v m="$taken" -v n="$n" 'BEGIN { printf "%.1f\n", tps * m / n }')")
+        done
+    done
+    for clients in 4 64; do
+        for script in select_range10 queue_consume skiplocked_consume; do
+            for r in "${rates[@]}"; do
+                [ "${r%:*}" != "$clients:$script" ] || printf '%s ' "${r##*:}"
+            done
+        done
+    done
+    echo
+}
+
+# last SIDE: the last figure of a side in RESULTS
+last() { local v=${RESULTS[$1]% }; echo "${v##* }"; }
 
 run_queue() {
     local r n_ours lat_ours n_base lat_base t_ours t_base s4 m4 k4 s64 m64 k64
@@ -195,12 +233,11 @@ run_queue() {
             RESULTS[${side}_alone]+="$(alone_rate "$side") "
             RESULTS[${side}_held]+="$(alone_rate "$side" held) "
         done
-        log "queue round $((r + 1))/$QUEUE_ROUNDS: alone, messages/s: ours ${RESULTS[queue_consume_alone]##* }," \
-            "held ${RESULTS[queue_consume_held]##* }; SKIP LOCKED ${RESULTS[skiplocked_consume_alone]##* }," \
-            "held ${RESULTS[skiplocked_consume_held]##* }"
+        log "queue round $((r + 1))/$QUEUE_ROUNDS: alone, messages/s: ours $(last queue_consume_alone)," \
+            "held $(last queue_consume_held); SKIP LOCKED $(last skiplocked_consume_alone)," \
+            "held $(last skiplocked_consume_held)"
         PGOPTIONS='-c pg_topics.synchronous_positions=on' queue_round ours_queue_sync skiplocked_sync
-        read -r s4 m4 k4 <<<"$(scaling_rates 4)"
-        read -r s64 m64 k64 <<<"$(scaling_rates 64)"
+        read -r s4 m4 k4 s64 m64 k64 <<<"$(scaling_rates "$r")"
         RESULTS[ours_queue_4]+="$m4 "
         RESULTS[ours_queue_64]+="$m64 "
         RESULTS[select_range_4]+="$s4 "
@@ -253,11 +290,11 @@ queue_measures() {
             [queue_consume_held]='as queue_consume_alone, while a REPEATABLE READ transaction holds a snapshot for the whole run'
             [skiplocked_consume_alone]="messages/s, SKIP LOCKED + DELETE of 10, 4 clients alone, $QUEUE_TX transactions each"
             [skiplocked_consume_held]='as skiplocked_consume_alone, while the snapshot is held'
-            [ours_queue_4]="messages/s, topics.consume of up to 10, 4 clients, $((8 * QUEUE_TX)) transactions"
-            [ours_queue_64]="messages/s, topics.consume of up to 10, 64 clients, $((8 * QUEUE_TX)) transactions"
-            [select_range_4]="rows/s, SELECT of the 10 rows of a random key range of the table, 4 clients, $((8 * QUEUE_TX)) transactions"
+            [ours_queue_4]="messages/s, topics.consume of up to 10, 4 clients, $SCALE_SECS s, the mean of each second but the first"
+            [ours_queue_64]="messages/s, as ours_queue_4 at 64 clients"
+            [select_range_4]="rows/s, SELECT of the 10 rows of a random key range of the table, 4 clients, as ours_queue_4"
             [select_range_64]="rows/s, as select_range_4 at 64 clients"
-            [skiplocked_4]="messages/s, SKIP LOCKED + DELETE of 10, 4 clients, $((8 * QUEUE_TX)) transactions"
+            [skiplocked_4]="messages/s, SKIP LOCKED + DELETE of 10, 4 clients, as ours_queue_4"
             [skiplocked_64]="messages/s, as skiplocked_4 at 64 clients"
             [ours_receive]='messages/s of one client, topics.receive of up to 10 then topics.ack of them (two transactions), mixed with skiplocked_receive'
             [skiplocked_receive]='messages/s of one client, pgmq read (UPDATE vt of 10 rows locked SKIP LOCKED) then DELETE of them (two transactions)')
