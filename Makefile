@@ -11,7 +11,6 @@ OBJS = \
 	src/groups/group_funcs.o \
 	src/groups/heartbeat.o \
 	src/groups/join_window.o \
-	src/groups/position_commit.o \
 	src/groups/positions.o \
 	src/guc.o \
 	src/index_entries.o \
@@ -31,6 +30,7 @@ OBJS = \
 	src/log/topic_funcs.o \
 	src/log/topic_tables.o \
 	src/pg_topics.o \
+	src/position_commit.o \
 	src/preload.o \
 	src/queue/delivery.o \
 	src/queue/delivery_query.o \
@@ -42,6 +42,7 @@ OBJS = \
 	src/queue/queue_topic.o \
 	src/relids.o \
 	src/shmem.o \
+	src/subxact.o \
 	src/utility.o \
 	src/workers/launcher.o \
 	src/workers/worker.o \

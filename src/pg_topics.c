@@ -7,7 +7,7 @@
  * Each part registers what it needs here, while the postmaster loads the
  * library, so that every backend inherits it: shared memory (shmem.c),
  * transaction callbacks (log/partition.c, groups/positions.c,
- * groups/position_commit.c), the utility hook (utility.c), the planner
+ * position_commit.c), the utility hook (utility.c), the planner
  * hook that streams topics.fetch (log/fetch_scan.c) and the launcher
  * (workers/launcher.c).  No file calls back into this one.
  *
@@ -19,7 +19,7 @@
 #include "storage/ipc.h"
 #include "tcop/utility.h"
 
-#include "groups/position_commit.h"
+#include "position_commit.h"
 #include "groups/positions.h"
 #include "guc.h"
 #include "log/fetch.h"

@@ -54,7 +54,7 @@
 #include "utils/snapmgr.h"
 
 #include "groups/group.h"
-#include "groups/position_commit.h"
+#include "position_commit.h"
 #include "index_entries.h"
 #include "pg_topics.h"
 #include "relids.h"

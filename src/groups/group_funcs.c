@@ -26,7 +26,7 @@
 #include "groups/group.h"
 #include "groups/heartbeat.h"
 #include "groups/join_window.h"
-#include "groups/position_commit.h"
+#include "position_commit.h"
 #include "groups/positions.h"
 #include "log/fetch.h"
 #include "log/topic_tables.h"

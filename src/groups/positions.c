@@ -51,7 +51,7 @@
 #include "utils/snapmgr.h"
 
 #include "groups/group.h"
-#include "groups/position_commit.h"
+#include "position_commit.h"
 #include "groups/positions.h"
 #include "log/partition.h"
 #include "log/topic_tables.h"

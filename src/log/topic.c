@@ -54,6 +54,7 @@
 #include "log/topic_tables.h"
 #include "preload.h"
 #include "relids.h"
+#include "subxact.h"
 
 /* Columns of topics.topic and topics.segment that the cache reads. */
 #define Anum_topic_name				1
@@ -835,6 +836,21 @@ topic_check_privilege(Topic *topic, AclMode mode)
 }
 
 /*
+ * open_states opens a topic and the shared state of each of its
+ * partitions.  arg is the topic's name.
+ */
+static void
+open_states(void *arg)
+{
+	Topic	   *topic = topic_open((const char *) arg, AccessShareLock);
+	int			p;
+
+	for (p = 0; p < topic->npartitions; p++)
+		if (!topic_partition_pending(topic, p))
+			(void) topic_partition_state(topic, p);
+}
+
+/*
  * open_partitions opens a topic and the shared state of each of its
  * partitions, in a subtransaction: a topic whose tables were damaged by
  * hand is reported and skipped, and so is one whose root another
@@ -843,47 +859,19 @@ topic_check_privilege(Topic *topic, AclMode mode)
 static void
 open_partitions(const char *name)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-
 	if (!topic_lock_unless_busy(name))
 		return;
-	BeginInternalSubTransaction(NULL);
-	PG_TRY();
-	{
-		Topic	   *topic = topic_open(name, AccessShareLock);
-		int			p;
 
-		for (p = 0; p < topic->npartitions; p++)
-			if (!topic_partition_pending(topic, p))
-				(void) topic_partition_state(topic, p);
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		CurrentResourceOwner = owner;
-
-		/*
-		 * A lock that stayed busy ends the round, which lets go of every
-		 * topic it holds: going on to wait for others would deadlock (see
-		 * topic_lock_unless_busy).
-		 */
-		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
-			ReThrowError(edata);
-		ereport(WARNING,
-				(errcode(edata->sqlerrcode),
-				 errmsg("could not open topic \"%s\": %s", name, edata->message)));
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
+	/*
+	 * A lock that stayed busy ends the round, which lets go of every topic
+	 * it holds: going on to wait for others would deadlock (see
+	 * topic_lock_unless_busy).
+	 */
+	if (!subxact_try(open_states, (void *) name,
+					 psprintf("could not open topic \"%s\"", name)))
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("could not open topic \"%s\": a lock it needs is busy", name)));
 }
 
 /*

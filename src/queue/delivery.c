@@ -35,7 +35,7 @@
  *
  * A transaction that wrote nothing but such changes commits without
  * waiting for the WAL flush, as one that only moves consumer group
- * positions does (groups/position_commit.c, pg_topics.synchronous_positions):
+ * positions does (position_commit.c, pg_topics.synchronous_positions):
  * lost in a crash, a take, a lease or an acknowledgement makes the message
  * come again, never go missing.  One that writes anything else, a
  * consumer's own table or a dead letter, waits as usual.
@@ -60,7 +60,7 @@
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
-#include "groups/position_commit.h"
+#include "position_commit.h"
 #include "guc.h"
 #include "queue/delivery.h"
 #include "queue/delivery_store.h"

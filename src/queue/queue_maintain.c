@@ -38,13 +38,13 @@
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 
 #include "log/topic_tables.h"
 #include "queue/delivery.h"
 #include "queue/delivery_store.h"
 #include "queue/queue_maintain.h"
 #include "queue/queue_read.h"
+#include "subxact.h"
 
 /*
  * reclaim empties the segments of a partition that lie wholly below
@@ -242,6 +242,38 @@ reclaimable(const QueueWindowKey *key, const char *topic, int partition)
 }
 
 /*
+ * settle_window settles one window and reclaims what its partition
+ * consumed.  arg is the window's key; the caller locked its topic.
+ */
+static void
+settle_window(void *arg)
+{
+	const QueueWindowKey *key = (const QueueWindowKey *) arg;
+	QueueWindow *w = delivery_window_lookup(key);
+	AsOwner		admin;
+	Topic	   *t;
+	int64		start;
+
+	/* the lock holds the topic: the window is the one looked up */
+	if (w == NULL)
+		return;
+	t = topic_open(w->topic, AccessShareLock);
+	if (queue_defer_waiting(t, w, w->partition) > 0)
+		ereport(DEBUG1,
+				(errmsg("deferred delayed messages at the head of partition %d of queue \"%s\"",
+						w->partition, w->topic)));
+	LWLockAcquire(&w->lock, LW_EXCLUSIVE);
+	delivery_advance_start(w);
+	LWLockRelease(&w->lock);
+	start = delivery_store_settle(w);
+	as_owner_begin(&admin);
+	record_start(w->topic, w->partition, start);
+	reclaim(w->topic, w->partition,
+			Min(start, reclaimable(key, w->topic, w->partition)));
+	as_owner_end(&admin);
+}
+
+/*
  * maintain_window settles one window and reclaims what its partition
  * consumed, in a subtransaction; returns false when a lock was busy, which
  * ends the round's queue work.
@@ -249,12 +281,9 @@ reclaimable(const QueueWindowKey *key, const char *topic, int partition)
 static bool
 maintain_window(const QueueWindowKey *key)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
 	QueueWindow *w = delivery_window_lookup(key);
 	char		topic[NAMEDATALEN];
 	int			partition;
-	bool		ok = true;
 
 	if (w == NULL)
 		return true;
@@ -262,57 +291,9 @@ maintain_window(const QueueWindowKey *key)
 	partition = w->partition;
 	if (!topic_lock_unless_busy(topic))
 		return false;
-
-	BeginInternalSubTransaction(NULL);
-	PG_TRY();
-	{
-		AsOwner		admin;
-		int64		start;
-
-		/* the lock holds the topic: the window is the one looked up */
-		w = delivery_window_lookup(key);
-		if (w != NULL)
-		{
-			Topic	   *t = topic_open(topic, AccessShareLock);
-
-			if (queue_defer_waiting(t, w, partition) > 0)
-				ereport(DEBUG1,
-						(errmsg("deferred delayed messages at the head of partition %d of queue \"%s\"",
-								partition, topic)));
-			LWLockAcquire(&w->lock, LW_EXCLUSIVE);
-			delivery_advance_start(w);
-			LWLockRelease(&w->lock);
-			start = delivery_store_settle(w);
-			as_owner_begin(&admin);
-			record_start(topic, partition, start);
-			reclaim(topic, partition,
-					Min(start, reclaimable(key, topic, partition)));
-			as_owner_end(&admin);
-		}
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		CurrentResourceOwner = owner;
-		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
-			ok = false;
-		else
-			ereport(WARNING,
-					(errcode(edata->sqlerrcode),
-					 errmsg("could not maintain partition %d of queue \"%s\": %s",
-							partition, topic, edata->message)));
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
-	return ok;
+	return subxact_try(settle_window, (void *) key,
+					   psprintf("could not maintain partition %d of queue \"%s\"",
+								partition, topic));
 }
 
 /*

@@ -1,9 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * position_commit.c
- *	  Transactions that only move consumer group positions commit without
- *	  waiting for their WAL to be flushed, unless
- *	  pg_topics.synchronous_positions is on.
+ *	  Transactions that only move consumer group positions, or take and
+ *	  settle queue messages, commit without waiting for their WAL to be
+ *	  flushed, unless pg_topics.synchronous_positions is on.
  *
  * A poll's transaction writes a position row for each partition it reads
  * and nothing else.  Waiting at its commit for the WAL flush gains little:
@@ -47,7 +47,7 @@
 #include "executor/instrument.h"
 #include "utils/guc.h"
 
-#include "groups/position_commit.h"
+#include "position_commit.h"
 #include "guc.h"
 
 /* the transaction's position writes, if any */
