@@ -31,7 +31,11 @@
 #   select_scaling_64_over_4, the same for a plain SELECT of 10 rows of the
 #   table by a random key range (what any query that returns as many rows
 #   gets from more clients on this machine), and
-#   skiplocked_scaling_64_over_4 for SKIP LOCKED + DELETE.
+#   skiplocked_scaling_64_over_4 for SKIP LOCKED + DELETE.  These rounds
+#   run with huge pages when the machine has them (as the --scale runs, see
+#   huge_pages_setting in run: 64 processes touching new pages of shared
+#   memory fault on each), and again without (*_no_hp), after the other
+#   measures.
 # - receive_ack_vs_skiplocked: 4 clients, topics.receive() of 10 messages
 #   then topics.ack() of them in a second transaction, against pgmq's
 #   read (UPDATE of the visibility time of 10 rows locked SKIP LOCKED) then
@@ -40,15 +44,15 @@
 if [ "$QUICK" -eq 1 ]; then
     QUEUE_ROUNDS=3
     QUEUE_TX=1500       # transactions per client of one run of 4 clients
-    SCALE_SECS=3        # seconds of a scaling run
+    QUEUE_SCALE_SECS=3  # seconds of a scaling run
 else
     QUEUE_ROUNDS=5
     QUEUE_TX=6000
-    SCALE_SECS=5
+    QUEUE_SCALE_SECS=4
 fi
 # messages of a fresh queue for the scaling runs: what 4 clients consume in
-# SCALE_SECS seconds at 500000 messages/s, then 64 clients, with room
-SCALE_MESSAGES=$((SCALE_SECS * 1000000 + 200000))
+# QUEUE_SCALE_SECS seconds at 500000 messages/s, then 64 clients, with room
+QUEUE_SCALE_MESSAGES=$((QUEUE_SCALE_SECS * 1000000 + 200000))
 # messages of a fresh queue: those of a mixed run of 4 clients, with room
 # to spare (consume_tps fills a queue for twice as many)
 QUEUE_MESSAGES=$((4 * QUEUE_TX * 10 + 20000))
@@ -172,8 +176,8 @@ steady_tps() {
         awk '$1 > 1.5 { s += $2; n++ } END { if (n) printf "%.1f\n", s / n }'
 }
 
-# scaling_rates: from a fresh queue and table of SCALE_MESSAGES messages
-# each, each of these alone for SCALE_SECS seconds at 4 clients, then at 64
+# scaling_rates: from a fresh queue and table of QUEUE_SCALE_MESSAGES messages
+# each, each of these alone for QUEUE_SCALE_SECS seconds at 4 clients, then at 64
 # (at 64, then at 4, in odd rounds $1): a plain SELECT of 10 rows of the
 # table by a random key range (the reference: a query that does no more
 # than return as many rows), topics.consume() of 10, then SKIP LOCKED +
@@ -183,15 +187,15 @@ steady_tps() {
 scaling_rates() {
     local out tps n script clients before after taken rates=() order=(4 64) r
     [ $(($1 % 2)) -eq 0 ] || order=(64 4)
-    reset_queue qq skq "$SCALE_MESSAGES"
+    reset_queue qq skq "$QUEUE_SCALE_MESSAGES"
     for clients in "${order[@]}"; do
         for script in select_range10 queue_consume skiplocked_consume; do
             case $script in
                 queue_consume) before=$(queue_left qq skq | cut -d' ' -f1) ;;
                 skiplocked_consume) before=$(queue_left qq skq | cut -d' ' -f2) ;;
             esac
-            out=$(pgbench_output "$script" -c "$clients" -j 2 -T "$SCALE_SECS" -P 1 \
-                -D rows=$((SCALE_MESSAGES - 10)) -f "$SQLDIR/$script.sql") || exit 1
+            out=$(pgbench_output "$script" -c "$clients" -j 2 -T "$QUEUE_SCALE_SECS" -P 1 \
+                -D rows=$((QUEUE_SCALE_MESSAGES - 10)) -f "$SQLDIR/$script.sql") || exit 1
             tps=$(steady_tps "$out")
             n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
             [ -n "$tps" ] && [ -n "$n" ] ||
@@ -219,11 +223,28 @@ scaling_rates() {
     echo
 }
 
+# server_huge_pages on|off: restarts the server with huge pages (when the
+# machine can have them, huge_pages_setting: HUGE_PAGES says which) or
+# without.
+server_huge_pages() {
+    as_pg pg_ctl -D "$DATA" -m fast -w -t 60 stop >/dev/null || die "could not stop the server"
+    sed -i '/^huge_pages = /d' "$DATA/postgresql.auto.conf"
+    if [ "$1" = on ]; then
+        [ -n "$HUGE_PAGES" ] || huge_pages_setting
+        printf 'huge_pages = %s\n' "$HUGE_PAGES" >>"$DATA/postgresql.auto.conf"
+    else
+        echo 'huge_pages = off' >>"$DATA/postgresql.auto.conf"
+    fi
+    chown postgres:postgres "$DATA/postgresql.auto.conf"
+    as_pg pg_ctl -D "$DATA" -l "$SERVER_LOG" -w -t 60 start >/dev/null || die "could not restart the server"
+    log "server restarted, huge_pages $(sql 'SHOW huge_pages')"
+}
+
 # last SIDE: the last figure of a side in RESULTS
 last() { local v=${RESULTS[$1]% }; echo "${v##* }"; }
 
 run_queue() {
-    local r n_ours lat_ours n_base lat_base t_ours t_base s4 m4 k4 s64 m64 k64
+    local r n_ours lat_ours n_base lat_base t_ours t_base s4 m4 k4 s64 m64 k64 hp suffix
     log "queue: warm-up"
     reset_queue qq skq
     pgb_mix queue 4 2 queue_consume skiplocked_consume -t 500 >/dev/null
@@ -237,15 +258,6 @@ run_queue() {
             "held $(last queue_consume_held); SKIP LOCKED $(last skiplocked_consume_alone)," \
             "held $(last skiplocked_consume_held)"
         PGOPTIONS='-c pg_topics.synchronous_positions=on' queue_round ours_queue_sync skiplocked_sync
-        read -r s4 m4 k4 s64 m64 k64 <<<"$(scaling_rates "$r")"
-        RESULTS[ours_queue_4]+="$m4 "
-        RESULTS[ours_queue_64]+="$m64 "
-        RESULTS[select_range_4]+="$s4 "
-        RESULTS[select_range_64]+="$s64 "
-        RESULTS[skiplocked_4]+="$k4 "
-        RESULTS[skiplocked_64]+="$k64 "
-        log "queue round $((r + 1))/$QUEUE_ROUNDS: at 4 clients and 64, consume $m4 and $m64 messages/s," \
-            "SELECT of 10 rows $s4 and $s64 rows/s, SKIP LOCKED $k4 and $k64 messages/s"
 
         reset_queue qr skr
         read -r n_ours lat_ours n_base lat_base <<<"$(pgb_mix receive 4 2 queue_receive_ack \
@@ -255,6 +267,26 @@ run_queue() {
         RESULTS[skiplocked_receive]+="$(per_client_rate "$t_base" "$n_base" "$lat_base") "
         log "queue round $((r + 1))/$QUEUE_ROUNDS: receive+ack $n_ours x $lat_ours ms took $t_ours," \
             "pgmq-style $n_base x $lat_base ms took $t_base"
+    done
+
+    # the scaling rounds, with huge pages (when the machine has them), then
+    # without, each side of a ratio in the same rounds
+    for hp in on off; do
+        server_huge_pages "$hp"
+        suffix=
+        [ "$hp" = on ] || suffix=_no_hp
+        for ((r = 0; r < QUEUE_ROUNDS; r++)); do
+            read -r s4 m4 k4 s64 m64 k64 <<<"$(scaling_rates "$r")"
+            RESULTS[ours_queue_4$suffix]+="$m4 "
+            RESULTS[ours_queue_64$suffix]+="$m64 "
+            RESULTS[select_range_4$suffix]+="$s4 "
+            RESULTS[select_range_64$suffix]+="$s64 "
+            RESULTS[skiplocked_4$suffix]+="$k4 "
+            RESULTS[skiplocked_64$suffix]+="$k64 "
+            log "queue scaling round $((r + 1))/$QUEUE_ROUNDS, huge_pages $hp: at 4 clients and 64," \
+                "consume $m4 and $m64 messages/s, SELECT of 10 rows $s4 and $s64 rows/s," \
+                "SKIP LOCKED $k4 and $k64 messages/s"
+        done
     done
 }
 
@@ -266,14 +298,20 @@ queue_measures() {
     ratio_per_round queue_scaling_64_over_4 ours_queue_64 ours_queue_4
     ratio_per_round select_scaling_64_over_4 select_range_64 select_range_4
     ratio_per_round skiplocked_scaling_64_over_4 skiplocked_64 skiplocked_4
+    ratio_per_round queue_scaling_no_hp ours_queue_64_no_hp ours_queue_4_no_hp
+    ratio_per_round select_scaling_no_hp select_range_64_no_hp select_range_4_no_hp
+    ratio_per_round skiplocked_scaling_no_hp skiplocked_64_no_hp skiplocked_4_no_hp
     ratio_per_round receive_ack_vs_skiplocked ours_receive skiplocked_receive
     MEASURES+=(queue_vs_skiplocked queue_sync_vs_skiplocked queue_held_xmin_ratio
                skiplocked_held_xmin_ratio queue_scaling_64_over_4 select_scaling_64_over_4
-               skiplocked_scaling_64_over_4 receive_ack_vs_skiplocked)
+               skiplocked_scaling_64_over_4 queue_scaling_no_hp select_scaling_no_hp
+               skiplocked_scaling_no_hp receive_ack_vs_skiplocked)
     TARGET+=([queue_vs_skiplocked]='>= 1.5' [queue_sync_vs_skiplocked]='informational'
              [queue_held_xmin_ratio]='>= 0.95' [skiplocked_held_xmin_ratio]='informational'
              [queue_scaling_64_over_4]='>= 0.9' [select_scaling_64_over_4]='informational'
-             [skiplocked_scaling_64_over_4]='informational' [receive_ack_vs_skiplocked]='>= 1.2')
+             [skiplocked_scaling_64_over_4]='informational' [queue_scaling_no_hp]='informational'
+             [select_scaling_no_hp]='informational' [skiplocked_scaling_no_hp]='informational'
+             [receive_ack_vs_skiplocked]='>= 1.2')
     SIDES+=([queue_vs_skiplocked]='ours_queue skiplocked'
             [queue_sync_vs_skiplocked]='ours_queue_sync skiplocked_sync'
             [queue_held_xmin_ratio]='queue_consume_held queue_consume_alone'
@@ -281,6 +319,9 @@ queue_measures() {
             [queue_scaling_64_over_4]='ours_queue_64 ours_queue_4'
             [select_scaling_64_over_4]='select_range_64 select_range_4'
             [skiplocked_scaling_64_over_4]='skiplocked_64 skiplocked_4'
+            [queue_scaling_no_hp]='ours_queue_64_no_hp ours_queue_4_no_hp'
+            [select_scaling_no_hp]='select_range_64_no_hp select_range_4_no_hp'
+            [skiplocked_scaling_no_hp]='skiplocked_64_no_hp skiplocked_4_no_hp'
             [receive_ack_vs_skiplocked]='ours_receive skiplocked_receive')
     UNITS+=([ours_queue]="messages/s of one client (taken / transactions x 1000 / average ms), topics.consume of up to 10 (autocommit), 4 clients mixed at random with skiplocked, $QUEUE_TX transactions per client"
             [skiplocked]='messages/s of one client, SELECT 10 FOR UPDATE SKIP LOCKED + DELETE in one statement, mixed with ours_queue'
@@ -290,12 +331,18 @@ queue_measures() {
             [queue_consume_held]='as queue_consume_alone, while a REPEATABLE READ transaction holds a snapshot for the whole run'
             [skiplocked_consume_alone]="messages/s, SKIP LOCKED + DELETE of 10, 4 clients alone, $QUEUE_TX transactions each"
             [skiplocked_consume_held]='as skiplocked_consume_alone, while the snapshot is held'
-            [ours_queue_4]="messages/s, topics.consume of up to 10, 4 clients, $SCALE_SECS s, the mean of each second but the first"
+            [ours_queue_4]="messages/s, topics.consume of up to 10, 4 clients, $QUEUE_SCALE_SECS s, the mean of each second but the first, huge_pages ${HUGE_PAGES:-off}"
             [ours_queue_64]="messages/s, as ours_queue_4 at 64 clients"
             [select_range_4]="rows/s, SELECT of the 10 rows of a random key range of the table, 4 clients, as ours_queue_4"
             [select_range_64]="rows/s, as select_range_4 at 64 clients"
             [skiplocked_4]="messages/s, SKIP LOCKED + DELETE of 10, 4 clients, as ours_queue_4"
             [skiplocked_64]="messages/s, as skiplocked_4 at 64 clients"
+            [ours_queue_4_no_hp]='as ours_queue_4, huge_pages off'
+            [ours_queue_64_no_hp]='as ours_queue_64, huge_pages off'
+            [select_range_4_no_hp]='as select_range_4, huge_pages off'
+            [select_range_64_no_hp]='as select_range_64, huge_pages off'
+            [skiplocked_4_no_hp]='as skiplocked_4, huge_pages off'
+            [skiplocked_64_no_hp]='as skiplocked_64, huge_pages off'
             [ours_receive]='messages/s of one client, topics.receive of up to 10 then topics.ack of them (two transactions), mixed with skiplocked_receive'
             [skiplocked_receive]='messages/s of one client, pgmq read (UPDATE vt of 10 rows locked SKIP LOCKED) then DELETE of them (two transactions)')
 }

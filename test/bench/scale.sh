@@ -11,40 +11,6 @@ SCALE_GROUPS=(segments partitions topics groups members)
 # partitions of every group in one server (4,000 + 1,000 and some).
 SCALE_SETTINGS=("max_connections = 100" "pg_topics.max_partitions = 8192")
 
-# scale_huge_pages sets HUGE_PAGES, the scale runs' huge_pages: on when the
-# machine can reserve the huge pages the server needs (vm.nr_hugepages is
-# raised for the run and restored after it), else off; and off with
-# PGTOPICS_BENCH_HUGE_PAGES=0.  PostgreSQL's documentation recommends them
-# for a shared_buffers of this size, and the scale runs need them on this
-# kind of machine: each process's first touch of a 4 kB page of shared
-# memory is a page fault, which on a virtual machine with shadow page
-# tables costs some 16 us, and 50 groups reading a topic touch every new
-# page 50 times (at 4,000 rows/s, 200 faults a second per group, a sixth
-# of a core in all).  Plain SQL readers pay the same (plain_groups_*).
-# Called by start_server with the server's settings written.
-scale_huge_pages() {
-    local need free
-    HUGE_PAGES=off
-    if [ "${PGTOPICS_BENCH_HUGE_PAGES:-1}" = 0 ] || [ ! -w /proc/sys/vm/nr_hugepages ]; then
-        log "huge pages: off"
-        return 0
-    fi
-    need=$(as_pg postgres -D "$DATA" -C shared_memory_size_in_huge_pages) || need=
-    free=$(awk '/^HugePages_Free/ { print $2 }' /proc/meminfo)
-    if [ -n "$need" ] && [ -n "$free" ] && ((need > 0 && free < need)); then
-        HUGE_PAGES_BEFORE=$(cat /proc/sys/vm/nr_hugepages)
-        echo $((HUGE_PAGES_BEFORE + need - free)) >/proc/sys/vm/nr_hugepages || true
-        free=$(awk '/^HugePages_Free/ { print $2 }' /proc/meminfo)
-    fi
-    if [ -n "$need" ] && ((need > 0 && free >= need)); then
-        HUGE_PAGES=on
-    elif [ -n "$HUGE_PAGES_BEFORE" ]; then
-        echo "$HUGE_PAGES_BEFORE" >/proc/sys/vm/nr_hugepages
-        HUGE_PAGES_BEFORE=
-    fi
-    log "huge pages: $HUGE_PAGES (the server needs ${need:-?} of 2 MB, $free free)"
-}
-
 if [ "$QUICK" -eq 1 ]; then
     SCALE_SECS=4        # pgbench -T of one mixed run
     SCALE_ROUNDS=3
