@@ -43,6 +43,7 @@ OBJS = \
 	src/relids.o \
 	src/shmem.o \
 	src/subxact.o \
+	src/taking_loop.o \
 	src/utility.o \
 	src/workers/launcher.o \
 	src/workers/worker.o \

@@ -245,6 +245,75 @@ SELECT topic, string_agg(msg_offset::text, ',' ORDER BY msg_offset) AS offsets
   FROM topics.queue_delivery WHERE topic IN ('vf2', 'vf3') AND msg_offset >= 0
  GROUP BY topic ORDER BY topic;
 
+-- a read that dead-letters some of what it reserved takes more from the
+-- same partition, up to qty
+SELECT * FROM topics.create_topic('dlp', 1, 'queue', '{"max.deliveries": 1}');
+SELECT count(*) FROM topics.produce_batch('dlp', ARRAY['a', 'b', 'c', 'd', 'e', 'f']);
+BEGIN;
+SELECT msg_offset FROM topics.consume('dlp', 1);
+ROLLBACK;
+SELECT msg_offset, convert_from(value, 'UTF8') AS value FROM topics.consume('dlp', 3);
+SELECT count(*) AS dead_letters FROM topics.fetch('dlp.dead_letter', 0, 0, 10);
+
+-- ROLLBACK PREPARED gives a message back at once, while a transaction
+-- below it holds the window's start, and COMMIT PREPARED of a receive
+-- leaves a lease that runs out
+SELECT * FROM topics.create_topic('pq', 1, 'queue');
+SELECT count(*) FROM topics.produce_batch('pq', ARRAY['a', 'b', 'c', 'd', 'e']);
+BEGIN;
+SELECT msg_offset FROM topics.consume('pq', 1);
+PREPARE TRANSACTION 'pq_hold';
+BEGIN;
+SELECT msg_offset FROM topics.consume('pq', 1);
+PREPARE TRANSACTION 'pq_back';
+SELECT msg_offset FROM topics.consume('pq', 1);
+ROLLBACK PREPARED 'pq_back';
+SELECT msg_offset FROM topics.consume('pq', 5);
+SELECT msg_offset FROM topics.produce('pq', 'f'::text);
+BEGIN;
+SELECT msg_offset FROM topics.receive('pq', '10 ms', 1);
+PREPARE TRANSACTION 'pq_lease';
+SELECT msg_offset FROM topics.consume('pq', 5);
+COMMIT PREPARED 'pq_lease';
+SELECT pg_sleep(0.05);
+SELECT msg_offset FROM topics.consume('pq', 5);
+ROLLBACK PREPARED 'pq_hold';
+SELECT msg_offset FROM topics.consume('pq', 5);
+
+-- a procedure's loop over consume or receive must not commit or roll back
+-- inside it: the loop's cursor would be read to its end, taking every row
+-- before the loop processed it
+CREATE TABLE pc_done (o bigint);
+SELECT * FROM topics.create_topic('pc', 1, 'queue');
+SELECT count(*) FROM topics.produce_batch('pc', ARRAY['a', 'b', 'c', 'd', 'e']);
+CREATE PROCEDURE pc_commit() LANGUAGE plpgsql AS $$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT msg_offset FROM topics.consume('pc', 5) LOOP
+    INSERT INTO pc_done VALUES (r.msg_offset);
+    COMMIT;
+  END LOOP;
+END $$;
+CALL pc_commit();
+CREATE PROCEDURE pc_rollback() LANGUAGE plpgsql AS $$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT msg_offset FROM topics.receive('pc', '1 min', 5) LOOP
+    IF r.msg_offset = 0 THEN
+      ROLLBACK;
+    ELSE
+      INSERT INTO pc_done VALUES (r.msg_offset);
+    END IF;
+  END LOOP;
+END $$;
+CALL pc_rollback();
+-- nothing was taken or done: every message is there for the next reader
+SELECT count(*) AS done FROM pc_done;
+SELECT string_agg(msg_offset::text, ',' ORDER BY msg_offset) FROM topics.consume('pc', 10);
+DROP PROCEDURE pc_commit();
+DROP PROCEDURE pc_rollback();
+DROP TABLE pc_done;
+
 -- the stats in a query that could run in parallel
 SET force_parallel_mode = on;
 SELECT count(*) > 0 FROM topics.queue_stats;

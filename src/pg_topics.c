@@ -7,9 +7,9 @@
  * Each part registers what it needs here, while the postmaster loads the
  * library, so that every backend inherits it: shared memory (shmem.c),
  * transaction callbacks (log/partition.c, groups/positions.c,
- * position_commit.c), the utility hook (utility.c), the planner
- * hook that streams topics.fetch (log/fetch_scan.c) and the launcher
- * (workers/launcher.c).  No file calls back into this one.
+ * position_commit.c, queue/delivery.c, taking_loop.c), the utility hook
+ * (utility.c), the planner hook that streams topics.fetch
+ * (log/fetch_scan.c) and the launcher (workers/launcher.c).  No file calls back into this one.
  *
  *-------------------------------------------------------------------------
  */
@@ -19,15 +19,16 @@
 #include "storage/ipc.h"
 #include "tcop/utility.h"
 
-#include "position_commit.h"
 #include "groups/positions.h"
 #include "guc.h"
 #include "log/fetch.h"
 #include "log/partition.h"
+#include "position_commit.h"
 #include "queue/delivery.h"
 #include "queue/delivery_query.h"
 #include "queue/queue_topic.h"
 #include "shmem.h"
+#include "taking_loop.h"
 #include "utility.h"
 #include "workers/launcher.h"
 
@@ -93,5 +94,7 @@ _PG_init(void)
 	queue_topic_init();
 	positions_init();
 	fetch_scan_init();
+	/* last: its check at commit runs before the writes of the others */
+	taking_loop_init();
 	launcher_register();
 }

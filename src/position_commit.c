@@ -47,8 +47,8 @@
 #include "executor/instrument.h"
 #include "utils/guc.h"
 
-#include "position_commit.h"
 #include "guc.h"
+#include "position_commit.h"
 
 /* the transaction's position writes, if any */
 static bool writing = false;	/* did it begin any? */

@@ -7,7 +7,7 @@
  * (log/topic_tables.c), and the launcher stops the worker of a database
  * that the command needs to itself.  After it: COMMIT PREPARED and
  * ROLLBACK PREPARED wake the readers that the prepared transaction held
- * back; a dropped extension takes its partitions' shared state with it at
+ * back, and give back the queue messages it held; a dropped extension takes its partitions' shared state with it at
  * commit, and schema topics too, which CREATE EXTENSION made for it, when
  * nothing else is left in it; and the launcher hears of commands that
  * concern its workers.
@@ -33,6 +33,7 @@
 #include "log/topic_tables.h"
 #include "pg_topics.h"
 #include "preload.h"
+#include "queue/delivery.h"
 #include "utility.h"
 #include "workers/launcher.h"
 
@@ -120,7 +121,10 @@ pg_topics_utility_after(PlannedStmt *pstmt)
 
 		if (stmt->kind == TRANS_STMT_COMMIT_PREPARED ||
 			stmt->kind == TRANS_STMT_ROLLBACK_PREPARED)
+		{
 			partition_wake_prepared();
+			delivery_prepared_ended();
+		}
 	}
 	if (drops_extension(parsetree) && had_extension &&
 		!OidIsValid(get_extension_oid("pg_topics", true)))

@@ -23,6 +23,7 @@ extern QueueWindow *delivery_window_if_room(Topic *topic, int partition,
 extern void delivery_settle(QueueWindow *w, DeliverySlot *slot,
 							TimestampTz now);
 extern void delivery_advance_start(QueueWindow *w);
+extern void delivery_prepared_ended(void);
 typedef struct DeliveryOp DeliveryOp;
 
 extern DeliveryOp *delivery_record_take(QueueWindow *w, int64 offset,

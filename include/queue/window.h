@@ -60,7 +60,8 @@ typedef struct DeliverySlot
 	bool		has_key;
 	bool		prepared;		/* xid is a prepared transaction's */
 	bool		dead_letter;	/* its pending done is a dead-lettering */
-	bool		row_has_xid;	/* its row names a transaction still */
+	bool		row_stale;		/* its row is behind: it names a transaction
+								 * that ended, or misses a delivery */
 	int32		deliveries;
 	int32		reserver;		/* pgprocno + 1 of a query holding it, or
 								 * of a transaction that took it and has not

@@ -54,9 +54,9 @@
 #include "utils/snapmgr.h"
 
 #include "groups/group.h"
-#include "position_commit.h"
 #include "index_entries.h"
 #include "pg_topics.h"
+#include "position_commit.h"
 #include "relids.h"
 
 /* topics.consumer_group */

@@ -26,10 +26,10 @@
 #include "groups/group.h"
 #include "groups/heartbeat.h"
 #include "groups/join_window.h"
-#include "position_commit.h"
 #include "groups/positions.h"
 #include "log/fetch.h"
 #include "log/topic_tables.h"
+#include "position_commit.h"
 #include "preload.h"
 
 PG_FUNCTION_INFO_V1(pg_topics_join);

@@ -44,18 +44,17 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "tcop/pquery.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
-#include "utils/portal.h"
 #include "utils/snapmgr.h"
 
 #include "groups/group.h"
-#include "position_commit.h"
 #include "groups/positions.h"
 #include "log/partition.h"
 #include "log/topic_tables.h"
+#include "position_commit.h"
 #include "relids.h"
+#include "taking_loop.h"
 
 /*
  * A group whose positions the current transaction holds, by name, so that
@@ -137,16 +136,6 @@ static List *released = NIL;
 /* index in positions of the one _take moved last, or -1 */
 static int	last_taken = -1;
 
-/* the pinned portals (loops of procedures) whose rows _take moved past */
-static List *taking_portals = NIL;
-
-/*
- * The start of the statement (a CALL) in which a ROLLBACK inside a loop
- * over poll kept its cursor, after the loop took rows, or 0: the rows the
- * loop goes on with, for the rest of the CALL, were taken by the
- * transaction that rolled back.
- */
-static TimestampTz rolled_back_loop = 0;
 
 /* polls numbered over the backend's life: a read is never numbered again */
 static uint64 last_read = 0;
@@ -387,91 +376,6 @@ position_read(LedgerGroup *group, int partition, int64 below, bool gap)
 }
 
 /*
- * note_taking_portal remembers the portal that hands out rows, when it is
- * the pinned cursor of a procedure's loop, which a COMMIT inside the loop
- * would keep (see positions_check_portals).
- */
-static void
-note_taking_portal(void)
-{
-	MemoryContext old;
-	ListCell   *lc;
-
-	if (ActivePortal == NULL || !ActivePortal->portalPinned)
-		return;
-	foreach(lc, taking_portals)
-	{
-		if (strcmp(lfirst(lc), ActivePortal->name) == 0)
-			return;
-	}
-	old = MemoryContextSwitchTo(TopTransactionContext);
-	taking_portals = lappend(taking_portals, pstrdup(ActivePortal->name));
-	MemoryContextSwitchTo(old);
-}
-
-/*
- * taking_loop_held tells whether the loop of a procedure that took rows
- * kept its cursor across a COMMIT or ROLLBACK inside it (the cursor was
- * read to its end and held).
- */
-static bool
-taking_loop_held(void)
-{
-	ListCell   *lc;
-
-	foreach(lc, taking_portals)
-	{
-		Portal		portal = GetPortalByName((const char *) lfirst(lc));
-
-		if (portal != NULL && portal->autoHeld)
-			return true;
-	}
-	return false;
-}
-
-/*
- * positions_check_portals refuses to commit positions moved by the loop of
- * a procedure that commits inside it: the loop's cursor was fetched ahead
- * of the row being processed, and is kept by reading it to its end, so its
- * positions are past rows the loop has yet to process.
- */
-static void
-positions_check_portals(void)
-{
-	if (rolled_back_loop != 0)
-	{
-		bool		same_call = rolled_back_loop == GetCurrentStatementStartTimestamp();
-
-		rolled_back_loop = 0;
-		if (same_call)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
-					 errmsg("cannot commit after a rollback inside a loop over topics.poll()"),
-					 errdetail("The rows the loop went on with were read by the transaction that rolled back: the group's position did not move past them, and they would come again."),
-					 errhint("Poll one message per transaction when the loop may roll back: a loop of topics.poll(..., max_messages => 1).")));
-	}
-	if (taking_loop_held())
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
-				 errmsg("cannot commit inside a loop over topics.poll()"),
-				 errdetail("The loop reads its rows ahead of the one being processed; committing would move the group past rows not processed yet."),
-				 errhint("Commit after the loop, or poll in each transaction: a loop of topics.poll(..., max_messages => 1) with COMMIT after it.")));
-}
-
-/*
- * note_rolled_back_loops remembers, as the transaction aborts, whether a
- * ROLLBACK inside a loop that took rows kept the loop's cursor: then no
- * later transaction of the same CALL may commit.  A CALL is one statement
- * of the client, so an abort that ends it leaves no mark on the next.
- */
-static void
-note_rolled_back_loops(void)
-{
-	if (taking_loop_held())
-		rolled_back_loop = GetCurrentStatementStartTimestamp();
-}
-
-/*
  * positions_take moves this transaction's position of a polled group in a
  * partition past offset, the offset of a row its poll handed out.
  */
@@ -538,7 +442,7 @@ positions_take(QueryRead *qr, int partition, int64 offset)
 	last_taken = pos - positions;
 	pos->read_next = offset + 1;
 	position_move(pos, offset + 1);
-	note_taking_portal();
+	taking_loop_note(TAKING_POLL);
 }
 
 /*
@@ -617,13 +521,10 @@ positions_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
-			positions_check_portals();
 			if (npositions > 0)
 				positions_flush();
 			break;
 		case XACT_EVENT_ABORT:
-			note_rolled_back_loops();
-			/* FALLTHROUGH */
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PREPARE:
 		case XACT_EVENT_PARALLEL_COMMIT:
@@ -632,7 +533,6 @@ positions_xact_callback(XactEvent event, void *arg)
 			npositions = maxpositions = 0;
 			ledger_groups = NIL;
 			released = NIL;
-			taking_portals = NIL;
 			query_reads = NIL;
 			last_taken = -1;
 			break;

@@ -60,8 +60,8 @@
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
-#include "position_commit.h"
 #include "guc.h"
+#include "position_commit.h"
 #include "queue/delivery.h"
 #include "queue/delivery_store.h"
 #include "queue/queue_config.h"
@@ -356,6 +356,49 @@ delivery_settle(QueueWindow *w, DeliverySlot *slot, TimestampTz now)
 }
 
 /*
+ * delivery_prepared_ended resolves the slots of the prepared transactions
+ * that ended, in every window of this database, and wakes a consumer for
+ * each message they gave back.  Called after COMMIT PREPARED and ROLLBACK
+ * PREPARED (which run in the database of the transaction they end): no
+ * backend of that transaction is there to do it.
+ */
+void
+delivery_prepared_ended(void)
+{
+	List	   *keys = delivery_loaded_windows();
+	ListCell   *lc;
+
+	foreach(lc, keys)
+	{
+		QueueWindow *w = delivery_window_lookup(lfirst(lc));
+		int			wake = 0;
+		int64		o;
+
+		if (w == NULL)
+			continue;
+		LWLockAcquire(&w->lock, LW_EXCLUSIVE);
+		for (o = w->start; o < w->frontier && o < w->start + w->size; o++)
+		{
+			DeliverySlot *slot = window_slot(w, o);
+
+			if (!FullTransactionIdIsValid(slot->xid) || !slot->prepared)
+				continue;
+			slot_resolve(w, slot);
+			/* given back, or done with a later message of its key behind */
+			if (!FullTransactionIdIsValid(slot->xid) &&
+				(slot->state == DELIVERY_NEW ||
+				 slot->state == DELIVERY_AVAILABLE ||
+				 (slot->state == DELIVERY_DONE && slot->has_key)))
+				wake++;
+		}
+		delivery_advance_start(w);
+		LWLockRelease(&w->lock);
+		delivery_wake(w, wake);
+	}
+	list_free_deep(keys);
+}
+
+/*
  * delivery_advance_start moves the window's start past the offsets that
  * are done, resolving the prepared transactions it meets.  Caller holds the
  * window lock exclusively.
@@ -564,7 +607,10 @@ ops_undo(int from)
 			if (slot != NULL && slot->reserver == MyProc->pgprocno + 1)
 			{
 				if (op->take_delivers)
+				{
 					slot->deliveries++;
+					slot->row_stale = true; /* the worker writes the count */
+				}
 				slot->reserver = 0;
 				window_freed(op->w, op->offset);
 				freed = true;
@@ -584,6 +630,8 @@ ops_undo(int from)
 			{
 				slot->xid = InvalidFullTransactionId;
 				slot->dead_letter = false;
+				/* (a PREPARE that failed marked it) */
+				slot->prepared = false;
 				window_freed(op->w, op->offset);
 				freed = true;
 			}

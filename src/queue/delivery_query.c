@@ -26,6 +26,7 @@
 #include "utils/memutils.h"
 
 #include "queue/delivery_query.h"
+#include "taking_loop.h"
 
 /* The queries of this transaction that reserved messages. */
 static dlist_head my_queries = DLIST_STATIC_INIT(my_queries);
@@ -236,6 +237,7 @@ delivery_take(DeliveryQuery *q, int partition, int64 offset)
 									 r->lease_until,
 									 q->lease ? r->receipt : 0, false, true);
 	r->taken = true;
+	taking_loop_note(q->lease ? TAKING_RECEIVE : TAKING_CONSUME);
 }
 
 /*

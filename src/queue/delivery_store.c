@@ -307,7 +307,7 @@ delivery_store_write(QueueWindow *w, const int64 *offsets, int n,
 
 		copies[i] = *slot;
 		if (slot->offset == offsets[i] && FullTransactionIdIsValid(slot->xid))
-			slot->row_has_xid = true;
+			slot->row_stale = true;
 	}
 	start = w->start;
 	dead_lettered = w->dead_lettered;
@@ -335,8 +335,10 @@ delivery_store_write(QueueWindow *w, const int64 *offsets, int n,
 /*
  * delivery_store_settle writes a window's start where it moved on, and
  * rewrites the rows that still name a transaction that ended, so that no
- * row keeps a transaction id the commit log may forget; returns the start
- * as written.  The database worker runs it every round, after moving the
+ * row keeps a transaction id the commit log may forget, and those that miss
+ * a delivery a rollback counted, so that a message whose consumers keep
+ * failing ends as a dead letter across a restart too; returns the start as
+ * written.  The database worker runs it every round, after moving the
  * start (delivery_advance_start).
  */
 int64
@@ -359,7 +361,7 @@ delivery_store_settle(QueueWindow *w)
 	{
 		DeliverySlot *slot = window_slot(w, o);
 
-		if (slot->row_has_xid && !FullTransactionIdIsValid(slot->xid) &&
+		if (slot->row_stale && !FullTransactionIdIsValid(slot->xid) &&
 			slot->reserver == 0)
 			copies[n++] = *slot;
 	}
@@ -387,7 +389,7 @@ delivery_store_settle(QueueWindow *w)
 		/* a change made meanwhile is written by its own transaction */
 		if (slot->offset == copies[i].offset &&
 			!FullTransactionIdIsValid(slot->xid))
-			slot->row_has_xid = false;
+			slot->row_stale = false;
 	}
 	LWLockRelease(&w->lock);
 	LWLockRelease(&w->write_lock);
@@ -474,7 +476,7 @@ load_slot(DeliverySlot *slot, HeapTuple tup, TupleDesc desc,
 	xid = DatumGetFullTransactionId(heap_getattr(tup, Anum_qd_xid, desc, &isnull));
 	slot->xid = InvalidFullTransactionId;
 	slot->made_by = InvalidFullTransactionId;
-	slot->row_has_xid = false;
+	slot->row_stale = false;
 	if (slot->state > DELIVERY_DONE || pending > DELIVERY_DONE ||
 		pending < PENDING_SETTLED)
 	{
@@ -503,7 +505,7 @@ load_slot(DeliverySlot *slot, HeapTuple tup, TupleDesc desc,
 		*rewrite = true;
 		return;
 	}
-	slot->row_has_xid = true;
+	slot->row_stale = true;
 	if (TransactionIdIsInProgress(XidFromFullTransactionId(xid)))
 	{
 		/* a prepared transaction: it survives restarts */

@@ -423,10 +423,15 @@ window_reserve(Topic *topic, QueueConfig *cfg, QueueWindow *w, int partition,
 				continue;
 			held = FullTransactionIdIsValid(slot->xid) || slot->reserver != 0 ||
 				slot->state == DELIVERY_LEASED || slot->at > now;
-			/* a lease or a delay may run out: not held for good */
+			/*
+			 * a lease or a delay may run out, and a prepared transaction end
+			 * with no backend of its own to give its slots back: not held
+			 * for good
+			 */
 			if (first_free < 0 &&
 				(!held || (slot->reserver == 0 &&
-						   !FullTransactionIdIsValid(slot->xid))))
+						   (!FullTransactionIdIsValid(slot->xid) ||
+							slot->prepared))))
 				first_free = o;
 			if (held && (slot->state == DELIVERY_LEASED || slot->at > now) &&
 				!FullTransactionIdIsValid(slot->xid) && slot->reserver == 0)
@@ -759,14 +764,24 @@ queue_read(Topic *topic, DeliveryQuery *q, int qty, TimestampTz deadline,
 			w = delivery_window(topic, p);
 			if (waiting)
 				partition_wait_for(w->log);
-			if (q->lease)
-				delivery_store_mark_receipts(w, want);
-			n = window_reserve(topic, &cfg, w, p, q, want, now, &next_due,
-							   cands);
-			if (n == 0)
-				continue;
-			moved = true;
-			found += hand_out(topic, &cfg, p, q, cands, n, store, desc);
+			/* again while some of what it reserved went to the dead letters */
+			for (;;)
+			{
+				int			put;
+
+				if (q->lease)
+					delivery_store_mark_receipts(w, want);
+				n = window_reserve(topic, &cfg, w, p, q, want, now, &next_due,
+								   cands);
+				if (n == 0)
+					break;
+				moved = true;
+				put = hand_out(topic, &cfg, p, q, cands, n, store, desc);
+				found += put;
+				if (put == n || found >= qty)
+					break;
+				want = Min(qty - found, QUEUE_WINDOW_MAX);
+			}
 		}
 		if (found > 0 || (!moved && now >= deadline))
 			break;

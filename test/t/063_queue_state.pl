@@ -291,6 +291,28 @@ SELECT (SELECT count(*) FROM trwork) || ' ' ||
        (SELECT count(*) FROM (SELECT v FROM trwork UNION SELECT v FROM again) u)}),
 	'5 40', 'restored where it came from, the queue delivers every message the work lacks');
 
+# A delivery a rollback counted is written by the worker, so that a message
+# whose consumers keep failing ends as a dead letter across a crash too.
+$node->safe_psql('postgres', q{
+SELECT topics.create_topic('pz', 1, 'queue', '{"max.deliveries": 2}');
+SELECT topics.produce('pz', 'poison'::text);
+});
+for my $i (1 .. 2)
+{
+	$node->safe_psql('postgres', q{
+BEGIN; SELECT count(*) FROM topics.consume('pz', 1); ROLLBACK;});
+}
+ok( $node->poll_query_until('postgres', q{
+SELECT deliveries = 2 FROM topics.queue_delivery WHERE topic = 'pz' AND msg_offset = 0}),
+	'the worker wrote the deliveries the rollbacks counted');
+$node->stop('immediate');
+$node->start;
+is( $node->safe_psql('postgres', q{
+SELECT count(*) FROM topics.consume('pz', 1);
+SELECT string_agg(convert_from(value, 'UTF8') || ' ' || (headers ->> 'dead_letter.deliveries'), ',')
+  FROM topics.fetch('pz.dead_letter', 0, 0, 10)}),
+	"0\npoison 2", 'after the crash, the third read sends the message to the dead letters');
+
 $restored2->stop;
 $restored->stop;
 $node->stop;

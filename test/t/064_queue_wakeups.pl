@@ -10,7 +10,9 @@
 # - two messages committed in one transaction: two more return;
 # - a consumer that took the last message in a transaction rolls back: the
 #   last waiting session gets it;
-# - a receiver nacks its lease: a new waiting session gets it.
+# - a receiver nacks its lease: a new waiting session gets it;
+# - ROLLBACK PREPARED of a transaction that took one: a new waiting session
+#   gets it.
 # Every session that returned did so long before its max_wait.
 
 use strict;
@@ -27,6 +29,7 @@ $node->append_conf(
 	'postgresql.conf', q{
 shared_preload_libraries = 'pg_topics'
 max_worker_processes = 16
+max_prepared_transactions = 2
 });
 $node->start;
 $node->safe_psql('postgres', q{
@@ -141,10 +144,29 @@ SELECT count(*) = 0 FROM pg_stat_activity
  WHERE application_name = 'waiter6' AND wait_event = 'Extension'}),
 	'the nack woke it');
 
+# A message a prepared transaction took, given back by ROLLBACK PREPARED
+# (no backend of that transaction is left to give it back), wakes a
+# session waiting for it.
+$node->safe_psql('postgres', q{SELECT topics.produce('wq', 'm7'::text)});
+$node->safe_psql('postgres', q{
+BEGIN;
+SELECT count(*) FROM topics.consume('wq', 1);
+PREPARE TRANSACTION 'wq_took';});
+start_waiter('waiter7');
+ok($node->poll_query_until('postgres', q{
+SELECT count(*) = 1 FROM pg_stat_activity
+ WHERE application_name = 'waiter7' AND wait_event = 'Extension'}),
+	'a seventh session waits while a prepared transaction holds m7');
+$node->safe_psql('postgres', q{ROLLBACK PREPARED 'wq_took'});
+ok($node->poll_query_until('postgres', q{
+SELECT count(*) = 0 FROM pg_stat_activity
+ WHERE application_name = 'waiter7' AND wait_event = 'Extension'}),
+	'ROLLBACK PREPARED woke it');
+
 $_->{h}->finish for @waiters;
 my @took = map { chomp(my $o = $_->{out}); $o } @waiters;
-is( join(' ', sort(@took[0 .. 3]), @took[4 .. 5]),
-	'm1 true m2 true m3 true m4 true m5 true m6 true',
+is( join(' ', sort(@took[0 .. 3]), @took[4 .. 6]),
+	'm1 true m2 true m3 true m4 true m5 true m6 true m7 true',
 	'each session took one message, long before its max_wait');
 
 $node->stop;
