@@ -75,14 +75,36 @@ SELECT (SELECT count(*)
          WHERE relnamespace = 'topics_data'::regnamespace AND relkind IN ('r', 'p')
            AND relname <> '$topic')};
 
+# produce_02 SQL: runs SQL on the 0.2 server, again when one of its
+# segment makers failed.  0.2 let PostgreSQL name a segment's index, and
+# two makers of partitions of one long name could pick the same name at
+# once (a unique violation in pg_class, the producer's segment not made);
+# 0.3 names them itself.  The statement rolled back: running it again
+# writes each message once.
+sub produce_02
+{
+	my ($sql) = @_;
+	for my $try (1 .. 5)
+	{
+		my ($rc, $out, $err) = $node->psql('postgres', $sql);
+		return if $rc == 0;
+		die "0.2 setup failed: $err" if $err !~ /no segment of topic/ || $try == 5;
+	}
+}
+
 $node->safe_psql(
 	'postgres', qq{
 CREATE EXTENSION pg_topics;
 SELECT topics.create_topic('$topic', 20, 'stream', '{"segment.messages": 1}');
+});
+produce_02(qq{
 SELECT count(*) FROM generate_series(0, 19) p,
-       LATERAL topics.produce('$topic', 'p' || p, partition => p);
+       LATERAL topics.produce('$topic', 'p' || p, partition => p)});
+produce_02(qq{
 SELECT count(*) FROM generate_series(1, 19) i,
-       LATERAL topics.produce('$topic', 'm' || i, partition => 0);
+       LATERAL topics.produce('$topic', 'm' || i, partition => 0)});
+$node->safe_psql(
+	'postgres', qq{
 -- a topic of the name the update's first version gave a table in passing
 SELECT topics.create_topic('pg_topics_renamed_' || oid)
   FROM pg_class WHERE relname = '$topic\$10';
