@@ -280,6 +280,29 @@ SELECT msg_offset FROM topics.consume('pq', 5);
 ROLLBACK PREPARED 'pq_hold';
 SELECT msg_offset FROM topics.consume('pq', 5);
 
+-- the delivery id of a receive that ROLLBACK PREPARED undid settles nothing
+SELECT msg_offset FROM topics.produce('pq', 'g'::text);
+BEGIN;
+SELECT delivery_id AS pq_void FROM topics.receive('pq', '1 min', 1) \gset
+PREPARE TRANSACTION 'pq_void';
+ROLLBACK PREPARED 'pq_void';
+SELECT topics.ack('pq', ARRAY[:pq_void]::bigint[]);
+SELECT msg_offset FROM topics.consume('pq', 5);
+
+-- a read whose own dead letters fill the window returns at once, rather
+-- than wait for room that only its commit makes
+SELECT * FROM topics.create_topic('dlw', 1, 'queue',
+                                  '{"max.deliveries": 1, "delivery.window": 2}');
+SELECT count(*) FROM topics.produce_batch('dlw', ARRAY['a', 'b', 'c', 'd']);
+BEGIN;
+SELECT count(*) FROM topics.consume('dlw', 2);
+ROLLBACK;
+BEGIN;
+SET LOCAL statement_timeout = '5 s';
+SELECT count(*) FROM topics.consume('dlw', 1, max_wait => '60 s');
+COMMIT;
+SELECT msg_offset, convert_from(value, 'UTF8') AS value FROM topics.consume('dlw', 5);
+
 -- a procedure's loop over consume or receive must not commit or roll back
 -- inside it: the loop's cursor would be read to its end, taking every row
 -- before the loop processed it

@@ -48,6 +48,8 @@ typedef struct DeliverySlot
 {
 	int64		offset;			/* -1: the slot holds no offset */
 	int64		receipt;		/* of its last lease */
+	int64		prev_receipt;	/* receipt before the pending lease, which
+								 * a rollback brings back */
 	TimestampTz at;
 	TimestampTz pending_at;
 	FullTransactionId xid;		/* of the pending change, or invalid */
@@ -59,6 +61,7 @@ typedef struct DeliverySlot
 	bool		known;			/* tid, keyhash and has_key are set */
 	bool		has_key;
 	bool		prepared;		/* xid is a prepared transaction's */
+	bool		receipt_pending;	/* receipt is the pending lease's */
 	bool		dead_letter;	/* its pending done is a dead-lettering */
 	bool		row_stale;		/* its row is behind: it names a transaction
 								 * that ended, or misses a delivery */

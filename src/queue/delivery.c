@@ -61,6 +61,7 @@
 #include "utils/memutils.h"
 
 #include "guc.h"
+#include "log/topic_tables.h"
 #include "position_commit.h"
 #include "queue/delivery.h"
 #include "queue/delivery_store.h"
@@ -334,6 +335,13 @@ slot_resolve(QueueWindow *w, DeliverySlot *slot)
 				w->dead_lettered++;
 		}
 	}
+	else if (slot->receipt_pending)
+	{
+		/* the lease's id is void: no ack of it may settle the message */
+		slot->receipt = slot->prev_receipt;
+		slot->row_stale = true;
+	}
+	slot->receipt_pending = false;
 	window_freed(w, slot->offset);
 	slot->xid = InvalidFullTransactionId;
 	slot->prepared = false;
@@ -360,7 +368,9 @@ delivery_settle(QueueWindow *w, DeliverySlot *slot, TimestampTz now)
  * that ended, in every window of this database, and wakes a consumer for
  * each message they gave back.  Called after COMMIT PREPARED and ROLLBACK
  * PREPARED (which run in the database of the transaction they end): no
- * backend of that transaction is there to do it.
+ * backend of that transaction is there to do it.  A window whose topic
+ * another transaction locks is passed over: reads resolve its slots as
+ * they meet them, and a waiting read wakes at its deadline.
  */
 void
 delivery_prepared_ended(void)
@@ -371,9 +381,17 @@ delivery_prepared_ended(void)
 	foreach(lc, keys)
 	{
 		QueueWindow *w = delivery_window_lookup(lfirst(lc));
+		char		topic[NAMEDATALEN];
 		int			wake = 0;
 		int64		o;
 
+		if (w == NULL)
+			continue;
+		/* the topic's lock keeps the window from a drop (a busy one: next) */
+		strlcpy(topic, w->topic, NAMEDATALEN);
+		if (!topic_lock_unless_busy(topic))
+			continue;
+		w = delivery_window_lookup(lfirst(lc));
 		if (w == NULL)
 			continue;
 		LWLockAcquire(&w->lock, LW_EXCLUSIVE);
@@ -384,11 +402,15 @@ delivery_prepared_ended(void)
 			if (!FullTransactionIdIsValid(slot->xid) || !slot->prepared)
 				continue;
 			slot_resolve(w, slot);
-			/* given back, or done with a later message of its key behind */
+			/*
+			 * given back, or done with a later message of its key behind, or
+			 * room past a full window
+			 */
 			if (!FullTransactionIdIsValid(slot->xid) &&
 				(slot->state == DELIVERY_NEW ||
 				 slot->state == DELIVERY_AVAILABLE ||
-				 (slot->state == DELIVERY_DONE && slot->has_key)))
+				 (slot->state == DELIVERY_DONE &&
+				  (slot->has_key || w->frontier - w->start >= w->size))))
 				wake++;
 		}
 		delivery_advance_start(w);
@@ -455,7 +477,11 @@ take_enter(DeliveryOp *op, FullTransactionId xid)
 	slot->pending_at = op->take_at;
 	slot->dead_letter = op->take_dead_letter;
 	if (op->take_pending == DELIVERY_LEASED)
+	{
+		slot->prev_receipt = slot->receipt;
+		slot->receipt_pending = true;
 		slot->receipt = op->take_receipt;
+	}
 	if (op->take_delivers)
 		slot->deliveries++;
 }
@@ -620,6 +646,7 @@ ops_undo(int from)
 		{
 			/* the lease's id goes with it: a rolled-back receive's id is void */
 			slot->receipt = op->prev_receipt;
+			slot->receipt_pending = false;
 			if (op->had_change)
 			{
 				slot->pending = op->prev_pending;
@@ -683,6 +710,7 @@ ops_apply(void)
 		slot->made_by = slot->xid;
 		slot->xid = InvalidFullTransactionId;
 		slot->prepared = false;
+		slot->receipt_pending = false;
 		if (slot->state == DELIVERY_DONE)
 		{
 			w->done_total++;

@@ -386,9 +386,14 @@ delivery_store_settle(QueueWindow *w)
 	{
 		DeliverySlot *slot = window_slot(w, copies[i].offset);
 
-		/* a change made meanwhile is written by its own transaction */
+		/*
+		 * a change made meanwhile is written by its own transaction; a
+		 * delivery a rollback counted meanwhile, next round
+		 */
 		if (slot->offset == copies[i].offset &&
-			!FullTransactionIdIsValid(slot->xid))
+			!FullTransactionIdIsValid(slot->xid) &&
+			slot->deliveries == copies[i].deliveries &&
+			slot->receipt == copies[i].receipt)
 			slot->row_stale = false;
 	}
 	LWLockRelease(&w->lock);
@@ -477,6 +482,8 @@ load_slot(DeliverySlot *slot, HeapTuple tup, TupleDesc desc,
 	slot->xid = InvalidFullTransactionId;
 	slot->made_by = InvalidFullTransactionId;
 	slot->row_stale = false;
+	slot->receipt_pending = false;
+	slot->prev_receipt = 0;
 	if (slot->state > DELIVERY_DONE || pending > DELIVERY_DONE ||
 		pending < PENDING_SETTLED)
 	{
@@ -508,9 +515,17 @@ load_slot(DeliverySlot *slot, HeapTuple tup, TupleDesc desc,
 	slot->row_stale = true;
 	if (TransactionIdIsInProgress(XidFromFullTransactionId(xid)))
 	{
-		/* a prepared transaction: it survives restarts */
+		/*
+		 * a prepared transaction: it survives restarts.  The receipt its
+		 * lease replaced is gone: a rollback voids both.
+		 */
 		slot->xid = xid;
 		slot->prepared = true;
+		if (slot->pending == DELIVERY_LEASED)
+		{
+			slot->prev_receipt = 0;
+			slot->receipt_pending = true;
+		}
 		return;
 	}
 	if (TransactionIdDidCommit(XidFromFullTransactionId(xid)))
@@ -519,6 +534,9 @@ load_slot(DeliverySlot *slot, HeapTuple tup, TupleDesc desc,
 		slot->at = slot->pending_at;
 		slot->made_by = xid;
 	}
+	else if (slot->pending == DELIVERY_LEASED)
+		slot->receipt = 0;		/* the lease's id is void, and the one it
+								 * replaced is gone */
 }
 
 /*

@@ -224,6 +224,7 @@ window_meet(Topic *topic, QueueWindow *w, int partition, int64 from,
 			slot->at = DT_NOBEGIN;
 			slot->deliveries = 0;
 			slot->receipt = 0;
+			slot->receipt_pending = false;
 			slot->xid = InvalidFullTransactionId;
 			slot->made_by = InvalidFullTransactionId;
 			slot->prepared = false;
@@ -726,6 +727,7 @@ queue_read(Topic *topic, DeliveryQuery *q, int qty, TimestampTz deadline,
 	Candidate  *cands = palloc(sizeof(Candidate) *
 							   (Min(qty, QUEUE_WINDOW_MAX) + MAX_DEFERRED_PER_READ));
 	bool		waiting = false;
+	bool		dead_lettered = false;
 	int			found = 0;
 	QueueWindow *head;
 
@@ -783,10 +785,18 @@ queue_read(Topic *topic, DeliveryQuery *q, int qty, TimestampTz deadline,
 				want = Min(qty - found, QUEUE_WINDOW_MAX);
 			}
 		}
-		if (found > 0 || (!moved && now >= deadline))
+		/*
+		 * Only dead letters: look again; but when this read's own dead
+		 * letters are all that holds the window, nothing but its commit
+		 * makes room, so return (with nothing).
+		 */
+		if (found > 0 || (!moved && (now >= deadline || dead_lettered)))
 			break;
 		if (moved)
-			continue;			/* only dead letters: look again */
+		{
+			dead_lettered = true;
+			continue;
+		}
 		if (!waiting)
 		{
 			waiting = true;

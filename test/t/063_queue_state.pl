@@ -305,6 +305,47 @@ BEGIN; SELECT count(*) FROM topics.consume('pz', 1); ROLLBACK;});
 ok( $node->poll_query_until('postgres', q{
 SELECT deliveries = 2 FROM topics.queue_delivery WHERE topic = 'pz' AND msg_offset = 0}),
 	'the worker wrote the deliveries the rollbacks counted');
+# A rollback counted while the worker writes the rows (here blocked on a
+# lock after copying them) is written in the round after.  In a database
+# of its own, whose worker has no other window to write first.
+$node->safe_psql('postgres', q{CREATE DATABASE rzdb});
+$node->safe_psql('rzdb', q{
+CREATE EXTENSION pg_topics;
+SELECT topics.create_topic('rz', 1, 'queue', '{"max.deliveries": 100}');
+SELECT topics.produce('rz', 'r'::text);
+BEGIN; SELECT count(*) FROM topics.consume('rz', 1); ROLLBACK;});
+ok( $node->poll_query_until('rzdb', q{
+SELECT deliveries = 1 FROM topics.queue_delivery WHERE topic = 'rz' AND msg_offset = 0}),
+	'the worker wrote the first rolled-back delivery');
+# the lock first, and the second rollback right after it from a session
+# already there: the worker's next round copies the row with it, then waits
+($in, $out, $err) = ('', '', '');
+$h = IPC::Run::start([ 'psql', '-X', '-At', '-d', $node->connstr('rzdb') ],
+	'<', \$in, '>', \$out, '2>', \$err);
+my ($in2, $out2, $err2) = ('', '', '');
+my $h2 = IPC::Run::start([ 'psql', '-X', '-At', '-d', $node->connstr('rzdb') ],
+	'<', \$in2, '>', \$out2, '2>', \$err2);
+$in2 .= "SELECT 'ready';\n";
+$h2->pump until $out2 =~ /ready/;
+$in .= "BEGIN;\nLOCK TABLE topics.queue_partition IN ACCESS EXCLUSIVE MODE;\nSELECT 'locked';\n";
+$h->pump until $out =~ /locked/;
+$in2 .= "BEGIN;\nSELECT count(*) FROM topics.consume('rz', 1);\nROLLBACK;\nSELECT 'second';\n";
+$h2->pump until $out2 =~ /second/;
+ok( $node->poll_query_until('rzdb', q{
+SELECT count(*) > 0 FROM pg_stat_activity
+ WHERE backend_type = 'pg_topics worker' AND wait_event_type = 'Lock'
+   AND datname = 'rzdb'}),
+	'the worker waits for the lock with the rows copied');
+$in2 .= "BEGIN;\nSELECT count(*) FROM topics.consume('rz', 1);\nROLLBACK;\nSELECT 'third';\n";
+$h2->pump until $out2 =~ /third/;
+$in2 .= "\\q\n";
+$h2->finish;
+$in .= "COMMIT;\n";
+$h->finish;
+ok( $node->poll_query_until('rzdb', q{
+SELECT deliveries = 3 FROM topics.queue_delivery WHERE topic = 'rz' AND msg_offset = 0}),
+	'the rollback counted meanwhile is written too');
+
 $node->stop('immediate');
 $node->start;
 is( $node->safe_psql('postgres', q{

@@ -12,7 +12,8 @@
 #   last waiting session gets it;
 # - a receiver nacks its lease: a new waiting session gets it;
 # - ROLLBACK PREPARED of a transaction that took one: a new waiting session
-#   gets it.
+#   gets it; COMMIT PREPARED of one that filled a window: a session waiting
+#   past it gets the next.
 # Every session that returned did so long before its max_wait.
 
 use strict;
@@ -39,11 +40,13 @@ SELECT topics.create_topic('wq', 1, 'queue');
 
 my @waiters;
 
-# start_waiter NAME: a session that waits up to 60 s for one message, and
+# start_waiter NAME [TOPIC]: a session that waits up to 60 s for one message
+# of TOPIC (wq), and
 # prints what it took and how long it waited.
 sub start_waiter
 {
-	my ($name) = @_;
+	my ($name, $topic) = @_;
+	$topic //= 'wq';
 	my $w = { name => $name, out => '', err => '' };
 	$w->{h} = IPC::Run::start(
 		[
@@ -51,7 +54,7 @@ sub start_waiter
 			$node->connstr('postgres') . " application_name=$name", '-c',
 			q{SELECT coalesce(string_agg(convert_from(value, 'UTF8'), ','), 'none')
 			         || ' ' || (clock_timestamp() - now() < interval '30 s')
-			    FROM topics.consume('wq', 1, '60 s')}
+			    FROM topics.consume('} . $topic . q{', 1, '60 s')}
 		],
 		'>', \$w->{out}, '2>', \$w->{err});
 	push @waiters, $w;
@@ -163,10 +166,29 @@ SELECT count(*) = 0 FROM pg_stat_activity
  WHERE application_name = 'waiter7' AND wait_event = 'Extension'}),
 	'ROLLBACK PREPARED woke it');
 
+# COMMIT PREPARED of a take that fills a window of 2 lets the window move
+# on: a session waiting for the message past it wakes.
+$node->safe_psql('postgres', q{
+SELECT topics.create_topic('ww', 1, 'queue', '{"delivery.window": 2}');
+SELECT count(*) FROM topics.produce_batch('ww', ARRAY['w1', 'w2', 'm8']);
+BEGIN;
+SELECT count(*) FROM topics.consume('ww', 2);
+PREPARE TRANSACTION 'ww_took';});
+start_waiter('waiter8', 'ww');
+ok($node->poll_query_until('postgres', q{
+SELECT count(*) = 1 FROM pg_stat_activity
+ WHERE application_name = 'waiter8' AND wait_event = 'Extension'}),
+	'an eighth session waits while a prepared transaction fills the window');
+$node->safe_psql('postgres', q{COMMIT PREPARED 'ww_took'});
+ok($node->poll_query_until('postgres', q{
+SELECT count(*) = 0 FROM pg_stat_activity
+ WHERE application_name = 'waiter8' AND wait_event = 'Extension'}),
+	'COMMIT PREPARED woke it');
+
 $_->{h}->finish for @waiters;
 my @took = map { chomp(my $o = $_->{out}); $o } @waiters;
-is( join(' ', sort(@took[0 .. 3]), @took[4 .. 6]),
-	'm1 true m2 true m3 true m4 true m5 true m6 true m7 true',
+is( join(' ', sort(@took[0 .. 3]), @took[4 .. 7]),
+	'm1 true m2 true m3 true m4 true m5 true m6 true m7 true m8 true',
 	'each session took one message, long before its max_wait');
 
 $node->stop;
