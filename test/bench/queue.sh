@@ -250,9 +250,16 @@ run_queue() {
     pgb_mix queue 4 2 queue_consume skiplocked_consume -t 500 >/dev/null
     for ((r = 0; r < QUEUE_ROUNDS; r++)); do
         queue_round ours_queue skiplocked
+        # held first in odd rounds, so that neither side always runs after
+        # the other
         for side in queue_consume skiplocked_consume; do
-            RESULTS[${side}_alone]+="$(alone_rate "$side") "
-            RESULTS[${side}_held]+="$(alone_rate "$side" held) "
+            if ((r % 2)); then
+                RESULTS[${side}_held]+="$(alone_rate "$side" held) "
+                RESULTS[${side}_alone]+="$(alone_rate "$side") "
+            else
+                RESULTS[${side}_alone]+="$(alone_rate "$side") "
+                RESULTS[${side}_held]+="$(alone_rate "$side" held) "
+            fi
         done
         log "queue round $((r + 1))/$QUEUE_ROUNDS: alone, messages/s: ours $(last queue_consume_alone)," \
             "held $(last queue_consume_held); SKIP LOCKED $(last skiplocked_consume_alone)," \

@@ -69,6 +69,15 @@ SELECT count(*) FROM pg_stat_activity
  WHERE application_name LIKE 'waiter%' AND wait_event = 'Extension'});
 }
 
+# waits_until NAME N: polls until N sessions named like NAME sleep in a read
+sub waits_until
+{
+	my ($name, $n) = @_;
+	return $node->poll_query_until('postgres', qq{
+SELECT count(*) = $n FROM pg_stat_activity
+ WHERE application_name LIKE '$name' AND wait_event = 'Extension'});
+}
+
 # done: the sessions that returned, and what they printed
 sub done
 {
@@ -82,15 +91,11 @@ sub done
 }
 
 start_waiter("waiter$_") for 1 .. 4;
-ok($node->poll_query_until('postgres', q{
-SELECT count(*) = 4 FROM pg_stat_activity
- WHERE application_name LIKE 'waiter%' AND wait_event = 'Extension'}),
+ok(waits_until('waiter%', 4),
 	'four sessions wait for the queue');
 
 $node->safe_psql('postgres', q{SELECT topics.produce('wq', 'm1'::text)});
-ok($node->poll_query_until('postgres', q{
-SELECT count(*) = 3 FROM pg_stat_activity
- WHERE application_name LIKE 'waiter%' AND wait_event = 'Extension'}),
+ok(waits_until('waiter%', 3),
 	'one message: one session woke');
 # long enough for any other wake-up to show
 sleep 1;
@@ -98,18 +103,14 @@ is(waiting(), '3', 'one message woke one session, the others still wait');
 
 $node->safe_psql('postgres', q{
 SELECT count(*) FROM topics.produce_batch('wq', ARRAY['m2', 'm3'])});
-ok($node->poll_query_until('postgres', q{
-SELECT count(*) = 1 FROM pg_stat_activity
- WHERE application_name LIKE 'waiter%' AND wait_event = 'Extension'}),
+ok(waits_until('waiter%', 1),
 	'two messages in one commit: two more sessions woke');
 sleep 1;
 is(waiting(), '1', 'and the fourth still waits');
 
 # The fourth takes the next message.
 $node->safe_psql('postgres', q{SELECT topics.produce('wq', 'm4'::text)});
-ok($node->poll_query_until('postgres', q{
-SELECT count(*) = 0 FROM pg_stat_activity
- WHERE application_name LIKE 'waiter%' AND wait_event = 'Extension'}),
+ok(waits_until('waiter%', 0),
 	'the fourth woke for the next message');
 
 # A message a transaction took and gives back by rolling back wakes a
@@ -121,15 +122,11 @@ my $taker = IPC::Run::start([ 'psql', '-X', '-At', '-d', $node->connstr('postgre
 $in .= "BEGIN;\nSELECT 'took ' || string_agg(convert_from(value, 'UTF8'), ',') FROM topics.consume('wq', 1);\n";
 $taker->pump until $out =~ /took m5/;
 start_waiter('waiter5');
-ok($node->poll_query_until('postgres', q{
-SELECT count(*) = 1 FROM pg_stat_activity
- WHERE application_name = 'waiter5' AND wait_event = 'Extension'}),
+ok(waits_until('waiter5', 1),
 	'a fifth session waits while a transaction holds m5');
 $in .= "ROLLBACK;\n";
 $taker->finish;
-ok($node->poll_query_until('postgres', q{
-SELECT count(*) = 0 FROM pg_stat_activity
- WHERE application_name = 'waiter5' AND wait_event = 'Extension'}),
+ok(waits_until('waiter5', 0),
 	'the rollback woke it');
 
 # A lease given back by a nack wakes a session waiting for it.
@@ -137,14 +134,10 @@ $node->safe_psql('postgres', q{SELECT topics.produce('wq', 'm6'::text)});
 my $id = $node->safe_psql('postgres', q{
 SELECT delivery_id FROM topics.receive('wq', '1 hour')});
 start_waiter('waiter6');
-ok($node->poll_query_until('postgres', q{
-SELECT count(*) = 1 FROM pg_stat_activity
- WHERE application_name = 'waiter6' AND wait_event = 'Extension'}),
+ok(waits_until('waiter6', 1),
 	'a sixth session waits while m6 is leased');
 $node->safe_psql('postgres', qq{SELECT topics.nack('wq', ARRAY[$id])});
-ok($node->poll_query_until('postgres', q{
-SELECT count(*) = 0 FROM pg_stat_activity
- WHERE application_name = 'waiter6' AND wait_event = 'Extension'}),
+ok(waits_until('waiter6', 0),
 	'the nack woke it');
 
 # A message a prepared transaction took, given back by ROLLBACK PREPARED
@@ -156,14 +149,10 @@ BEGIN;
 SELECT count(*) FROM topics.consume('wq', 1);
 PREPARE TRANSACTION 'wq_took';});
 start_waiter('waiter7');
-ok($node->poll_query_until('postgres', q{
-SELECT count(*) = 1 FROM pg_stat_activity
- WHERE application_name = 'waiter7' AND wait_event = 'Extension'}),
+ok(waits_until('waiter7', 1),
 	'a seventh session waits while a prepared transaction holds m7');
 $node->safe_psql('postgres', q{ROLLBACK PREPARED 'wq_took'});
-ok($node->poll_query_until('postgres', q{
-SELECT count(*) = 0 FROM pg_stat_activity
- WHERE application_name = 'waiter7' AND wait_event = 'Extension'}),
+ok(waits_until('waiter7', 0),
 	'ROLLBACK PREPARED woke it');
 
 # COMMIT PREPARED of a take that fills a window of 2 lets the window move
@@ -175,14 +164,10 @@ BEGIN;
 SELECT count(*) FROM topics.consume('ww', 2);
 PREPARE TRANSACTION 'ww_took';});
 start_waiter('waiter8', 'ww');
-ok($node->poll_query_until('postgres', q{
-SELECT count(*) = 1 FROM pg_stat_activity
- WHERE application_name = 'waiter8' AND wait_event = 'Extension'}),
+ok(waits_until('waiter8', 1),
 	'an eighth session waits while a prepared transaction fills the window');
 $node->safe_psql('postgres', q{COMMIT PREPARED 'ww_took'});
-ok($node->poll_query_until('postgres', q{
-SELECT count(*) = 0 FROM pg_stat_activity
- WHERE application_name = 'waiter8' AND wait_event = 'Extension'}),
+ok(waits_until('waiter8', 0),
 	'COMMIT PREPARED woke it');
 
 $_->{h}->finish for @waiters;
