@@ -46,10 +46,38 @@ static List *taking_portals = NIL;
 static TimestampTz rolled_back_loop = 0;
 static TakingCall rolled_back_call;
 
-static const char *const call_names[] = {
-	[TAKING_POLL] = "topics.poll()",
-	[TAKING_CONSUME] = "topics.consume()",
-	[TAKING_RECEIVE] = "topics.receive()"
+/* What a loop's errors say, by what took its rows. */
+typedef struct TakingCallText
+{
+	const char *name;
+	const char *held_detail;	/* a COMMIT inside the loop */
+	const char *held_hint;
+	const char *rolled_back_detail; /* a commit after a ROLLBACK inside it */
+	const char *rolled_back_hint;
+} TakingCallText;
+
+static const TakingCallText call_texts[] = {
+	[TAKING_POLL] = {
+		"topics.poll()",
+		"The loop reads its rows ahead of the one being processed; committing would move the group past rows not processed yet.",
+		"Commit after the loop, or poll in each transaction: a loop of topics.poll(..., max_messages => 1) with COMMIT after it.",
+		"The rows the loop went on with were read by the transaction that rolled back: the group's position did not move past them, and they would come again.",
+		"Poll one message per transaction when the loop may roll back: a loop of topics.poll(..., max_messages => 1)."
+	},
+	[TAKING_CONSUME] = {
+		"topics.consume()",
+		"The loop reads its rows ahead of the one being processed; committing would take messages not processed yet.",
+		"Commit after the loop, or take in each transaction: a loop of topics.consume() of 1 with COMMIT after it.",
+		"The rows the loop went on with were taken by the transaction that rolled back, which gave them back: they would come again.",
+		"Take one message per transaction when the loop may roll back: a loop of topics.consume() of 1."
+	},
+	[TAKING_RECEIVE] = {
+		"topics.receive()",
+		"The loop reads its rows ahead of the one being processed; committing would take messages not processed yet.",
+		"Commit after the loop, or take in each transaction: a loop of topics.receive() of 1 with COMMIT after it.",
+		"The rows the loop went on with were taken by the transaction that rolled back, which gave them back: they would come again.",
+		"Take one message per transaction when the loop may roll back: a loop of topics.receive() of 1."
+	}
 };
 
 /*
@@ -111,37 +139,25 @@ check_loops(void)
 	if (rolled_back_loop != 0)
 	{
 		bool		same_call = rolled_back_loop == GetCurrentStatementStartTimestamp();
+		const TakingCallText *text = &call_texts[rolled_back_call];
 
 		rolled_back_loop = 0;
-		if (same_call && rolled_back_call == TAKING_POLL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
-					 errmsg("cannot commit after a rollback inside a loop over topics.poll()"),
-					 errdetail("The rows the loop went on with were read by the transaction that rolled back: the group's position did not move past them, and they would come again."),
-					 errhint("Poll one message per transaction when the loop may roll back: a loop of topics.poll(..., max_messages => 1).")));
 		if (same_call)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
 					 errmsg("cannot commit after a rollback inside a loop over %s",
-							call_names[rolled_back_call]),
-					 errdetail("The rows the loop went on with were taken by the transaction that rolled back, which gave them back: they would come again."),
-					 errhint("Take one message per transaction when the loop may roll back: a loop of %s of 1.",
-							 call_names[rolled_back_call])));
+							text->name),
+					 errdetail("%s", text->rolled_back_detail),
+					 errhint("%s", text->rolled_back_hint)));
 	}
 	tp = loop_held();
-	if (tp != NULL && tp->call == TAKING_POLL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
-				 errmsg("cannot commit inside a loop over topics.poll()"),
-				 errdetail("The loop reads its rows ahead of the one being processed; committing would move the group past rows not processed yet."),
-				 errhint("Commit after the loop, or poll in each transaction: a loop of topics.poll(..., max_messages => 1) with COMMIT after it.")));
 	if (tp != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
-				 errmsg("cannot commit inside a loop over %s", call_names[tp->call]),
-				 errdetail("The loop reads its rows ahead of the one being processed; committing would take messages not processed yet."),
-				 errhint("Commit after the loop, or take in each transaction: a loop of %s of 1 with COMMIT after it.",
-						 call_names[tp->call])));
+				 errmsg("cannot commit inside a loop over %s",
+						call_texts[tp->call].name),
+				 errdetail("%s", call_texts[tp->call].held_detail),
+				 errhint("%s", call_texts[tp->call].held_hint)));
 }
 
 static void

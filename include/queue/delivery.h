@@ -37,6 +37,8 @@ extern void delivery_begin_change(QueueWindow *w, DeliverySlot *slot,
 extern void delivery_forget(Oid dbid, Oid relid);
 extern List *delivery_loaded_windows(void);
 extern QueueWindow *delivery_window_lookup(const QueueWindowKey *key);
+extern QueueWindow *delivery_window_hold(const QueueWindowKey *key,
+										bool *busy);
 extern void delivery_wake(QueueWindow *w, int n);
 extern FullTransactionId delivery_my_xid(void);
 

@@ -283,6 +283,31 @@ delivery_window_lookup(const QueueWindowKey *key)
 }
 
 /*
+ * delivery_window_hold returns the loaded window of a key with its topic
+ * locked (see topic_lock_unless_busy), which keeps a drop from freeing it,
+ * or NULL: when there is none, or, setting *busy, when locking the topic
+ * would have waited for another transaction.
+ */
+QueueWindow *
+delivery_window_hold(const QueueWindowKey *key, bool *busy)
+{
+	QueueWindow *w = delivery_window_lookup(key);
+	char		topic[NAMEDATALEN];
+
+	*busy = false;
+	if (w == NULL)
+		return NULL;
+	strlcpy(topic, w->topic, NAMEDATALEN);
+	if (!topic_lock_unless_busy(topic))
+	{
+		*busy = true;
+		return NULL;
+	}
+	/* the lock holds the topic: the window is the one looked up now */
+	return delivery_window_lookup(key);
+}
+
+/*
  * delivery_wake wakes up to n consumers waiting for the window's partition.
  */
 void
@@ -380,18 +405,11 @@ delivery_prepared_ended(void)
 
 	foreach(lc, keys)
 	{
-		QueueWindow *w = delivery_window_lookup(lfirst(lc));
-		char		topic[NAMEDATALEN];
+		bool		busy;
+		QueueWindow *w = delivery_window_hold(lfirst(lc), &busy);
 		int			wake = 0;
 		int64		o;
 
-		if (w == NULL)
-			continue;
-		/* the topic's lock keeps the window from a drop (a busy one: next) */
-		strlcpy(topic, w->topic, NAMEDATALEN);
-		if (!topic_lock_unless_busy(topic))
-			continue;
-		w = delivery_window_lookup(lfirst(lc));
 		if (w == NULL)
 			continue;
 		LWLockAcquire(&w->lock, LW_EXCLUSIVE);
@@ -487,36 +505,22 @@ take_enter(DeliveryOp *op, FullTransactionId xid)
 }
 
 /*
- * takes_enter makes the recorded takes of window w (of every window, if w
- * is NULL) their slots' pending changes.  Caller holds w's lock
- * exclusively; with NULL, no window lock.
+ * takes_enter makes the recorded takes of window w their slots' pending
+ * changes.  Caller holds w's lock exclusively.
  */
 static void
 takes_enter(QueueWindow *w)
 {
-	FullTransactionId xid = InvalidFullTransactionId;
-	QueueWindow *locked = w;
 	ListCell   *lc;
 
 	foreach(lc, my_ops)
 	{
 		DeliveryOp *op = lfirst(lc);
 
-		if (!op->reserved || (w != NULL && op->w != w))
-			continue;
-		if (!FullTransactionIdIsValid(xid))
-			xid = GetTopFullTransactionId();	/* assigned at the take */
-		if (w == NULL && op->w != locked)
-		{
-			if (locked != NULL)
-				LWLockRelease(&locked->lock);
-			LWLockAcquire(&op->w->lock, LW_EXCLUSIVE);
-			locked = op->w;
-		}
-		take_enter(op, xid);
+		/* (the id was assigned at the take) */
+		if (op->reserved && op->w == w)
+			take_enter(op, GetTopFullTransactionId());
 	}
-	if (w == NULL && locked != NULL)
-		LWLockRelease(&locked->lock);
 }
 
 /*
@@ -527,7 +531,18 @@ takes_enter(QueueWindow *w)
 void
 delivery_enter_takes(void)
 {
-	takes_enter(NULL);
+	ListCell   *lc;
+
+	foreach(lc, my_ops)
+	{
+		DeliveryOp *op = lfirst(lc);
+
+		if (!op->reserved)
+			continue;
+		LWLockAcquire(&op->w->lock, LW_EXCLUSIVE);
+		takes_enter(op->w);
+		LWLockRelease(&op->w->lock);
+	}
 }
 
 /*

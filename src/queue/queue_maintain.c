@@ -254,7 +254,7 @@ settle_window(void *arg)
 	Topic	   *t;
 	int64		start;
 
-	/* the lock holds the topic: the window is the one looked up */
+	/* (the caller locked the topic: the window is still there) */
 	if (w == NULL)
 		return;
 	t = topic_open(w->topic, AccessShareLock);
@@ -281,19 +281,14 @@ settle_window(void *arg)
 static bool
 maintain_window(const QueueWindowKey *key)
 {
-	QueueWindow *w = delivery_window_lookup(key);
-	char		topic[NAMEDATALEN];
-	int			partition;
+	bool		busy;
+	QueueWindow *w = delivery_window_hold(key, &busy);
 
 	if (w == NULL)
-		return true;
-	strlcpy(topic, w->topic, NAMEDATALEN);
-	partition = w->partition;
-	if (!topic_lock_unless_busy(topic))
-		return false;
+		return !busy;
 	return subxact_try(settle_window, (void *) key,
 					   psprintf("could not maintain partition %d of queue \"%s\"",
-								partition, topic));
+								w->partition, w->topic));
 }
 
 /*
