@@ -185,42 +185,42 @@ steady_tps() {
 # <ours 64> <skip locked 64>", rows or messages per second in the steady
 # state (steady_tps).  Each consuming run must leave messages behind.
 scaling_rates() {
-    local out tps n script clients before after taken rates=() order=(4 64) r
+    local out tps n script clients before after taken order=(4 64)
+    local -A rate
     [ $(($1 % 2)) -eq 0 ] || order=(64 4)
     reset_queue qq skq "$QUEUE_SCALE_MESSAGES"
     for clients in "${order[@]}"; do
         for script in select_range10 queue_consume skiplocked_consume; do
-            case $script in
-                queue_consume) before=$(queue_left qq skq | cut -d' ' -f1) ;;
-                skiplocked_consume) before=$(queue_left qq skq | cut -d' ' -f2) ;;
-            esac
+            before=$(side_left "$script")
             out=$(pgbench_output "$script" -c "$clients" -j 2 -T "$QUEUE_SCALE_SECS" -P 1 \
                 -D rows=$((QUEUE_SCALE_MESSAGES - 10)) -f "$SQLDIR/$script.sql") || exit 1
             tps=$(steady_tps "$out")
             n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
             [ -n "$tps" ] && [ -n "$n" ] ||
                 { printf '%s\n' "$out" >&2; die "no progress in the output of pgbench $script"; }
-            case $script in
-                select_range10) taken=$((10 * n)) ;;
-                queue_consume) after=$(queue_left qq skq | cut -d' ' -f1) ;;
-                skiplocked_consume) after=$(queue_left qq skq | cut -d' ' -f2) ;;
-            esac
-            if [ "$script" != select_range10 ]; then
+            if [ "$script" = select_range10 ]; then
+                taken=$((10 * n))
+            else
+                after=$(side_left "$script")
                 taken=$((before - after))
                 ((after > 0 && taken <= 10 * (n + 2) && taken > 0)) ||
                     die "queue: $script at $clients clients took $taken of $before messages in $n transactions"
             fi
-            rates+=("$clients:$script:$(awk -v tps="$tps" -v m="$taken" -v n="$n" 'BEGIN { printf "%.1f\n", tps * m / n }')")
+            rate[$clients:$script]=$(awk -v tps="$tps" -v m="$taken" -v n="$n" 'BEGIN { printf "%.1f\n", tps * m / n }')
         done
     done
-    for clients in 4 64; do
-        for script in select_range10 queue_consume skiplocked_consume; do
-            for r in "${rates[@]}"; do
-                [ "${r%:*}" != "$clients:$script" ] || printf '%s ' "${r##*:}"
-            done
-        done
-    done
-    echo
+    echo "${rate[4:select_range10]} ${rate[4:queue_consume]} ${rate[4:skiplocked_consume]}" \
+        "${rate[64:select_range10]} ${rate[64:queue_consume]} ${rate[64:skiplocked_consume]}"
+}
+
+# side_left SCRIPT: the messages left to a consuming script's side (the
+# topic qq, or the table skq); 0 for the SELECT, which takes none
+side_left() {
+    case $1 in
+        queue_consume) queue_left qq skq | cut -d' ' -f1 ;;
+        skiplocked_consume) queue_left qq skq | cut -d' ' -f2 ;;
+        *) echo 0 ;;
+    esac
 }
 
 # server_huge_pages on|off: restarts the server with huge pages (when the
