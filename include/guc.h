@@ -21,6 +21,22 @@ extern int	pg_topics_makers_per_database;
 extern int	pg_topics_segment_cache_size;
 extern int	pg_topics_topic_cache_size;
 extern bool pg_topics_synchronous_positions;
+extern int	pg_topics_retention_time;
+extern int	pg_topics_retention_size;
+extern int	pg_topics_segment_time;
+extern int	pg_topics_cleanup_policy;
+extern int	pg_topics_delete_retention_time;
+extern int	pg_topics_min_compaction_lag;
+extern int	pg_topics_message_timestamp_type;
+extern int	pg_topics_maintenance_interval;
+
+/* Values of pg_topics.cleanup_policy: bits */
+#define CLEANUP_DELETE		1
+#define CLEANUP_COMPACT		2
+
+/* Values of pg_topics.message_timestamp_type */
+#define TIMESTAMP_CREATE_TIME		0
+#define TIMESTAMP_LOG_APPEND_TIME	1
 
 extern void pg_topics_define_gucs(bool preloading);
 

@@ -11,5 +11,7 @@
 typedef void (*SubxactWork) (void *arg);
 
 extern bool subxact_try(SubxactWork work, void *arg, const char *what);
+extern bool subxact_run(SubxactWork work, void *arg, const char *what,
+						char **error);
 
 #endif							/* SUBXACT_H */

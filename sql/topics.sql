@@ -170,7 +170,7 @@ SELECT * FROM topics.create_topic('bad', 1, 'STREAM');
 \echo :SQLSTATE
 
 -- Invalid input: config
-SELECT * FROM topics.create_topic('bad', 1, 'stream', '{"retention.ms": 1000}');
+SELECT * FROM topics.create_topic('bad', 1, 'stream', '{"retention.hours": 1}');
 \echo :SQLSTATE
 SELECT * FROM topics.create_topic('bad', 1, 'stream', '{"segment.messages": 0}');
 \echo :SQLSTATE

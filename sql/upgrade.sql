@@ -44,6 +44,23 @@ SELECT object FROM
    UNION ALL
    (SELECT object FROM extension_objects EXCEPT SELECT object FROM objects_0_3)) d
  ORDER BY object COLLATE "C";
+CREATE TABLE objects_0_4 AS SELECT object FROM extension_objects;
+
+-- 0.5 adds retention: alter_topic, delete_records, run_maintenance, the
+-- maintenance log, topics.topics.settings and segment.max_timestamp
+ALTER EXTENSION pg_topics UPDATE TO '0.5';
+SELECT extversion FROM pg_extension WHERE extname = 'pg_topics';
+SELECT object FROM
+  ((SELECT object FROM objects_0_4 EXCEPT SELECT object FROM extension_objects)
+   UNION ALL
+   (SELECT object FROM extension_objects EXCEPT SELECT object FROM objects_0_4)) d
+ ORDER BY object COLLATE "C";
+SELECT attname FROM pg_attribute
+ WHERE attrelid = 'topics.segment'::regclass AND attnum > 0 AND NOT attisdropped
+ ORDER BY attnum;
+SELECT attname FROM pg_attribute
+ WHERE attrelid = 'topics.topics'::regclass AND attnum > 0 AND NOT attisdropped
+ ORDER BY attnum;
 -- the tables pg_dump dumps the data of
 SELECT config_table FROM
   (SELECT unnest(extconfig)::regclass AS config_table
@@ -75,5 +92,5 @@ SELECT * FROM topics.produce('gone', 'x', partition => 0);
 SELECT partition, lso, log_end FROM topics.partitions ORDER BY partition;
 SELECT topics.drop_topic('gone');
 
-DROP TABLE upgraded, objects_0_2, objects_0_3;
+DROP TABLE upgraded, objects_0_2, objects_0_3, objects_0_4;
 DROP VIEW extension_objects;

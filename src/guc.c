@@ -27,6 +27,28 @@ int			pg_topics_makers_per_database = 2;
 int			pg_topics_segment_cache_size = 4096;
 int			pg_topics_topic_cache_size = 1024;
 bool		pg_topics_synchronous_positions = false;
+int			pg_topics_retention_time = 7 * 24 * 3600;
+int			pg_topics_retention_size = -1;
+int			pg_topics_segment_time = 7 * 24 * 3600;
+int			pg_topics_cleanup_policy = CLEANUP_DELETE;
+int			pg_topics_delete_retention_time = 24 * 3600 * 1000;
+int			pg_topics_min_compaction_lag = 0;
+int			pg_topics_message_timestamp_type = TIMESTAMP_CREATE_TIME;
+int			pg_topics_maintenance_interval = 300 * 1000;
+
+static const struct config_enum_entry cleanup_policies[] = {
+	{"delete", CLEANUP_DELETE, false},
+	{"compact", CLEANUP_COMPACT, false},
+	{"delete,compact", CLEANUP_DELETE | CLEANUP_COMPACT, false},
+	{"compact,delete", CLEANUP_DELETE | CLEANUP_COMPACT, true},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry timestamp_types[] = {
+	{"CreateTime", TIMESTAMP_CREATE_TIME, false},
+	{"LogAppendTime", TIMESTAMP_LOG_APPEND_TIME, false},
+	{NULL, 0, false}
+};
 
 /*
  * pg_topics_define_gucs defines every setting and reserves the prefix.
@@ -143,6 +165,76 @@ pg_topics_define_gucs(bool preloading)
 							&pg_topics_makers_per_database,
 							2, 1, 16,
 							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	/*
+	 * The defaults of topic settings, as a Kafka broker's: a topic's own
+	 * setting, under Kafka's name, wins (topic_config.c).  Server-wide, so
+	 * that a session's SET cannot make it see other settings than the
+	 * worker acts on.
+	 */
+	DefineCustomIntVariable("pg_topics.retention_time",
+							"How long a stream topic keeps its messages, unless it sets retention.ms (Kafka's log.retention.ms).",
+							"-1 keeps them for ever.",
+							&pg_topics_retention_time,
+							7 * 24 * 3600, -1, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_topics.retention_size",
+							"Most bytes a partition of a stream topic keeps, unless it sets retention.bytes (Kafka's log.retention.bytes).",
+							"-1 sets no limit.",
+							&pg_topics_retention_size,
+							-1, -1, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_topics.segment_time",
+							"Age at which a segment rolls over, unless the topic sets segment.ms (Kafka's log.roll.ms).",
+							NULL,
+							&pg_topics_segment_time,
+							7 * 24 * 3600, 1, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("pg_topics.cleanup_policy",
+							 "What a stream topic does with old messages, unless it sets cleanup.policy (Kafka's log.cleanup.policy).",
+							 NULL,
+							 &pg_topics_cleanup_policy,
+							 CLEANUP_DELETE, cleanup_policies,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_topics.delete_retention_time",
+							"How long compaction keeps a tombstone, unless the topic sets delete.retention.ms (Kafka's log.cleaner.delete.retention.ms).",
+							NULL,
+							&pg_topics_delete_retention_time,
+							24 * 3600 * 1000, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_topics.min_compaction_lag",
+							"Age below which compaction leaves a message alone, unless the topic sets min.compaction.lag.ms (Kafka's log.cleaner.min.compaction.lag.ms).",
+							NULL,
+							&pg_topics_min_compaction_lag,
+							0, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("pg_topics.message_timestamp_type",
+							 "Which time a message keeps, unless the topic sets message.timestamp.type (Kafka's log.message.timestamp.type).",
+							 "CreateTime keeps the producer's (now, when it gives none); LogAppendTime the time the message was written.",
+							 &pg_topics_message_timestamp_type,
+							 TIMESTAMP_CREATE_TIME, timestamp_types,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_topics.maintenance_interval",
+							"How often each database's worker runs retention, segment roll-over and compaction (Kafka's log.retention.check.interval.ms).",
+							NULL,
+							&pg_topics_maintenance_interval,
+							300 * 1000, 10, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("pg_topics");

@@ -49,6 +49,8 @@ static const char *const relnames[PGT_NRELATIONS] = {
 	[PGT_QUEUE_PARTITION_PKEY] = "queue_partition_pkey",
 	[PGT_QUEUE_DELIVERY] = "queue_delivery",
 	[PGT_QUEUE_DELIVERY_PKEY] = "queue_delivery_pkey",
+	[PGT_MAINTENANCE] = "maintenance",
+	[PGT_MAINTENANCE_PKEY] = "maintenance_pkey",
 };
 
 static Oid	relids[PGT_NRELATIONS];
@@ -116,11 +118,11 @@ relids_load(bool missing_ok)
 	}
 
 	/* the column that the newest update script added */
-	if (get_attnum(relids[PGT_PARTITION], "sealed_bytes") == InvalidAttrNumber)
+	if (get_attnum(relids[PGT_SEGMENT], "max_timestamp") == InvalidAttrNumber)
 	{
 		if (missing_ok)
 			return false;
-		objects_too_old(psprintf("column \"sealed_bytes\" of relation \"%s.partition\"",
+		objects_too_old(psprintf("column \"max_timestamp\" of relation \"%s.segment\"",
 								 TOPICS_SCHEMA));
 	}
 	data_namespace = get_namespace_oid(TOPICS_DATA_SCHEMA, missing_ok);

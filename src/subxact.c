@@ -30,10 +30,22 @@
 bool
 subxact_try(SubxactWork work, void *arg, const char *what)
 {
+	return subxact_run(work, arg, what, NULL);
+}
+
+/*
+ * subxact_run is subxact_try that also sets *error, when error is not NULL,
+ * to the message of the error that rolled the work back (NULL: none).
+ */
+bool
+subxact_run(SubxactWork work, void *arg, const char *what, char **error)
+{
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 	bool		ok = true;
 
+	if (error != NULL)
+		*error = NULL;
 	BeginInternalSubTransaction(NULL);
 	PG_TRY();
 	{
@@ -49,6 +61,8 @@ subxact_try(SubxactWork work, void *arg, const char *what)
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		CurrentResourceOwner = owner;
+		if (error != NULL)
+			*error = pstrdup(edata->message);
 		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
 			ok = false;
 		else

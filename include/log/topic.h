@@ -15,6 +15,7 @@
 #include "utils/relcache.h"
 
 #include "log/partition.h"
+#include "log/topic_config.h"
 #include "pg_topics.h"
 
 typedef struct TopicPartition
@@ -25,6 +26,7 @@ typedef struct TopicPartition
 	int			maxsegments;	/* room in segments */
 	LogSegment *segments;		/* ordered by base */
 	bool		segments_stale; /* its table was invalidated */
+	int64		log_start;		/* topics.partition.log_start, as loaded */
 	TransactionId created_xid;	/* xmin of its first segment's catalog row,
 								 * or of the topic's row while not made */
 } TopicPartition;
@@ -38,8 +40,7 @@ typedef struct Topic
 	Oid			relid;			/* the root table, topics_data.<name> */
 	Oid			owner;			/* the role that owns the topic */
 	TopicMode	mode;
-	int64		segment_messages;
-	int64		segment_bytes;
+	TopicConfig cfg;			/* its settings, defaults filled in */
 	Jsonb	   *config;			/* as topics.topic holds it */
 	int			npartitions;
 	TopicPartition *partitions;
@@ -54,6 +55,7 @@ extern bool topic_partition_created_here(Topic *topic, int partition);
 extern bool topic_partition_pending(Topic *topic, int partition);
 extern PartitionState *topic_partition_state(Topic *topic, int partition);
 extern void topic_bounds(Topic *topic, int partition, PartitionBounds *bounds);
+extern int64 topic_log_start(Topic *topic, int partition);
 extern const LogSegment *topic_find_segment(Topic *topic, int partition,
 											int64 offset);
 extern void topic_check_partition(Topic *topic, int partition);

@@ -30,6 +30,7 @@ typedef struct QueueTopicHooks
 extern void topic_set_queue_hooks(const QueueTopicHooks *hooks);
 extern void topic_check_config(Jsonb *config, const char *mode,
 							   const char *name);
+extern Jsonb *topic_alter(Topic *topic, Jsonb *changes);
 extern void topic_check_owner(const char *name, Oid owner);
 extern bool topic_create(AsOwner *admin, const char *name, int partitions,
 						 const char *mode, Jsonb *config);

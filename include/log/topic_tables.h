@@ -62,7 +62,6 @@ extern Oid	segment_relid(const char *topic, int partition,
 						  const LogSegment *seg);
 extern void topic_table_check(Relation rel, const char *topic);
 extern int64 relation_bytes(Relation rel);
-extern int64 topic_config_int(Jsonb *config, const char *key);
 extern Oid	segment_offset_index(Relation rel);
 extern void topic_tables_exec(const char *sql);
 extern void topic_tables_guard(Node *parsetree);

@@ -128,7 +128,8 @@ group_resolve_position(Topic *topic, GroupMember *gm, int partition,
 {
 	PartitionBounds bounds;
 	int64		log_start = topic_partition_pending(topic, partition) ? 0 :
-	topic->partitions[partition].segments[0].base;
+	Max(topic_log_start(topic, partition),
+		topic->partitions[partition].segments[0].base);
 
 	topic_bounds(topic, partition, &bounds);
 	if (committed >= log_start && committed <= bounds.log_end)

@@ -137,6 +137,8 @@ fetch_messages(Topic *topic, int partition, int64 from_offset,
 {
 	PartitionBounds look;
 
+	/* as Kafka's consumers reset to the earliest offset, without a round trip */
+	from_offset = Max(from_offset, topic_log_start(topic, partition));
 	topic_bounds(topic, partition, &look);
 	if (from_offset > look.log_end)
 		ereport(ERROR,

@@ -190,6 +190,9 @@ fetch_reader_begin(Topic *topic, int partition, int64 from, int64 below,
 	int			first;
 	int			end;
 
+	/* a read below the log start starts there */
+	from = Max(from, topic_log_start(topic, partition));
+
 	/* segments created since the topic was cached hold offsets below the LSO */
 	if (part->nsegments == 0 || part->segments[part->nsegments - 1].end < below)
 	{
@@ -308,10 +311,22 @@ reader_open_segment(FetchReader *r)
 	/*
 	 * Each segment is locked when the read reaches it, so that a read of a
 	 * few messages far behind the LSO locks a few segments.  drop_topic waits
-	 * for the lock on the topic; only a segment table dropped by hand can be
-	 * missing.
+	 * for the lock on the topic.  Retention drops a segment only once every
+	 * snapshot sees the log start past it, and never one a reader has
+	 * locked, so a read in a segment keeps it whole; a segment missing when
+	 * the read reaches it was dropped whole, below the log start as it is
+	 * now (this backend's copy of the topic may be older), and holds
+	 * nothing to hand out.  Only one dropped by hand is an error.
 	 */
 	r->rel = OidIsValid(relid) ? try_table_open(relid, AccessShareLock) : NULL;
+	if (r->rel == NULL)
+	{
+		PartitionRecord record;
+
+		partition_read_record(r->topic, r->partition, &record);
+		if (record.log_start >= seg->end)
+			return false;
+	}
 	if (r->rel == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -91,13 +91,15 @@ produce_check_message(Topic *topic, ProduceMessage *msg)
 		size += VARSIZE_ANY_EXHDR(msg->value);
 	if (msg->headers)
 		size += VARSIZE_ANY_EXHDR(DatumGetPointer(msg->headers));
-	if (size > pg_topics_max_message_bytes)
+	if (size > topic_max_message_bytes(&topic->cfg))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("message of %lld bytes is too large for topic \"%s\"",
 						(long long) size, topic->name),
-				 errdetail("Key, value and headers together may hold at most %d bytes.",
-						   pg_topics_max_message_bytes),
+				 errdetail("Key, value and headers together may hold at most %lld bytes.",
+						   (long long) topic_max_message_bytes(&topic->cfg)),
+				 topic->cfg.max_message_bytes > 0 ?
+				 errhint("Raise the topic's \"max.message.bytes\" with topics.alter_topic(), or split the message.") :
 				 errhint("Raise \"pg_topics.max_message_bytes\", or split the message.")));
 	if (msg->partition >= 0)
 		topic_check_partition(topic, msg->partition);

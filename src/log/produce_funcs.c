@@ -135,8 +135,9 @@ open_for_produce(FunctionCallInfo fcinfo, int *partition, TimestampTz *ts)
 	*partition = PG_ARGISNULL(ARG_PARTITION) ? -1 : PG_GETARG_INT32(ARG_PARTITION);
 	if (!PG_ARGISNULL(ARG_PARTITION))
 		topic_check_partition(topic, *partition);
-	*ts = PG_ARGISNULL(ARG_TIMESTAMP) ? GetCurrentTimestamp() :
-		PG_GETARG_TIMESTAMPTZ(ARG_TIMESTAMP);
+	/* with LogAppendTime the log's clock wins, as a Kafka broker's does */
+	*ts = PG_ARGISNULL(ARG_TIMESTAMP) || topic->cfg.log_append_time ?
+		GetCurrentTimestamp() : PG_GETARG_TIMESTAMPTZ(ARG_TIMESTAMP);
 	return topic;
 }
 

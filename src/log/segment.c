@@ -411,7 +411,7 @@ segment_extend_here(Topic *topic, int partition, int64 target)
 
 	as_owner_begin(&admin);
 	(void) extend_chain(topic->name, partition, target,
-						topic->segment_messages, topic->segment_bytes, -1, -1,
+						topic->cfg.segment_messages, topic->cfg.segment_bytes, -1, -1,
 						0);
 	as_owner_end(&admin);
 }

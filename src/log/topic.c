@@ -66,6 +66,9 @@
 #define Anum_segment_partition		2
 #define Anum_segment_base			3
 #define Anum_segment_end			4
+#define Anum_partition_topic		1
+#define Anum_partition_partition	2
+#define Anum_partition_log_start	3
 
 /* The table of a topic that an OID names: its root or a partition's. */
 typedef struct TableOwner
@@ -325,6 +328,71 @@ read_segments(Topic *topic, int partition, Snapshot snapshot)
 }
 
 /*
+ * read_log_starts reads the log start of a topic's partitions, as snapshot
+ * sees them: of every partition when partition is -1, else of that one,
+ * whose cached segments wholly below the first one the catalog still
+ * holds (dropped by retention) then leave its list.  The array is not
+ * moved: callers may hold pointers into it.
+ */
+static void
+read_log_starts(Topic *topic, int partition, Snapshot snapshot)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData keys[2];
+	int			nkeys = 1;
+	HeapTuple	tup;
+
+	pgt_key_name(&keys[0], Anum_partition_topic, topic->name);
+	if (partition >= 0)
+		pgt_key_int4(&keys[nkeys++], Anum_partition_partition, partition);
+	rel = table_open(pgt_relid(PGT_PARTITION), AccessShareLock);
+	scan = systable_beginscan(rel, pgt_relid(PGT_PARTITION_PKEY), true,
+							  snapshot, nkeys, keys);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+		int			p = DatumGetInt32(heap_getattr(tup, Anum_partition_partition,
+												   RelationGetDescr(rel), &isnull));
+
+		if (p >= 0 && p < topic->npartitions)
+			topic->partitions[p].log_start =
+				DatumGetInt64(heap_getattr(tup, Anum_partition_log_start,
+										   RelationGetDescr(rel), &isnull));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	if (partition >= 0)
+	{
+		TopicPartition *part = &topic->partitions[partition];
+		int64		first = -1;
+
+		pgt_key_name(&keys[0], Anum_segment_topic, topic->name);
+		pgt_key_int4(&keys[1], Anum_segment_partition, partition);
+		rel = table_open(pgt_relid(PGT_SEGMENT), AccessShareLock);
+		scan = systable_beginscan(rel, pgt_relid(PGT_SEGMENT_PKEY), true,
+								  snapshot, 2, keys);
+		tup = systable_getnext(scan);
+		if (HeapTupleIsValid(tup))
+		{
+			bool		isnull;
+
+			first = DatumGetInt64(heap_getattr(tup, Anum_segment_base,
+											   RelationGetDescr(rel), &isnull));
+		}
+		systable_endscan(scan);
+		table_close(rel, AccessShareLock);
+		while (part->nsegments > 1 && part->segments[0].end <= first)
+		{
+			part->segments++;
+			part->nsegments--;
+			part->maxsegments--;
+		}
+	}
+}
+
+/*
  * topic_load fills entry from the catalog, as one snapshot sees it;
  * returns false when no topic of that name exists.  The catalog is read
  * by its indexes, without SPI: a backend that uses a thousand topics
@@ -377,13 +445,11 @@ topic_load(Topic *entry, const char *name)
 
 	/* every column read is NOT NULL */
 	mode = TextDatumGetCString(heap_getattr(tup, Anum_topic_mode, desc, &isnull));
-	entry->mode = strcmp(mode, "stream") == 0 ? TOPIC_MODE_STREAM :
-		strcmp(mode, "store") == 0 ? TOPIC_MODE_STORE : TOPIC_MODE_QUEUE;
+	entry->mode = topic_mode_from_name(mode);
 	entry->npartitions = DatumGetInt32(heap_getattr(tup, Anum_topic_partitions,
 													desc, &isnull));
 	config = DatumGetJsonbP(heap_getattr(tup, Anum_topic_config, desc, &isnull));
-	entry->segment_messages = topic_config_int(config, "segment.messages");
-	entry->segment_bytes = topic_config_int(config, "segment.bytes");
+	topic_config_parse(config, entry->mode, &entry->cfg);
 	entry->config = MemoryContextAlloc(cxt, VARSIZE(config));
 	memcpy(entry->config, config, VARSIZE(config));
 	entry->owner = DatumGetObjectId(heap_getattr(tup, Anum_topic_owner, desc,
@@ -396,6 +462,7 @@ topic_load(Topic *entry, const char *name)
 
 	/* the segments as the same snapshot sees them, so no partition is new */
 	read_segments(entry, -1, snapshot);
+	read_log_starts(entry, -1, snapshot);
 	UnregisterSnapshot(snapshot);
 
 	entry->relid = topic_table_relid(name, -1, -1);
@@ -459,6 +526,7 @@ refresh_segments(Topic *topic)
 		PG_TRY();
 		{
 			read_segments(topic, p, snapshot);
+			read_log_starts(topic, p, snapshot);
 		}
 		PG_CATCH();
 		{
@@ -769,6 +837,17 @@ topic_bounds(Topic *topic, int partition, PartitionBounds *bounds)
 		partition_standby_bounds(topic->name, partition, bounds);
 	else
 		partition_bounds(topic_partition_state(topic, partition), bounds);
+}
+
+/*
+ * topic_log_start returns the first offset of a partition that readers may
+ * be handed: messages below it were deleted (retention, delete_records),
+ * or are being dropped with their segments.
+ */
+int64
+topic_log_start(Topic *topic, int partition)
+{
+	return topic->partitions[partition].log_start;
 }
 
 /*

@@ -53,6 +53,7 @@
 #include "log/segment.h"
 #include "log/topic.h"
 #include "log/topic_admin.h"
+#include "log/topic_config.h"
 #include "log/topic_tables.h"
 #include "relids.h"
 
@@ -98,16 +99,6 @@ spi_exec_args(const char *sql, int nargs, Oid *types, Datum *args, int expected)
 }
 
 /*
- * config_key_is returns whether a JSON key is name.
- */
-static bool
-config_key_is(JsonbValue *v, const char *name)
-{
-	return v->val.string.len == strlen(name) &&
-		strncmp(v->val.string.val, name, v->val.string.len) == 0;
-}
-
-/*
  * topic_check_config raises 22023 unless config is an object of known
  * settings with valid values for a topic of that mode and name (the
  * queue layer checks a queue's own settings).
@@ -115,39 +106,11 @@ config_key_is(JsonbValue *v, const char *name)
 void
 topic_check_config(Jsonb *config, const char *mode, const char *name)
 {
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken r;
-	bool		queue = strcmp(mode, "queue") == 0;
+	TopicConfig cfg;
+	TopicMode	m = topic_mode_from_name(mode);
 
-	if (!JB_ROOT_IS_OBJECT(config) || JB_ROOT_IS_SCALAR(config))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("topic config must be a JSON object")));
-
-	it = JsonbIteratorInit(&config->root);
-	while ((r = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		if (r != WJB_KEY)
-			continue;
-		if (!(config_key_is(&v, "segment.messages") ||
-			  config_key_is(&v, "segment.bytes") ||
-			  (queue && (config_key_is(&v, "visibility.timeout.ms") ||
-						 config_key_is(&v, "max.deliveries") ||
-						 config_key_is(&v, "dead.letter.topic") ||
-						 config_key_is(&v, "fifo") ||
-						 config_key_is(&v, "delivery.window")))))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown topic setting \"%.*s\"",
-							v.val.string.len, v.val.string.val),
-					 queue ?
-					 errhint("Valid settings of a queue are \"segment.messages\", \"segment.bytes\", \"visibility.timeout.ms\", \"max.deliveries\", \"dead.letter.topic\", \"fifo\" and \"delivery.window\".") :
-					 errhint("Valid settings are \"segment.messages\" and \"segment.bytes\".")));
-	}
-	topic_config_int(config, "segment.messages");
-	topic_config_int(config, "segment.bytes");
-	if (queue && queue_hooks != NULL)
+	topic_config_parse(config, m, &cfg);
+	if (m == TOPIC_MODE_QUEUE && queue_hooks != NULL)
 		queue_hooks->check_config(name, config);
 }
 
@@ -700,8 +663,8 @@ topic_add_partitions(AsOwner *admin, Topic *topic, int count, bool *all_made)
 	Datum		args[2];
 	bool		isnull;
 	int			have;
-	int64		span = topic->segment_messages > 0 ?
-	topic->segment_messages : DEFAULT_SEGMENT_MESSAGES;
+	int64		span = topic->cfg.segment_messages > 0 ?
+	topic->cfg.segment_messages : DEFAULT_SEGMENT_MESSAGES;
 
 	/* the row lock serializes concurrent calls on the same topic */
 	args[0] = CStringGetTextDatum(topic->name);
@@ -1044,6 +1007,66 @@ topic_drops_unfinished(void)
 	}
 	as_owner_end(&as);
 	return names;
+}
+
+/*
+ * topic_alter sets, on an open topic, the settings of changes (a setting
+ * given null goes back to the server's default) and returns its config as
+ * it now is.  A queue's delivery.window, fifo and dead.letter.topic shape
+ * its delivery state and its dead letters, so they stay as the queue was
+ * made.  Caller runs as the owner of pg_topics's catalog, connected to SPI.
+ */
+Jsonb *
+topic_alter(Topic *topic, Jsonb *changes)
+{
+	static const char *const fixed =
+		"ARRAY['delivery.window', 'fifo', 'dead.letter.topic']";
+	Oid			argtypes[2] = {TEXTOID, JSONBOID};
+	Datum		args[2];
+	Jsonb	   *config;
+	bool		isnull;
+	char	   *changed;
+
+	if (!JB_ROOT_IS_OBJECT(changes) || JB_ROOT_IS_SCALAR(changes))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("topic config must be a JSON object")));
+	args[0] = CStringGetTextDatum(topic->name);
+	args[1] = JsonbPGetDatum(changes);
+	spi_exec_args(psprintf("SELECT s.merged, ("
+						   "SELECT pg_catalog.string_agg(k, ', ') "
+						   "FROM pg_catalog.unnest(%s) k "
+						   "WHERE (s.config OPERATOR(pg_catalog.->) k) IS DISTINCT FROM "
+						   "(s.merged OPERATOR(pg_catalog.->) k)) "
+						   "FROM (SELECT t.config, pg_catalog.jsonb_strip_nulls("
+						   "t.config OPERATOR(pg_catalog.||) $2) AS merged "
+						   "FROM topics.topic t WHERE t.name OPERATOR(pg_catalog.=) $1 "
+						   "FOR UPDATE) s", fixed),
+				  2, argtypes, args, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("topic \"%s\" does not exist", topic->name)));
+	config = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0],
+											  SPI_tuptable->tupdesc, 1, &isnull));
+	changed = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	if (topic->mode == TOPIC_MODE_QUEUE && changed != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot change \"%s\" of queue \"%s\"", changed, topic->name),
+				 errdetail("A queue keeps the delivery window, fifo and dead-letter topic it was created with."),
+				 errhint("Create a new queue with the settings wanted.")));
+	topic_check_config(config, topic->mode == TOPIC_MODE_STREAM ? "stream" :
+					   topic->mode == TOPIC_MODE_STORE ? "store" : "queue",
+					   topic->name);
+	args[1] = JsonbPGetDatum(config);
+	spi_exec_args("UPDATE topics.topic SET config = $2 "
+				  "WHERE name OPERATOR(pg_catalog.=) $1",
+				  2, argtypes, args, SPI_OK_UPDATE);
+
+	/* every backend's copy of the topic is loaded again */
+	CacheInvalidateRelcacheByRelid(topic->relid);
+	return config;
 }
 
 /*

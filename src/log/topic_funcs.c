@@ -29,6 +29,7 @@
 PG_FUNCTION_INFO_V1(pg_topics_create_topic);
 PG_FUNCTION_INFO_V1(pg_topics_drop_topic);
 PG_FUNCTION_INFO_V1(pg_topics_add_partitions);
+PG_FUNCTION_INFO_V1(pg_topics_alter_topic);
 PG_FUNCTION_INFO_V1(pg_topics_segment_size);
 PG_FUNCTION_INFO_V1(pg_topics_partition_info);
 PG_FUNCTION_INFO_V1(pg_topics_partition_info_0_2);
@@ -79,12 +80,6 @@ pg_topics_create_topic(PG_FUNCTION_ARGS)
 				 errmsg("invalid partition count %d", partitions),
 				 errdetail("A topic has from 1 to \"pg_topics.max_partitions\" (%d) partitions.",
 						   pg_topics_max_partitions)));
-	if (strcmp(mode, "stream") != 0 && strcmp(mode, "store") != 0 &&
-		strcmp(mode, "queue") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid topic mode \"%s\"", mode),
-				 errhint("Valid modes are \"stream\", \"store\" and \"queue\".")));
 	topic_check_config(config, mode, name);
 	PreventCommandIfReadOnly("topics.create_topic()");
 
@@ -192,6 +187,37 @@ pg_topics_add_partitions(PG_FUNCTION_ARGS)
 			(errmsg("topic \"%s\" now has %d partitions", topic->name, total),
 			 errdetail("Keyed messages produced from now on may go to another partition than earlier messages with the same key.")));
 	PG_RETURN_INT32(total);
+}
+
+/*
+ * topics.alter_topic(name, config) changes the settings of a topic (Kafka's
+ * incremental AlterConfigs: a setting given null goes back to the server's
+ * default) and returns its config as it now is.  The owner's call.
+ */
+Datum
+pg_topics_alter_topic(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	Oid			owner;
+	int			partitions;
+	Topic	   *topic;
+	AsOwner		admin;
+	Jsonb	   *config;
+
+	arg_not_null(fcinfo, 0, "topic name");
+	arg_not_null(fcinfo, 1, "config");
+	name = topic_name_from_text(PG_GETARG_TEXT_PP(0));
+	PreventCommandIfReadOnly("topics.alter_topic()");
+	if (topic_lookup_row(name, &owner, &partitions))
+		topic_check_owner(name, owner);
+	/* alters of one topic wait for each other; produce and reads go on */
+	topic = topic_open(name, ShareUpdateExclusiveLock);
+	topic_check_owner(topic->name, topic->owner);
+
+	as_owner_begin(&admin);
+	config = topic_alter(topic, PG_GETARG_JSONB_P(1));
+	as_owner_end(&admin);
+	PG_RETURN_JSONB_P(config);
 }
 
 /*

@@ -313,43 +313,6 @@ segment_relid(const char *topic, int partition, const LogSegment *seg)
 }
 
 /*
- * topic_config_int returns a positive integer setting of a topic's config, or 0
- * when it is absent.
- */
-int64
-topic_config_int(Jsonb *config, const char *key)
-{
-	JsonbValue	k;
-	JsonbValue *v;
-	int64		result = 0;
-	bool		have_error = false;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	v = findJsonbValueFromContainer(&config->root, JB_FOBJECT, &k);
-	if (v == NULL)
-		return 0;
-	if (v->type != jbvNumeric)
-		have_error = true;
-	else
-	{
-		char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out,
-															NumericGetDatum(v->val.numeric)));
-		char	   *end;
-
-		errno = 0;
-		result = strtoi64(s, &end, 10);
-		have_error = (errno != 0 || *end != '\0');
-	}
-	if (have_error || result <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("topic setting \"%s\" must be a positive integer", key)));
-	return result;
-}
-
-/*
  * topic_table_check raises 55000 unless rel has the columns of a message
  * table, and no constraint beyond theirs: produce writes rows without
  * checking constraints, so a constraint added by hand would be broken.

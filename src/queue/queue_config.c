@@ -18,35 +18,13 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
+#include "log/topic_config.h"
 #include "log/topic_tables.h"
 #include "queue/queue_config.h"
 #include "queue/window.h"
 
 #define DEFAULT_VISIBILITY_TIMEOUT_MS	30000
 #define DEFAULT_MAX_DELIVERIES			5
-
-/*
- * config_text returns a string setting of config, or NULL when it is
- * absent; raises 22023 when it is not a string.
- */
-static char *
-config_text(Jsonb *config, const char *key)
-{
-	JsonbValue	k;
-	JsonbValue *v;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	v = findJsonbValueFromContainer(&config->root, JB_FOBJECT, &k);
-	if (v == NULL)
-		return NULL;
-	if (v->type != jbvString)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("topic setting \"%s\" must be a string", key)));
-	return pnstrdup(v->val.string.val, v->val.string.len);
-}
 
 /*
  * queue_config_parse fills cfg from a queue topic's config, checking each
@@ -58,8 +36,8 @@ queue_config_parse(Jsonb *config, const char *topic, QueueConfig *cfg)
 	int64		window = topic_config_int(config, "delivery.window");
 	int64		vt = topic_config_int(config, "visibility.timeout.ms");
 	int64		max = topic_config_int(config, "max.deliveries");
-	char	   *fifo = config_text(config, "fifo");
-	char	   *dlq = config_text(config, "dead.letter.topic");
+	char	   *fifo = topic_config_text(config, "fifo");
+	char	   *dlq = topic_config_text(config, "dead.letter.topic");
 
 	if (window > QUEUE_WINDOW_MAX)
 		ereport(ERROR,

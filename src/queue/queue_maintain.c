@@ -18,10 +18,9 @@
  *	  the partition's log start moves past them: "gone on consume" becomes
  *	  physical, a segment at a time, with no DELETE and no dead tuple.  A
  *	  TRUNCATE ignores snapshots, so only segments below a start that every
- *	  snapshot sees recorded go (see reclaimable): a snapshot held open (a
- *	  report, a dump) keeps the segments it might read.  A segment is emptied, not dropped, so that the segment
- *	  lists the backends keep stay as they are (dropping segments is
- *	  retention's work).
+ *	  snapshot sees recorded go (retention/log_start.c): a snapshot held
+ *	  open (a report, a dump) keeps the segments it might read.  The
+ *	  emptied tables are dropped later with the log start (reclaim.c).
  *
  * A topic whose lock is busy is passed over until the next round; an error
  * in one topic is reported and the others go on.
@@ -44,6 +43,7 @@
 #include "queue/delivery_store.h"
 #include "queue/queue_maintain.h"
 #include "queue/queue_read.h"
+#include "retention/log_start.h"
 #include "subxact.h"
 
 /*
@@ -103,18 +103,10 @@ reclaim(const char *topic, int partition, int64 below)
 		freed += DatumGetInt64(SPI_getbinval(tuptable->vals[i],
 											 tuptable->tupdesc, 3, &isnull));
 	}
-	if (log_start < 0)
+	if (log_start < 0 ||
+		!log_start_move(topic, partition, topic_table_relid(topic, partition, -1),
+						log_start, freed))
 		return;
-	args[2] = Int64GetDatum(log_start);
-	if (SPI_execute_with_args("UPDATE topics.partition "
-							  "SET log_start = $3, "
-							  "sealed_bytes = GREATEST(sealed_bytes OPERATOR(pg_catalog.-) $4, 0) "
-							  "WHERE topic OPERATOR(pg_catalog.=) $1 "
-							  "AND partition OPERATOR(pg_catalog.=) $2",
-							  4, (Oid[]) {TEXTOID, INT4OID, INT8OID, INT8OID},
-							  (Datum[]) {args[0], args[1], args[2], Int64GetDatum(freed)},
-							  NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not move the log start of topic \"%s\"", topic);
 	ereport(DEBUG1,
 			(errmsg("emptied the consumed segments of partition %d of queue \"%s\" up to offset %lld",
 					partition, topic, (long long) log_start)));
@@ -149,99 +141,6 @@ record_start(const char *topic, int partition, int64 start)
 }
 
 /*
- * Starts this worker recorded, or found recorded, for a partition, with the
- * transactions that recorded them, newest last.
- */
-#define RECORDS_KEPT	8
-
-typedef struct RecordedStart
-{
-	int64		start;
-	TransactionId xid;
-} RecordedStart;
-
-typedef struct RecordedStarts
-{
-	QueueWindowKey key;			/* hash key: must be first */
-	int			n;
-	RecordedStart r[RECORDS_KEPT];
-} RecordedStarts;
-
-static HTAB *recorded = NULL;
-
-/*
- * reclaimable returns the offset below which a partition's segments may be
- * emptied: the newest start recorded by a transaction that every snapshot
- * of the server sees committed (-1: none yet).  A snapshot that sees an
- * older record, a dump's say, must find the messages above it still there:
- * a restore would start at that record.  The record this round made, and
- * the one the catalog holds now, join the history.
- */
-static int64
-reclaimable(const QueueWindowKey *key, const char *topic, int partition)
-{
-	Oid			argtypes[2] = {TEXTOID, INT4OID};
-	Datum		args[2];
-	RecordedStarts *rs;
-	TransactionId horizon;
-	bool		found;
-	bool		isnull;
-	int64		safe = -1;
-	int			i;
-	int			keep;
-
-	if (recorded == NULL)
-	{
-		HASHCTL		ctl;
-
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = sizeof(QueueWindowKey);
-		ctl.entrysize = sizeof(RecordedStarts);
-		ctl.hcxt = TopMemoryContext;
-		recorded = hash_create("pg_topics recorded queue starts", 64, &ctl,
-							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	}
-	rs = hash_search(recorded, key, HASH_ENTER, &found);
-	if (!found)
-		rs->n = 0;
-
-	args[0] = CStringGetTextDatum(topic);
-	args[1] = Int32GetDatum(partition);
-	if (SPI_execute_with_args("SELECT queue_start, xmin FROM topics.partition "
-							  "WHERE topic OPERATOR(pg_catalog.=) $1 "
-							  "AND partition OPERATOR(pg_catalog.=) $2",
-							  2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		return -1;
-	if (rs->n == RECORDS_KEPT)
-	{
-		memmove(rs->r, rs->r + 1, sizeof(RecordedStart) * (RECORDS_KEPT - 1));
-		rs->n--;
-	}
-	rs->r[rs->n].start = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-													 SPI_tuptable->tupdesc, 1, &isnull));
-	rs->r[rs->n].xid = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0],
-														   SPI_tuptable->tupdesc, 2, &isnull));
-	rs->n++;
-
-	horizon = GetOldestNonRemovableTransactionId(NULL);
-	keep = 0;
-	for (i = 0; i < rs->n; i++)
-		if (TransactionIdPrecedes(rs->r[i].xid, horizon))
-		{
-			safe = Max(safe, rs->r[i].start);
-			keep = i;
-		}
-	/* the records older than the one used are of no more use */
-	if (keep > 0)
-	{
-		memmove(rs->r, rs->r + keep, sizeof(RecordedStart) * (rs->n - keep));
-		rs->n -= keep;
-	}
-	return safe;
-}
-
-/*
  * settle_window settles one window and reclaims what its partition
  * consumed.  arg is the window's key; the caller locked its topic.
  */
@@ -269,7 +168,7 @@ settle_window(void *arg)
 	as_owner_begin(&admin);
 	record_start(w->topic, w->partition, start);
 	reclaim(w->topic, w->partition,
-			Min(start, reclaimable(key, w->topic, w->partition)));
+			Min(start, log_start_safe(w->topic, w->partition, RECORDED_QUEUE_START)));
 	as_owner_end(&admin);
 }
 

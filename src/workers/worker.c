@@ -52,6 +52,7 @@
 #include "log/topic.h"
 #include "queue/queue_maintain.h"
 #include "relids.h"
+#include "retention/maintenance.h"
 #include "workers/worker.h"
 #include "workers/worker_state.h"
 
@@ -185,6 +186,8 @@ worker_round(int slot)
 		has_extension = run_job("finishing topics", segment_maker_finish);
 	if (has_extension)
 		has_extension = run_job("maintaining queues", queue_maintain);
+	if (has_extension)
+		has_extension = run_job("retention and reclamation", maintenance_round);
 
 	worker_slot_round_end(slot, seq, has_extension);
 	return has_extension;

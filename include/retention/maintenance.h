@@ -1,0 +1,15 @@
+/*-------------------------------------------------------------------------
+ *
+ * maintenance.h
+ *	  The maintenance jobs of topics: retention and reclamation, with
+ *	  their log.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PG_TOPICS_MAINTENANCE_H
+#define PG_TOPICS_MAINTENANCE_H
+
+extern void maintenance_run(const char *topic);
+extern void maintenance_round(void);
+
+#endif							/* PG_TOPICS_MAINTENANCE_H */

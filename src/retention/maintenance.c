@@ -1,0 +1,252 @@
+/*-------------------------------------------------------------------------
+ *
+ * maintenance.c
+ *	  The maintenance jobs of topics, run by the database worker every
+ *	  pg_topics.maintenance_interval, or now by topics.run_maintenance():
+ *
+ *	- retention: a stream topic's log start moves past the segments that
+ *	  retention.ms and retention.bytes let go (retention.c);
+ *	- reclaim: the segments of any topic wholly below a log start that
+ *	  every snapshot sees are dropped (reclaim.c): those retention, a
+ *	  queue's consumers or topics.delete_records() left behind.
+ *
+ * Each job of each topic runs in a subtransaction of its own: one that
+ * fails is logged and the others go on; a busy lock ends the round's
+ * work, which the next round takes up.  Every job is idempotent, and what
+ * it did commits with its catalog writes, so a crash loses nothing but
+ * the work of the round.  The last run of each job on each topic is kept
+ * in topics.maintenance (view topics.maintenance_log), with what it freed
+ * and its last error, and reported at DEBUG1.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "guc.h"
+#include "log/topic.h"
+#include "log/topic_tables.h"
+#include "retention/log_start.h"
+#include "retention/maintenance.h"
+#include "retention/reclaim.h"
+#include "retention/retention.h"
+#include "subxact.h"
+
+/* One job's run on one topic, and what it did. */
+typedef struct JobRun
+{
+	const char *topic;
+	const char *job;
+	int			segments;
+	int64		bytes;
+	int			moves;
+} JobRun;
+
+/*
+ * retention_job moves the log start of each partition of a stream topic
+ * past what retention lets go.
+ */
+static void
+retention_job(void *arg)
+{
+	JobRun	   *run = (JobRun *) arg;
+	Topic	   *topic = topic_open(run->topic, AccessShareLock);
+	TimestampTz now = GetCurrentTimestamp();
+	AsOwner		admin;
+	int			p;
+
+	if (topic->mode != TOPIC_MODE_STREAM)
+		return;
+	as_owner_begin(&admin);
+	for (p = 0; p < topic->npartitions; p++)
+	{
+		int			expired = retention_expire(topic, p, now);
+
+		run->segments += expired;
+		run->moves += expired > 0;
+	}
+	as_owner_end(&admin);
+}
+
+/*
+ * reclaim_job drops the segments of each partition of a topic that lie
+ * wholly below a log start every snapshot sees.
+ */
+static void
+reclaim_job(void *arg)
+{
+	JobRun	   *run = (JobRun *) arg;
+	Topic	   *topic = topic_open(run->topic, AccessShareLock);
+	AsOwner		admin;
+	int			p;
+
+	as_owner_begin(&admin);
+	for (p = 0; p < topic->npartitions; p++)
+		if (!topic_partition_pending(topic, p))
+			run->segments += reclaim_segments(topic->name, p,
+											  log_start_safe(topic->name, p,
+															 RECORDED_LOG_START),
+											  &run->bytes);
+	as_owner_end(&admin);
+}
+
+/*
+ * log_run records a job's run on a topic in topics.maintenance, with the
+ * error that stopped it (NULL: none).
+ */
+static void
+log_run(const JobRun *run, const char *error)
+{
+	Oid			argtypes[6] = {TEXTOID, TEXTOID, INT8OID, INT8OID, INT4OID, TEXTOID};
+	Datum		args[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', error ? ' ' : 'n'};
+	AsOwner		admin;
+
+	ereport(DEBUG1,
+			(errmsg("pg_topics %s of topic \"%s\": %d segments, %lld bytes, %d log starts moved%s%s",
+					run->job, run->topic, run->segments, (long long) run->bytes,
+					run->moves, error ? ": " : "", error ? error : "")));
+	args[0] = CStringGetTextDatum(run->topic);
+	args[1] = CStringGetTextDatum(run->job);
+	args[2] = Int64GetDatum(run->segments);
+	args[3] = Int64GetDatum(run->bytes);
+	args[4] = Int32GetDatum(run->moves);
+	args[5] = error ? CStringGetTextDatum(error) : (Datum) 0;
+	as_owner_begin(&admin);
+	/* a topic dropped meanwhile has no row to log against */
+	if (SPI_execute_with_args("INSERT INTO topics.maintenance AS m (topic, job, last_run, "
+							  "segments_freed, bytes_freed, log_start_moves, error, last_error_at) "
+							  "SELECT $1, $2, pg_catalog.now(), $3, $4, $5, $6, "
+							  "CASE WHEN $6 IS NOT NULL THEN pg_catalog.now() END "
+							  "WHERE EXISTS (SELECT FROM topics.topic t "
+							  "WHERE t.name OPERATOR(pg_catalog.=) $1) "
+							  "ON CONFLICT (topic, job) DO UPDATE SET "
+							  "last_run = excluded.last_run, segments_freed = excluded.segments_freed, "
+							  "bytes_freed = excluded.bytes_freed, "
+							  "log_start_moves = excluded.log_start_moves, "
+							  "error = COALESCE(excluded.error, m.error), "
+							  "last_error_at = COALESCE(excluded.last_error_at, m.last_error_at)",
+							  6, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not log the maintenance of topic \"%s\"", run->topic);
+	as_owner_end(&admin);
+}
+
+/*
+ * run_job runs one job on one topic in a subtransaction and logs it;
+ * returns false when a lock it needed was busy.
+ */
+static bool
+run_job(const char *topic, const char *job, SubxactWork work)
+{
+	JobRun		run = {topic, job, 0, 0, 0};
+	char	   *error;
+	bool		ok;
+
+	ok = subxact_run(work, &run,
+					 psprintf("could not run %s on topic \"%s\"", job, topic),
+					 &error);
+	if (error != NULL)
+		run.segments = run.bytes = run.moves = 0;
+	if (ok)
+		log_run(&run, error);
+	return ok;
+}
+
+/*
+ * maintain_topic runs every job on one topic; returns false when a lock
+ * was busy.
+ */
+static bool
+maintain_topic(const char *topic)
+{
+	return run_job(topic, "retention", retention_job) &&
+		run_job(topic, "reclaim", reclaim_job);
+}
+
+/*
+ * maintenance_run runs the jobs now on one topic, or on every topic the
+ * current role owns when topic is NULL.
+ */
+void
+maintenance_run(const char *topic)
+{
+	List	   *names = NIL;
+	ListCell   *lc;
+	uint64		i;
+
+	if (topic != NULL)
+	{
+		maintain_topic(topic);
+		return;
+	}
+	SPI_connect();
+	if (SPI_execute("SELECT name FROM topics.topics "
+					"WHERE pg_catalog.pg_has_role(owner, 'USAGE') ORDER BY name",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list topics");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+		names = lappend(names, SPI_getvalue(SPI_tuptable->vals[i],
+											SPI_tuptable->tupdesc, 1));
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	foreach(lc, names)
+		maintain_topic(lfirst(lc));
+}
+
+/*
+ * maintenance_round is the worker's job: every topic of the database, once
+ * per pg_topics.maintenance_interval.  A topic passed over for a busy lock
+ * is taken up at the next round.
+ */
+void
+maintenance_round(void)
+{
+	static TimestampTz last_run = 0;
+	static List *left = NIL;
+	TimestampTz now = GetCurrentTimestamp();
+	AsOwner		admin;
+	uint64		i;
+
+	/* the first run comes an interval after the worker starts, as Kafka's */
+	if (last_run == 0)
+		last_run = now;
+	if (left == NIL)
+	{
+		if (!TimestampDifferenceExceeds(last_run, now, pg_topics_maintenance_interval))
+			return;
+		last_run = now;
+		as_owner_begin(&admin);
+		if (SPI_execute("SELECT name FROM topics.topic ORDER BY name", true, 0) !=
+			SPI_OK_SELECT)
+			elog(ERROR, "could not list topics");
+		for (i = 0; i < SPI_processed; i++)
+		{
+			MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+			left = lappend(left, SPI_getvalue(SPI_tuptable->vals[i],
+											  SPI_tuptable->tupdesc, 1));
+			MemoryContextSwitchTo(old);
+		}
+		as_owner_end(&admin);
+	}
+	while (left != NIL)
+	{
+		char	   *topic = linitial(left);
+
+		if (!maintain_topic(topic))
+			return;
+		left = list_delete_first(left);
+		pfree(topic);
+	}
+	list_free(left);
+	left = NIL;
+}

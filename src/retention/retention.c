@@ -1,0 +1,153 @@
+/*-------------------------------------------------------------------------
+ *
+ * retention.c
+ *	  Which segments of a stream partition retention lets go: as Kafka,
+ *	  whole segments from the oldest, by the newest timestamp each holds
+ *	  (retention.ms) and by the partition's size (retention.bytes).
+ *
+ * Only sealed segments go, those wholly below the last stable offset, to
+ * which no producer writes any more; and never a partition's last segment.
+ * A segment's newest timestamp is measured once, when retention first
+ * looks at it sealed, and kept in topics.segment.max_timestamp: sealed, it
+ * does not change.  Retention only moves the log start past what expired;
+ * the segments go with the next reclamation (reclaim.c), once every
+ * snapshot sees the move.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "log/topic_tables.h"
+#include "pg_topics.h"
+#include "retention/log_start.h"
+#include "retention/retention.h"
+
+/*
+ * newest_timestamp returns the newest timestamp of a sealed segment,
+ * measured now and recorded, or -infinity when it holds no message.
+ * Caller runs as the owner of the topic's tables, connected to SPI.
+ */
+static TimestampTz
+newest_timestamp(const char *topic, int partition, int64 base)
+{
+	Oid			argtypes[4] = {TEXTOID, INT4OID, INT8OID, TIMESTAMPTZOID};
+	Datum		args[4];
+	bool		isnull;
+	TimestampTz ts;
+
+	if (SPI_execute(psprintf("SELECT pg_catalog.max(\"timestamp\") FROM %s",
+							 quote_qualified_identifier(TOPICS_DATA_SCHEMA,
+														topic_table_name(topic, partition, base))),
+					true, 0) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not measure a segment of topic \"%s\"", topic);
+	ts = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull)
+		TIMESTAMP_NOBEGIN(ts);
+	args[0] = CStringGetTextDatum(topic);
+	args[1] = Int32GetDatum(partition);
+	args[2] = Int64GetDatum(base);
+	args[3] = TimestampTzGetDatum(ts);
+	if (SPI_execute_with_args("UPDATE topics.segment SET max_timestamp = $4 "
+							  "WHERE topic OPERATOR(pg_catalog.=) $1 "
+							  "AND partition OPERATOR(pg_catalog.=) $2 "
+							  "AND base_offset OPERATOR(pg_catalog.=) $3",
+							  4, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not record a segment's newest timestamp of topic \"%s\"", topic);
+	return ts;
+}
+
+/*
+ * retention_expire moves the log start of a partition of a stream topic
+ * past the sealed segments that retention lets go at now, and returns how
+ * many.  Caller runs as the owner of the topic's tables, connected to SPI,
+ * with the topic open.
+ */
+int
+retention_expire(Topic *topic, int partition, TimestampTz now)
+{
+	const TopicConfig *cfg = &topic->cfg;
+	Oid			argtypes[3] = {TEXTOID, INT4OID, BOOLOID};
+	Datum		args[3];
+	PartitionBounds bounds;
+	SPITupleTable *tuptable;
+	uint64		n;
+	uint64		i;
+	int64		total = 0;
+	int64		start = -1;
+	int			expired = 0;
+	bool		by_time;
+	TimestampTz cutoff = 0;
+
+	/* a retention longer than the calendar's past keeps everything */
+	by_time = cfg->retention_ms >= 0 &&
+		cfg->retention_ms < (now - MIN_TIMESTAMP) / 1000;
+	if (topic_partition_pending(topic, partition) ||
+		(!by_time && cfg->retention_bytes < 0))
+		return 0;
+	if (by_time)
+		cutoff = now - cfg->retention_ms * 1000;
+	topic_bounds(topic, partition, &bounds);
+
+	/* the segments from the log start on, newest last */
+	args[0] = CStringGetTextDatum(topic->name);
+	args[1] = Int32GetDatum(partition);
+	args[2] = BoolGetDatum(cfg->retention_bytes >= 0);
+	if (SPI_execute_with_args("SELECT s.base_offset, s.end_offset, s.max_timestamp, "
+							  "CASE WHEN $3 THEN topics_internal.segment_size("
+							  "s.topic, s.partition, s.base_offset) ELSE 0 END "
+							  "FROM topics.segment s JOIN topics.partition p "
+							  "ON p.topic OPERATOR(pg_catalog.=) s.topic "
+							  "AND p.partition OPERATOR(pg_catalog.=) s.partition "
+							  "WHERE s.topic OPERATOR(pg_catalog.=) $1 "
+							  "AND s.partition OPERATOR(pg_catalog.=) $2 "
+							  "AND s.end_offset OPERATOR(pg_catalog.>) p.log_start "
+							  "ORDER BY s.base_offset",
+							  3, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list the segments of topic \"%s\"", topic->name);
+	n = SPI_processed;
+	tuptable = SPI_tuptable;
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		total += DatumGetInt64(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc,
+											 4, &isnull));
+	}
+
+	/* oldest first, and never the last segment */
+	for (i = 0; i + 1 < n; i++)
+	{
+		HeapTuple	tup = tuptable->vals[i];
+		TupleDesc	desc = tuptable->tupdesc;
+		bool		isnull;
+		bool		unmeasured;
+		int64		base = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		int64		end = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		Datum		newest = SPI_getbinval(tup, desc, 3, &unmeasured);
+		int64		size = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		bool		too_old = false;
+		bool		too_big;
+
+		if (end > bounds.lso)
+			break;
+		if (by_time)
+			too_old = (unmeasured ? newest_timestamp(topic->name, partition, base) :
+					   DatumGetTimestampTz(newest)) < cutoff;
+		too_big = cfg->retention_bytes >= 0 && total - size >= cfg->retention_bytes;
+		if (!too_old && !too_big)
+			break;
+		total -= size;
+		start = end;
+		expired++;
+	}
+	if (start >= 0)
+		log_start_move(topic->name, partition, topic->partitions[partition].relid,
+					   start, 0);
+	return expired;
+}
