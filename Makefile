@@ -42,11 +42,13 @@ OBJS = \
 	src/queue/queue_read.o \
 	src/queue/queue_topic.o \
 	src/relids.o \
+	src/retention/compaction.o \
 	src/retention/log_start.o \
 	src/retention/maintenance.o \
 	src/retention/reclaim.o \
 	src/retention/retention.o \
 	src/retention/retention_funcs.o \
+	src/retention/roll.o \
 	src/shmem.o \
 	src/subxact.o \
 	src/taking_loop.o \
@@ -61,7 +63,7 @@ PGFILEDESC = "pg_topics - Kafka-style topics and partitions"
 
 PG_CPPFLAGS = -I$(srcdir)/include
 
-REGRESS = topics queue retention produce fetch fetch_scan murmur2 privileges errors groups positions search_path upgrade cursor_repoll hold_cursor max_wait_overflow superuser_constraints leaky_views longpoll_expiry procedure_commit old_objects drop_after_poll scroll_savepoint lateral_poll procedure_rollback loop_exit recreate_after_poll produce_nested segment_cache
+REGRESS = topics queue retention compaction produce fetch fetch_scan murmur2 privileges errors groups positions search_path upgrade cursor_repoll hold_cursor max_wait_overflow superuser_constraints leaky_views longpoll_expiry procedure_commit old_objects drop_after_poll scroll_savepoint lateral_poll procedure_rollback loop_exit recreate_after_poll produce_nested segment_cache
 REGRESS_OPTS = --temp-config=$(srcdir)/pg_topics.conf \
 	--temp-instance=./tmp_check_regress
 

@@ -15,6 +15,12 @@ ALTER TABLE topics.segment ADD COLUMN max_timestamp timestamptz;
 COMMENT ON COLUMN topics.segment.max_timestamp IS
     'Newest timestamp of the segment''s messages, once it is sealed (NULL: not measured yet)';
 
+-- How far compaction went: the messages below compacted_end were
+-- compacted, and only those above it can supersede a key again.
+ALTER TABLE topics.partition ADD COLUMN compacted_end bigint NOT NULL DEFAULT 0;
+COMMENT ON COLUMN topics.partition.compacted_end IS
+    'Compaction has run on the messages below this offset';
+
 -- The last run of each maintenance job on each topic: what it freed, or
 -- the error that stopped it.  State of this node, not dumped.
 CREATE TABLE topics.maintenance (
@@ -39,10 +45,10 @@ SELECT m.topic, m.job, m.last_run, m.segments_freed, m.bytes_freed,
   FROM topics.maintenance m
  WHERE topics_internal.can_read(m.topic);
 COMMENT ON VIEW topics.maintenance_log IS
-    'Per topic the current role may read, and per maintenance job (retention, reclaim, roll): its last run, what it freed, and its last error';
+    'Per topic the current role may read, and per maintenance job (roll, retention, compaction, reclaim): its last run, what it freed, and its last error';
 COMMENT ON COLUMN topics.maintenance_log.job IS
-    'retention (moves the log start past expired segments), reclaim (drops the segments below the log start), roll (rolls over segments older than segment.ms)';
-COMMENT ON COLUMN topics.maintenance_log.segments_freed IS 'Segments the last run dropped, or rolled over';
+    'roll (rolls over segments whose first message is older than segment.ms), retention (moves the log start past expired segments), compaction (keeps the latest message of each key), reclaim (drops the segments below the log start)';
+COMMENT ON COLUMN topics.maintenance_log.segments_freed IS 'Segments the last run dropped (roll: rolled over; retention: let go; compaction: rewrote)';
 COMMENT ON COLUMN topics.maintenance_log.bytes_freed IS 'Bytes of the segments the last run dropped';
 COMMENT ON COLUMN topics.maintenance_log.log_start_moves IS 'Partitions whose log start the last run moved';
 COMMENT ON COLUMN topics.maintenance_log.error IS 'The error of the last run that failed (NULL: none since the topic was made)';

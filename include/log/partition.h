@@ -49,6 +49,7 @@ extern PartitionState *partition_open(const char *topic, int partition,
 									  const LogSegment *segments,
 									  PartitionState *first);
 extern int64 partition_reserve(PartitionState *state, int64 count);
+extern bool partition_skip_to(PartitionState *state, int64 offset);
 extern void partition_bounds(PartitionState *state, PartitionBounds *bounds);
 extern int64 partition_log_end(PartitionState *state);
 extern int64 partition_resume_offset(PartitionState *state);

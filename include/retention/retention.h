@@ -12,6 +12,9 @@
 
 #include "log/topic.h"
 
+extern TimestampTz time_before(TimestampTz now, int64 ms);
 extern int	retention_expire(Topic *topic, int partition, TimestampTz now);
+extern TimestampTz segment_newest_timestamp(const char *topic, int partition,
+										   int64 base);
 
 #endif							/* PG_TOPICS_RETENTION_H */

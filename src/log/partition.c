@@ -1177,6 +1177,35 @@ partition_reserve(PartitionState *state, int64 count)
 }
 
 /*
+ * partition_skip_to moves the log end of a partition up to offset, unless
+ * it is there already, and returns whether it moved: the offsets skipped
+ * are a gap, as a rolled-back producer leaves, so that the next message
+ * goes to the segment that begins at offset (a segment rolled over by
+ * age).  No offset at or above the new log end was handed out: the
+ * durable high-water mark covers it first.
+ */
+bool
+partition_skip_to(PartitionState *state, int64 offset)
+{
+	for (;;)
+	{
+		LWLockAcquire(&state->lock, LW_EXCLUSIVE);
+		if (state->next_offset >= offset)
+		{
+			LWLockRelease(&state->lock);
+			return false;
+		}
+		if (offset <= state->high_water)
+			break;
+		LWLockRelease(&state->lock);
+		raise_high_water(state, offset, offset + HIGH_WATER_AHEAD);
+	}
+	state->next_offset = offset;
+	LWLockRelease(&state->lock);
+	return true;
+}
+
+/*
  * partition_bounds fills bounds with the partition's LSO, log end and
  * oldest open producer.  A reader must take its snapshot after this
  * returns.

@@ -101,6 +101,12 @@ produce_check_message(Topic *topic, ProduceMessage *msg)
 				 topic->cfg.max_message_bytes > 0 ?
 				 errhint("Raise the topic's \"max.message.bytes\" with topics.alter_topic(), or split the message.") :
 				 errhint("Raise \"pg_topics.max_message_bytes\", or split the message.")));
+	if (msg->key == NULL && topic->cfg.cleanup_compact)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("topic \"%s\" is compacted: every message needs a key", topic->name),
+				 errdetail("Compaction keeps the latest message of each key; a message without a key has none."),
+				 errhint("Give the message a key, or set the topic's \"cleanup.policy\" to \"delete\".")));
 	if (msg->partition >= 0)
 		topic_check_partition(topic, msg->partition);
 }

@@ -4,8 +4,12 @@
  *	  The maintenance jobs of topics, run by the database worker every
  *	  pg_topics.maintenance_interval, or now by topics.run_maintenance():
  *
+ *	- roll: the segment a partition writes to rolls over once its first
+ *	  message is older than segment.ms (roll.c);
  *	- retention: a stream topic's log start moves past the segments that
  *	  retention.ms and retention.bytes let go (retention.c);
+ *	- compaction: a compacted topic's sealed segments keep the latest
+ *	  message of each key (compaction.c);
  *	- reclaim: the segments of any topic wholly below a log start that
  *	  every snapshot sees are dropped (reclaim.c): those retention, a
  *	  queue's consumers or topics.delete_records() left behind.
@@ -31,10 +35,12 @@
 #include "guc.h"
 #include "log/topic.h"
 #include "log/topic_tables.h"
+#include "retention/compaction.h"
 #include "retention/log_start.h"
 #include "retention/maintenance.h"
 #include "retention/reclaim.h"
 #include "retention/retention.h"
+#include "retention/roll.h"
 #include "subxact.h"
 
 /* One job's run on one topic, and what it did. */
@@ -46,6 +52,21 @@ typedef struct JobRun
 	int64		bytes;
 	int			moves;
 } JobRun;
+
+/*
+ * roll_job rolls over the segments of a topic older than its segment.ms.
+ */
+static void
+roll_job(void *arg)
+{
+	JobRun	   *run = (JobRun *) arg;
+	Topic	   *topic = topic_open(run->topic, AccessShareLock);
+	TimestampTz now = GetCurrentTimestamp();
+	int			p;
+
+	for (p = 0; p < topic->npartitions; p++)
+		run->segments += roll_segment(topic, p, now);
+}
 
 /*
  * retention_job moves the log start of each partition of a stream topic
@@ -70,6 +91,26 @@ retention_job(void *arg)
 		run->segments += expired;
 		run->moves += expired > 0;
 	}
+	as_owner_end(&admin);
+}
+
+/*
+ * compaction_job compacts each partition of a compacted topic.
+ */
+static void
+compaction_job(void *arg)
+{
+	JobRun	   *run = (JobRun *) arg;
+	Topic	   *topic = topic_open(run->topic, AccessShareLock);
+	TimestampTz now = GetCurrentTimestamp();
+	AsOwner		admin;
+	int			p;
+
+	if (!topic->cfg.cleanup_compact)
+		return;
+	as_owner_begin(&admin);
+	for (p = 0; p < topic->npartitions; p++)
+		run->segments += compaction_run(topic, p, now, &run->bytes);
 	as_owner_end(&admin);
 }
 
@@ -164,7 +205,9 @@ run_job(const char *topic, const char *job, SubxactWork work)
 static bool
 maintain_topic(const char *topic)
 {
-	return run_job(topic, "retention", retention_job) &&
+	return run_job(topic, "roll", roll_job) &&
+		run_job(topic, "retention", retention_job) &&
+		run_job(topic, "compaction", compaction_job) &&
 		run_job(topic, "reclaim", reclaim_job);
 }
 

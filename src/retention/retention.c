@@ -28,12 +28,12 @@
 #include "retention/retention.h"
 
 /*
- * newest_timestamp returns the newest timestamp of a sealed segment,
+ * segment_newest_timestamp returns the newest timestamp of a sealed segment,
  * measured now and recorded, or -infinity when it holds no message.
  * Caller runs as the owner of the topic's tables, connected to SPI.
  */
-static TimestampTz
-newest_timestamp(const char *topic, int partition, int64 base)
+TimestampTz
+segment_newest_timestamp(const char *topic, int partition, int64 base)
 {
 	Oid			argtypes[4] = {TEXTOID, INT4OID, INT8OID, TIMESTAMPTZOID};
 	Datum		args[4];
@@ -63,6 +63,22 @@ newest_timestamp(const char *topic, int partition, int64 base)
 }
 
 /*
+ * time_before returns the time ms milliseconds before now, or -infinity
+ * when that lies before the calendar's start.
+ */
+TimestampTz
+time_before(TimestampTz now, int64 ms)
+{
+	TimestampTz result;
+
+	if (ms >= (now - MIN_TIMESTAMP) / 1000)
+		TIMESTAMP_NOBEGIN(result);
+	else
+		result = now - ms * 1000;
+	return result;
+}
+
+/*
  * retention_expire moves the log start of a partition of a stream topic
  * past the sealed segments that retention lets go at now, and returns how
  * many.  Caller runs as the owner of the topic's tables, connected to SPI,
@@ -81,17 +97,12 @@ retention_expire(Topic *topic, int partition, TimestampTz now)
 	int64		total = 0;
 	int64		start = -1;
 	int			expired = 0;
-	bool		by_time;
-	TimestampTz cutoff = 0;
+	bool		by_time = cfg->retention_ms >= 0;
+	TimestampTz cutoff = time_before(now, Max(cfg->retention_ms, 0));
 
-	/* a retention longer than the calendar's past keeps everything */
-	by_time = cfg->retention_ms >= 0 &&
-		cfg->retention_ms < (now - MIN_TIMESTAMP) / 1000;
 	if (topic_partition_pending(topic, partition) ||
 		(!by_time && cfg->retention_bytes < 0))
 		return 0;
-	if (by_time)
-		cutoff = now - cfg->retention_ms * 1000;
 	topic_bounds(topic, partition, &bounds);
 
 	/* the segments from the log start on, newest last */
@@ -137,7 +148,7 @@ retention_expire(Topic *topic, int partition, TimestampTz now)
 		if (end > bounds.lso)
 			break;
 		if (by_time)
-			too_old = (unmeasured ? newest_timestamp(topic->name, partition, base) :
+			too_old = (unmeasured ? segment_newest_timestamp(topic->name, partition, base) :
 					   DatumGetTimestampTz(newest)) < cutoff;
 		too_big = cfg->retention_bytes >= 0 && total - size >= cfg->retention_bytes;
 		if (!too_old && !too_big)
