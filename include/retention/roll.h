@@ -13,5 +13,8 @@
 #include "log/topic.h"
 
 extern bool roll_segment(Topic *topic, int partition, TimestampTz now);
+extern bool segment_first_timestamp(Topic *topic, int partition,
+									const LogSegment *seg, int64 from,
+									TimestampTz *ts);
 
 #endif							/* PG_TOPICS_ROLL_H */

@@ -19,9 +19,11 @@
 #include "preload.h"
 #include "retention/log_start.h"
 #include "retention/maintenance.h"
+#include "retention/roll.h"
 
 PG_FUNCTION_INFO_V1(pg_topics_delete_records);
 PG_FUNCTION_INFO_V1(pg_topics_run_maintenance);
+PG_FUNCTION_INFO_V1(pg_topics_oldest_timestamp);
 
 /*
  * topics.delete_records(topic, partition, before_offset) moves the log
@@ -102,4 +104,34 @@ pg_topics_run_maintenance(PG_FUNCTION_ARGS)
 	else
 		maintenance_run(NULL);
 	PG_RETURN_VOID();
+}
+
+/*
+ * topics_internal.oldest_timestamp(topic, partition) returns the timestamp
+ * of the first message of a partition from its log start on (NULL: none),
+ * found through the index of the segments it lies in: no count, no scan.
+ * It needs SELECT on the topic.
+ */
+Datum
+pg_topics_oldest_timestamp(PG_FUNCTION_ARGS)
+{
+	Topic	   *topic = topic_open(topic_name_from_text(PG_GETARG_TEXT_PP(0)),
+								   AccessShareLock);
+	int32		partition = PG_GETARG_INT32(1);
+	int64		from;
+	int			i;
+
+	topic_check_privilege(topic, ACL_SELECT);
+	topic_check_partition(topic, partition);
+	from = topic_log_start(topic, partition);
+	for (i = 0; i < topic->partitions[partition].nsegments; i++)
+	{
+		const LogSegment *seg = &topic->partitions[partition].segments[i];
+		TimestampTz ts;
+
+		if (seg->end > from &&
+			segment_first_timestamp(topic, partition, seg, Max(from, seg->base), &ts))
+			PG_RETURN_TIMESTAMPTZ(ts);
+	}
+	PG_RETURN_NULL();
 }

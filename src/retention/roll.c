@@ -22,6 +22,7 @@
 #include "access/tableam.h"
 #include "access/xlog.h"
 #include "executor/tuptable.h"
+#include "utils/fmgroids.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
@@ -32,22 +33,32 @@
 #include "retention/roll.h"
 
 /*
- * first_timestamp returns the timestamp of the first committed message of
- * a segment, or false when it has none.
+ * segment_first_timestamp returns the timestamp of the first committed
+ * message of a segment at or above offset from, or false when it has none
+ * (or its table is gone, dropped below the log start).
  */
-static bool
-first_timestamp(Topic *topic, int partition, const LogSegment *seg,
-				TimestampTz *ts)
+bool
+segment_first_timestamp(Topic *topic, int partition, const LogSegment *seg,
+						int64 from, TimestampTz *ts)
 {
-	Relation	rel = table_open(segment_relid(topic->name, partition, seg),
-								 AccessShareLock);
-	Relation	index = index_open(segment_offset_index(rel), AccessShareLock);
-	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	TupleTableSlot *slot = table_slot_create(rel, NULL);
-	IndexScanDesc scan = index_beginscan(rel, index, snapshot, 0, 0);
+	Oid			relid = topic_table_relid(topic->name, partition, seg->base);
+	Relation	rel = OidIsValid(relid) ? try_table_open(relid, AccessShareLock) : NULL;
+	Relation	index;
+	Snapshot	snapshot;
+	TupleTableSlot *slot;
+	IndexScanDesc scan;
+	ScanKeyData key;
 	bool		found;
 
-	index_rescan(scan, NULL, 0, NULL, 0);
+	if (rel == NULL)
+		return false;
+	index = index_open(segment_offset_index(rel), AccessShareLock);
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	slot = table_slot_create(rel, NULL);
+	ScanKeyInit(&key, 1, BTGreaterEqualStrategyNumber, F_INT8GE,
+				Int64GetDatum(from));
+	scan = index_beginscan(rel, index, snapshot, 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	if (found)
 	{
@@ -84,7 +95,7 @@ roll_segment(Topic *topic, int partition, TimestampTz now)
 		return false;
 	seg = topic_find_segment(topic, partition, bounds.log_end - 1);
 	if (seg == NULL || bounds.log_end >= seg->end ||
-		!first_timestamp(topic, partition, seg, &first) ||
+		!segment_first_timestamp(topic, partition, seg, seg->base, &first) ||
 		first >= time_before(now, topic->cfg.segment_ms) ||
 		!partition_skip_to(state, seg->end))
 		return false;
