@@ -8,6 +8,15 @@
 -- roll-over), their log, and Kafka's DeleteRecords.  Every reclamation is
 -- by whole segment: no DELETE of a message row, no dead tuple.
 
+-- A stream topic now keeps its messages retention.ms (by default
+-- pg_topics.retention_time, 7 days, as Kafka's log.retention.ms): the
+-- topics made before kept them for ever, and still do until their owner
+-- sets retention.ms.
+UPDATE topics.topic
+   SET config = config OPERATOR(pg_catalog.||) '{"retention.ms": -1}'::jsonb
+ WHERE mode OPERATOR(pg_catalog.=) 'stream'
+   AND NOT config OPERATOR(pg_catalog.?) 'retention.ms';
+
 -- The newest timestamp of a segment, measured once no producer writes to
 -- it any more (NULL until then): retention by time drops a segment once
 -- its newest message is older than retention.ms, as Kafka does.
@@ -111,7 +120,7 @@ AS $$
 SELECT topics_internal._run_maintenance($1);
 SELECT m.* FROM topics.maintenance_log m
  WHERE ($1 IS NULL OR m.topic OPERATOR(pg_catalog.=) $1)
-   AND EXISTS (SELECT FROM topics.topic t
+   AND EXISTS (SELECT FROM topics.topics t
                 WHERE t.name OPERATOR(pg_catalog.=) m.topic
                   AND pg_catalog.pg_has_role(t.owner, 'USAGE'))
  ORDER BY m.topic, m.job;

@@ -44,6 +44,8 @@ SELECT config FROM topics.topics WHERE name = 'rq';
 
 -- max.message.bytes of the topic
 SELECT topics.alter_topic('st', '{"max.message.bytes": 10}');
+-- a topic may lower the server's limit, not raise it
+SELECT topics.alter_topic('st', '{"max.message.bytes": 2000000}');
 SELECT partition FROM topics.produce('st', 'short', 'k');
 SELECT partition FROM topics.produce('st', 'far too long a message', 'k');
 
@@ -100,10 +102,20 @@ SELECT partition, log_start, lso, log_end FROM topics.partitions WHERE topic = '
 SELECT min(msg_offset), count(*) FROM topics.fetch('rt', 0, 0, 100);
 SELECT min(msg_offset), count(*) FROM topics.fetch('rt', 0, 12, 100);
 SELECT reclaimed('rt');
+-- every backend's list of segments lost the dropped ones (those of a
+-- group too), and the groups left without segments went with them
+SELECT bool_and(p.segments = (SELECT count(*) FROM topics.segments s
+                               WHERE s.topic = p.topic AND s.partition = p.partition)) AS lists_current
+  FROM topics.partitions p WHERE p.topic = 'rt';
+SELECT count(*) AS empty_groups FROM pg_class c
+ WHERE c.relnamespace = 'topics_data'::regnamespace AND c.relname LIKE 'rt$%$g%'
+   AND NOT EXISTS (SELECT FROM pg_inherits i WHERE i.inhparent = c.oid);
 SELECT partition, base_offset, end_offset, max_timestamp IS NOT NULL AS measured
   FROM topics.segment WHERE topic = 'rt' AND base_offset < 40 ORDER BY 1, 2;
 SELECT job, segments_freed, bytes_freed > 0 AS freed FROM topics.maintenance_log
  WHERE topic = 'rt' ORDER BY job;
+-- offset_for_time looks from the log start on
+SELECT topics.offset_for_time('rt', 0, '-infinity'), topics.offset_for_time('rt', 1, '-infinity');
 -- offsets go on, never reused
 SELECT msg_offset FROM topics.produce('rt', 'after', partition => 0);
 SELECT count(*) FROM topics.fetch('rt', 0, 0, 100);
@@ -187,6 +199,17 @@ SELECT topics.delete_records('es', 0, 10);
 SELECT topics.alter_topic('es', '{"segment.ms": 1000}');
 SELECT topics.run_maintenance('es');
 RESET ROLE;
+-- a topic owner who is no superuser runs maintenance on its own topics
+CREATE ROLE retention_owner;
+GRANT EXECUTE ON FUNCTION topics.create_topic(text, integer, text, jsonb) TO retention_owner;
+SET ROLE retention_owner;
+SELECT topics.create_topic('owned', 1, 'stream', '{"segment.messages": 10, "retention.ms": 1000, "segment.ms": 1000000000000}');
+SELECT count(*) FROM topics.produce_batch('owned', ARRAY(SELECT 'o' || i FROM generate_series(1, 25) i),
+                                          "timestamp" => '2000-01-01');
+SELECT job, segments_freed FROM topics.run_maintenance('owned') ORDER BY job;
+SELECT topic, job FROM topics.run_maintenance() ORDER BY 1, 2;
+SELECT topics.drop_topic('owned');
+RESET ROLE;
 SELECT topics.delete_records('es', 0, 10);
 SELECT topics.delete_records('es', 0, 5);
 SELECT min(msg_offset), count(*) FROM topics.fetch('es', 0, 0, 100);
@@ -201,3 +224,5 @@ DROP TABLE seen;
 SELECT topics.drop_topic(name) FROM topics.topics ORDER BY name;
 SELECT count(*) FROM topics.maintenance_log;
 DROP ROLE retention_reader;
+REVOKE EXECUTE ON FUNCTION topics.create_topic(text, integer, text, jsonb) FROM retention_owner;
+DROP ROLE retention_owner;

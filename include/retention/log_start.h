@@ -16,7 +16,7 @@ typedef enum RecordedStartKind
 } RecordedStartKind;
 
 extern bool log_start_move(const char *topic, int partition, Oid relid,
-						   int64 start, int64 sealed_freed);
+						   int64 start, int64 sealed_freed, bool skip_locked);
 extern int64 log_start_safe(const char *topic, int partition,
 							RecordedStartKind kind);
 

@@ -178,7 +178,8 @@ fetch_messages(Topic *topic, int partition, int64 from_offset,
  * fetch_offset_for_time sets *offset to the earliest offset whose timestamp
  * is at or after ts, as Kafka's ListOffsets does, and returns false when
  * no committed message is that recent.  It scans the partition in offset
- * order: timestamps are the producer's and need not grow with offsets.
+ * order, from its log start: timestamps are the producer's and need not
+ * grow with offsets.
  */
 bool
 fetch_offset_for_time(Topic *topic, int partition, TimestampTz ts,
@@ -188,6 +189,7 @@ fetch_offset_for_time(Topic *topic, int partition, TimestampTz ts,
 	PartitionBounds look;
 	Snapshot	snapshot;
 	bool		found = false;
+	int64		from;
 	int			i;
 
 	topic_bounds(topic, partition, &look);
@@ -200,27 +202,36 @@ fetch_offset_for_time(Topic *topic, int partition, TimestampTz ts,
 		part = &topic->partitions[partition];
 	}
 
+	from = topic_log_start(topic, partition);
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	for (i = 0; i < part->nsegments && !found; i++)
 	{
 		const LogSegment *seg = &part->segments[i];
+		Oid			relid;
 		Relation	rel;
 		Relation	index;
 		TupleTableSlot *slot;
 		IndexScanDesc scan;
-		ScanKeyData key;
+		ScanKeyData keys[2];
 
 		if (seg->base >= look.lso)
 			break;
-		rel = table_open(segment_relid(topic->name, partition, seg),
-						 AccessShareLock);
+		if (seg->end <= from)
+			continue;
+		/* one dropped since this backend's copy of the topic lay below the log start */
+		relid = topic_table_relid(topic->name, partition, seg->base);
+		rel = OidIsValid(relid) ? try_table_open(relid, AccessShareLock) : NULL;
+		if (rel == NULL)
+			continue;
 		topic_table_check(rel, topic->name);
 		index = index_open(segment_offset_index(rel), AccessShareLock);
 		slot = table_slot_create(rel, NULL);
-		ScanKeyInit(&key, 1, BTLessStrategyNumber, F_INT8LT,
+		ScanKeyInit(&keys[0], 1, BTGreaterEqualStrategyNumber, F_INT8GE,
+					Int64GetDatum(from));
+		ScanKeyInit(&keys[1], 1, BTLessStrategyNumber, F_INT8LT,
 					Int64GetDatum(look.lso));
-		scan = index_beginscan(rel, index, snapshot, 1, 0);
-		index_rescan(scan, &key, 1, NULL, 0);
+		scan = index_beginscan(rel, index, snapshot, 2, 0);
+		index_rescan(scan, keys, 2, NULL, 0);
 		while (index_getnext_slot(scan, ForwardScanDirection, slot))
 		{
 			bool		isnull;

@@ -1779,11 +1779,17 @@ persist_stable(MaintainedPartition *mp)
 							  SEALING "), 0) "
 							  "WHERE p.topic OPERATOR(pg_catalog.=) $1 "
 							  "AND p.partition OPERATOR(pg_catalog.=) $2 "
-							  "AND p.stable_offset OPERATOR(pg_catalog.<) $3",
+							  "AND p.stable_offset OPERATOR(pg_catalog.<) $3 "
+							  /* a row an open delete_records holds waits for a later round */
+							  "AND p.ctid OPERATOR(pg_catalog.=) (SELECT l.ctid FROM topics.partition l "
+							  "WHERE l.topic OPERATOR(pg_catalog.=) $1 "
+							  "AND l.partition OPERATOR(pg_catalog.=) $2 "
+							  "FOR NO KEY UPDATE SKIP LOCKED)",
 							  3, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not persist the stable offset of partition %d of topic \"%s\"",
 			 mp->partition, mp->topic);
-	ps->stable_offset = mp->lso;
+	if (SPI_processed > 0)
+		ps->stable_offset = mp->lso;
 }
 
 /*

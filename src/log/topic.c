@@ -195,29 +195,6 @@ disown_tables(Topic *topic)
 		disown_table(topic->partitions[p].relid, topic->name);
 }
 
-/*
- * spi_latest runs a read-only query under the latest snapshot, so that it
- * sees catalog rows committed after the caller's transaction snapshot.
- * Caller is connected to SPI.
- */
-static void
-spi_latest(const char *sql, int nargs, Oid *types, Datum *values)
-{
-	SPIPlanPtr	plan;
-	int			rc;
-
-	pgt_require_catalog();
-	plan = SPI_prepare(sql, nargs, types);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
-			 SPI_result_code_string(SPI_result));
-	rc = SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(),
-							  InvalidSnapshot, true, false, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_snapshot failed for \"%s\": %s", sql,
-			 SPI_result_code_string(rc));
-}
-
 static Datum
 spi_value(int row, int col)
 {
@@ -970,7 +947,7 @@ topic_maintain(void)
 	AsOwner		as;
 
 	as_owner_begin(&as);
-	spi_latest("SELECT name FROM topics.topic ORDER BY name", 0, NULL, NULL);
+	spi_select_latest("SELECT name FROM topics.topic ORDER BY name", 0, NULL, NULL);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		/* in the caller's memory: SPI's goes at as_owner_end */
@@ -1038,7 +1015,7 @@ topic_lookup_row(const char *name, Oid *owner, int *partitions)
 
 	as_owner_begin(&as);
 	args[0] = CStringGetTextDatum(name);
-	spi_latest("SELECT owner::pg_catalog.oid, partitions FROM topics.topic "
+	spi_select_latest("SELECT owner::pg_catalog.oid, partitions FROM topics.topic "
 			   "WHERE name OPERATOR(pg_catalog.=) $1",
 			   1, argtypes, args);
 	found = SPI_processed > 0;

@@ -110,6 +110,14 @@ topic_check_config(Jsonb *config, const char *mode, const char *name)
 	TopicMode	m = topic_mode_from_name(mode);
 
 	topic_config_parse(config, m, &cfg);
+	/* the server's limit is a superuser's: a topic may only lower it */
+	if (cfg.max_message_bytes > pg_topics_max_message_bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("topic setting \"max.message.bytes\" must be at most %d",
+						pg_topics_max_message_bytes),
+				 errdetail("A topic may lower the server's limit, not raise it."),
+				 errhint("A superuser can raise \"pg_topics.max_message_bytes\".")));
 	if (m == TOPIC_MODE_QUEUE && queue_hooks != NULL)
 		queue_hooks->check_config(name, config);
 }

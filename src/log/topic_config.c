@@ -273,7 +273,8 @@ topic_mode_from_name(const char *mode)
 int64
 topic_max_message_bytes(const TopicConfig *cfg)
 {
-	return cfg->max_message_bytes > 0 ? cfg->max_message_bytes :
+	return cfg->max_message_bytes > 0 ?
+		Min(cfg->max_message_bytes, pg_topics_max_message_bytes) :
 		pg_topics_max_message_bytes;
 }
 

@@ -57,6 +57,7 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "log/topic_tables.h"
@@ -442,6 +443,34 @@ as_owner_end(AsOwner *admin)
 	SetUserIdAndSecContext(admin->saved_user, admin->saved_sec);
 	AtEOXact_GUC(true, admin->guc_level);
 	SPI_finish();
+}
+
+/*
+ * spi_select_latest runs a read-only query under the latest snapshot, so
+ * that it sees rows committed after the caller's transaction snapshot (the
+ * catalog, or messages below a last stable offset read from shared memory).
+ * Caller is connected to SPI.
+ */
+void
+spi_select_latest(const char *sql, int nargs, Oid *types, Datum *values)
+{
+	SPIPlanPtr	plan;
+	Snapshot	snapshot;
+	int			rc;
+
+	pgt_require_catalog();
+	plan = SPI_prepare(sql, nargs, types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+			 SPI_result_code_string(SPI_result));
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	rc = SPI_execute_snapshot(plan, values, NULL, snapshot,
+							  InvalidSnapshot, true, false, 0);
+	UnregisterSnapshot(snapshot);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_snapshot failed for \"%s\": %s", sql,
+			 SPI_result_code_string(rc));
+	SPI_freeplan(plan);
 }
 
 /*

@@ -105,7 +105,7 @@ reclaim(const char *topic, int partition, int64 below)
 	}
 	if (log_start < 0 ||
 		!log_start_move(topic, partition, topic_table_relid(topic, partition, -1),
-						log_start, freed))
+						log_start, freed, true))
 		return;
 	ereport(DEBUG1,
 			(errmsg("emptied the consumed segments of partition %d of queue \"%s\" up to offset %lld",

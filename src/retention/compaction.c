@@ -113,16 +113,15 @@ latest_offsets(const char *topic, int partition, int64 from, int64 below,
 	ctl.hcxt = cxt;
 	latest = hash_create("pg_topics latest offsets", 1024, &ctl,
 						 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
-	if (SPI_execute_with_args(psprintf("SELECT key, pg_catalog.max(msg_offset) FROM %s "
-									   "WHERE msg_offset OPERATOR(pg_catalog.>=) $1 "
-									   "AND msg_offset OPERATOR(pg_catalog.<) $2 "
-									   "AND key IS NOT NULL GROUP BY key",
-									   quote_qualified_identifier(TOPICS_DATA_SCHEMA,
-																  topic_table_name(topic, partition, -1))),
-							  2, (Oid[]) {INT8OID, INT8OID},
-							  (Datum[]) {Int64GetDatum(from), Int64GetDatum(below)},
-							  NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not find the latest messages of topic \"%s\"", topic);
+	/* the latest snapshot: it sees every message below the LSO read before */
+	spi_select_latest(psprintf("SELECT key, pg_catalog.max(msg_offset) FROM %s "
+							   "WHERE msg_offset OPERATOR(pg_catalog.>=) $1 "
+							   "AND msg_offset OPERATOR(pg_catalog.<) $2 "
+							   "AND key IS NOT NULL GROUP BY key",
+							   quote_qualified_identifier(TOPICS_DATA_SCHEMA,
+														  topic_table_name(topic, partition, -1))),
+					  2, (Oid[]) {INT8OID, INT8OID},
+					  (Datum[]) {Int64GetDatum(from), Int64GetDatum(below)});
 	for (i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
@@ -316,17 +315,16 @@ compaction_run(Topic *topic, int partition, TimestampTz now, int64 *bytes)
 
 	args[0] = CStringGetTextDatum(topic->name);
 	args[1] = Int32GetDatum(partition);
-	if (SPI_execute_with_args("SELECT s.base_offset, s.end_offset, s.max_timestamp, "
-							  "p.compacted_end, s.base_offset OPERATOR(pg_catalog.<) p.sealed_end "
-							  "FROM topics.segment s JOIN topics.partition p "
-							  "ON p.topic OPERATOR(pg_catalog.=) s.topic "
-							  "AND p.partition OPERATOR(pg_catalog.=) s.partition "
-							  "WHERE s.topic OPERATOR(pg_catalog.=) $1 "
-							  "AND s.partition OPERATOR(pg_catalog.=) $2 "
-							  "AND s.end_offset OPERATOR(pg_catalog.>) p.log_start "
-							  "ORDER BY s.base_offset",
-							  2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not list the segments of topic \"%s\"", topic->name);
+	spi_select_latest("SELECT s.base_offset, s.end_offset, s.max_timestamp, "
+					  "p.compacted_end, s.base_offset OPERATOR(pg_catalog.<) p.sealed_end "
+					  "FROM topics.segment s JOIN topics.partition p "
+					  "ON p.topic OPERATOR(pg_catalog.=) s.topic "
+					  "AND p.partition OPERATOR(pg_catalog.=) s.partition "
+					  "WHERE s.topic OPERATOR(pg_catalog.=) $1 "
+					  "AND s.partition OPERATOR(pg_catalog.=) $2 "
+					  "AND s.end_offset OPERATOR(pg_catalog.>) p.log_start "
+					  "ORDER BY s.base_offset",
+					  2, argtypes, args);
 	n = SPI_processed;
 	tuptable = SPI_tuptable;
 	if (n < 2)

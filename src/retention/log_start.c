@@ -18,7 +18,7 @@
  * recent while the worker keeps updating the row (the stable offset), so
  * each backend keeps the last few starts it read with the transaction
  * that wrote them: the newest whose writer every snapshot sees committed
- * is safe.
+ * is safe, provided that it committed.
  *
  *-------------------------------------------------------------------------
  */
@@ -38,12 +38,14 @@
 /*
  * log_start_move moves the log start of a partition, whose table is relid,
  * up to start, taking sealed_freed off its sealed size; returns whether it
- * moved.  Caller runs as the owner of pg_topics's catalog, connected to
- * SPI.
+ * moved.  With skip_locked, a partition whose row another transaction
+ * holds (an open delete_records) is left as it is, for a later round: the
+ * worker never waits for a user's transaction.  Caller runs as the owner
+ * of pg_topics's catalog, connected to SPI.
  */
 bool
 log_start_move(const char *topic, int partition, Oid relid, int64 start,
-			   int64 sealed_freed)
+			   int64 sealed_freed, bool skip_locked)
 {
 	Oid			argtypes[4] = {TEXTOID, INT4OID, INT8OID, INT8OID};
 	Datum		args[4];
@@ -52,7 +54,18 @@ log_start_move(const char *topic, int partition, Oid relid, int64 start,
 	args[1] = Int32GetDatum(partition);
 	args[2] = Int64GetDatum(start);
 	args[3] = Int64GetDatum(sealed_freed);
-	if (SPI_execute_with_args("UPDATE topics.partition "
+	if (SPI_execute_with_args(skip_locked ?
+							  "UPDATE topics.partition p "
+							  "SET log_start = $3, "
+							  "sealed_bytes = GREATEST(p.sealed_bytes OPERATOR(pg_catalog.-) $4, 0) "
+							  "WHERE p.topic OPERATOR(pg_catalog.=) $1 "
+							  "AND p.partition OPERATOR(pg_catalog.=) $2 "
+							  "AND p.log_start OPERATOR(pg_catalog.<) $3 "
+							  "AND p.ctid OPERATOR(pg_catalog.=) (SELECT l.ctid FROM topics.partition l "
+							  "WHERE l.topic OPERATOR(pg_catalog.=) $1 "
+							  "AND l.partition OPERATOR(pg_catalog.=) $2 "
+							  "FOR NO KEY UPDATE SKIP LOCKED)" :
+							  "UPDATE topics.partition "
 							  "SET log_start = $3, "
 							  "sealed_bytes = GREATEST(sealed_bytes OPERATOR(pg_catalog.-) $4, 0) "
 							  "WHERE topic OPERATOR(pg_catalog.=) $1 "
@@ -154,14 +167,27 @@ log_start_safe(const char *topic, int partition, RecordedStartKind kind)
 														   SPI_tuptable->tupdesc, 2, &isnull));
 	rs->n++;
 
+	/*
+	 * A record read from a row that its transaction then rolled back (this
+	 * backend's own, a delete_records undone) was never seen by anyone: it
+	 * is forgotten, however old.
+	 */
 	horizon = GetOldestNonRemovableTransactionId(NULL);
 	keep = 0;
 	for (i = 0; i < rs->n; i++)
-		if (TransactionIdPrecedes(rs->r[i].xid, horizon))
+	{
+		if (!TransactionIdPrecedes(rs->r[i].xid, horizon))
+			continue;
+		if (!TransactionIdDidCommit(rs->r[i].xid))
 		{
-			safe = Max(safe, rs->r[i].start);
-			keep = i;
+			memmove(rs->r + i, rs->r + i + 1, sizeof(rs->r[0]) * (rs->n - i - 1));
+			rs->n--;
+			i--;
+			continue;
 		}
+		safe = Max(safe, rs->r[i].start);
+		keep = i;
+	}
 	/* the records older than the one used are of no more use */
 	if (keep > 0)
 	{

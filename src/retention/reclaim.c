@@ -27,10 +27,14 @@
  */
 #include "postgres.h"
 
+#include "catalog/partition.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
 
 #include "log/topic_tables.h"
 #include "pg_topics.h"
@@ -53,6 +57,8 @@ reclaim_segments(const char *topic, int partition, int64 below, int64 *bytes)
 	int64		sealed_freed = 0;
 	SPITupleTable *tuptable;
 	Oid			parent;
+	List	   *groups = NIL;
+	ListCell   *lc;
 
 	if (below <= 0)
 		return 0;
@@ -97,10 +103,14 @@ reclaim_segments(const char *topic, int partition, int64 below, int64 *bytes)
 														tuptable->tupdesc, 3,
 														&isnull));
 		Oid			relid = topic_table_relid(topic, partition, base);
+		Oid			group;
 
 		if (!OidIsValid(relid) ||
 			!ConditionalLockRelationOid(relid, AccessExclusiveLock))
 			break;
+		group = get_partition_parent(relid, true);
+		if (group != parent)
+			groups = list_append_unique_oid(groups, group);
 		topic_tables_exec(psprintf("DROP TABLE %s",
 								   quote_qualified_identifier(TOPICS_DATA_SCHEMA,
 															  topic_table_name(topic, partition, base))));
@@ -119,6 +129,25 @@ reclaim_segments(const char *topic, int partition, int64 below, int64 *bytes)
 		}
 		dropped++;
 	}
+	/* a group of segments left without any goes too */
+	foreach(lc, groups)
+	{
+		Oid			group = lfirst_oid(lc);
+		char	   *name = get_rel_name(group);
+
+		if (name != NULL && find_inheritance_children(group, NoLock) == NIL)
+			topic_tables_exec(psprintf("DROP TABLE %s",
+									   quote_qualified_identifier(TOPICS_DATA_SCHEMA, name)));
+	}
+
+	/*
+	 * Dropping a segment of a group invalidates the group, not the
+	 * partition's table, whose invalidation brings the segment lists of the
+	 * backends up to date (topic.c).
+	 */
+	if (dropped > 0)
+		CacheInvalidateRelcacheByRelid(parent);
+
 	if (sealed_freed > 0)
 	{
 		args[3] = Int64GetDatum(sealed_freed);

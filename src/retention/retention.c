@@ -40,10 +40,12 @@ segment_newest_timestamp(const char *topic, int partition, int64 base)
 	bool		isnull;
 	TimestampTz ts;
 
-	if (SPI_execute(psprintf("SELECT pg_catalog.max(\"timestamp\") FROM %s",
-							 quote_qualified_identifier(TOPICS_DATA_SCHEMA,
-														topic_table_name(topic, partition, base))),
-					true, 0) != SPI_OK_SELECT || SPI_processed != 1)
+	/* the latest snapshot: it sees every message below the LSO read before */
+	spi_select_latest(psprintf("SELECT pg_catalog.max(\"timestamp\") FROM %s",
+							   quote_qualified_identifier(TOPICS_DATA_SCHEMA,
+														  topic_table_name(topic, partition, base))),
+					  0, NULL, NULL);
+	if (SPI_processed != 1)
 		elog(ERROR, "could not measure a segment of topic \"%s\"", topic);
 	ts = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
 										   SPI_tuptable->tupdesc, 1, &isnull));
@@ -109,18 +111,17 @@ retention_expire(Topic *topic, int partition, TimestampTz now)
 	args[0] = CStringGetTextDatum(topic->name);
 	args[1] = Int32GetDatum(partition);
 	args[2] = BoolGetDatum(cfg->retention_bytes >= 0);
-	if (SPI_execute_with_args("SELECT s.base_offset, s.end_offset, s.max_timestamp, "
-							  "CASE WHEN $3 THEN topics_internal.segment_size("
-							  "s.topic, s.partition, s.base_offset) ELSE 0 END "
-							  "FROM topics.segment s JOIN topics.partition p "
-							  "ON p.topic OPERATOR(pg_catalog.=) s.topic "
-							  "AND p.partition OPERATOR(pg_catalog.=) s.partition "
-							  "WHERE s.topic OPERATOR(pg_catalog.=) $1 "
-							  "AND s.partition OPERATOR(pg_catalog.=) $2 "
-							  "AND s.end_offset OPERATOR(pg_catalog.>) p.log_start "
-							  "ORDER BY s.base_offset",
-							  3, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not list the segments of topic \"%s\"", topic->name);
+	spi_select_latest("SELECT s.base_offset, s.end_offset, s.max_timestamp, "
+					  "CASE WHEN $3 THEN topics_internal.segment_size("
+					  "s.topic, s.partition, s.base_offset) ELSE 0 END "
+					  "FROM topics.segment s JOIN topics.partition p "
+					  "ON p.topic OPERATOR(pg_catalog.=) s.topic "
+					  "AND p.partition OPERATOR(pg_catalog.=) s.partition "
+					  "WHERE s.topic OPERATOR(pg_catalog.=) $1 "
+					  "AND s.partition OPERATOR(pg_catalog.=) $2 "
+					  "AND s.end_offset OPERATOR(pg_catalog.>) p.log_start "
+					  "ORDER BY s.base_offset",
+					  3, argtypes, args);
 	n = SPI_processed;
 	tuptable = SPI_tuptable;
 	for (i = 0; i < n; i++)
@@ -157,8 +158,9 @@ retention_expire(Topic *topic, int partition, TimestampTz now)
 		start = end;
 		expired++;
 	}
-	if (start >= 0)
-		log_start_move(topic->name, partition, topic->partitions[partition].relid,
-					   start, 0);
+	if (start >= 0 &&
+		!log_start_move(topic->name, partition, topic->partitions[partition].relid,
+						start, 0, true))
+		expired = 0;
 	return expired;
 }

@@ -77,7 +77,7 @@ pg_topics_delete_records(PG_FUNCTION_ARGS)
 
 	as_owner_begin(&admin);
 	log_start_move(topic->name, partition, topic->partitions[partition].relid,
-				   before, 0);
+				   before, 0, false);
 	as_owner_end(&admin);
 	partition_read_record(topic->name, partition, &record);
 	PG_RETURN_INT64(record.log_start);

@@ -310,8 +310,9 @@ SELECT 'audit', partition, msg_offset,
        encode(key, 'hex'), encode(value, 'hex'), headers
   FROM topics_data.audit
  ORDER BY 1, 2, 3},
+	# (the update to 0.5 sets retention.ms, checked on its own below)
 	topics => q{
-SELECT name, mode, partitions, config FROM topics.topics ORDER BY 1},
+SELECT name, mode, partitions, config - 'retention.ms' FROM topics.topics ORDER BY 1},
 	groups => q{
 SELECT group_name, topic, strategy, auto_offset_reset, generation, members
   FROM topics.groups ORDER BY 1},
@@ -414,7 +415,19 @@ works($node, q{COMMIT PREPARED 'upgrade_p1'}, undef,
 works($node, 'ALTER EXTENSION pg_topics UPDATE', undef, 'ALTER EXTENSION pg_topics UPDATE');
 is($node->safe_psql('postgres',
 		q{SELECT extversion FROM pg_extension WHERE extname = 'pg_topics'}),
-	'0.4', 'the extension is at 0.4');
+	'0.5', 'the extension is at 0.5');
+
+# Streams of before 0.5 kept their messages for ever: they still do, while
+# a stream made now keeps them pg_topics.retention_time (Kafka's 7 days).
+is( $node->safe_psql(
+		'postgres', q{
+SELECT string_agg(name || ':' || mode || ':' || coalesce(config->>'retention.ms', '-') || ':'
+                  || (settings->>'retention.ms'), ',' ORDER BY name)
+  FROM topics.topics}),
+	'audit:store:-:-1,jobs:queue:-:-1,orders:stream:-1:-1',
+	'the stream of 0.1 keeps its messages for ever (retention.ms -1)');
+works($node, 'SELECT count(*) FROM topics.run_maintenance()', undef,
+	'maintenance runs on the upgraded topics');
 
 # ---------------------------------------------------------------------
 # After the update: the data
