@@ -43,37 +43,53 @@
 #include "retention/roll.h"
 #include "subxact.h"
 
+/*
+ * A job's work on one partition of an open topic: it returns how many
+ * segments it rolled over, let go, rewrote or dropped, and adds the bytes
+ * it freed to *bytes.  It runs as the owner of the topic's tables,
+ * connected to SPI.
+ */
+typedef int (*PartitionWork) (Topic *topic, int partition, TimestampTz now,
+							  int64 *bytes);
+
 /* One job's run on one topic, and what it did. */
 typedef struct JobRun
 {
 	const char *topic;
 	const char *job;
+	PartitionWork work;
+	bool		moves_log_start;	/* what it let go moves the log start */
 	int			segments;
 	int64		bytes;
 	int			moves;
 } JobRun;
 
-/*
- * roll_job rolls over the segments of a topic older than its segment.ms.
- */
-static void
-roll_job(void *arg)
+static int
+roll_work(Topic *topic, int partition, TimestampTz now, int64 *bytes)
 {
-	JobRun	   *run = (JobRun *) arg;
-	Topic	   *topic = topic_open(run->topic, AccessShareLock);
-	TimestampTz now = GetCurrentTimestamp();
-	int			p;
+	return roll_segment(topic, partition, now) ? 1 : 0;
+}
 
-	for (p = 0; p < topic->npartitions; p++)
-		run->segments += roll_segment(topic, p, now);
+static int
+retention_work(Topic *topic, int partition, TimestampTz now, int64 *bytes)
+{
+	return retention_expire(topic, partition, now);
+}
+
+static int
+reclaim_work(Topic *topic, int partition, TimestampTz now, int64 *bytes)
+{
+	return reclaim_segments(topic->name, partition,
+							log_start_safe(topic->name, partition, RECORDED_LOG_START),
+							bytes);
 }
 
 /*
- * retention_job moves the log start of each partition of a stream topic
- * past what retention lets go.
+ * run_partitions runs a job on every partition of its topic; arg is its
+ * JobRun.
  */
 static void
-retention_job(void *arg)
+run_partitions(void *arg)
 {
 	JobRun	   *run = (JobRun *) arg;
 	Topic	   *topic = topic_open(run->topic, AccessShareLock);
@@ -81,58 +97,17 @@ retention_job(void *arg)
 	AsOwner		admin;
 	int			p;
 
-	if (topic->mode != TOPIC_MODE_STREAM)
-		return;
 	as_owner_begin(&admin);
 	for (p = 0; p < topic->npartitions; p++)
 	{
-		int			expired = retention_expire(topic, p, now);
+		int			n;
 
-		run->segments += expired;
-		run->moves += expired > 0;
+		if (topic_partition_pending(topic, p))
+			continue;
+		n = run->work(topic, p, now, &run->bytes);
+		run->segments += n;
+		run->moves += run->moves_log_start && n > 0;
 	}
-	as_owner_end(&admin);
-}
-
-/*
- * compaction_job compacts each partition of a compacted topic.
- */
-static void
-compaction_job(void *arg)
-{
-	JobRun	   *run = (JobRun *) arg;
-	Topic	   *topic = topic_open(run->topic, AccessShareLock);
-	TimestampTz now = GetCurrentTimestamp();
-	AsOwner		admin;
-	int			p;
-
-	if (!topic->cfg.cleanup_compact)
-		return;
-	as_owner_begin(&admin);
-	for (p = 0; p < topic->npartitions; p++)
-		run->segments += compaction_run(topic, p, now, &run->bytes);
-	as_owner_end(&admin);
-}
-
-/*
- * reclaim_job drops the segments of each partition of a topic that lie
- * wholly below a log start every snapshot sees.
- */
-static void
-reclaim_job(void *arg)
-{
-	JobRun	   *run = (JobRun *) arg;
-	Topic	   *topic = topic_open(run->topic, AccessShareLock);
-	AsOwner		admin;
-	int			p;
-
-	as_owner_begin(&admin);
-	for (p = 0; p < topic->npartitions; p++)
-		if (!topic_partition_pending(topic, p))
-			run->segments += reclaim_segments(topic->name, p,
-											  log_start_safe(topic->name, p,
-															 RECORDED_LOG_START),
-											  &run->bytes);
 	as_owner_end(&admin);
 }
 
@@ -182,13 +157,14 @@ log_run(const JobRun *run, const char *error)
  * returns false when a lock it needed was busy.
  */
 static bool
-run_job(const char *topic, const char *job, SubxactWork work)
+run_job(const char *topic, const char *job, PartitionWork work,
+		bool moves_log_start)
 {
-	JobRun		run = {topic, job, 0, 0, 0};
+	JobRun		run = {topic, job, work, moves_log_start, 0, 0, 0};
 	char	   *error;
 	bool		ok;
 
-	ok = subxact_run(work, &run,
+	ok = subxact_run(run_partitions, &run,
 					 psprintf("could not run %s on topic \"%s\"", job, topic),
 					 &error);
 	if (error != NULL)
@@ -199,16 +175,16 @@ run_job(const char *topic, const char *job, SubxactWork work)
 }
 
 /*
- * maintain_topic runs every job on one topic; returns false when a lock
- * was busy.
+ * maintain_topic runs every job on one topic, in this order; returns false
+ * when a lock was busy.
  */
 static bool
 maintain_topic(const char *topic)
 {
-	return run_job(topic, "roll", roll_job) &&
-		run_job(topic, "retention", retention_job) &&
-		run_job(topic, "compaction", compaction_job) &&
-		run_job(topic, "reclaim", reclaim_job);
+	return run_job(topic, "roll", roll_work, false) &&
+		run_job(topic, "retention", retention_work, true) &&
+		run_job(topic, "compaction", compaction_run, false) &&
+		run_job(topic, "reclaim", reclaim_work, false);
 }
 
 /*
