@@ -16,6 +16,7 @@ SELECT topics.create_topic('bad', 1, 'stream', '{"retention.minutes": 5}');
 SELECT topics.create_topic('bad', 1, 'store', '{"retention.ms": 1000}');
 SELECT topics.create_topic('bad', 1, 'store', '{"cleanup.policy": "compact"}');
 SELECT topics.create_topic('bad', 1, 'queue', '{"retention.bytes": 1000}');
+SELECT topics.create_topic('bad', 1, 'queue', '{"segment.ms": 1000}');
 SELECT count(*) FROM topics.topics WHERE name = 'bad';
 
 -- numbers as strings, as Kafka's tools pass them; what a topic does not

@@ -14,6 +14,8 @@
 #include "log/topic.h"
 
 extern int	compaction_run(Topic *topic, int partition, TimestampTz now,
-						   int64 *bytes);
+						   bool patient, int64 *bytes);
+extern void compaction_begin(void);
+extern int	compaction_finish(int64 *bytes);
 
 #endif							/* PG_TOPICS_COMPACTION_H */

@@ -11,5 +11,6 @@
 
 extern void maintenance_run(const char *topic);
 extern void maintenance_round(void);
+extern bool maintenance_pending(void);
 
 #endif							/* PG_TOPICS_MAINTENANCE_H */

@@ -27,14 +27,21 @@
 #include "log/segment.h"
 #include "log/topic_config.h"
 
-/* Settings of every topic, of stream topics only and of queues only. */
+/*
+ * Settings of every topic, of stream topics only, of streams and stores
+ * (a queue's segment cannot roll over by age: the gap would lie across its
+ * delivery window), and of queues only.
+ */
 static const char *const common_settings[] = {
-	"segment.messages", "segment.bytes", "segment.ms", "max.message.bytes",
+	"segment.messages", "segment.bytes", "max.message.bytes",
 	"message.timestamp.type", NULL
 };
 static const char *const stream_settings[] = {
 	"retention.ms", "retention.bytes", "cleanup.policy",
 	"delete.retention.ms", "min.compaction.lag.ms", NULL
+};
+static const char *const log_settings[] = {
+	"segment.ms", NULL
 };
 static const char *const queue_settings[] = {
 	"visibility.timeout.ms", "max.deliveries", "dead.letter.topic", "fifo",
@@ -158,9 +165,10 @@ topic_config_check_keys(Jsonb *config, TopicMode mode)
 	{
 		if (r != WJB_KEY || one_of(&v, common_settings) ||
 			(mode == TOPIC_MODE_STREAM && one_of(&v, stream_settings)) ||
+			(mode != TOPIC_MODE_QUEUE && one_of(&v, log_settings)) ||
 			(mode == TOPIC_MODE_QUEUE && one_of(&v, queue_settings)))
 			continue;
-		if (one_of(&v, stream_settings))
+		if (one_of(&v, stream_settings) || one_of(&v, log_settings))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("topic setting \"%.*s\" does not apply to a %s topic",
@@ -175,7 +183,7 @@ topic_config_check_keys(Jsonb *config, TopicMode mode)
 				 errmsg("unknown topic setting \"%.*s\"",
 						v.val.string.len, v.val.string.val),
 				 mode == TOPIC_MODE_QUEUE ?
-				 errhint("Valid settings of a queue are \"segment.messages\", \"segment.bytes\", \"segment.ms\", \"max.message.bytes\", \"message.timestamp.type\", \"visibility.timeout.ms\", \"max.deliveries\", \"dead.letter.topic\", \"fifo\" and \"delivery.window\".") :
+				 errhint("Valid settings of a queue are \"segment.messages\", \"segment.bytes\", \"max.message.bytes\", \"message.timestamp.type\", \"visibility.timeout.ms\", \"max.deliveries\", \"dead.letter.topic\", \"fifo\" and \"delivery.window\".") :
 				 mode == TOPIC_MODE_STORE ?
 				 errhint("Valid settings of a store are \"segment.messages\", \"segment.bytes\", \"segment.ms\", \"max.message.bytes\" and \"message.timestamp.type\".") :
 				 errhint("Valid settings of a stream are \"retention.ms\", \"retention.bytes\", \"segment.messages\", \"segment.bytes\", \"segment.ms\", \"cleanup.policy\", \"delete.retention.ms\", \"min.compaction.lag.ms\", \"max.message.bytes\" and \"message.timestamp.type\".")));

@@ -21,13 +21,20 @@
  * segments from the log start on that hold a message a later one of the
  * same key supersedes.  A segment is rewritten as CLUSTER rewrites a
  * table: the kept rows go, with their transaction ids, to a new heap built
- * under a share lock (readers go on), whose files then take the place of
- * the segment's under an exclusive lock taken without waiting, its indexes
- * rebuilt.  The segment keeps its OID, so the segment lists of backends
+ * under a share lock (readers go on); once the new heaps of every
+ * partition of the topic are built, their files take the place of the
+ * segments' under exclusive locks taken without waiting, the indexes
+ * rebuilt, so that those locks last for the swaps and the commit that
+ * follows.  The segment keeps its OID, so the segment lists of backends
  * stay valid, and a reader sees the whole old segment or the whole new
  * one: one that holds the segment locked (a cursor) keeps the compaction
- * off until a later run.  It all commits or rolls back with the run's
+ * off until a later run.  It all commits or rolls back with the job's
  * subtransaction: a crash leaves the segment as it was.
+ *
+ * A heap rewrite ignores snapshots, so the messages that supersede others
+ * must be seen by every snapshot first (settled): a REPEATABLE READ reader
+ * of the topic's tables, or a dump, that began before them still finds the
+ * messages they supersede.
  *
  * Messages without a key cannot be compacted: a compacted topic refuses
  * them (produce.c), and keeps those it took before it was compacted.
@@ -40,6 +47,8 @@
 #include "access/heapam.h"
 #include "access/rewriteheap.h"
 #include "access/table.h"
+#include "catalog/dependency.h"
+#include "catalog/pg_class.h"
 #include "access/tableam.h"
 #include "catalog/pg_type.h"
 #include "commands/cluster.h"
@@ -48,7 +57,10 @@
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
 #include "storage/lmgr.h"
+#include "storage/proc.h"
 #include "storage/procarray.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -141,16 +153,41 @@ latest_offsets(const char *topic, int partition, int64 from, int64 below,
 	return latest;
 }
 
-/* One segment to compact, and how it went. */
+/* A segment rewritten into a new heap, waiting for the swap. */
+typedef struct BuiltSegment
+{
+	Oid			relid;
+	Oid			new_relid;
+	TransactionId frozen;
+	MultiXactId minmulti;
+	char		persistence;
+	int64		before;			/* bytes of the segment as it was */
+	bool		sealed;			/* counted in the partition's sealed size */
+} BuiltSegment;
+
+/* A partition's compaction, its new heaps waiting for their swaps. */
+typedef struct PartitionPass
+{
+	char		topic[NAMEDATALEN];
+	int			partition;
+	int64		clean_end;		/* compacted_end once every swap is done */
+	bool		whole;			/* every segment up to clean_end was built */
+	List	   *built;			/* BuiltSegments, oldest first */
+} PartitionPass;
+
+/* The passes of the topic being compacted (compaction_begin, _finish). */
+static List *passes = NIL;
+
+/* One segment to compact. */
 typedef struct SegmentCompaction
 {
 	const char *topic;
 	int			partition;
 	int64		base;
+	bool		sealed;
 	HTAB	   *latest;
 	TimestampTz tombstone_cutoff;	/* tombstones older than this go */
-	int64		freed;			/* bytes */
-	bool		rewritten;
+	PartitionPass *pass;
 } SegmentCompaction;
 
 /*
@@ -162,17 +199,22 @@ static bool
 kept(SegmentCompaction *sc, TupleTableSlot *slot)
 {
 	bool		isnull;
-	Datum		key = slot_getattr(slot, Anum_message_key, &isnull);
+	Datum		datum = slot_getattr(slot, Anum_message_key, &isnull);
+	bytea	   *key;
 	int64		offset;
 	LatestOffset *entry;
 	KeyBytes	k;
 
 	if (isnull)
 		return true;
+	/* a long key is compressed or out of line: compare its bytes */
+	key = DatumGetByteaPP(datum);
 	offset = DatumGetInt64(slot_getattr(slot, Anum_message_offset, &isnull));
-	k.data = VARDATA_ANY(DatumGetPointer(key));
-	k.len = VARSIZE_ANY_EXHDR(DatumGetPointer(key));
+	k.data = VARDATA_ANY(key);
+	k.len = VARSIZE_ANY_EXHDR(key);
 	entry = hash_search(sc->latest, &k, HASH_FIND, NULL);
+	if ((Pointer) key != DatumGetPointer(datum))
+		pfree(key);
 	if (entry != NULL && entry->offset > offset)
 		return false;
 	(void) slot_getattr(slot, Anum_message_value, &isnull);
@@ -222,9 +264,11 @@ scan_segment(SegmentCompaction *sc, Relation rel, RewriteState rw)
 }
 
 /*
- * compact_segment rewrites one segment with the rows it keeps, unless it
- * keeps them all.  arg is its SegmentCompaction.  A segment someone reads
- * raises ERRCODE_LOCK_NOT_AVAILABLE, which rolls the work back.
+ * compact_segment builds the new heap of one segment, with the rows it
+ * keeps, unless it keeps them all, and adds it to its pass; arg is its
+ * SegmentCompaction.  The segment stays locked in share mode, against
+ * writers (there are none) and against other compactions, not readers.  A
+ * segment someone holds raises ERRCODE_LOCK_NOT_AVAILABLE.
  */
 static void
 compact_segment(void *arg)
@@ -233,14 +277,9 @@ compact_segment(void *arg)
 	Oid			relid = topic_table_relid(sc->topic, sc->partition, sc->base);
 	Relation	rel;
 	Relation	new_rel;
-	Oid			new_relid;
 	RewriteState rw;
-	TransactionId frozen;
-	MultiXactId minmulti;
-	char		persistence;
-	int64		before;
+	BuiltSegment *b;
 
-	/* readers go on while the new heap is built; writers there are none */
 	if (!OidIsValid(relid) || !ConditionalLockRelationOid(relid, ShareLock))
 		ereport(ERROR,
 				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
@@ -254,42 +293,131 @@ compact_segment(void *arg)
 		table_close(rel, NoLock);
 		return;
 	}
-	before = relation_bytes(rel);
-	frozen = rel->rd_rel->relfrozenxid;
-	minmulti = rel->rd_rel->relminmxid;
-	persistence = rel->rd_rel->relpersistence;
-	new_relid = make_new_heap(relid, rel->rd_rel->reltablespace, rel->rd_rel->relam,
-							  persistence, NoLock);
-	new_rel = table_open(new_relid, AccessExclusiveLock);
+	b = palloc(sizeof(BuiltSegment));
+	b->relid = relid;
+	b->before = relation_bytes(rel);
+	b->frozen = rel->rd_rel->relfrozenxid;
+	b->minmulti = rel->rd_rel->relminmxid;
+	b->persistence = rel->rd_rel->relpersistence;
+	b->sealed = sc->sealed;
+	b->new_relid = make_new_heap(relid, rel->rd_rel->reltablespace, rel->rd_rel->relam,
+								 b->persistence, NoLock);
+	new_rel = table_open(b->new_relid, AccessExclusiveLock);
 	rw = begin_heap_rewrite(rel, new_rel, GetOldestNonRemovableTransactionId(rel),
-							frozen, minmulti);
+							b->frozen, b->minmulti);
 	(void) scan_segment(sc, rel, rw);
 	end_heap_rewrite(rw);
 	table_close(new_rel, NoLock);
 	table_close(rel, NoLock);
-
-	/* the swap: short, and only when nobody reads the segment */
-	if (!ConditionalLockRelationOid(relid, AccessExclusiveLock))
-		ereport(ERROR,
-				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-				 errmsg("segment %lld of partition %d of topic \"%s\" is being read",
-						(long long) sc->base, sc->partition, sc->topic)));
-	finish_heap_swap(relid, new_relid, false, false, false, true, frozen,
-					 minmulti, persistence);
-	rel = table_open(relid, NoLock);
-	sc->freed = before - relation_bytes(rel);
-	table_close(rel, NoLock);
-	sc->rewritten = true;
+	sc->pass->built = lappend(sc->pass->built, b);
 }
 
 /*
- * compaction_run compacts a partition of a compacted topic, and returns
- * how many segments it rewrote, adding the bytes freed to *bytes.  Caller
- * runs as the owner of the topic's tables, connected to SPI, with the
- * topic open.
+ * own_snapshots_see tells whether the oldest snapshot of this backend sees
+ * every message of a partition in [from, below) that the latest snapshot
+ * sees.
+ */
+static bool
+own_snapshots_see(Topic *topic, int partition, int64 from, int64 below)
+{
+	const char *sql = psprintf("SELECT pg_catalog.count(*) FROM %s "
+							   "WHERE msg_offset OPERATOR(pg_catalog.>=) $1 "
+							   "AND msg_offset OPERATOR(pg_catalog.<) $2",
+							   quote_qualified_identifier(TOPICS_DATA_SCHEMA,
+														  topic_table_name(topic->name, partition, -1)));
+	Datum		args[2] = {Int64GetDatum(from), Int64GetDatum(below)};
+	Snapshot	oldest = GetOldestSnapshot();
+	SPIPlanPtr	plan;
+	bool		isnull;
+	int64		seen;
+
+	if (oldest == NULL)
+		return true;
+	plan = SPI_prepare(sql, 2, (Oid[]) {INT8OID, INT8OID});
+	if (plan == NULL ||
+		SPI_execute_snapshot(plan, args, NULL, oldest, InvalidSnapshot, true,
+							 false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not count the messages of topic \"%s\"", topic->name);
+	seen = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+									   1, &isnull));
+	SPI_freeplan(plan);
+	spi_select_latest(sql, 2, (Oid[]) {INT8OID, INT8OID}, args);
+	return seen == DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * settled tells whether every snapshot sees the messages of a partition in
+ * [from, below) committed: only then may the messages they supersede go,
+ * since a heap rewrite ignores snapshots, and a snapshot older than a
+ * superseding message (a REPEATABLE READ reader of the topic's tables, a
+ * dump) would otherwise find neither.  As CREATE INDEX CONCURRENTLY waits
+ * for older snapshots, it looks for backends whose snapshots may not see
+ * the youngest of those messages (their xmin is not above its xid; VACUUM
+ * and autovacuum aside), and for replication slots that hold one for a
+ * standby; this backend's own snapshots it checks by counting what its
+ * oldest one sees.  With patience (run_maintenance), it waits up to 10
+ * seconds for the others to end; the worker tries again at its next round.
+ */
+static bool
+settled(Topic *topic, int partition, int64 from, int64 below, bool patient)
+{
+	TransactionId youngest;
+	bool		isnull;
+	bool		ok;
+	int			tries = patient ? 1000 : 1;
+
+	spi_select_latest(psprintf("SELECT xmin FROM %s "
+							   "WHERE msg_offset OPERATOR(pg_catalog.>=) $1 "
+							   "AND msg_offset OPERATOR(pg_catalog.<) $2 "
+							   "ORDER BY pg_catalog.age(xmin) LIMIT 1",
+							   quote_qualified_identifier(TOPICS_DATA_SCHEMA,
+														  topic_table_name(topic->name, partition, -1))),
+					  2, (Oid[]) {INT8OID, INT8OID},
+					  (Datum[]) {Int64GetDatum(from), Int64GetDatum(below)});
+	if (SPI_processed == 0)
+		return true;
+	youngest = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0],
+												   SPI_tuptable->tupdesc, 1, &isnull));
+	if (!TransactionIdIsNormal(youngest))
+		return true;
+	if (TransactionIdIsValid(MyProc->xmin) &&
+		!TransactionIdPrecedes(youngest, MyProc->xmin) &&
+		!own_snapshots_see(topic, partition, from, below))
+		return false;
+	for (;;)
+	{
+		int			n;
+		VirtualTransactionId *older = GetCurrentVirtualXIDs(youngest, true, true,
+															PROC_IS_AUTOVACUUM | PROC_IN_VACUUM,
+															&n);
+		TransactionId slot_xmin;
+		TransactionId catalog_xmin;
+
+		pfree(older);
+		ProcArrayGetReplicationSlotXmin(&slot_xmin, &catalog_xmin);
+		ok = n == 0 &&
+			(!TransactionIdIsValid(slot_xmin) || TransactionIdPrecedes(youngest, slot_xmin));
+		if (ok || --tries <= 0)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	return ok;
+}
+
+/*
+ * compaction_run builds the new heaps of a partition of a compacted topic,
+ * which compaction_finish swaps in, and returns 0 (what it compacted is
+ * counted by compaction_finish); patient, it waits a moment for snapshots
+ * older than the newest messages (see settled).  Caller runs as the owner
+ * of the topic's tables, connected to SPI, with the topic open.
  */
 int
-compaction_run(Topic *topic, int partition, TimestampTz now, int64 *bytes)
+compaction_run(Topic *topic, int partition, TimestampTz now, bool patient,
+			   int64 *bytes)
 {
 	const TopicConfig *cfg = &topic->cfg;
 	MemoryContext cxt = CurrentMemoryContext;
@@ -301,10 +429,9 @@ compaction_run(Topic *topic, int partition, TimestampTz now, int64 *bytes)
 	uint64		i;
 	int64		compacted_end;
 	int64		clean_end = -1;
-	int64		sealed_freed = 0;
 	TimestampTz lag_cutoff;
 	SegmentCompaction sc;
-	int			rewritten = 0;
+	PartitionPass *pass;
 	bool		unused_null;
 	char	   *error;
 
@@ -347,11 +474,19 @@ compaction_run(Topic *topic, int partition, TimestampTz now, int64 *bytes)
 	}
 	compacted_end = DatumGetInt64(SPI_getbinval(tuptable->vals[0], tuptable->tupdesc, 4,
 												&unused_null));
-	if (clean_end <= compacted_end)
+	if (clean_end <= compacted_end ||
+		!settled(topic, partition, compacted_end, clean_end, patient))
 		return 0;
 
+	pass = palloc0(sizeof(PartitionPass));
+	strlcpy(pass->topic, topic->name, NAMEDATALEN);
+	pass->partition = partition;
+	pass->clean_end = clean_end;
+	pass->whole = true;
+	passes = lappend(passes, pass);
 	sc.topic = topic->name;
 	sc.partition = partition;
+	sc.pass = pass;
 	sc.latest = latest_offsets(topic->name, partition, compacted_end, clean_end, cxt);
 	sc.tombstone_cutoff = time_before(now, cfg->delete_retention_ms);
 
@@ -364,34 +499,106 @@ compaction_run(Topic *topic, int partition, TimestampTz now, int64 *bytes)
 		if (end > clean_end)
 			break;
 		sc.base = DatumGetInt64(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 1, &isnull));
-		sc.freed = 0;
-		sc.rewritten = false;
+		sc.sealed = DatumGetBool(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 5, &isnull));
+
 		/*
-		 * A segment that could not be compacted ends the run, which the next
-		 * one starts over: a tombstone after it must not go while the values
+		 * A segment that could not be compacted ends the pass, which the next
+		 * run starts over: a tombstone after it must not go while the values
 		 * it deletes may still be there.
 		 */
 		if (!subxact_run(compact_segment, &sc,
 						 psprintf("could not compact partition %d of topic \"%s\"",
 								  partition, topic->name), &error) ||
 			error != NULL)
-			return rewritten;
-		if (!sc.rewritten)
-			continue;
-		rewritten++;
-		*bytes += sc.freed;
-		if (DatumGetBool(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 5, &isnull)))
-			sealed_freed += sc.freed;
+		{
+			pass->whole = false;
+			break;
+		}
 	}
+	return 0;
+}
 
-	args[2] = Int64GetDatum(clean_end);
-	if (SPI_execute_with_args("UPDATE topics.partition SET compacted_end = $3, "
-							  "sealed_bytes = GREATEST(sealed_bytes OPERATOR(pg_catalog.-) $4, 0) "
-							  "WHERE topic OPERATOR(pg_catalog.=) $1 "
-							  "AND partition OPERATOR(pg_catalog.=) $2",
-							  4, (Oid[]) {TEXTOID, INT4OID, INT8OID, INT8OID},
-							  (Datum[]) {args[0], args[1], args[2], Int64GetDatum(sealed_freed)},
-							  NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not record the compaction of topic \"%s\"", topic->name);
-	return rewritten;
+/*
+ * compaction_begin forgets the passes of an earlier compaction that ended
+ * before its swaps (an error rolled them back).
+ */
+void
+compaction_begin(void)
+{
+	passes = NIL;
+}
+
+/*
+ * drop_new_heap drops a new heap that will not be swapped in.
+ */
+static void
+drop_new_heap(BuiltSegment *b)
+{
+	ObjectAddress object;
+
+	object.classId = RelationRelationId;
+	object.objectId = b->new_relid;
+	object.objectSubId = 0;
+	performDeletion(&object, DROP_RESTRICT, PERFORM_DELETION_INTERNAL);
+}
+
+/*
+ * compaction_finish swaps the new heaps of a topic's compaction in, each
+ * under an exclusive lock taken without waiting, all at the end, so that
+ * the locks are held for the swaps alone and the commit that follows
+ * them; records how far each partition was compacted, and returns how
+ * many segments it swapped, adding the bytes freed to *bytes.  A segment
+ * someone reads now ends its partition's pass there: the new heaps of the
+ * segments from it on are dropped.  Caller is connected to SPI.
+ */
+int
+compaction_finish(int64 *bytes)
+{
+	ListCell   *lc;
+	int			swapped = 0;
+
+	foreach(lc, passes)
+	{
+		PartitionPass *pass = lfirst(lc);
+		ListCell   *lb;
+		int64		sealed_freed = 0;
+		bool		whole = pass->whole;
+
+		foreach(lb, pass->built)
+		{
+			BuiltSegment *b = lfirst(lb);
+			Relation	rel;
+			int64		freed;
+
+			if (!whole || !ConditionalLockRelationOid(b->relid, AccessExclusiveLock))
+			{
+				whole = false;
+				drop_new_heap(b);
+				continue;
+			}
+			finish_heap_swap(b->relid, b->new_relid, false, false, false, true,
+							 b->frozen, b->minmulti, b->persistence);
+			rel = table_open(b->relid, NoLock);
+			freed = b->before - relation_bytes(rel);
+			table_close(rel, NoLock);
+			*bytes += freed;
+			if (b->sealed)
+				sealed_freed += freed;
+			swapped++;
+		}
+		if (SPI_execute_with_args("UPDATE topics.partition SET "
+								  "compacted_end = CASE WHEN $3 THEN GREATEST(compacted_end, $4) "
+								  "ELSE compacted_end END, "
+								  "sealed_bytes = GREATEST(sealed_bytes OPERATOR(pg_catalog.-) $5, 0) "
+								  "WHERE topic OPERATOR(pg_catalog.=) $1 "
+								  "AND partition OPERATOR(pg_catalog.=) $2",
+								  5, (Oid[]) {TEXTOID, INT4OID, BOOLOID, INT8OID, INT8OID},
+								  (Datum[]) {CStringGetTextDatum(pass->topic),
+									  Int32GetDatum(pass->partition), BoolGetDatum(whole),
+									  Int64GetDatum(pass->clean_end), Int64GetDatum(sealed_freed)},
+								  NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not record the compaction of topic \"%s\"", pass->topic);
+	}
+	passes = NIL;
+	return swapped;
 }

@@ -46,38 +46,52 @@
 /*
  * A job's work on one partition of an open topic: it returns how many
  * segments it rolled over, let go, rewrote or dropped, and adds the bytes
- * it freed to *bytes.  It runs as the owner of the topic's tables,
- * connected to SPI.
+ * it freed to *bytes.  Patient (run_maintenance, not the worker), it may
+ * wait a moment for what keeps it from its work.  It runs as the owner of
+ * the topic's tables, connected to SPI.
  */
 typedef int (*PartitionWork) (Topic *topic, int partition, TimestampTz now,
-							  int64 *bytes);
+							  bool patient, int64 *bytes);
+
+/* A maintenance job. */
+typedef struct Job
+{
+	const char *name;
+	PartitionWork work;
+	bool		moves_log_start;	/* what it lets go moves the log start */
+	void		(*begin) (void);	/* before the first partition */
+	int			(*finish) (int64 *bytes);	/* after the last one: how many
+											 * more segments it did */
+} Job;
 
 /* One job's run on one topic, and what it did. */
 typedef struct JobRun
 {
 	const char *topic;
-	const char *job;
-	PartitionWork work;
-	bool		moves_log_start;	/* what it let go moves the log start */
+	const Job  *job;
+	bool		patient;		/* run now by a user, who may wait a moment */
 	int			segments;
 	int64		bytes;
 	int			moves;
 } JobRun;
 
 static int
-roll_work(Topic *topic, int partition, TimestampTz now, int64 *bytes)
+roll_work(Topic *topic, int partition, TimestampTz now, bool patient,
+			int64 *bytes)
 {
 	return roll_segment(topic, partition, now) ? 1 : 0;
 }
 
 static int
-retention_work(Topic *topic, int partition, TimestampTz now, int64 *bytes)
+retention_work(Topic *topic, int partition, TimestampTz now, bool patient,
+				int64 *bytes)
 {
 	return retention_expire(topic, partition, now);
 }
 
 static int
-reclaim_work(Topic *topic, int partition, TimestampTz now, int64 *bytes)
+reclaim_work(Topic *topic, int partition, TimestampTz now, bool patient,
+				int64 *bytes)
 {
 	return reclaim_segments(topic->name, partition,
 							log_start_safe(topic->name, partition, RECORDED_LOG_START),
@@ -98,16 +112,20 @@ run_partitions(void *arg)
 	int			p;
 
 	as_owner_begin(&admin);
+	if (run->job->begin)
+		run->job->begin();
 	for (p = 0; p < topic->npartitions; p++)
 	{
 		int			n;
 
 		if (topic_partition_pending(topic, p))
 			continue;
-		n = run->work(topic, p, now, &run->bytes);
+		n = run->job->work(topic, p, now, run->patient, &run->bytes);
 		run->segments += n;
-		run->moves += run->moves_log_start && n > 0;
+		run->moves += run->job->moves_log_start && n > 0;
 	}
+	if (run->job->finish)
+		run->segments += run->job->finish(&run->bytes);
 	as_owner_end(&admin);
 }
 
@@ -125,10 +143,10 @@ log_run(const JobRun *run, const char *error)
 
 	ereport(DEBUG1,
 			(errmsg("pg_topics %s of topic \"%s\": %d segments, %lld bytes, %d log starts moved%s%s",
-					run->job, run->topic, run->segments, (long long) run->bytes,
+					run->job->name, run->topic, run->segments, (long long) run->bytes,
 					run->moves, error ? ": " : "", error ? error : "")));
 	args[0] = CStringGetTextDatum(run->topic);
-	args[1] = CStringGetTextDatum(run->job);
+	args[1] = CStringGetTextDatum(run->job->name);
 	args[2] = Int64GetDatum(run->segments);
 	args[3] = Int64GetDatum(run->bytes);
 	args[4] = Int32GetDatum(run->moves);
@@ -157,15 +175,14 @@ log_run(const JobRun *run, const char *error)
  * returns false when a lock it needed was busy.
  */
 static bool
-run_job(const char *topic, const char *job, PartitionWork work,
-		bool moves_log_start)
+run_job(const char *topic, const Job *job, bool patient)
 {
-	JobRun		run = {topic, job, work, moves_log_start, 0, 0, 0};
+	JobRun		run = {topic, job, patient, 0, 0, 0};
 	char	   *error;
 	bool		ok;
 
 	ok = subxact_run(run_partitions, &run,
-					 psprintf("could not run %s on topic \"%s\"", job, topic),
+					 psprintf("could not run %s on topic \"%s\"", job->name, topic),
 					 &error);
 	if (error != NULL)
 		run.segments = run.bytes = run.moves = 0;
@@ -174,17 +191,27 @@ run_job(const char *topic, const char *job, PartitionWork work,
 	return ok;
 }
 
+/* The jobs, in the order they run on a topic. */
+static const Job jobs[] = {
+	{"roll", roll_work, false, NULL, NULL},
+	{"retention", retention_work, true, NULL, NULL},
+	{"compaction", compaction_run, false, compaction_begin, compaction_finish},
+	{"reclaim", reclaim_work, false, NULL, NULL},
+};
+
 /*
- * maintain_topic runs every job on one topic, in this order; returns false
- * when a lock was busy.
+ * maintain_topic runs every job on one topic; returns false when a lock
+ * was busy.
  */
 static bool
-maintain_topic(const char *topic)
+maintain_topic(const char *topic, bool patient)
 {
-	return run_job(topic, "roll", roll_work, false) &&
-		run_job(topic, "retention", retention_work, true) &&
-		run_job(topic, "compaction", compaction_run, false) &&
-		run_job(topic, "reclaim", reclaim_work, false);
+	int			i;
+
+	for (i = 0; i < lengthof(jobs); i++)
+		if (!run_job(topic, &jobs[i], patient))
+			return false;
+	return true;
 }
 
 /*
@@ -200,7 +227,7 @@ maintenance_run(const char *topic)
 
 	if (topic != NULL)
 	{
-		maintain_topic(topic);
+		maintain_topic(topic, true);
 		return;
 	}
 	SPI_connect();
@@ -218,31 +245,37 @@ maintenance_run(const char *topic)
 	}
 	SPI_finish();
 	foreach(lc, names)
-		maintain_topic(lfirst(lc));
+		maintain_topic(lfirst(lc), true);
 }
 
+/* The worker's pass over the topics of its database. */
+static TimestampTz last_pass = 0;
+static List *left = NIL;		/* topics the pass has still to maintain */
+static bool stalled = false;	/* the last topic's lock was busy */
+
 /*
- * maintenance_round is the worker's job: every topic of the database, once
- * per pg_topics.maintenance_interval.  A topic passed over for a busy lock
- * is taken up at the next round.
+ * maintenance_round is the worker's job: one topic of the pass over every
+ * topic of the database that starts every pg_topics.maintenance_interval,
+ * so that each topic's work commits on its own and the locks it takes
+ * (compaction's swaps, reclamation's drops) are held no longer.  A topic
+ * passed over for a busy lock is taken up at the next round.
  */
 void
 maintenance_round(void)
 {
-	static TimestampTz last_run = 0;
-	static List *left = NIL;
 	TimestampTz now = GetCurrentTimestamp();
 	AsOwner		admin;
 	uint64		i;
+	char	   *topic;
 
-	/* the first run comes an interval after the worker starts, as Kafka's */
-	if (last_run == 0)
-		last_run = now;
+	/* the first pass comes an interval after the worker starts, as Kafka's */
+	if (last_pass == 0)
+		last_pass = now;
 	if (left == NIL)
 	{
-		if (!TimestampDifferenceExceeds(last_run, now, pg_topics_maintenance_interval))
+		if (!TimestampDifferenceExceeds(last_pass, now, pg_topics_maintenance_interval))
 			return;
-		last_run = now;
+		last_pass = now;
 		as_owner_begin(&admin);
 		if (SPI_execute("SELECT name FROM topics.topic ORDER BY name", true, 0) !=
 			SPI_OK_SELECT)
@@ -256,16 +289,24 @@ maintenance_round(void)
 			MemoryContextSwitchTo(old);
 		}
 		as_owner_end(&admin);
-	}
-	while (left != NIL)
-	{
-		char	   *topic = linitial(left);
-
-		if (!maintain_topic(topic))
+		if (left == NIL)
 			return;
-		left = list_delete_first(left);
-		pfree(topic);
 	}
-	list_free(left);
-	left = NIL;
+	topic = linitial(left);
+	stalled = !maintain_topic(topic, false);
+	if (stalled)
+		return;
+	left = list_delete_first(left);
+	pfree(topic);
+}
+
+/*
+ * maintenance_pending tells whether the pass has topics left that the
+ * worker may maintain now, before its round ends; the others wait for the
+ * next round.
+ */
+bool
+maintenance_pending(void)
+{
+	return left != NIL && !stalled;
 }

@@ -87,7 +87,9 @@ roll_segment(Topic *topic, int partition, TimestampTz now)
 	const LogSegment *seg;
 	TimestampTz first;
 
-	if (topic_partition_pending(topic, partition) || RecoveryInProgress())
+	/* a queue's gap would lie across its delivery window (topic_config.c) */
+	if (topic->mode == TOPIC_MODE_QUEUE ||
+		topic_partition_pending(topic, partition) || RecoveryInProgress())
 		return false;
 	state = topic_partition_state(topic, partition);
 	partition_bounds(state, &bounds);

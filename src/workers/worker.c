@@ -7,9 +7,12 @@
  * (worker_state.c) for one database.  The worker runs rounds there, each
  * job in a transaction of its own: it looks for the extension, and if it
  * is there, expires silent consumer group members
- * (topics_internal._expire_members(), which rebalances their groups) and
- * runs the log's maintenance (topic_maintain(): the stable offsets of all
- * partitions).  Rounds start pg_topics.worker_naptime apart.
+ * (topics_internal._expire_members(), which rebalances their groups), runs
+ * the log's maintenance (topic_maintain(): the stable offsets of all
+ * partitions), maintains queue windows and, every
+ * pg_topics.maintenance_interval, the topics' retention, compaction and
+ * reclamation (maintenance.c), a transaction per topic.  Rounds start
+ * pg_topics.worker_naptime apart.
  *
  * A worker exits when its round finds no extension (the launcher records
  * that, and starts no worker there again until CREATE EXTENSION; this is
@@ -175,6 +178,7 @@ worker_round(int slot)
 {
 	uint64		seq;
 	bool		has_extension;
+	TimestampTz started;
 
 	/* before the round's snapshot: see worker_slot_round_begin */
 	seq = worker_slot_round_begin(slot);
@@ -186,8 +190,15 @@ worker_round(int slot)
 		has_extension = run_job("finishing topics", segment_maker_finish);
 	if (has_extension)
 		has_extension = run_job("maintaining queues", queue_maintain);
-	if (has_extension)
-		has_extension = run_job("retention and reclamation", maintenance_round);
+	/* a transaction per topic, for at most a naptime in a round */
+	started = GetCurrentTimestamp();
+	do
+	{
+		if (has_extension)
+			has_extension = run_job("maintaining topics", maintenance_round);
+	} while (has_extension && maintenance_pending() &&
+			 !TimestampDifferenceExceeds(started, GetCurrentTimestamp(),
+										 pg_topics_worker_naptime));
 
 	worker_slot_round_end(slot, seq, has_extension);
 	return has_extension;
