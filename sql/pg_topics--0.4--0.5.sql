@@ -17,10 +17,14 @@ UPDATE topics.topic
  WHERE mode OPERATOR(pg_catalog.=) 'stream'
    AND NOT config OPERATOR(pg_catalog.?) 'retention.ms';
 
--- The newest timestamp of a segment, measured once no producer writes to
--- it any more (NULL until then): retention by time drops a segment once
--- its newest message is older than retention.ms, as Kafka does.
+-- The newest timestamp of a segment, measured by the worker once no
+-- producer writes to it any more (NULL until then): retention by time
+-- drops a segment once its newest message is older than retention.ms, as
+-- Kafka does.
 ALTER TABLE topics.segment ADD COLUMN max_timestamp timestamptz;
+-- the worker looks for the segments it has not measured yet, each round
+CREATE INDEX segment_unmeasured ON topics.segment (topic, partition)
+ WHERE max_timestamp IS NULL;
 COMMENT ON COLUMN topics.segment.max_timestamp IS
     'Newest timestamp of the segment''s messages, once it is sealed (NULL: not measured yet)';
 

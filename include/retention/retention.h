@@ -14,6 +14,7 @@
 
 extern TimestampTz time_before(TimestampTz now, int64 ms);
 extern int	retention_expire(Topic *topic, int partition, TimestampTz now);
+extern void retention_measure_sealed(void);
 extern TimestampTz segment_newest_timestamp(const char *topic, int partition,
 										   int64 base);
 

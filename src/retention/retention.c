@@ -20,12 +20,14 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "log/topic_tables.h"
 #include "pg_topics.h"
 #include "retention/log_start.h"
 #include "retention/retention.h"
+#include "subxact.h"
 
 /*
  * segment_newest_timestamp returns the newest timestamp of a sealed segment,
@@ -163,4 +165,78 @@ retention_expire(Topic *topic, int partition, TimestampTz now)
 						start, 0, true))
 		expired = 0;
 	return expired;
+}
+
+/* One sealed segment not measured yet. */
+typedef struct Unmeasured
+{
+	char	   *topic;
+	int			partition;
+	int64		base;
+} Unmeasured;
+
+/*
+ * measure_one measures the newest timestamp of one sealed segment; arg is
+ * its Unmeasured.
+ */
+static void
+measure_one(void *arg)
+{
+	Unmeasured *u = (Unmeasured *) arg;
+	AsOwner		admin;
+
+	as_owner_begin(&admin);
+	(void) segment_newest_timestamp(u->topic, u->partition, u->base);
+	as_owner_end(&admin);
+}
+
+/*
+ * retention_measure_sealed measures the newest timestamp of the segments of
+ * streams that the stable offset sealed since the last round (at most
+ * MEASURED_PER_ROUND), as Kafka keeps a segment's largest timestamp as it
+ * writes it: retention and compaction then read it from the catalog.  A
+ * database worker's job, in its transaction.
+ */
+#define MEASURED_PER_ROUND	64
+
+void
+retention_measure_sealed(void)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	List	   *todo = NIL;
+	ListCell   *lc;
+	AsOwner		admin;
+	uint64		i;
+
+	as_owner_begin(&admin);
+	if (SPI_execute("SELECT s.topic, s.partition, s.base_offset "
+					"FROM topics.segment s "
+					"JOIN topics.partition p ON p.topic OPERATOR(pg_catalog.=) s.topic "
+					"AND p.partition OPERATOR(pg_catalog.=) s.partition "
+					"JOIN topics.topic t ON t.name OPERATOR(pg_catalog.=) s.topic "
+					"WHERE s.max_timestamp IS NULL "
+					"AND s.end_offset OPERATOR(pg_catalog.<=) p.stable_offset "
+					"AND s.end_offset OPERATOR(pg_catalog.>) p.log_start "
+					"AND t.mode OPERATOR(pg_catalog.=) 'stream' "
+					"ORDER BY s.topic, s.partition, s.base_offset LIMIT "
+					CppAsString2(MEASURED_PER_ROUND), true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list the sealed segments");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		/* in the caller's memory: SPI's goes at as_owner_end */
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		Unmeasured *u = palloc(sizeof(Unmeasured));
+		bool		isnull;
+
+		u->topic = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		u->partition = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
+												   SPI_tuptable->tupdesc, 2, &isnull));
+		u->base = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+											  SPI_tuptable->tupdesc, 3, &isnull));
+		todo = lappend(todo, u);
+		MemoryContextSwitchTo(old);
+	}
+	as_owner_end(&admin);
+	foreach(lc, todo)
+		(void) subxact_try(measure_one, lfirst(lc), "could not measure a segment");
 }

@@ -56,6 +56,7 @@
 #include "queue/queue_maintain.h"
 #include "relids.h"
 #include "retention/maintenance.h"
+#include "retention/retention.h"
 #include "workers/worker.h"
 #include "workers/worker_state.h"
 
@@ -190,6 +191,8 @@ worker_round(int slot)
 		has_extension = run_job("finishing topics", segment_maker_finish);
 	if (has_extension)
 		has_extension = run_job("maintaining queues", queue_maintain);
+	if (has_extension)
+		has_extension = run_job("measuring sealed segments", retention_measure_sealed);
 	/* a transaction per topic, for at most a naptime in a round */
 	started = GetCurrentTimestamp();
 	do
