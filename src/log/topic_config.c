@@ -168,7 +168,14 @@ topic_config_check_keys(Jsonb *config, TopicMode mode)
 			(mode != TOPIC_MODE_QUEUE && one_of(&v, log_settings)) ||
 			(mode == TOPIC_MODE_QUEUE && one_of(&v, queue_settings)))
 			continue;
-		if (one_of(&v, stream_settings) || one_of(&v, log_settings))
+		if (one_of(&v, log_settings))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("topic setting \"%.*s\" does not apply to a queue topic",
+							v.val.string.len, v.val.string.val),
+					 errdetail("A queue's segments go as its consumers finish them; one rolled over by age would leave a gap across its delivery window."),
+					 errhint("\"segment.ms\" is a setting of streams and stores.")));
+		if (one_of(&v, stream_settings))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("topic setting \"%.*s\" does not apply to a %s topic",

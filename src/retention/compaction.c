@@ -47,9 +47,9 @@
 #include "access/heapam.h"
 #include "access/rewriteheap.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "catalog/dependency.h"
 #include "catalog/pg_class.h"
-#include "access/tableam.h"
 #include "catalog/pg_type.h"
 #include "commands/cluster.h"
 #include "commands/tablecmds.h"
@@ -62,6 +62,7 @@
 #include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
+#include "utils/backend_status.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
@@ -313,12 +314,13 @@ compact_segment(void *arg)
 }
 
 /*
- * own_snapshots_see tells whether the oldest snapshot of this backend sees
- * every message of a partition in [from, below) that the latest snapshot
- * sees.
+ * own_snapshot_sees tells whether this backend's oldest active snapshot (its
+ * statement's, or its REPEATABLE READ transaction's) sees every message of
+ * a partition in [from, below) that the latest snapshot sees, and no cursor
+ * of an earlier statement is open, which has a snapshot of its own.
  */
 static bool
-own_snapshots_see(Topic *topic, int partition, int64 from, int64 below)
+own_snapshot_sees(Topic *topic, int partition, int64 from, int64 below)
 {
 	const char *sql = psprintf("SELECT pg_catalog.count(*) FROM %s "
 							   "WHERE msg_offset OPERATOR(pg_catalog.>=) $1 "
@@ -326,17 +328,26 @@ own_snapshots_see(Topic *topic, int partition, int64 from, int64 below)
 							   quote_qualified_identifier(TOPICS_DATA_SCHEMA,
 														  topic_table_name(topic->name, partition, -1)));
 	Datum		args[2] = {Int64GetDatum(from), Int64GetDatum(below)};
-	Snapshot	oldest = GetOldestSnapshot();
 	SPIPlanPtr	plan;
 	bool		isnull;
 	int64		seen;
+	Snapshot	oldest;
 
+	/* a cursor of an earlier statement has a snapshot of its own */
+	if (SPI_execute("SELECT 1 FROM pg_catalog.pg_cursors "
+					"WHERE creation_time OPERATOR(pg_catalog.<) pg_catalog.statement_timestamp()",
+					true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not list the cursors of this session");
+	if (SPI_processed > 0)
+		return false;
+	/* the statement's, or the REPEATABLE READ transaction's */
+	oldest = GetOldestSnapshot();
 	if (oldest == NULL)
 		return true;
 	plan = SPI_prepare(sql, 2, (Oid[]) {INT8OID, INT8OID});
 	if (plan == NULL ||
-		SPI_execute_snapshot(plan, args, NULL, oldest, InvalidSnapshot, true,
-							 false, 1) != SPI_OK_SELECT)
+		SPI_execute_snapshot(plan, args, NULL, oldest, InvalidSnapshot,
+							 true, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not count the messages of topic \"%s\"", topic->name);
 	seen = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 									   1, &isnull));
@@ -347,17 +358,53 @@ own_snapshots_see(Topic *topic, int partition, int64 from, int64 below)
 }
 
 /*
+ * others_see tells whether the snapshots of the other backends that may
+ * read the topic's tables (of this database, and walsenders, which hold
+ * a standby's with hot_standby_feedback) and of the replication slots all
+ * see transaction xid ended: their xmin lies above it.  Autovacuum's are
+ * left out: what it reads it reads for statistics.
+ */
+static bool
+others_see(TransactionId xid)
+{
+	TransactionId slot_xmin;
+	TransactionId catalog_xmin;
+	int			n;
+	int			i;
+
+	ProcArrayGetReplicationSlotXmin(&slot_xmin, &catalog_xmin);
+	if (TransactionIdIsValid(slot_xmin) && !TransactionIdPrecedes(xid, slot_xmin))
+		return false;
+	pgstat_clear_backend_activity_snapshot();
+	n = pgstat_fetch_stat_numbackends();
+	for (i = 1; i <= n; i++)
+	{
+		LocalPgBackendStatus *b = pgstat_fetch_stat_local_beentry(i);
+		PgBackendStatus *status = &b->backendStatus;
+
+		if (status->st_procpid == MyProcPid ||
+			status->st_backendType == B_AUTOVAC_WORKER ||
+			(status->st_databaseid != MyDatabaseId &&
+			 status->st_backendType != B_WAL_SENDER))
+			continue;
+		if (TransactionIdIsValid(b->backend_xmin) &&
+			!TransactionIdPrecedes(xid, b->backend_xmin))
+			return false;
+	}
+	return true;
+}
+
+/*
  * settled tells whether every snapshot sees the messages of a partition in
  * [from, below) committed: only then may the messages they supersede go,
  * since a heap rewrite ignores snapshots, and a snapshot older than a
  * superseding message (a REPEATABLE READ reader of the topic's tables, a
- * dump) would otherwise find neither.  As CREATE INDEX CONCURRENTLY waits
- * for older snapshots, it looks for backends whose snapshots may not see
- * the youngest of those messages (their xmin is not above its xid; VACUUM
- * and autovacuum aside), and for replication slots that hold one for a
- * standby; this backend's own snapshots it checks by counting what its
- * oldest one sees.  With patience (run_maintenance), it waits up to 10
- * seconds for the others to end; the worker tries again at its next round.
+ * cursor, a dump, a standby's) would otherwise find neither.  As CREATE
+ * INDEX CONCURRENTLY waits for older snapshots, it waits for those whose
+ * xmin does not lie above the youngest of those messages (others_see);
+ * this backend's own snapshot it checks by counting what it sees.  With
+ * patience (run_maintenance), it waits up to 10 seconds for the others to
+ * end; the worker tries again at its next round.
  */
 static bool
 settled(Topic *topic, int partition, int64 from, int64 below, bool patient)
@@ -383,21 +430,11 @@ settled(Topic *topic, int partition, int64 from, int64 below, bool patient)
 		return true;
 	if (TransactionIdIsValid(MyProc->xmin) &&
 		!TransactionIdPrecedes(youngest, MyProc->xmin) &&
-		!own_snapshots_see(topic, partition, from, below))
+		!own_snapshot_sees(topic, partition, from, below))
 		return false;
 	for (;;)
 	{
-		int			n;
-		VirtualTransactionId *older = GetCurrentVirtualXIDs(youngest, true, true,
-															PROC_IS_AUTOVACUUM | PROC_IN_VACUUM,
-															&n);
-		TransactionId slot_xmin;
-		TransactionId catalog_xmin;
-
-		pfree(older);
-		ProcArrayGetReplicationSlotXmin(&slot_xmin, &catalog_xmin);
-		ok = n == 0 &&
-			(!TransactionIdIsValid(slot_xmin) || TransactionIdPrecedes(youngest, slot_xmin));
+		ok = others_see(youngest);
 		if (ok || --tries <= 0)
 			break;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10,

@@ -129,13 +129,22 @@ run_partitions(void *arg)
 	as_owner_end(&admin);
 }
 
+/* A job's run and its error, for log_run. */
+typedef struct RunRecord
+{
+	const JobRun *run;
+	const char *error;
+} RunRecord;
+
 /*
  * log_run records a job's run on a topic in topics.maintenance, with the
- * error that stopped it (NULL: none).
+ * error that stopped it (NULL: none); arg is its RunRecord.
  */
 static void
-log_run(const JobRun *run, const char *error)
+log_run(void *arg)
 {
+	const JobRun *run = ((RunRecord *) arg)->run;
+	const char *error = ((RunRecord *) arg)->error;
 	Oid			argtypes[6] = {TEXTOID, TEXTOID, INT8OID, INT8OID, INT4OID, TEXTOID};
 	Datum		args[6];
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', error ? ' ' : 'n'};
@@ -178,6 +187,7 @@ static bool
 run_job(const char *topic, const Job *job, bool patient)
 {
 	JobRun		run = {topic, job, patient, 0, 0, 0};
+	RunRecord	record = {&run, NULL};
 	char	   *error;
 	bool		ok;
 
@@ -186,8 +196,11 @@ run_job(const char *topic, const Job *job, bool patient)
 					 &error);
 	if (error != NULL)
 		run.segments = run.bytes = run.moves = 0;
+	record.error = error;
+	/* a user's transaction that holds the topic's log row loses this run's */
 	if (ok)
-		log_run(&run, error);
+		ok = subxact_try(log_run, &record,
+						 psprintf("could not log %s of topic \"%s\"", job->name, topic));
 	return ok;
 }
 
@@ -251,14 +264,14 @@ maintenance_run(const char *topic)
 /* The worker's pass over the topics of its database. */
 static TimestampTz last_pass = 0;
 static List *left = NIL;		/* topics the pass has still to maintain */
-static bool stalled = false;	/* the last topic's lock was busy */
 
 /*
  * maintenance_round is the worker's job: one topic of the pass over every
  * topic of the database that starts every pg_topics.maintenance_interval,
  * so that each topic's work commits on its own and the locks it takes
  * (compaction's swaps, reclamation's drops) are held no longer.  A topic
- * passed over for a busy lock is taken up at the next round.
+ * whose lock is busy (a user's transaction holds it) waits for the next
+ * pass; the topics after it do not wait for it.
  */
 void
 maintenance_round(void)
@@ -292,21 +305,24 @@ maintenance_round(void)
 		if (left == NIL)
 			return;
 	}
+	/*
+	 * A topic whose lock is busy waits for the next pass, the others go on;
+	 * it leaves the list first, so that not even an error can hold them up.
+	 */
 	topic = linitial(left);
-	stalled = !maintain_topic(topic, false);
-	if (stalled)
-		return;
 	left = list_delete_first(left);
+	if (!maintain_topic(topic, false))
+		ereport(DEBUG1,
+				(errmsg("pg_topics maintenance of topic \"%s\" waits for the next pass: a lock was busy",
+						topic)));
 	pfree(topic);
 }
 
 /*
- * maintenance_pending tells whether the pass has topics left that the
- * worker may maintain now, before its round ends; the others wait for the
- * next round.
+ * maintenance_pending tells whether the pass has topics left.
  */
 bool
 maintenance_pending(void)
 {
-	return left != NIL && !stalled;
+	return left != NIL;
 }
