@@ -13,6 +13,8 @@
 #    REPEATABLE READ snapshot, taken before messages that supersede others,
 #    still reads the messages they supersede after the primary ran
 #    compaction; once it ends, compaction goes on.
+# 3. A transaction of another database, which cannot read the topic's
+#    tables, holds no compaction back.
 
 use strict;
 use warnings;
@@ -66,6 +68,27 @@ is( $primary->safe_psql(
 	'v8,v9', 'the sealed segments keep the last message of the key, the last segment its own');
 $in .= "COMMIT;\n\\q\n";
 $busy->finish;
+
+# --- 3. another database's snapshot
+
+$primary->safe_psql('postgres', 'CREATE DATABASE elsewhere');
+($in, $out, $err) = ('', '', '');
+my $other = IPC::Run::start([ 'psql', '-X', '-d', $primary->connstr('elsewhere') ],
+	'<', \$in, '>', \$out, '2>', \$err);
+$in .= "BEGIN ISOLATION LEVEL REPEATABLE READ;\nSELECT 'held ' || 1;\n";
+$other->pump until $out =~ /held 1/;
+$primary->safe_psql(
+	'postgres', q{
+SELECT topics.create_topic('xdb', 1, 'stream',
+    '{"cleanup.policy": "compact", "segment.messages": 4, "min.compaction.lag.ms": 0}');
+SELECT count(*) FROM topics.produce_batch('xdb', ARRAY['w1', 'w2', 'w3', 'w4', 'w5'],
+    ARRAY['k', 'k', 'k', 'k', 'k']);
+});
+ok( $primary->poll_query_until(
+		'postgres', q{SELECT compacted_end > 0 FROM topics.partition WHERE topic = 'xdb'}),
+	'a snapshot of another database holds no compaction back');
+$in .= "COMMIT;\n\\q\n";
+$other->finish;
 
 # --- 2. a standby's snapshot, fed back without a slot
 
