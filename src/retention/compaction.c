@@ -458,8 +458,6 @@ compaction_run(Topic *topic, int partition, TimestampTz now, bool patient,
 {
 	const TopicConfig *cfg = &topic->cfg;
 	MemoryContext cxt = CurrentMemoryContext;
-	Oid			argtypes[3] = {TEXTOID, INT4OID, INT8OID};
-	Datum		args[3];
 	PartitionBounds bounds;
 	SPITupleTable *tuptable;
 	uint64		n;
@@ -477,18 +475,7 @@ compaction_run(Topic *topic, int partition, TimestampTz now, bool patient,
 	topic_bounds(topic, partition, &bounds);
 	lag_cutoff = time_before(now, cfg->min_compaction_lag_ms);
 
-	args[0] = CStringGetTextDatum(topic->name);
-	args[1] = Int32GetDatum(partition);
-	spi_select_latest("SELECT s.base_offset, s.end_offset, s.max_timestamp, "
-					  "p.compacted_end, s.base_offset OPERATOR(pg_catalog.<) p.sealed_end "
-					  "FROM topics.segment s JOIN topics.partition p "
-					  "ON p.topic OPERATOR(pg_catalog.=) s.topic "
-					  "AND p.partition OPERATOR(pg_catalog.=) s.partition "
-					  "WHERE s.topic OPERATOR(pg_catalog.=) $1 "
-					  "AND s.partition OPERATOR(pg_catalog.=) $2 "
-					  "AND s.end_offset OPERATOR(pg_catalog.>) p.log_start "
-					  "ORDER BY s.base_offset",
-					  2, argtypes, args);
+	segments_from_log_start(topic->name, partition, false);
 	n = SPI_processed;
 	tuptable = SPI_tuptable;
 	if (n < 2)
@@ -499,9 +486,12 @@ compaction_run(Topic *topic, int partition, TimestampTz now, bool patient,
 	{
 		bool		isnull;
 		bool		unmeasured;
-		int64		base = DatumGetInt64(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 1, &isnull));
-		int64		end = DatumGetInt64(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 2, &isnull));
-		Datum		newest = SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 3, &unmeasured);
+		int64		base = DatumGetInt64(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc,
+														   SEGMENT_BASE, &isnull));
+		int64		end = DatumGetInt64(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc,
+														  SEGMENT_END, &isnull));
+		Datum		newest = SPI_getbinval(tuptable->vals[i], tuptable->tupdesc,
+										   SEGMENT_NEWEST, &unmeasured);
 
 		if (end > bounds.lso ||
 			(unmeasured ? segment_newest_timestamp(topic->name, partition, base) :
@@ -509,8 +499,8 @@ compaction_run(Topic *topic, int partition, TimestampTz now, bool patient,
 			break;
 		clean_end = end;
 	}
-	compacted_end = DatumGetInt64(SPI_getbinval(tuptable->vals[0], tuptable->tupdesc, 4,
-												&unused_null));
+	compacted_end = DatumGetInt64(SPI_getbinval(tuptable->vals[0], tuptable->tupdesc,
+												SEGMENT_COMPACTED, &unused_null));
 	if (clean_end <= compacted_end ||
 		!settled(topic, partition, compacted_end, clean_end, patient))
 		return 0;
@@ -531,12 +521,15 @@ compaction_run(Topic *topic, int partition, TimestampTz now, bool patient,
 	for (i = 0; i + 1 < n; i++)
 	{
 		bool		isnull;
-		int64		end = DatumGetInt64(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 2, &isnull));
+		int64		end = DatumGetInt64(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc,
+												  SEGMENT_END, &isnull));
 
 		if (end > clean_end)
 			break;
-		sc.base = DatumGetInt64(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 1, &isnull));
-		sc.sealed = DatumGetBool(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 5, &isnull));
+		sc.base = DatumGetInt64(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc,
+											  SEGMENT_BASE, &isnull));
+		sc.sealed = DatumGetBool(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc,
+											   SEGMENT_SEALED, &isnull));
 
 		/*
 		 * A segment that could not be compacted ends the pass, which the next

@@ -83,6 +83,31 @@ time_before(TimestampTz now, int64 ms)
 }
 
 /*
+ * segments_from_log_start lists in SPI_tuptable, under the latest snapshot,
+ * the segments of a partition that end above its log start, oldest first:
+ * the columns numbered SEGMENT_* (retention.h), the size only when sized
+ * (0 else).  Caller is connected to SPI.
+ */
+void
+segments_from_log_start(const char *topic, int partition, bool sized)
+{
+	spi_select_latest("SELECT s.base_offset, s.end_offset, s.max_timestamp, "
+					  "CASE WHEN $3 THEN topics_internal.segment_size("
+					  "s.topic, s.partition, s.base_offset) ELSE 0 END, "
+					  "s.base_offset OPERATOR(pg_catalog.<) p.sealed_end, p.compacted_end "
+					  "FROM topics.segment s JOIN topics.partition p "
+					  "ON p.topic OPERATOR(pg_catalog.=) s.topic "
+					  "AND p.partition OPERATOR(pg_catalog.=) s.partition "
+					  "WHERE s.topic OPERATOR(pg_catalog.=) $1 "
+					  "AND s.partition OPERATOR(pg_catalog.=) $2 "
+					  "AND s.end_offset OPERATOR(pg_catalog.>) p.log_start "
+					  "ORDER BY s.base_offset",
+					  3, (Oid[]) {TEXTOID, INT4OID, BOOLOID},
+					  (Datum[]) {CStringGetTextDatum(topic), Int32GetDatum(partition),
+						  BoolGetDatum(sized)});
+}
+
+/*
  * retention_expire moves the log start of a partition of a stream topic
  * past the sealed segments that retention lets go at now, and returns how
  * many.  Caller runs as the owner of the topic's tables, connected to SPI,
@@ -92,8 +117,6 @@ int
 retention_expire(Topic *topic, int partition, TimestampTz now)
 {
 	const TopicConfig *cfg = &topic->cfg;
-	Oid			argtypes[3] = {TEXTOID, INT4OID, BOOLOID};
-	Datum		args[3];
 	PartitionBounds bounds;
 	SPITupleTable *tuptable;
 	uint64		n;
@@ -109,21 +132,7 @@ retention_expire(Topic *topic, int partition, TimestampTz now)
 		return 0;
 	topic_bounds(topic, partition, &bounds);
 
-	/* the segments from the log start on, newest last */
-	args[0] = CStringGetTextDatum(topic->name);
-	args[1] = Int32GetDatum(partition);
-	args[2] = BoolGetDatum(cfg->retention_bytes >= 0);
-	spi_select_latest("SELECT s.base_offset, s.end_offset, s.max_timestamp, "
-					  "CASE WHEN $3 THEN topics_internal.segment_size("
-					  "s.topic, s.partition, s.base_offset) ELSE 0 END "
-					  "FROM topics.segment s JOIN topics.partition p "
-					  "ON p.topic OPERATOR(pg_catalog.=) s.topic "
-					  "AND p.partition OPERATOR(pg_catalog.=) s.partition "
-					  "WHERE s.topic OPERATOR(pg_catalog.=) $1 "
-					  "AND s.partition OPERATOR(pg_catalog.=) $2 "
-					  "AND s.end_offset OPERATOR(pg_catalog.>) p.log_start "
-					  "ORDER BY s.base_offset",
-					  3, argtypes, args);
+	segments_from_log_start(topic->name, partition, cfg->retention_bytes >= 0);
 	n = SPI_processed;
 	tuptable = SPI_tuptable;
 	for (i = 0; i < n; i++)
@@ -131,7 +140,7 @@ retention_expire(Topic *topic, int partition, TimestampTz now)
 		bool		isnull;
 
 		total += DatumGetInt64(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc,
-											 4, &isnull));
+											 SEGMENT_SIZE, &isnull));
 	}
 
 	/* oldest first, and never the last segment */
@@ -141,10 +150,10 @@ retention_expire(Topic *topic, int partition, TimestampTz now)
 		TupleDesc	desc = tuptable->tupdesc;
 		bool		isnull;
 		bool		unmeasured;
-		int64		base = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		int64		end = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-		Datum		newest = SPI_getbinval(tup, desc, 3, &unmeasured);
-		int64		size = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		int64		base = DatumGetInt64(SPI_getbinval(tup, desc, SEGMENT_BASE, &isnull));
+		int64		end = DatumGetInt64(SPI_getbinval(tup, desc, SEGMENT_END, &isnull));
+		Datum		newest = SPI_getbinval(tup, desc, SEGMENT_NEWEST, &unmeasured);
+		int64		size = DatumGetInt64(SPI_getbinval(tup, desc, SEGMENT_SIZE, &isnull));
 		bool		too_old = false;
 		bool		too_big;
 
