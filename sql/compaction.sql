@@ -30,8 +30,19 @@ SELECT s.step, s.key, s.value, p.msg_offset
 SELECT count(*) AS produced, max(msg_offset) AS last_offset FROM produced;
 SELECT lso FROM topics.partitions WHERE topic = 'cp';
 
-SELECT job, segments_freed > 0 AS compacted, error FROM topics.run_maintenance('cp')
- WHERE job = 'compaction';
+-- (a run whose own statement began while another transaction was still
+-- running, the segment maker's, leaves the new messages to the next run)
+DO $$
+BEGIN
+    FOR i IN 1..500 LOOP
+        EXIT WHEN EXISTS (SELECT FROM topics.run_maintenance('cp')
+                           WHERE job = 'compaction' AND segments_freed > 0);
+        COMMIT;
+        PERFORM pg_sleep(0.01);
+    END LOOP;
+END $$;
+SELECT job, segments_freed > 0 AS compacted, error FROM topics.maintenance_log
+ WHERE topic = 'cp' AND job = 'compaction';
 
 CREATE TABLE after AS
 SELECT msg_offset, convert_from(key, 'UTF8') AS key, convert_from(value, 'UTF8') AS value

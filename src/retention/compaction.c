@@ -179,6 +179,10 @@ typedef struct PartitionPass
 /* The passes of the topic being compacted (compaction_begin, _finish). */
 static List *passes = NIL;
 
+/* How long a patient compaction job waits for older snapshots, in all. */
+#define PATIENCE_MS		10000
+static TimestampTz patience_until = 0;
+
 /* One segment to compact. */
 typedef struct SegmentCompaction
 {
@@ -314,13 +318,12 @@ compact_segment(void *arg)
 }
 
 /*
- * own_snapshot_sees tells whether this backend's oldest active snapshot (its
- * statement's, or its REPEATABLE READ transaction's) sees every message of
- * a partition in [from, below) that the latest snapshot sees, and no cursor
- * of an earlier statement is open, which has a snapshot of its own.
+ * job_snapshot_sees tells whether the worker's snapshot, its job's, sees
+ * every message of a partition in [from, below) that the latest snapshot
+ * sees.  The worker holds no other.
  */
 static bool
-own_snapshot_sees(Topic *topic, int partition, int64 from, int64 below)
+job_snapshot_sees(Topic *topic, int partition, int64 from, int64 below)
 {
 	const char *sql = psprintf("SELECT pg_catalog.count(*) FROM %s "
 							   "WHERE msg_offset OPERATOR(pg_catalog.>=) $1 "
@@ -328,26 +331,17 @@ own_snapshot_sees(Topic *topic, int partition, int64 from, int64 below)
 							   quote_qualified_identifier(TOPICS_DATA_SCHEMA,
 														  topic_table_name(topic->name, partition, -1)));
 	Datum		args[2] = {Int64GetDatum(from), Int64GetDatum(below)};
+	Snapshot	job = GetOldestSnapshot();
 	SPIPlanPtr	plan;
 	bool		isnull;
 	int64		seen;
-	Snapshot	oldest;
 
-	/* a cursor of an earlier statement has a snapshot of its own */
-	if (SPI_execute("SELECT 1 FROM pg_catalog.pg_cursors "
-					"WHERE creation_time OPERATOR(pg_catalog.<) pg_catalog.statement_timestamp()",
-					true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not list the cursors of this session");
-	if (SPI_processed > 0)
-		return false;
-	/* the statement's, or the REPEATABLE READ transaction's */
-	oldest = GetOldestSnapshot();
-	if (oldest == NULL)
+	if (job == NULL)
 		return true;
 	plan = SPI_prepare(sql, 2, (Oid[]) {INT8OID, INT8OID});
 	if (plan == NULL ||
-		SPI_execute_snapshot(plan, args, NULL, oldest, InvalidSnapshot,
-							 true, false, 1) != SPI_OK_SELECT)
+		SPI_execute_snapshot(plan, args, NULL, job, InvalidSnapshot, true,
+							 false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not count the messages of topic \"%s\"", topic->name);
 	seen = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 									   1, &isnull));
@@ -401,10 +395,10 @@ others_see(TransactionId xid)
  * superseding message (a REPEATABLE READ reader of the topic's tables, a
  * cursor, a dump, a standby's) would otherwise find neither.  As CREATE
  * INDEX CONCURRENTLY waits for older snapshots, it waits for those whose
- * xmin does not lie above the youngest of those messages (others_see);
- * this backend's own snapshot it checks by counting what it sees.  With
- * patience (run_maintenance), it waits up to 10 seconds for the others to
- * end; the worker tries again at its next round.
+ * xmin does not lie above the youngest of those messages: the other
+ * backends' (others_see), and this one's.  With patience (run_maintenance),
+ * it waits for the others until the job's deadline, 10 seconds after it
+ * began (compaction_begin); the worker tries again at its next round.
  */
 static bool
 settled(Topic *topic, int partition, int64 from, int64 below, bool patient)
@@ -412,7 +406,6 @@ settled(Topic *topic, int partition, int64 from, int64 below, bool patient)
 	TransactionId youngest;
 	bool		isnull;
 	bool		ok;
-	int			tries = patient ? 1000 : 1;
 
 	spi_select_latest(psprintf("SELECT xmin FROM %s "
 							   "WHERE msg_offset OPERATOR(pg_catalog.>=) $1 "
@@ -428,14 +421,22 @@ settled(Topic *topic, int partition, int64 from, int64 below, bool patient)
 												   SPI_tuptable->tupdesc, 1, &isnull));
 	if (!TransactionIdIsNormal(youngest))
 		return true;
+	/*
+	 * This backend's own, which it cannot wait for.  A user's session may
+	 * hold an older snapshot in a cursor, which cannot be told from its
+	 * statement's: its call leaves the messages to a later one.  The
+	 * worker's one snapshot may have an xmin as low only because an
+	 * unrelated transaction was running when it was taken: what it sees
+	 * tells.
+	 */
 	if (TransactionIdIsValid(MyProc->xmin) &&
 		!TransactionIdPrecedes(youngest, MyProc->xmin) &&
-		!own_snapshot_sees(topic, partition, from, below))
+		(patient || !job_snapshot_sees(topic, partition, from, below)))
 		return false;
 	for (;;)
 	{
 		ok = others_see(youngest);
-		if (ok || --tries <= 0)
+		if (ok || !patient || GetCurrentTimestamp() >= patience_until)
 			break;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10,
 						 PG_WAIT_EXTENSION);
@@ -550,12 +551,14 @@ compaction_run(Topic *topic, int partition, TimestampTz now, bool patient,
 
 /*
  * compaction_begin forgets the passes of an earlier compaction that ended
- * before its swaps (an error rolled them back).
+ * before its swaps (an error rolled them back), and sets the deadline of
+ * its patience.
  */
 void
 compaction_begin(void)
 {
 	passes = NIL;
+	patience_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), PATIENCE_MS);
 }
 
 /*

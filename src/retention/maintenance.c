@@ -219,8 +219,13 @@ static const Job jobs[] = {
 static bool
 maintain_topic(const char *topic, bool patient)
 {
+	Oid			owner;
+	int			partitions;
 	int			i;
 
+	/* one dropped since the pass began has nothing left to maintain */
+	if (!topic_lookup_row(topic, &owner, &partitions))
+		return true;
 	for (i = 0; i < lengthof(jobs); i++)
 		if (!run_job(topic, &jobs[i], patient))
 			return false;

@@ -15,6 +15,9 @@
 #    compaction; once it ends, compaction goes on.
 # 3. A transaction of another database, which cannot read the topic's
 #    tables, holds no compaction back.
+# 4. A cursor declared in the same query string as the run_maintenance that
+#    follows it (so of the same statement start) keeps what it reads: the
+#    call leaves the new messages to a later one.
 
 use strict;
 use warnings;
@@ -22,6 +25,7 @@ use warnings;
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use Time::HiRes qw(usleep);
 use Test::More;
 
 my $primary = PostgreSQL::Test::Cluster->new('retention_primary');
@@ -89,6 +93,38 @@ ok( $primary->poll_query_until(
 	'a snapshot of another database holds no compaction back');
 $in .= "COMMIT;\n\\q\n";
 $other->finish;
+
+# --- 4. a cursor of the same query string
+
+$primary->safe_psql(
+	'postgres', q{
+SELECT topics.create_topic('cur', 1, 'stream',
+    '{"cleanup.policy": "compact", "segment.messages": 4, "min.compaction.lag.ms": 3600000}');
+SELECT count(*) FROM topics.produce_batch('cur', ARRAY['a1', 'b1', 'c1', 'd1'], ARRAY['a', 'b', 'c', 'd']);
+CREATE FUNCTION read_cur() RETURNS TABLE (v text) STABLE LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN QUERY SELECT convert_from(value, 'UTF8') FROM topics_data.cur ORDER BY msg_offset;
+END $$;
+});
+($in, $out, $err) = ('', '', '');
+my $one = IPC::Run::start(
+	[
+		'psql', '-X', '-At', '-d', $primary->connstr('postgres'), '-c',
+		q{BEGIN; DECLARE c CURSOR FOR SELECT v FROM read_cur(); SELECT pg_sleep(2);
+SELECT 'compacted ' || segments_freed FROM topics.run_maintenance('cur') WHERE job = 'compaction';
+FETCH ALL FROM c; COMMIT;}
+	],
+	'<', \$in, '>', \$out, '2>', \$err);
+# while it sleeps: newer values of the keys, and compaction allowed at once
+usleep(500_000);
+$primary->safe_psql(
+	'postgres', q{
+SELECT count(*) FROM topics.produce_batch('cur', ARRAY['a2', 'b2', 'c2', 'd2', 'e1'], ARRAY['a', 'b', 'c', 'd', 'e']);
+SELECT topics.alter_topic('cur', '{"min.compaction.lag.ms": 0}');
+});
+$one->finish;
+like($out, qr/compacted 0/, 'the call leaves the new messages to a later one');
+like($out, qr/a1\nb1\nc1\nd1/, 'the cursor reads what its snapshot saw');
 
 # --- 2. a standby's snapshot, fed back without a slot
 
