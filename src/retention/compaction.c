@@ -106,6 +106,17 @@ key_match(const void *a, const void *b, Size keysize)
 }
 
 /*
+ * partition_table returns the quoted name of a partition's table, through
+ * which SQL reads its segments.
+ */
+static char *
+partition_table(const char *topic, int partition)
+{
+	return quote_qualified_identifier(TOPICS_DATA_SCHEMA,
+									  topic_table_name(topic, partition, -1));
+}
+
+/*
  * latest_offsets returns, in cxt, the latest offset of each key among the
  * messages of a partition in [from, below).  Caller runs as the owner of
  * the topic's tables, connected to SPI.
@@ -131,8 +142,7 @@ latest_offsets(const char *topic, int partition, int64 from, int64 below,
 							   "WHERE msg_offset OPERATOR(pg_catalog.>=) $1 "
 							   "AND msg_offset OPERATOR(pg_catalog.<) $2 "
 							   "AND key IS NOT NULL GROUP BY key",
-							   quote_qualified_identifier(TOPICS_DATA_SCHEMA,
-														  topic_table_name(topic, partition, -1))),
+							   partition_table(topic, partition)),
 					  2, (Oid[]) {INT8OID, INT8OID},
 					  (Datum[]) {Int64GetDatum(from), Int64GetDatum(below)});
 	for (i = 0; i < SPI_processed; i++)
@@ -328,8 +338,7 @@ job_snapshot_sees(Topic *topic, int partition, int64 from, int64 below)
 	const char *sql = psprintf("SELECT pg_catalog.count(*) FROM %s "
 							   "WHERE msg_offset OPERATOR(pg_catalog.>=) $1 "
 							   "AND msg_offset OPERATOR(pg_catalog.<) $2",
-							   quote_qualified_identifier(TOPICS_DATA_SCHEMA,
-														  topic_table_name(topic->name, partition, -1)));
+							   partition_table(topic->name, partition));
 	Datum		args[2] = {Int64GetDatum(from), Int64GetDatum(below)};
 	Snapshot	job = GetOldestSnapshot();
 	SPIPlanPtr	plan;
@@ -411,8 +420,7 @@ settled(Topic *topic, int partition, int64 from, int64 below, bool patient)
 							   "WHERE msg_offset OPERATOR(pg_catalog.>=) $1 "
 							   "AND msg_offset OPERATOR(pg_catalog.<) $2 "
 							   "ORDER BY pg_catalog.age(xmin) LIMIT 1",
-							   quote_qualified_identifier(TOPICS_DATA_SCHEMA,
-														  topic_table_name(topic->name, partition, -1))),
+							   partition_table(topic->name, partition)),
 					  2, (Oid[]) {INT8OID, INT8OID},
 					  (Datum[]) {Int64GetDatum(from), Int64GetDatum(below)});
 	if (SPI_processed == 0)

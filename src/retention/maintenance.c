@@ -233,15 +233,37 @@ maintain_topic(const char *topic, bool patient)
 }
 
 /*
+ * topic_names returns, in cxt, the names a query of topic names gives.
+ * Caller is connected to SPI.
+ */
+static List *
+topic_names(const char *sql, MemoryContext cxt)
+{
+	List	   *names = NIL;
+	uint64		i;
+
+	if (SPI_execute(sql, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list topics");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		names = lappend(names, SPI_getvalue(SPI_tuptable->vals[i],
+											SPI_tuptable->tupdesc, 1));
+		MemoryContextSwitchTo(old);
+	}
+	return names;
+}
+
+/*
  * maintenance_run runs the jobs now on one topic, or on every topic the
  * current role owns when topic is NULL.
  */
 void
 maintenance_run(const char *topic)
 {
-	List	   *names = NIL;
+	List	   *names;
 	ListCell   *lc;
-	uint64		i;
 
 	if (topic != NULL)
 	{
@@ -249,18 +271,9 @@ maintenance_run(const char *topic)
 		return;
 	}
 	SPI_connect();
-	if (SPI_execute("SELECT name FROM topics.topics "
-					"WHERE pg_catalog.pg_has_role(owner, 'USAGE') ORDER BY name",
-					true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not list topics");
-	for (i = 0; i < SPI_processed; i++)
-	{
-		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
-
-		names = lappend(names, SPI_getvalue(SPI_tuptable->vals[i],
-											SPI_tuptable->tupdesc, 1));
-		MemoryContextSwitchTo(old);
-	}
+	names = topic_names("SELECT name FROM topics.topics "
+						"WHERE pg_catalog.pg_has_role(owner, 'USAGE') ORDER BY name",
+						TopTransactionContext);
 	SPI_finish();
 	foreach(lc, names)
 		maintain_topic(lfirst(lc), true);
@@ -283,7 +296,6 @@ maintenance_round(void)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	AsOwner		admin;
-	uint64		i;
 	char	   *topic;
 
 	/* the first pass comes an interval after the worker starts, as Kafka's */
@@ -295,17 +307,8 @@ maintenance_round(void)
 			return;
 		last_pass = now;
 		as_owner_begin(&admin);
-		if (SPI_execute("SELECT name FROM topics.topic ORDER BY name", true, 0) !=
-			SPI_OK_SELECT)
-			elog(ERROR, "could not list topics");
-		for (i = 0; i < SPI_processed; i++)
-		{
-			MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-			left = lappend(left, SPI_getvalue(SPI_tuptable->vals[i],
-											  SPI_tuptable->tupdesc, 1));
-			MemoryContextSwitchTo(old);
-		}
+		left = topic_names("SELECT name FROM topics.topic ORDER BY name",
+						   TopMemoryContext);
 		as_owner_end(&admin);
 		if (left == NIL)
 			return;
