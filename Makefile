@@ -5,6 +5,11 @@ OBJS = \
 	$(WIN32RES) \
 	src/args.o \
 	src/bgworker.o \
+	src/capture/capture_encode.o \
+	src/capture/capture_event.o \
+	src/capture/capture_rel.o \
+	src/capture/capture_setup.o \
+	src/capture/capture_trigger.o \
 	src/groups/consume.o \
 	src/groups/group.o \
 	src/groups/group_catalog.o \
@@ -63,7 +68,7 @@ PGFILEDESC = "pg_topics - Kafka-style topics and partitions"
 
 PG_CPPFLAGS = -I$(srcdir)/include
 
-REGRESS = topics queue retention compaction produce fetch fetch_scan murmur2 privileges errors groups positions search_path upgrade cursor_repoll hold_cursor max_wait_overflow superuser_constraints leaky_views longpoll_expiry procedure_commit old_objects drop_after_poll scroll_savepoint lateral_poll procedure_rollback loop_exit recreate_after_poll produce_nested segment_cache
+REGRESS = topics capture queue retention compaction produce fetch fetch_scan murmur2 privileges errors groups positions search_path upgrade cursor_repoll hold_cursor max_wait_overflow superuser_constraints leaky_views longpoll_expiry procedure_commit old_objects drop_after_poll scroll_savepoint lateral_poll procedure_rollback loop_exit recreate_after_poll produce_nested segment_cache
 REGRESS_OPTS = --temp-config=$(srcdir)/pg_topics.conf \
 	--temp-instance=./tmp_check_regress
 

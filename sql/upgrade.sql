@@ -66,6 +66,22 @@ SELECT config_table FROM
   (SELECT unnest(extconfig)::regclass AS config_table
      FROM pg_extension WHERE extname = 'pg_topics') c
  ORDER BY config_table::text COLLATE "C";
+CREATE TABLE objects_0_5 AS SELECT object FROM extension_objects;
+
+-- 0.6 adds change data capture: capture, uncapture, snapshot, the
+-- captured tables' catalog and view, the trigger function and the event
+-- triggers that follow DDL on captured tables
+ALTER EXTENSION pg_topics UPDATE TO '0.6';
+SELECT extversion FROM pg_extension WHERE extname = 'pg_topics';
+SELECT object FROM
+  ((SELECT object FROM objects_0_5 EXCEPT SELECT object FROM extension_objects)
+   UNION ALL
+   (SELECT object FROM extension_objects EXCEPT SELECT object FROM objects_0_5)) d
+ ORDER BY object COLLATE "C";
+SELECT config_table FROM
+  (SELECT unnest(extconfig)::regclass AS config_table
+     FROM pg_extension WHERE extname = 'pg_topics') c
+ WHERE config_table::text = 'topics.capture';
 CREATE TABLE upgraded AS SELECT object FROM extension_objects;
 
 -- DROP EXTENSION takes its schemas with it, topics too
@@ -92,5 +108,5 @@ SELECT * FROM topics.produce('gone', 'x', partition => 0);
 SELECT partition, lso, log_end FROM topics.partitions ORDER BY partition;
 SELECT topics.drop_topic('gone');
 
-DROP TABLE upgraded, objects_0_2, objects_0_3, objects_0_4;
+DROP TABLE upgraded, objects_0_2, objects_0_3, objects_0_4, objects_0_5;
 DROP VIEW extension_objects;

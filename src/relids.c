@@ -51,6 +51,8 @@ static const char *const relnames[PGT_NRELATIONS] = {
 	[PGT_QUEUE_DELIVERY_PKEY] = "queue_delivery_pkey",
 	[PGT_MAINTENANCE] = "maintenance",
 	[PGT_MAINTENANCE_PKEY] = "maintenance_pkey",
+	[PGT_CAPTURE] = "capture",
+	[PGT_CAPTURE_PKEY] = "capture_pkey",
 };
 
 static Oid	relids[PGT_NRELATIONS];
@@ -117,14 +119,6 @@ relids_load(bool missing_ok)
 								 relnames[i]));
 	}
 
-	/* the column that the newest update script added */
-	if (get_attnum(relids[PGT_SEGMENT], "max_timestamp") == InvalidAttrNumber)
-	{
-		if (missing_ok)
-			return false;
-		objects_too_old(psprintf("column \"max_timestamp\" of relation \"%s.segment\"",
-								 TOPICS_SCHEMA));
-	}
 	data_namespace = get_namespace_oid(TOPICS_DATA_SCHEMA, missing_ok);
 	valid = OidIsValid(data_namespace);
 	return valid;

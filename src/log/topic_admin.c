@@ -745,6 +745,18 @@ topic_drop(AsOwner *admin, const char *name, int partitions)
 	uint64		nsegments;
 	bool		late;
 
+	/* a captured table's changes go on being published to it */
+	args[0] = CStringGetTextDatum(name);
+	spi_exec_args("SELECT relid::pg_catalog.text FROM topics.capture "
+				  "WHERE topic OPERATOR(pg_catalog.=) $1 LIMIT 1",
+				  1, argtypes, args, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot drop topic \"%s\" because table %s publishes its changes to it",
+						name, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+				 errhint("Stop that first with topics.uncapture().")));
+
 	for (p = 0; p < partitions; p++)
 	{
 		Oid			relid = topic_table_relid(name, p, -1);
@@ -754,7 +766,6 @@ topic_drop(AsOwner *admin, const char *name, int partitions)
 	}
 
 	/* the segments the catalog knows, to drop any that was detached */
-	args[0] = CStringGetTextDatum(name);
 	spi_exec_args("SELECT partition, base_offset FROM topics.segment "
 				  "WHERE topic OPERATOR(pg_catalog.=) $1",
 				  1, argtypes, args, SPI_OK_SELECT);

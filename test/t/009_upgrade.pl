@@ -415,7 +415,7 @@ works($node, q{COMMIT PREPARED 'upgrade_p1'}, undef,
 works($node, 'ALTER EXTENSION pg_topics UPDATE', undef, 'ALTER EXTENSION pg_topics UPDATE');
 is($node->safe_psql('postgres',
 		q{SELECT extversion FROM pg_extension WHERE extname = 'pg_topics'}),
-	'0.5', 'the extension is at 0.5');
+	'0.6', 'the extension is at 0.6');
 
 # Streams of before 0.5 kept their messages for ever: they still do, while
 # a stream made now keeps them pg_topics.retention_time (Kafka's 7 days).
@@ -740,8 +740,18 @@ SELECT string_agg(r || ':' || has_function_privilege(r,
            'topics.create_topic(text, integer, text, jsonb)', 'EXECUTE'), ',' ORDER BY r)
   FROM unnest(ARRAY['regress_creator', 'regress_producer', 'regress_reader',
                     'regress_other']) r};
+# a captured table: its capture and its triggers come back with it
+works($node, q{
+CREATE TABLE public."Shop Items" (id int PRIMARY KEY, name text);
+SELECT topics.capture('public."Shop Items"', 'audit', options => '{"format": "debezium"}');
+INSERT INTO public."Shop Items" VALUES (1, 'before the dump')}, undef,
+	'capture a table into a topic of 0.1');
+$snapshot{captures} = q{
+SELECT string_agg(table_name || ':' || topic || ':' || format || ':' || active, ',')
+  FROM topics.captures};
 my %dumped = map { $_ => $node->safe_psql('postgres', $snapshot{$_}) }
-  qw(messages rows groups members positions group_owners acl create_topic);
+  qw(messages rows groups members positions group_owners acl create_topic captures);
+is($dumped{captures}, 'Shop Items:audit:debezium:true', 'the capture before the dump');
 $dumped{owners} = $node->safe_psql('postgres',
 	q{SELECT string_agg(name || ':' || owner, ',' ORDER BY name) FROM topics.topics});
 
@@ -765,7 +775,7 @@ CREATE ROLE regress_other LOGIN;});
 $restored->command_ok(
 	[ 'pg_restore', '--exit-on-error', '-d', $restored->connstr('postgres'), $dump ],
 	'pg_restore into a fresh server');
-for my $what (qw(messages rows groups members positions group_owners acl create_topic))
+for my $what (qw(messages rows groups members positions group_owners acl create_topic captures))
 {
 	is($restored->safe_psql('postgres', $snapshot{$what}),
 		$dumped{$what}, "restored: the same $what");
@@ -797,7 +807,19 @@ SELECT initprivs FROM pg_init_privs
 fails_with($restored,
 	q{INSERT INTO topics_data.orders VALUES (0, 999999, now(), NULL, 'x', NULL)},
 	'regress_creator', '42501', undef, 'restored: a direct INSERT');
+works($restored, q{INSERT INTO public."Shop Items" VALUES (2, 'after the restore')},
+	undef, 'restored: write the captured table');
+is( $restored->safe_psql(
+		'postgres', q{
+SELECT string_agg(name, ',' ORDER BY name)
+  FROM (SELECT convert_from(f.value, 'UTF8')::jsonb #>> '{payload,after,name}' AS name
+          FROM topics.topics t, generate_series(0, t.partitions - 1) p,
+               topics.fetch('audit', p, 0, 1000) f
+         WHERE t.name = 'audit' AND f.headers->>'op' = 'c') e}),
+	'after the restore,before the dump',
+	'restored: the captured table publishes its changes');
 $restored->stop;
+works($node, q{DROP TABLE public."Shop Items"}, undef, 'drop the captured table');
 
 # ---------------------------------------------------------------------
 # The queue of 0.1

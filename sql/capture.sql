@@ -1,0 +1,360 @@
+-- Change data capture: a table's changes as events of a topic
+\set VERBOSITY default
+
+-- the events of a topic in offset order, without the fields that change
+-- from run to run (transaction id, times)
+CREATE FUNCTION events(t text) RETURNS TABLE (p int, o bigint, k text, v jsonb, h jsonb)
+LANGUAGE sql AS $$
+  SELECT f.partition, f.msg_offset, convert_from(f.key, 'UTF8'),
+         convert_from(f.value, 'UTF8')::jsonb - 'txid' - 'ts_ms'
+           #- '{payload,ts_ms}' #- '{payload,source,ts_ms}' #- '{payload,source,txId}',
+         f.headers
+    FROM topics.topics tt, generate_series(0, tt.partitions - 1) AS part,
+         LATERAL topics.fetch(t, part, 0, 10000) f
+   WHERE tt.name = t
+   ORDER BY f.partition, f.msg_offset
+$$;
+
+SELECT topic FROM topics.create_topic('cdc', 1);
+
+-- each operation, with the types a table holds
+CREATE DOMAIN positive_amount AS numeric CHECK (VALUE > 0);
+CREATE TABLE orders (
+    id int PRIMARY KEY,
+    customer text,
+    amount positive_amount,
+    tags text[],
+    meta jsonb,
+    doc json,
+    raw bytea,
+    paid boolean,
+    placed timestamptz,
+    day date,
+    ratio float8,
+    total numeric GENERATED ALWAYS AS (amount * 2) STORED
+);
+SELECT topics.capture('orders', 'cdc');
+SELECT schema_name, table_name, topic, key_columns, ops, format, filter, active
+  FROM topics.captures;
+SET timezone = 'UTC';
+INSERT INTO orders VALUES
+  (1, 'ann', 12.50, '{a,"b c"}', '{"x": [1, 2]}', '{"y":  true}', '\x00ff', true,
+   '2026-01-02 03:04:05.678+00', '2026-01-02', 0.1),
+  (2, NULL, NULL, '{}', 'null', NULL, NULL, NULL, NULL, NULL, 'Infinity');
+UPDATE orders SET amount = 20 WHERE id = 1;
+DELETE FROM orders WHERE id = 2;
+SELECT o, k, v, h FROM events('cdc');
+
+-- every event's after image reads back as the row
+SELECT (jsonb_populate_record(NULL::orders, v->'after')).* FROM events('cdc')
+ WHERE v->>'op' = 'u';
+SELECT * FROM orders;
+
+-- an UPDATE that changes the key: a delete of the old key and a create of
+-- the new one
+UPDATE orders SET id = 10 WHERE id = 1;
+SELECT o, k, v->>'op' AS op, v->'before'->'id' AS before_id, v->'after'->'id' AS after_id
+  FROM events('cdc') WHERE o >= 3;
+
+-- the events commit with the change, or not at all
+BEGIN;
+INSERT INTO orders (id, customer, amount) VALUES (20, 'rolled back', 1);
+ROLLBACK;
+BEGIN;
+INSERT INTO orders (id, customer, amount) VALUES (21, 'kept', 1);
+SAVEPOINT s;
+INSERT INTO orders (id, customer, amount) VALUES (22, 'rolled back to savepoint', 1);
+ROLLBACK TO SAVEPOINT s;
+UPDATE orders SET customer = 'kept, updated' WHERE id = 21;
+COMMIT;
+SELECT o, k, v->>'op' AS op, v->'after'->>'customer' AS customer
+  FROM events('cdc') WHERE o >= 5;
+
+-- one statement, many rows: one trigger call, events in the statement's
+-- order
+INSERT INTO orders (id, customer, amount) SELECT g, 'bulk', g FROM generate_series(100, 2600) g;
+UPDATE orders SET amount = amount + 1 WHERE customer = 'bulk';
+SELECT v->>'op' AS op, count(*), min((v->'after'->>'id')::int), max((v->'after'->>'id')::int)
+  FROM events('cdc') WHERE o > 7 GROUP BY 1 ORDER BY 1;
+DELETE FROM orders WHERE customer = 'bulk';
+SELECT count(*) FROM events('cdc') WHERE v->>'op' = 'd' AND v->'before'->>'customer' = 'bulk';
+
+-- MERGE, INSERT ... ON CONFLICT and COPY fire the same triggers
+CREATE TABLE m (id int PRIMARY KEY, v text);
+SELECT topic FROM topics.create_topic('m_cdc', 1);
+SELECT topics.capture('m', 'm_cdc');
+INSERT INTO m VALUES (1, 'a');
+MERGE INTO m USING (VALUES (1, 'b'), (2, 'c')) s(id, v) ON m.id = s.id
+  WHEN MATCHED THEN UPDATE SET v = s.v WHEN NOT MATCHED THEN INSERT VALUES (s.id, s.v);
+INSERT INTO m VALUES (2, 'x'), (3, 'y') ON CONFLICT (id) DO UPDATE SET v = excluded.v;
+COPY m FROM stdin;
+9	copied
+\.
+SELECT o, v->>'op' AS op, v->'after' AS after FROM events('m_cdc');
+DROP TABLE m;
+
+-- TOASTed values, out of line: inserted, carried by an UPDATE of another
+-- column, deleted
+CREATE TABLE docs (id int PRIMARY KEY, body text, note text);
+ALTER TABLE docs ALTER COLUMN body SET STORAGE EXTERNAL;
+SELECT topic FROM topics.create_topic('docs_cdc', 1);
+SELECT topics.capture('docs', 'docs_cdc');
+INSERT INTO docs SELECT 1, string_agg(md5(g::text), '') , 'n' FROM generate_series(1, 500) g;
+UPDATE docs SET note = 'changed';
+DELETE FROM docs;
+SELECT v->>'op' AS op, length(v->'before'->>'body') AS before_len,
+       length(v->'after'->>'body') AS after_len,
+       md5(coalesce(v->'after'->>'body', v->'before'->>'body')) =
+         (SELECT md5(string_agg(md5(g::text), '')) FROM generate_series(1, 500) g) AS same
+  FROM events('docs_cdc');
+
+-- quoted, mixed-case names, another schema, no primary key: key columns
+-- given, or none
+CREATE SCHEMA "Sales Data";
+CREATE TABLE "Sales Data"."Line ""Items""" ("Order Id" int, "SKU" text, qty int);
+SELECT topic FROM topics.create_topic('lines', 1);
+SELECT topics.capture('"Sales Data"."Line ""Items"""', 'lines', ARRAY['Order Id', 'SKU']);
+INSERT INTO "Sales Data"."Line ""Items""" VALUES (1, 'x-1', 2);
+SELECT k, v->>'schema' AS schema, v->>'table' AS "table", h FROM events('lines');
+CREATE TABLE keyless (a int, b text);
+SELECT topic FROM topics.create_topic('keyless_cdc', 1);
+SELECT topics.capture('keyless', 'keyless_cdc');
+INSERT INTO keyless VALUES (1, 'one');
+SELECT k, v->'after' AS after FROM events('keyless_cdc');
+SELECT table_name, key_columns FROM topics.captures ORDER BY table_name COLLATE "C";
+
+-- one row always lands on one partition: its key routes it
+SELECT topic FROM topics.create_topic('wide_cdc', 8);
+CREATE TABLE accounts (id int PRIMARY KEY, balance int);
+SELECT topics.capture('accounts', 'wide_cdc');
+INSERT INTO accounts SELECT g, 0 FROM generate_series(1, 50) g;
+UPDATE accounts SET balance = balance + 1;
+UPDATE accounts SET balance = balance + 1 WHERE id % 2 = 0;
+DELETE FROM accounts WHERE id % 3 = 0;
+SELECT count(*) AS keys_on_two_partitions FROM
+  (SELECT k FROM events('wide_cdc') GROUP BY k HAVING count(DISTINCT p) > 1) x;
+SELECT count(*) AS keys_out_of_order FROM
+  (SELECT k, array_agg(v->>'op' ORDER BY o) AS ops FROM events('wide_cdc') GROUP BY k) x
+ WHERE ops[1] <> 'c' OR (ops @> '{d}' AND ops[array_length(ops, 1)] <> 'd');
+SELECT topics.partition_for_key(convert_to('{"id":7}', 'UTF8'), 8) = p AS routed_by_key
+  FROM events('wide_cdc') WHERE k = '{"id":7}' LIMIT 1;
+
+-- options: columns, exclude_columns, ops, before, filter, tombstones
+CREATE TABLE items (id int PRIMARY KEY, name text, secret text, status text);
+SELECT topic FROM topics.create_topic('items_cdc', 1);
+SELECT topics.capture('items', 'items_cdc', options => '{"exclude_columns": ["secret"], "ops": ["insert", "delete"], "before": false, "tombstones": true}');
+INSERT INTO items VALUES (1, 'pen', 's3cret', 'new');
+UPDATE items SET name = 'pencil';
+DELETE FROM items;
+SELECT o, k, v->>'op' AS op, v->'before' AS before, v->'after' AS after FROM events('items_cdc');
+-- called again, capture replaces the options
+SELECT topics.capture('items', 'items_cdc', options => '{"columns": ["id", "status"], "filter": "status <> ''draft''"}');
+SELECT ops, format, filter FROM topics.captures WHERE table_name = 'items';
+INSERT INTO items VALUES (2, 'ink', 'x', 'draft'), (3, 'pad', 'y', 'live');
+UPDATE items SET status = 'live' WHERE id = 2;   -- enters the filter: c
+UPDATE items SET status = 'draft' WHERE id = 3;  -- leaves it: d
+UPDATE items SET name = 'ink!' WHERE id = 2;     -- stays in: u
+UPDATE items SET name = 'pad!' WHERE id = 3;     -- stays out: nothing
+SELECT o, k, v->>'op' AS op, v->'before' AS before, v->'after' AS after FROM events('items_cdc') WHERE o >= 4;
+
+-- TRUNCATE, when asked for
+SELECT topics.capture('items', 'items_cdc', options => '{"ops": ["insert", "truncate"]}');
+TRUNCATE items;
+SELECT o, k, v->>'op' AS op, h FROM events('items_cdc') WHERE o >= 7;
+
+-- Debezium's envelope
+SELECT topic FROM topics.create_topic('dbz', 1);
+CREATE TABLE customers (id int PRIMARY KEY, email text);
+SELECT topics.capture('customers', 'dbz', options => '{"format": "debezium"}');
+INSERT INTO customers VALUES (1, 'a@example.com');
+UPDATE customers SET email = 'b@example.com';
+DELETE FROM customers;
+SELECT k, jsonb_pretty(v) FROM events('dbz') ORDER BY o LIMIT 2;
+SELECT v->'payload'->>'op' AS op, v->'payload'->'source'->>'snapshot' AS snapshot
+  FROM events('dbz');
+
+-- partitioned tables: through the parent, into a partition directly, a
+-- row moving between partitions, and a partition made after capture
+CREATE TABLE readings (site int, at int, val text, PRIMARY KEY (site, at)) PARTITION BY LIST (site);
+CREATE TABLE readings_1 PARTITION OF readings FOR VALUES IN (1);
+CREATE TABLE readings_2 (val text, at int NOT NULL, site int NOT NULL);
+ALTER TABLE readings ATTACH PARTITION readings_2 FOR VALUES IN (2);
+SELECT topic FROM topics.create_topic('readings_cdc', 1);
+SELECT topics.capture('readings', 'readings_cdc');
+CREATE TABLE readings_3 PARTITION OF readings FOR VALUES IN (3);
+INSERT INTO readings VALUES (1, 1, 'a'), (2, 1, 'b');
+INSERT INTO readings_2 VALUES ('c', 2, 2);
+INSERT INTO readings_3 VALUES (3, 5, 'd');
+UPDATE readings SET site = 3 WHERE site = 1;
+SELECT o, k, v->>'op' AS op, v->>'table' AS "table", v->'before' AS before, v->'after' AS after
+  FROM events('readings_cdc');
+SELECT tgrelid::regclass, tgname FROM pg_trigger WHERE tgname LIKE 'pg_topics_capture%'
+   AND tgrelid::regclass::text LIKE 'readings%'
+ ORDER BY tgrelid::regclass::text COLLATE "C", tgname COLLATE "C";
+SELECT topics.capture('readings_1', 'readings_cdc');
+-- a row that moves to another partition, under a key without the
+-- partition column: one u event, its old and new rows paired
+CREATE TABLE moving (site int, id int, v text) PARTITION BY LIST (site);
+CREATE TABLE moving_1 PARTITION OF moving FOR VALUES IN (1);
+CREATE TABLE moving_2 PARTITION OF moving FOR VALUES IN (2);
+SELECT topics.capture('moving', 'readings_cdc', ARRAY['id']);
+INSERT INTO moving SELECT 1, g, 'v' FROM generate_series(1, 4) g;
+UPDATE moving SET site = 2, v = 'moved ' || id WHERE id % 2 = 0 OR id = 3;
+SELECT k, v->'before'->>'site' AS before_site, v->'after'->>'site' AS after_site,
+       v->'after'->>'v' AS after_v, v->'before'->'id' = v->'after'->'id' AS paired
+  FROM events('readings_cdc') WHERE v->>'table' = 'moving' AND v->>'op' = 'u' ORDER BY k;
+DROP TABLE moving;
+
+-- snapshot: the rows there are now, as r events
+CREATE TABLE existing (id int PRIMARY KEY, v text);
+INSERT INTO existing SELECT g, 'v' || g FROM generate_series(1, 5) g;
+SELECT topic FROM topics.create_topic('existing_cdc', 1);
+SELECT topics.capture('existing', 'existing_cdc');
+SELECT topics.snapshot('existing');
+UPDATE existing SET v = 'changed' WHERE id = 1;
+SELECT o, k, v->>'op' AS op, v->'after' AS after FROM events('existing_cdc');
+SELECT snapshot_at IS NOT NULL AS snapshotted FROM topics.captures WHERE table_name = 'existing';
+SELECT topics.snapshot('readings');
+SELECT count(*) FROM events('readings_cdc') WHERE v->>'op' = 'r';
+
+-- schema changes: a column added or dropped keeps capture going; a key
+-- column or a listed one cannot go or be renamed; a renamed table goes on
+-- under its new name; a dropped table takes its capture with it
+ALTER TABLE existing ADD COLUMN extra int DEFAULT 7;
+INSERT INTO existing VALUES (6, 'six');
+ALTER TABLE existing DROP COLUMN extra;
+INSERT INTO existing VALUES (7, 'seven');
+ALTER TABLE existing DROP COLUMN id;
+ALTER TABLE existing RENAME COLUMN id TO ident;
+ALTER TABLE items DROP COLUMN status;
+ALTER TABLE existing RENAME TO existing_renamed;
+INSERT INTO existing_renamed VALUES (8, 'eight');
+SELECT o, v->>'table' AS "table", v->'after' AS after FROM events('existing_cdc') WHERE o >= 6;
+BEGIN;
+SELECT topics.uncapture('existing_renamed');
+ALTER TABLE existing_renamed RENAME COLUMN id TO ident;
+SELECT topics.capture('existing_renamed', 'existing_cdc');
+COMMIT;
+INSERT INTO existing_renamed VALUES (9, 'nine');
+SELECT k FROM events('existing_cdc') ORDER BY o DESC LIMIT 1;
+DROP TABLE existing_renamed;
+SELECT count(*) FROM topics.capture WHERE relid::text LIKE 'existing%';
+
+-- a topic that a table publishes to cannot be dropped
+SELECT topics.drop_topic('cdc');
+
+-- errors
+SELECT topics.capture('nosuch', 'cdc');
+SELECT topics.capture('orders', 'nosuch');
+SELECT topics.capture('orders', 'cdc', ARRAY['nosuch']);
+SELECT topics.capture('orders', 'cdc', ARRAY['id', 'id']);
+SELECT topics.capture('orders', 'cdc', ARRAY['ctid']);
+SELECT topics.capture('orders', 'cdc', NULL, '{"format": "avro"}');
+SELECT topics.capture('orders', 'cdc', NULL, '{"ops": ["upsert"]}');
+SELECT topics.capture('orders', 'cdc', NULL, '{"ops": []}');
+SELECT topics.capture('orders', 'cdc', NULL, '{"colums": ["id"]}');
+SELECT topics.capture('orders', 'cdc', NULL, '{"columns": ["nosuch"]}');
+SELECT topics.capture('orders', 'cdc', NULL, '{"columns": ["id"], "exclude_columns": ["raw"]}');
+SELECT topics.capture('orders', 'cdc', NULL, '{"before": "yes"}');
+SELECT topics.capture('orders', 'cdc', NULL, '[1]');
+SELECT topics.capture('orders', 'cdc', NULL, '{"filter": "nosuch > 1"}');
+SELECT topics.capture('orders', 'cdc', NULL, '{"filter": "amount"}');
+SELECT topics.capture('orders', 'cdc', NULL, '{"filter": "random() > 0.5"}');
+SELECT topics.capture('orders', 'cdc', NULL, '{"filter": "id IN (SELECT 1)"}');
+SELECT topics.capture('orders', 'cdc', NULL, '{"filter": "true FROM pg_class"}');
+SELECT topics.capture('orders', 'cdc', NULL, '{"filter": "true; DROP TABLE orders"}');
+SELECT topics.capture('orders', 'cdc', NULL, '{"filter": "xmin = 1"}');
+SELECT topics.capture(NULL, 'cdc');
+SELECT topics.capture('pg_class', 'cdc');
+SELECT topics.capture('topics.topic', 'cdc');
+CREATE VIEW orders_view AS SELECT * FROM orders;
+SELECT topics.capture('orders_view', 'cdc');
+CREATE TEMP TABLE temp_t (id int PRIMARY KEY);
+SELECT topics.capture('temp_t', 'cdc');
+SELECT topics.uncapture('keyless');
+SELECT topics.uncapture('keyless');
+SELECT topics.snapshot('keyless');
+SELECT topics.create_topic('compacted', 1, 'stream', '{"cleanup.policy": "compact"}');
+SELECT topics.capture('keyless', 'compacted');
+-- the trigger function alone
+SELECT topics_internal.capture_trigger();
+CREATE TABLE rowtrig (id int);
+CREATE TRIGGER t AFTER INSERT ON rowtrig FOR EACH ROW EXECUTE FUNCTION topics_internal.capture_trigger();
+INSERT INTO rowtrig VALUES (1);
+
+-- a message too large fails the statement, and nothing is published
+SELECT topics.create_topic('small', 1, 'stream', '{"max.message.bytes": 300}');
+CREATE TABLE notes (id int PRIMARY KEY, body text);
+SELECT topics.capture('notes', 'small');
+INSERT INTO notes VALUES (1, 'short');
+INSERT INTO notes VALUES (2, repeat('x', 400));
+SELECT count(*) FROM notes;
+SELECT o, k FROM events('small');
+
+-- privileges: only the owner captures; writers need no grant on the
+-- topic, as the events go as the table's owner, who needs INSERT on it
+CREATE ROLE cdc_owner;
+CREATE ROLE cdc_writer;
+GRANT USAGE ON SCHEMA public TO cdc_owner, cdc_writer;
+GRANT CREATE ON SCHEMA public TO cdc_owner;
+SET ROLE cdc_owner;
+CREATE TABLE owned (id int PRIMARY KEY, v text);
+GRANT INSERT, UPDATE, SELECT ON owned TO cdc_writer;
+SELECT topics.capture('owned', 'cdc');
+RESET ROLE;
+SET ROLE cdc_writer;
+SELECT topics.capture('orders', 'cdc');
+SELECT topics.uncapture('orders');
+SELECT topics.snapshot('orders');
+RESET ROLE;
+GRANT INSERT ON topics_data.cdc TO cdc_owner;
+SET ROLE cdc_owner;
+SELECT topics.capture('owned', 'cdc');
+RESET ROLE;
+SET ROLE cdc_writer;
+INSERT INTO owned VALUES (1, 'by the writer');
+SELECT * FROM topics.produce('cdc', 'direct'::text);
+RESET ROLE;
+REVOKE INSERT ON topics_data.cdc FROM cdc_owner;
+SET ROLE cdc_writer;
+UPDATE owned SET v = 'no longer';
+RESET ROLE;
+SELECT v->>'table' AS "table", v->'after' AS after FROM events('cdc') WHERE v->>'table' = 'owned';
+SET ROLE cdc_owner;
+DROP TABLE owned;
+RESET ROLE;
+
+-- search_path with a schema of the user's first changes nothing: a
+-- look-alike of the trigger function and of now() in public
+CREATE FUNCTION public.capture_trigger() RETURNS trigger LANGUAGE plpgsql
+  AS $$ BEGIN RAISE EXCEPTION 'hijacked'; END $$;
+CREATE FUNCTION public.now() RETURNS timestamptz LANGUAGE sql
+  AS $$ SELECT '1999-01-01'::timestamptz $$;
+SET search_path = public, pg_catalog;
+SELECT topics.capture('customers', 'dbz', options => '{"format": "debezium"}');
+INSERT INTO customers VALUES (5, 'e@example.com');
+SELECT topics.snapshot('customers');
+ALTER TABLE customers ADD COLUMN note text;
+RESET search_path;
+SELECT v->'payload'->>'op' AS op, v->'payload'->'after' AS after FROM events('dbz') WHERE o >= 3;
+SELECT snapshot_at > '2000-01-01' AS real_time FROM topics.captures WHERE table_name = 'customers';
+DROP FUNCTION public.capture_trigger(), public.now();
+
+-- uncapture takes the triggers away
+SELECT topics.uncapture('readings');
+SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'pg_topics_capture%'
+   AND tgrelid::regclass::text LIKE 'readings%';
+INSERT INTO readings VALUES (1, 9, 'not published');
+SELECT count(*) FROM events('readings_cdc') WHERE v->'after'->>'val' = 'not published';
+
+DROP VIEW orders_view;
+DROP TABLE orders, docs, keyless, accounts, items, customers, readings, notes, rowtrig;
+DROP SCHEMA "Sales Data" CASCADE;
+SELECT count(*) FROM topics.capture;
+REVOKE ALL ON SCHEMA public FROM cdc_owner, cdc_writer;
+DROP ROLE cdc_owner, cdc_writer;
+DROP DOMAIN positive_amount;
+SELECT topics.drop_topic(name) FROM topics.topics
+ WHERE name IN ('cdc', 'docs_cdc', 'lines', 'keyless_cdc', 'wide_cdc', 'items_cdc', 'dbz',
+                'readings_cdc', 'existing_cdc', 'compacted', 'small', 'm_cdc');
+DROP FUNCTION events(text);

@@ -1,0 +1,334 @@
+/*-------------------------------------------------------------------------
+ *
+ * capture_event.c
+ *	  Events made of a statement's changes, produced in batches.
+ *
+ * An event's key is its key columns as a JSON object, written the same
+ * way every time, so that one row always routes to one partition and its
+ * events keep their order.  Its value is the change: plain JSON, or
+ * Debezium's envelope for its consumers.  Its headers name the table and
+ * the operation.  Events go to produce_messages() a thousand at a time,
+ * the batch path of produce_batch(), in the transaction of the change.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/dbcommands.h"
+#include "executor/executor.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "capture/capture.h"
+#include "log/topic.h"
+#include "pg_topics.h"
+
+/* Events handed to produce_messages() at once, at most. */
+#define CAPTURE_FLUSH_EVENTS	1000
+
+/* Events one row makes, at most: a delete, its tombstone, a create. */
+#define CAPTURE_ROW_EVENTS		3
+
+struct CaptureBatch
+{
+	CaptureRel *cr;
+	Topic	   *topic;
+	bool		snapshot;
+	TimestampTz ts;
+	char	   *source;			/* Debezium's source block, or the plain
+								 * value's trailing fields */
+	ExprState  *filter;
+	EState	   *estate;
+	MemoryContext events_cxt;	/* the events not produced yet */
+	ProduceMessage msgs[CAPTURE_FLUSH_EVENTS + CAPTURE_ROW_EVENTS];
+	int			nmsgs;
+	int64		produced;
+	ErrorContextCallback errcb;
+};
+
+static void
+batch_error_context(void *arg)
+{
+	CaptureBatch *batch = arg;
+
+	errcontext("publishing changes of table %s to topic \"%s\"",
+			   quote_qualified_identifier(batch->cr->schema, batch->cr->table),
+			   batch->cr->topic);
+}
+
+/*
+ * source_fields writes what every event of the batch says about where it
+ * comes from: Debezium's source block, or the plain value's own fields.
+ */
+static char *
+source_fields(CaptureBatch *batch)
+{
+	CaptureRel *cr = batch->cr;
+	StringInfoData s;
+	int64		ts_ms = (batch->ts / 1000) +
+		(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
+	uint64		txid = U64FromFullTransactionId(GetTopFullTransactionId());
+
+	initStringInfo(&s);
+	if (cr->opts.debezium)
+	{
+		appendStringInfoString(&s, "\"source\":{\"version\":\"" CAPTURE_FORMAT_VERSION "\",\"connector\":\"pg_topics\",\"name\":");
+		escape_json(&s, cr->topic);
+		appendStringInfo(&s, ",\"ts_ms\":" INT64_FORMAT ",\"snapshot\":\"%s\",\"db\":",
+						 ts_ms, batch->snapshot ? "true" : "false");
+		escape_json(&s, get_database_name(MyDatabaseId));
+		appendStringInfoString(&s, ",\"schema\":");
+		escape_json(&s, cr->schema);
+		appendStringInfoString(&s, ",\"table\":");
+		escape_json(&s, cr->table);
+		appendStringInfo(&s, ",\"txId\":" UINT64_FORMAT ",\"lsn\":null}"
+						 ",\"ts_ms\":" INT64_FORMAT "}}", txid, ts_ms);
+	}
+	else
+		appendStringInfo(&s, ",\"txid\":" UINT64_FORMAT ",\"ts_ms\":" INT64_FORMAT "}",
+						 txid, ts_ms);
+	return s.data;
+}
+
+/*
+ * capture_batch_begin opens the captured table's topic for the events of
+ * one statement (or one table of a snapshot).  Events are produced as the
+ * captured table's owner, who set the capture up: writers of the table
+ * need no privilege on the topic.
+ */
+CaptureBatch *
+capture_batch_begin(CaptureRel *cr, bool snapshot)
+{
+	CaptureBatch *batch = palloc0(sizeof(CaptureBatch));
+
+	batch->cr = cr;
+	batch->snapshot = snapshot;
+	batch->errcb.callback = batch_error_context;
+	batch->errcb.arg = batch;
+	batch->errcb.previous = error_context_stack;
+	error_context_stack = &batch->errcb;
+
+	batch->topic = topic_open(cr->topic, RowExclusiveLock);
+	if (pg_class_aclcheck(batch->topic->relid, cr->owner, ACL_INSERT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for topic \"%s\"", cr->topic),
+				 errdetail("The changes of table %s are produced as its owner, %s, who needs the INSERT privilege on table %s.",
+						   quote_qualified_identifier(cr->schema, cr->table),
+						   GetUserNameFromId(cr->owner, false),
+						   quote_qualified_identifier(TOPICS_DATA_SCHEMA, cr->topic)),
+				 errhint("The topic's owner can run GRANT INSERT ON %s TO %s.",
+						 quote_qualified_identifier(TOPICS_DATA_SCHEMA, cr->topic),
+						 quote_identifier(GetUserNameFromId(cr->owner, false)))));
+	batch->ts = GetCurrentTimestamp();
+	batch->source = source_fields(batch);
+	if (cr->filter)
+	{
+		batch->estate = CreateExecutorState();
+		batch->filter = ExecPrepareExpr(cr->filter, batch->estate);
+	}
+	batch->events_cxt = AllocSetContextCreate(CurrentMemoryContext,
+											  "pg_topics capture events",
+											  ALLOCSET_DEFAULT_SIZES);
+	return batch;
+}
+
+static bool
+passes_filter(CaptureBatch *batch, TupleTableSlot *slot)
+{
+	ExprContext *econtext;
+	Datum		result;
+	bool		isnull;
+
+	if (batch->filter == NULL)
+		return true;
+	econtext = GetPerTupleExprContext(batch->estate);
+	econtext->ecxt_scantuple = slot;
+	result = ExecEvalExprSwitchContext(batch->filter, econtext, &isnull);
+	ResetExprContext(econtext);
+	return !isnull && DatumGetBool(result);
+}
+
+/*
+ * utf8_bytea returns a string built in the server's encoding as a bytea
+ * of its UTF-8 bytes, as produce() stores text.
+ */
+static bytea *
+utf8_bytea(StringInfo s)
+{
+	char	   *conv = pg_server_to_any(s->data, s->len, PG_UTF8);
+	int			len = (conv == s->data) ? s->len : strlen(conv);
+	bytea	   *result = palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(result, VARHDRSZ + len);
+	memcpy(VARDATA(result), conv, len);
+	return result;
+}
+
+static bytea *
+event_key(CaptureBatch *batch, TupleTableSlot *slot)
+{
+	StringInfoData s;
+
+	if (batch->cr->nkeys == 0)
+		return NULL;
+	initStringInfo(&s);
+	encode_row(&s, batch->cr, slot, true);
+	return utf8_bytea(&s);
+}
+
+static void
+row_image(StringInfo s, CaptureBatch *batch, TupleTableSlot *slot)
+{
+	if (slot == NULL)
+		appendStringInfoString(s, "null");
+	else
+		encode_row(s, batch->cr, slot, false);
+}
+
+static bytea *
+event_value(CaptureBatch *batch, CaptureOp op, TupleTableSlot *before,
+			TupleTableSlot *after)
+{
+	CaptureRel *cr = batch->cr;
+	StringInfoData s;
+
+	if (!cr->opts.before)
+		before = NULL;
+	initStringInfo(&s);
+	if (cr->opts.debezium)
+	{
+		appendStringInfoString(&s, "{\"schema\":null,\"payload\":{\"before\":");
+		row_image(&s, batch, before);
+		appendStringInfoString(&s, ",\"after\":");
+		row_image(&s, batch, after);
+		appendStringInfo(&s, ",\"op\":\"%c\",", CAPTURE_OP_LETTERS[op]);
+	}
+	else
+	{
+		appendStringInfo(&s, "{\"op\":\"%c\",\"schema\":", CAPTURE_OP_LETTERS[op]);
+		escape_json(&s, cr->schema);
+		appendStringInfoString(&s, ",\"table\":");
+		escape_json(&s, cr->table);
+		appendStringInfoString(&s, ",\"before\":");
+		row_image(&s, batch, before);
+		appendStringInfoString(&s, ",\"after\":");
+		row_image(&s, batch, after);
+	}
+	appendStringInfoString(&s, batch->source);
+	return utf8_bytea(&s);
+}
+
+static void
+flush(CaptureBatch *batch)
+{
+	int			i;
+
+	if (batch->nmsgs == 0)
+		return;
+	for (i = 0; i < batch->nmsgs; i++)
+		produce_check_message(batch->topic, &batch->msgs[i]);
+	produce_messages(batch->topic, batch->msgs, batch->nmsgs, true);
+	batch->produced += batch->nmsgs;
+	batch->nmsgs = 0;
+	MemoryContextReset(batch->events_cxt);
+}
+
+static void
+add_event(CaptureBatch *batch, CaptureOp op, bytea *key,
+		  TupleTableSlot *before, TupleTableSlot *after)
+{
+	ProduceMessage *msg;
+
+	msg = &batch->msgs[batch->nmsgs++];
+	msg->partition = -1;
+	msg->key = key;
+	msg->value = event_value(batch, op, before, after);
+	msg->headers = batch->cr->headers[op];
+	msg->timestamp = batch->ts;
+
+	/* Debezium's tombstone, for compaction to forget the key */
+	if (op == CAPTURE_DELETE && batch->cr->opts.tombstones && key != NULL)
+	{
+		msg = &batch->msgs[batch->nmsgs++];
+		msg->partition = -1;
+		msg->key = key;
+		msg->value = NULL;
+		msg->headers = batch->cr->headers[op];
+		msg->timestamp = batch->ts;
+	}
+}
+
+/*
+ * capture_batch_change adds the events of one changed row: before is the
+ * old row (update, delete), after the new one (insert, update, read).
+ * The filter decides as a publication's row filter does: an update whose
+ * row leaves the filter is a delete, one whose row enters it a create.
+ * An update that changes the key is a delete of the old key and a create
+ * of the new one, each on its key's partition.
+ */
+void
+capture_batch_change(CaptureBatch *batch, CaptureOp op,
+					 TupleTableSlot *before, TupleTableSlot *after)
+{
+	MemoryContext old;
+	bool		before_in;
+	bool		after_in;
+
+	/* the events made so far go before this row's are made */
+	if (batch->nmsgs >= CAPTURE_FLUSH_EVENTS)
+		flush(batch);
+	old = MemoryContextSwitchTo(batch->events_cxt);
+	before_in = before != NULL && passes_filter(batch, before);
+	after_in = after != NULL && passes_filter(batch, after);
+
+	if (op == CAPTURE_TRUNCATE)
+		add_event(batch, op, NULL, NULL, NULL);
+	else if (op == CAPTURE_UPDATE && before_in && after_in)
+	{
+		bytea	   *old_key = event_key(batch, before);
+		bytea	   *new_key = event_key(batch, after);
+
+		if (old_key == NULL ||
+			(VARSIZE(old_key) == VARSIZE(new_key) &&
+			 memcmp(old_key, new_key, VARSIZE(old_key)) == 0))
+			add_event(batch, CAPTURE_UPDATE, new_key, before, after);
+		else
+		{
+			add_event(batch, CAPTURE_DELETE, old_key, before, NULL);
+			add_event(batch, CAPTURE_CREATE, new_key, NULL, after);
+		}
+	}
+	else if (before_in && (op == CAPTURE_DELETE || op == CAPTURE_UPDATE))
+		add_event(batch, CAPTURE_DELETE, event_key(batch, before), before, NULL);
+	else if (after_in)
+		add_event(batch, op == CAPTURE_UPDATE ? CAPTURE_CREATE : op,
+				  event_key(batch, after), NULL, after);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * capture_batch_end produces the events left, and returns how many the
+ * batch produced.
+ */
+int64
+capture_batch_end(CaptureBatch *batch)
+{
+	int64		produced;
+
+	flush(batch);
+	produced = batch->produced;
+	if (batch->estate)
+		FreeExecutorState(batch->estate);
+	MemoryContextDelete(batch->events_cxt);
+	error_context_stack = batch->errcb.previous;
+	pfree(batch->source);
+	pfree(batch);
+	return produced;
+}

@@ -1,0 +1,219 @@
+/*-------------------------------------------------------------------------
+ *
+ * capture_trigger.c
+ *	  The statement trigger of a captured table, and topics.snapshot().
+ *
+ * The trigger fires once per statement, AFTER it, and reads the
+ * statement's rows from its transition tables: a 100,000-row UPDATE is
+ * one trigger call and a hundred produce batches, not 100,000 calls.  Its
+ * events are produced in the statement's transaction, so they commit with
+ * the change or not at all, and a failure to produce fails the statement.
+ *
+ * topics.snapshot() reads the table under a SHARE lock, which waits for
+ * the transactions writing it and holds off new writers until it commits.
+ * Each writer's events are produced before it commits, so they all come
+ * before the snapshot's read events, and every later change after them:
+ * replayed in offset order, a key's events rebuild the table.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_inherits.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/tuplestore.h"
+
+#include "capture/capture.h"
+#include "capture/capture_setup.h"
+#include "log/topic_tables.h"
+#include "preload.h"
+
+PG_FUNCTION_INFO_V1(pg_topics_capture_trigger);
+PG_FUNCTION_INFO_V1(pg_topics_snapshot);
+
+/*
+ * transition_slot starts a read of a transition table, with a read
+ * pointer of its own: other AFTER triggers of the statement share it.
+ */
+static TupleTableSlot *
+transition_slot(Tuplestorestate *rows, Relation rel)
+{
+	int			ptr = tuplestore_alloc_read_pointer(rows, EXEC_FLAG_REWIND);
+
+	tuplestore_select_read_pointer(rows, ptr);
+	tuplestore_rescan(rows);
+	return MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
+}
+
+static void
+missing_transition_table(const char *trigger)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+			 errmsg("trigger \"%s\" has no transition table", trigger),
+			 errhint("Use topics.capture() to set capture up; it makes the triggers.")));
+}
+
+Datum
+pg_topics_capture_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	TriggerEvent event;
+	CaptureRel *cr;
+	CaptureBatch *batch;
+	CaptureOp	op;
+	TupleTableSlot *before = NULL;
+	TupleTableSlot *after = NULL;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("topics_internal.capture_trigger() was not called by a trigger")));
+	event = td->tg_event;
+	if (!TRIGGER_FIRED_FOR_STATEMENT(event) || !TRIGGER_FIRED_AFTER(event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("topics_internal.capture_trigger() must fire AFTER each statement"),
+				 errhint("Use topics.capture() to set capture up; it makes the triggers.")));
+	pg_topics_check_loaded();
+
+	/* a table no longer captured (a detached partition) publishes nothing */
+	cr = capture_rel(td->tg_relation);
+	if (!cr->captured)
+		return PointerGetDatum(NULL);
+	if (TRIGGER_FIRED_BY_INSERT(event))
+		op = CAPTURE_CREATE;
+	else if (TRIGGER_FIRED_BY_UPDATE(event))
+		op = CAPTURE_UPDATE;
+	else if (TRIGGER_FIRED_BY_DELETE(event))
+		op = CAPTURE_DELETE;
+	else
+		op = CAPTURE_TRUNCATE;
+	if (!cr->opts.ops[op])
+		return PointerGetDatum(NULL);
+
+	if (op != CAPTURE_TRUNCATE && op != CAPTURE_DELETE)
+	{
+		if (td->tg_newtable == NULL)
+			missing_transition_table(td->tg_trigger->tgname);
+		after = transition_slot(td->tg_newtable, td->tg_relation);
+	}
+	if (op == CAPTURE_UPDATE || op == CAPTURE_DELETE)
+	{
+		if (td->tg_oldtable == NULL)
+			missing_transition_table(td->tg_trigger->tgname);
+		before = transition_slot(td->tg_oldtable, td->tg_relation);
+	}
+
+	batch = capture_batch_begin(cr, false);
+	if (op == CAPTURE_TRUNCATE)
+		capture_batch_change(batch, op, NULL, NULL);
+	else
+	{
+		/* an UPDATE's old and new rows are appended in pairs */
+		for (;;)
+		{
+			CHECK_FOR_INTERRUPTS();
+			if (after && !tuplestore_gettupleslot(td->tg_newtable, true, false, after))
+				break;
+			if (before && !tuplestore_gettupleslot(td->tg_oldtable, true, false, before))
+				break;
+			capture_batch_change(batch, op, before, after);
+		}
+	}
+	capture_batch_end(batch);
+	if (before)
+		ExecDropSingleTupleTableSlot(before);
+	if (after)
+		ExecDropSingleTupleTableSlot(after);
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * snapshot_table produces the rows of one table of the captured tree that
+ * holds them, as read events.
+ */
+static int64
+snapshot_table(Oid relid, Snapshot snap)
+{
+	Relation	rel = table_open(relid, NoLock);
+	CaptureRel *cr = capture_rel(rel);
+	CaptureBatch *batch = capture_batch_begin(cr, true);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
+	int64		produced;
+
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		CHECK_FOR_INTERRUPTS();
+		capture_batch_change(batch, CAPTURE_READ, NULL, slot);
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	produced = capture_batch_end(batch);
+	table_close(rel, NoLock);
+	return produced;
+}
+
+/*
+ * topics.snapshot(relation) produces the captured table's rows as read
+ * events, and returns how many.
+ */
+Datum
+pg_topics_snapshot(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Relation	rel;
+	CaptureRel *cr;
+	List	   *tables;
+	ListCell   *lc;
+	Snapshot	snap;
+	int64		produced = 0;
+
+	pg_topics_check_loaded();
+	PreventCommandIfReadOnly("topics.snapshot()");
+	PreventCommandDuringRecovery("topics.snapshot()");
+
+	rel = capture_open_owned(relid, ShareLock);
+	cr = capture_rel(rel);
+	if (!cr->captured || cr->captured_relid != relid)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("table %s is not captured",
+						quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+												   RelationGetRelationName(rel))),
+				 cr->captured ?
+				 errdetail("It is a partition of captured table %s.",
+						   quote_qualified_identifier(cr->schema, cr->table)) :
+				 errhint("Set capture up first with topics.capture().")));
+
+	/*
+	 * The SHARE locks wait for every writer, and the latest snapshot, taken
+	 * after them, sees what they committed, in any isolation level.
+	 */
+	tables = find_all_inheritors(relid, ShareLock, NULL);
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	foreach(lc, tables)
+	{
+		Oid			table = lfirst_oid(lc);
+
+		if (RELKIND_HAS_STORAGE(get_rel_relkind(table)))
+			produced += snapshot_table(table, snap);
+	}
+	UnregisterSnapshot(snap);
+	capture_snapshot_done(relid);
+	table_close(rel, NoLock);
+	PG_RETURN_INT64(produced);
+}
