@@ -38,11 +38,13 @@ typedef enum CaptureOp
 typedef enum ColumnKind
 {
 	COLUMN_BOOL,
+	COLUMN_INT,					/* int2, int4, int8: written here */
 	COLUMN_NUMBER,
 	COLUMN_DATETIME,
 	COLUMN_JSON,
 	COLUMN_JSONB,
-	COLUMN_TEXT,
+	COLUMN_STRING,				/* text, varchar: their bytes, escaped */
+	COLUMN_TEXT,				/* others: their output, escaped */
 	COLUMN_TO_JSON				/* arrays, composites, types with a cast */
 } ColumnKind;
 
@@ -89,6 +91,7 @@ typedef struct CaptureRel
 	AttrNumber *keys;			/* 0: no key */
 	Expr	   *filter;			/* planned, over this table's columns */
 	Datum		headers[CAPTURE_NOPS];	/* jsonb */
+	char	   *value_prefix[CAPTURE_NOPS];	/* how an event's value starts */
 	MemoryContext cxt;
 } CaptureRel;
 
@@ -104,6 +107,7 @@ extern void column_encoder_init(ColumnEncoder *enc, Form_pg_attribute att,
 								MemoryContext cxt);
 extern void encode_row(StringInfo buf, CaptureRel *cr, TupleTableSlot *slot,
 					   bool keys_only);
+extern void json_string(StringInfo buf, const char *s, int len);
 
 /* capture_event.c */
 typedef struct CaptureBatch CaptureBatch;

@@ -44,6 +44,10 @@ column_kind(Oid base)
 		case INT2OID:
 		case INT4OID:
 		case INT8OID:
+			return COLUMN_INT;
+		case TEXTOID:
+		case VARCHAROID:
+			return COLUMN_STRING;
 		case FLOAT4OID:
 		case FLOAT8OID:
 		case NUMERICOID:
@@ -81,7 +85,7 @@ column_encoder_init(ColumnEncoder *enc, Form_pg_attribute att,
 	bool		varlena;
 
 	initStringInfo(&name);
-	escape_json(&name, NameStr(att->attname));
+	json_string(&name, NameStr(att->attname), strlen(NameStr(att->attname)));
 	appendStringInfoChar(&name, ':');
 	enc->name_json = MemoryContextStrdup(cxt, name.data);
 	pfree(name.data);
@@ -109,6 +113,59 @@ column_encoder_init(ColumnEncoder *enc, Form_pg_attribute att,
 }
 
 /*
+ * json_string appends a string as a JSON string, escaped as escape_json()
+ * does, copying the runs between the characters to escape at once.
+ */
+void
+json_string(StringInfo buf, const char *s, int len)
+{
+	const char *end = s + len;
+	const char *run = s;
+
+	appendStringInfoChar(buf, '"');
+	for (; s < end; s++)
+	{
+		unsigned char c = (unsigned char) *s;
+		const char *esc;
+
+		if (c >= ' ' && c != '"' && c != '\\')
+			continue;
+		appendBinaryStringInfo(buf, run, s - run);
+		run = s + 1;
+		switch (c)
+		{
+			case '\b':
+				esc = "\\b";
+				break;
+			case '\f':
+				esc = "\\f";
+				break;
+			case '\n':
+				esc = "\\n";
+				break;
+			case '\r':
+				esc = "\\r";
+				break;
+			case '\t':
+				esc = "\\t";
+				break;
+			case '"':
+				esc = "\\\"";
+				break;
+			case '\\':
+				esc = "\\\\";
+				break;
+			default:
+				appendStringInfo(buf, "\\u%04x", (int) c);
+				continue;
+		}
+		appendBinaryStringInfo(buf, esc, 2);
+	}
+	appendBinaryStringInfo(buf, run, end - run);
+	appendStringInfoChar(buf, '"');
+}
+
+/*
  * encode_value appends one non-null value.
  */
 static void
@@ -121,13 +178,29 @@ encode_value(StringInfo buf, ColumnEncoder *enc, Datum value)
 		case COLUMN_BOOL:
 			appendStringInfoString(buf, DatumGetBool(value) ? "true" : "false");
 			return;
+		case COLUMN_INT:
+			{
+				char		digits[MAXINT8LEN + 1];
+				int64		v = enc->typid == INT8OID ? DatumGetInt64(value) :
+					enc->typid == INT4OID ? DatumGetInt32(value) : DatumGetInt16(value);
+
+				appendBinaryStringInfo(buf, digits, pg_lltoa(v, digits));
+				return;
+			}
+		case COLUMN_STRING:
+			{
+				text	   *t = DatumGetTextPP(value);
+
+				json_string(buf, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+				return;
+			}
 		case COLUMN_NUMBER:
 			s = OutputFunctionCall(&enc->out, value);
 			/* NaN and Infinity are no JSON numbers: to_json() quotes them */
 			if (IsValidJsonNumber(s, strlen(s)))
 				appendStringInfoString(buf, s);
 			else
-				escape_json(buf, s);
+				json_string(buf, s, strlen(s));
 			break;
 		case COLUMN_DATETIME:
 			{
@@ -153,7 +226,7 @@ encode_value(StringInfo buf, ColumnEncoder *enc, Datum value)
 			}
 		case COLUMN_TEXT:
 			s = OutputFunctionCall(&enc->out, value);
-			escape_json(buf, s);
+			json_string(buf, s, strlen(s));
 			break;
 		case COLUMN_TO_JSON:
 			{

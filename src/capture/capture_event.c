@@ -35,6 +35,39 @@
 /* Events one row makes, at most: a delete, its tombstone, a create. */
 #define CAPTURE_ROW_EVENTS		3
 
+/*
+ * The memory of the events of a batch: a thousand events of a few hundred
+ * bytes.  A context made and freed per statement gave that memory back to
+ * malloc, and the kernel, every time (see produce.c); this one keeps its
+ * first block for the life of the backend and is reset after each flush.
+ */
+#define EVENTS_MEMORY		(512 * 1024)
+
+static MemoryContext events_context = NULL;
+
+/* The transaction nest level of the batch using it, 0 when free. */
+static int	events_context_level = 0;
+
+/*
+ * A batch that an error ended gives the context back when its
+ * (sub)transaction aborts.
+ */
+static void
+events_xact_abort(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		events_context_level = 0;
+}
+
+static void
+events_subxact_abort(SubXactEvent event, SubTransactionId mySubid,
+					 SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB &&
+		events_context_level >= GetCurrentTransactionNestLevel())
+		events_context_level = 0;
+}
+
 struct CaptureBatch
 {
 	CaptureRel *cr;
@@ -43,10 +76,14 @@ struct CaptureBatch
 	TimestampTz ts;
 	char	   *source;			/* Debezium's source block, or the plain
 								 * value's trailing fields */
+	StringInfoData buf;			/* where keys and values are written */
 	ExprState  *filter;
 	EState	   *estate;
 	MemoryContext events_cxt;	/* the events not produced yet */
-	ProduceMessage msgs[CAPTURE_FLUSH_EVENTS + CAPTURE_ROW_EVENTS];
+	bool		own_cxt;		/* events_cxt is not events_context */
+	ProduceMessage *msgs;		/* grown as needed: most statements are
+								 * one row */
+	int			maxmsgs;
 	int			nmsgs;
 	int64		produced;
 	ErrorContextCallback errcb;
@@ -107,6 +144,9 @@ capture_batch_begin(CaptureRel *cr, bool snapshot)
 {
 	CaptureBatch *batch = palloc0(sizeof(CaptureBatch));
 
+	batch->maxmsgs = 2 * CAPTURE_ROW_EVENTS;
+	batch->msgs = palloc(sizeof(ProduceMessage) * batch->maxmsgs);
+
 	batch->cr = cr;
 	batch->snapshot = snapshot;
 	batch->errcb.callback = batch_error_context;
@@ -128,14 +168,33 @@ capture_batch_begin(CaptureRel *cr, bool snapshot)
 						 quote_identifier(GetUserNameFromId(cr->owner, false)))));
 	batch->ts = GetCurrentTimestamp();
 	batch->source = source_fields(batch);
+	initStringInfo(&batch->buf);
 	if (cr->filter)
 	{
 		batch->estate = CreateExecutorState();
 		batch->filter = ExecPrepareExpr(cr->filter, batch->estate);
 	}
-	batch->events_cxt = AllocSetContextCreate(CurrentMemoryContext,
-											  "pg_topics capture events",
-											  ALLOCSET_DEFAULT_SIZES);
+	/* a batch within a batch (a filter's function that writes) has its own */
+	batch->own_cxt = events_context_level != 0;
+	if (batch->own_cxt)
+		batch->events_cxt = AllocSetContextCreate(CurrentMemoryContext,
+												  "pg_topics nested capture events",
+												  ALLOCSET_DEFAULT_SIZES);
+	else
+	{
+		if (events_context == NULL)
+		{
+			events_context = AllocSetContextCreate(TopMemoryContext,
+												   "pg_topics capture events",
+												   EVENTS_MEMORY, EVENTS_MEMORY,
+												   ALLOCSET_DEFAULT_MAXSIZE);
+			RegisterXactCallback(events_xact_abort, NULL);
+			RegisterSubXactCallback(events_subxact_abort, NULL);
+		}
+		MemoryContextReset(events_context);
+		batch->events_cxt = events_context;
+		events_context_level = GetCurrentTransactionNestLevel();
+	}
 	return batch;
 }
 
@@ -156,31 +215,41 @@ passes_filter(CaptureBatch *batch, TupleTableSlot *slot)
 }
 
 /*
- * utf8_bytea returns a string built in the server's encoding as a bytea
- * of its UTF-8 bytes, as produce() stores text.
+ * event_bytes returns what batch->buf holds after its VARHDRSZ bytes as a
+ * bytea of its UTF-8 bytes, as produce() stores text.
  */
 static bytea *
-utf8_bytea(StringInfo s)
+event_bytes(CaptureBatch *batch)
 {
-	char	   *conv = pg_server_to_any(s->data, s->len, PG_UTF8);
-	int			len = (conv == s->data) ? s->len : strlen(conv);
-	bytea	   *result = palloc(VARHDRSZ + len);
+	char	   *data = batch->buf.data + VARHDRSZ;
+	int			len = batch->buf.len - VARHDRSZ;
+	char	   *conv = pg_server_to_any(data, len, PG_UTF8);
+	bytea	   *result;
 
+	if (conv != data)
+		len = strlen(conv);
+	result = palloc(VARHDRSZ + len);
 	SET_VARSIZE(result, VARHDRSZ + len);
 	memcpy(VARDATA(result), conv, len);
 	return result;
 }
 
+/* start_bytes empties batch->buf, keeping room for a varlena header */
+static void
+start_bytes(CaptureBatch *batch)
+{
+	resetStringInfo(&batch->buf);
+	appendStringInfoSpaces(&batch->buf, VARHDRSZ);
+}
+
 static bytea *
 event_key(CaptureBatch *batch, TupleTableSlot *slot)
 {
-	StringInfoData s;
-
 	if (batch->cr->nkeys == 0)
 		return NULL;
-	initStringInfo(&s);
-	encode_row(&s, batch->cr, slot, true);
-	return utf8_bytea(&s);
+	start_bytes(batch);
+	encode_row(&batch->buf, batch->cr, slot, true);
+	return event_bytes(batch);
 }
 
 static void
@@ -196,33 +265,19 @@ static bytea *
 event_value(CaptureBatch *batch, CaptureOp op, TupleTableSlot *before,
 			TupleTableSlot *after)
 {
-	CaptureRel *cr = batch->cr;
-	StringInfoData s;
+	StringInfo	s = &batch->buf;
 
-	if (!cr->opts.before)
+	if (!batch->cr->opts.before)
 		before = NULL;
-	initStringInfo(&s);
-	if (cr->opts.debezium)
-	{
-		appendStringInfoString(&s, "{\"schema\":null,\"payload\":{\"before\":");
-		row_image(&s, batch, before);
-		appendStringInfoString(&s, ",\"after\":");
-		row_image(&s, batch, after);
-		appendStringInfo(&s, ",\"op\":\"%c\",", CAPTURE_OP_LETTERS[op]);
-	}
-	else
-	{
-		appendStringInfo(&s, "{\"op\":\"%c\",\"schema\":", CAPTURE_OP_LETTERS[op]);
-		escape_json(&s, cr->schema);
-		appendStringInfoString(&s, ",\"table\":");
-		escape_json(&s, cr->table);
-		appendStringInfoString(&s, ",\"before\":");
-		row_image(&s, batch, before);
-		appendStringInfoString(&s, ",\"after\":");
-		row_image(&s, batch, after);
-	}
-	appendStringInfoString(&s, batch->source);
-	return utf8_bytea(&s);
+	start_bytes(batch);
+	appendStringInfoString(s, batch->cr->value_prefix[op]);
+	row_image(s, batch, before);
+	appendStringInfoString(s, ",\"after\":");
+	row_image(s, batch, after);
+	if (batch->cr->opts.debezium)
+		appendStringInfo(s, ",\"op\":\"%c\",", CAPTURE_OP_LETTERS[op]);
+	appendStringInfoString(s, batch->source);
+	return event_bytes(batch);
 }
 
 static void
@@ -240,13 +295,30 @@ flush(CaptureBatch *batch)
 	MemoryContextReset(batch->events_cxt);
 }
 
+/*
+ * next_msg returns room for one more event; capture_batch_change flushes
+ * before a row, so a row's events always fit in the largest array.
+ */
+static ProduceMessage *
+next_msg(CaptureBatch *batch)
+{
+	if (batch->nmsgs == batch->maxmsgs)
+	{
+		batch->maxmsgs = Min(2 * batch->maxmsgs,
+							 CAPTURE_FLUSH_EVENTS + CAPTURE_ROW_EVENTS);
+		batch->msgs = repalloc(batch->msgs, sizeof(ProduceMessage) * batch->maxmsgs);
+	}
+	Assert(batch->nmsgs < batch->maxmsgs);
+	return &batch->msgs[batch->nmsgs++];
+}
+
 static void
 add_event(CaptureBatch *batch, CaptureOp op, bytea *key,
 		  TupleTableSlot *before, TupleTableSlot *after)
 {
 	ProduceMessage *msg;
 
-	msg = &batch->msgs[batch->nmsgs++];
+	msg = next_msg(batch);
 	msg->partition = -1;
 	msg->key = key;
 	msg->value = event_value(batch, op, before, after);
@@ -256,7 +328,7 @@ add_event(CaptureBatch *batch, CaptureOp op, bytea *key,
 	/* Debezium's tombstone, for compaction to forget the key */
 	if (op == CAPTURE_DELETE && batch->cr->opts.tombstones && key != NULL)
 	{
-		msg = &batch->msgs[batch->nmsgs++];
+		msg = next_msg(batch);
 		msg->partition = -1;
 		msg->key = key;
 		msg->value = NULL;
@@ -326,9 +398,17 @@ capture_batch_end(CaptureBatch *batch)
 	produced = batch->produced;
 	if (batch->estate)
 		FreeExecutorState(batch->estate);
-	MemoryContextDelete(batch->events_cxt);
+	if (batch->own_cxt)
+		MemoryContextDelete(batch->events_cxt);
+	else
+	{
+		MemoryContextReset(batch->events_cxt);
+		events_context_level = 0;
+	}
 	error_context_stack = batch->errcb.previous;
 	pfree(batch->source);
+	pfree(batch->buf.data);
+	pfree(batch->msgs);
 	pfree(batch);
 	return produced;
 }

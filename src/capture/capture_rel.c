@@ -422,6 +422,29 @@ op_headers(CaptureRel *cr, CaptureOp op)
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(s.data));
 }
 
+/*
+ * value_prefix writes how the value of an event of op starts: in plain
+ * JSON, its op and table; in Debezium's envelope, up to its before image.
+ */
+static char *
+value_prefix(CaptureRel *cr, CaptureOp op)
+{
+	StringInfoData s;
+
+	initStringInfo(&s);
+	if (cr->opts.debezium)
+		appendStringInfoString(&s, "{\"schema\":null,\"payload\":{\"before\":");
+	else
+	{
+		appendStringInfo(&s, "{\"op\":\"%c\",\"schema\":", CAPTURE_OP_LETTERS[op]);
+		json_string(&s, cr->schema, strlen(cr->schema));
+		appendStringInfoString(&s, ",\"table\":");
+		json_string(&s, cr->table, strlen(cr->table));
+		appendStringInfoString(&s, ",\"before\":");
+	}
+	return s.data;
+}
+
 static bool
 name_listed(List *names, const char *name)
 {
@@ -506,7 +529,10 @@ capture_rel_build(CaptureRel *cr, Relation rel)
 	if (cr->opts.filter)
 		cr->filter = capture_filter_expr(rel, cr->opts.filter);
 	for (i = 0; i < CAPTURE_NOPS; i++)
+	{
 		cr->headers[i] = op_headers(cr, i);
+		cr->value_prefix[i] = value_prefix(cr, i);
+	}
 }
 
 /*
