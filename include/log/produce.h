@@ -24,5 +24,6 @@ typedef struct ProduceMessage
 extern void produce_messages(Topic *topic, ProduceMessage *msgs, int n,
 							 bool sticky);
 extern void produce_check_message(Topic *topic, ProduceMessage *msg);
+extern bytea *produce_utf8_bytes(const char *s, int len, bytea *same);
 
 #endif							/* PRODUCE_H */

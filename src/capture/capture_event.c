@@ -215,31 +215,13 @@ passes_filter(CaptureBatch *batch, TupleTableSlot *slot)
 }
 
 /*
- * event_bytes returns what batch->buf holds after its VARHDRSZ bytes as a
- * bytea of its UTF-8 bytes, as produce() stores text.
+ * event_bytes returns what batch->buf holds as a bytea of its UTF-8
+ * bytes, as produce() stores text.
  */
 static bytea *
 event_bytes(CaptureBatch *batch)
 {
-	char	   *data = batch->buf.data + VARHDRSZ;
-	int			len = batch->buf.len - VARHDRSZ;
-	char	   *conv = pg_server_to_any(data, len, PG_UTF8);
-	bytea	   *result;
-
-	if (conv != data)
-		len = strlen(conv);
-	result = palloc(VARHDRSZ + len);
-	SET_VARSIZE(result, VARHDRSZ + len);
-	memcpy(VARDATA(result), conv, len);
-	return result;
-}
-
-/* start_bytes empties batch->buf, keeping room for a varlena header */
-static void
-start_bytes(CaptureBatch *batch)
-{
-	resetStringInfo(&batch->buf);
-	appendStringInfoSpaces(&batch->buf, VARHDRSZ);
+	return produce_utf8_bytes(batch->buf.data, batch->buf.len, NULL);
 }
 
 static bytea *
@@ -247,7 +229,7 @@ event_key(CaptureBatch *batch, TupleTableSlot *slot)
 {
 	if (batch->cr->nkeys == 0)
 		return NULL;
-	start_bytes(batch);
+	resetStringInfo(&batch->buf);
 	encode_row(&batch->buf, batch->cr, slot, true);
 	return event_bytes(batch);
 }
@@ -269,7 +251,7 @@ event_value(CaptureBatch *batch, CaptureOp op, TupleTableSlot *before,
 
 	if (!batch->cr->opts.before)
 		before = NULL;
-	start_bytes(batch);
+	resetStringInfo(&batch->buf);
 	appendStringInfoString(s, batch->cr->value_prefix[op]);
 	row_image(s, batch, before);
 	appendStringInfoString(s, ",\"after\":");

@@ -21,6 +21,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "executor/executor.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
 #include "utils/memutils.h"
@@ -76,6 +77,26 @@ typedef struct SegmentWriter
 	int			nslots;			/* slots created so far */
 	int			nused;			/* slots holding rows not yet written */
 } SegmentWriter;
+
+/*
+ * produce_utf8_bytes returns a string of the server encoding as a bytea of its
+ * UTF-8 bytes, sharing the input when no conversion is needed.
+ */
+bytea *
+produce_utf8_bytes(const char *s, int len, bytea *same)
+{
+	char	   *conv = pg_server_to_any(s, len, PG_UTF8);
+	bytea	   *result;
+
+	if (conv == s && same != NULL)
+		return same;
+	if (conv != s)
+		len = strlen(conv);
+	result = palloc(VARHDRSZ + len);
+	SET_VARSIZE(result, VARHDRSZ + len);
+	memcpy(VARDATA(result), conv, len);
+	return result;
+}
 
 /*
  * produce_check_message raises 22023 when a message breaks a limit.

@@ -54,26 +54,6 @@ typedef enum PayloadKind
 #define ARG_TIMESTAMP	5
 
 /*
- * utf8_bytes returns a string of the server encoding as a bytea of its
- * UTF-8 bytes, sharing the input when no conversion is needed.
- */
-static bytea *
-utf8_bytes(const char *s, int len, bytea *same)
-{
-	char	   *conv = pg_server_to_any(s, len, PG_UTF8);
-	bytea	   *result;
-
-	if (conv == s && same != NULL)
-		return same;
-	if (conv != s)
-		len = strlen(conv);
-	result = palloc(VARHDRSZ + len);
-	SET_VARSIZE(result, VARHDRSZ + len);
-	memcpy(VARDATA(result), conv, len);
-	return result;
-}
-
-/*
  * payload_bytes returns a key or value argument as the bytes to store.
  */
 static bytea *
@@ -85,14 +65,14 @@ payload_bytes(Datum d, PayloadKind kind)
 	{
 		text	   *t = DatumGetTextPP(d);
 
-		return utf8_bytes(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), (bytea *) t);
+		return produce_utf8_bytes(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), (bytea *) t);
 	}
 	else
 	{
 		Jsonb	   *jb = DatumGetJsonbP(d);
 		char	   *s = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
 
-		return utf8_bytes(s, strlen(s), NULL);
+		return produce_utf8_bytes(s, strlen(s), NULL);
 	}
 }
 
