@@ -77,6 +77,9 @@ typedef struct CaptureRel
 {
 	Oid			relid;			/* hash key */
 	bool		valid;
+	int			pins;			/* batches using it (one left by an error
+								 * stays: its memory then lives to the end
+								 * of the transaction when rebuilt) */
 	bool		captured;		/* false: no capture for it or its ancestors */
 	Oid			captured_relid; /* the table named in topics.capture */
 	Oid			owner;			/* of captured_relid: events go as it */

@@ -144,6 +144,8 @@ capture_batch_begin(CaptureRel *cr, bool snapshot)
 {
 	CaptureBatch *batch = palloc0(sizeof(CaptureBatch));
 
+	cr->pins++;
+
 	batch->maxmsgs = 2 * CAPTURE_ROW_EVENTS;
 	batch->msgs = palloc(sizeof(ProduceMessage) * batch->maxmsgs);
 
@@ -390,6 +392,7 @@ capture_batch_end(CaptureBatch *batch)
 	error_context_stack = batch->errcb.previous;
 	pfree(batch->source);
 	pfree(batch->buf.data);
+	batch->cr->pins--;
 	pfree(batch->msgs);
 	pfree(batch);
 	return produced;

@@ -562,8 +562,21 @@ capture_rel(Relation rel)
 	cr = hash_search(capture_rels, &relid, HASH_ENTER, &found);
 	if (found && cr->valid)
 		return cr;
+	if (!found)
+		cr->pins = 0;
+
+	/*
+	 * A batch still producing (an outer statement, when a filter's function
+	 * wrote to the table) holds pointers into the old memory: it goes at
+	 * the end of the transaction instead.
+	 */
 	if (found && cr->cxt)
-		MemoryContextDelete(cr->cxt);
+	{
+		if (cr->pins > 0)
+			MemoryContextSetParent(cr->cxt, TopTransactionContext);
+		else
+			MemoryContextDelete(cr->cxt);
+	}
 	cr->valid = false;
 	cr->cxt = NULL;
 	cr->captured_relid = InvalidOid;
@@ -583,6 +596,7 @@ capture_rel(Relation rel)
 		MemoryContextSwitchTo(old);
 		/* an invalidation during the build: use it once, build again next */
 		built.valid = (invals == capture_invals);
+		built.pins = cr->pins;
 		*cr = built;
 	}
 	PG_CATCH();
