@@ -473,6 +473,17 @@ topic_load(Topic *entry, const char *name)
 		}
 		part->relid = topic_table_relid(name, p, -1);
 		if (!OidIsValid(part->relid))
+		{
+			/*
+			 * An earlier lookup, before the partition was made, may have
+			 * left a negative cache entry that the invalidations of the
+			 * transaction that made it, committed before our snapshot, have
+			 * not reached yet.
+			 */
+			AcceptInvalidationMessages();
+			part->relid = topic_table_relid(name, p, -1);
+		}
+		if (!OidIsValid(part->relid))
 			topic_table_missing(name, topic_table_name(name, p, -1));
 		own_table(part->relid, name, p);
 	}
