@@ -72,7 +72,7 @@ REGRESS = topics capture queue retention compaction produce fetch fetch_scan mur
 REGRESS_OPTS = --temp-config=$(srcdir)/pg_topics.conf \
 	--temp-instance=./tmp_check_regress
 
-ISOLATION = retention_reader retention_snapshots queue_competing queue_vt_deadletter queue_fifo_key queue_delay lso_out_of_order lso_rollback_gap lso_savepoint lso_prepared group_rebalance group_rebalance_wake group_stale_commit group_poll_rollback group_longpoll drop_savepoint drop_lock_queue add_partitions_segment create_race fetch_cursor positions_index_concurrently
+ISOLATION = capture_snapshot retention_reader retention_snapshots queue_competing queue_vt_deadletter queue_fifo_key queue_delay lso_out_of_order lso_rollback_gap lso_savepoint lso_prepared group_rebalance group_rebalance_wake group_stale_commit group_poll_rollback group_longpoll drop_savepoint drop_lock_queue add_partitions_segment create_race fetch_cursor positions_index_concurrently
 ISOLATION_OPTS = --temp-config=$(srcdir)/pg_topics.conf \
 	--temp-instance=./tmp_check_iso --inputdir=test \
 	--outputdir=output_iso
