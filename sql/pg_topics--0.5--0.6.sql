@@ -58,13 +58,6 @@ AS 'MODULE_PATHNAME', 'pg_topics_snapshot';
 COMMENT ON FUNCTION topics.snapshot(regclass) IS
     'Produces the captured table''s current rows as read (r) events, and returns how many';
 
--- Checks a captured table after DDL: its capture's columns are still
--- there, and its new partitions have its triggers.
-CREATE FUNCTION topics_internal.capture_check(relation regclass)
-RETURNS void
-LANGUAGE C STRICT
-AS 'MODULE_PATHNAME', 'pg_topics_capture_check';
-
 CREATE VIEW topics.captures AS
 SELECT n.nspname AS schema_name,
        c.relname AS table_name,
@@ -91,30 +84,14 @@ COMMENT ON VIEW topics.captures IS
     'Captured tables: their topic, key columns and options, and whether their triggers are all there';
 GRANT SELECT ON topics.captures TO PUBLIC;
 
--- After DDL on a captured table, or on a partition of one: refuse a
--- change that takes a column the capture names, and give new partitions
--- the triggers.  It runs as the user of the DDL, who owns the table.
+-- After DDL on a captured table, on a table of its partition tree, or on
+-- a table that inherits it: refuse a change that takes a column the
+-- capture names, or that makes a tree capture cannot follow; give new
+-- partitions the triggers.  It runs as the user of the DDL.
 CREATE FUNCTION topics_internal.capture_ddl_end()
 RETURNS event_trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    captured regclass;
-BEGIN
-    FOR captured IN
-        SELECT DISTINCT cap.relid
-          FROM pg_catalog.pg_event_trigger_ddl_commands() d
-          CROSS JOIN LATERAL (SELECT d.objid
-                              UNION ALL
-                              SELECT a.relid FROM pg_catalog.pg_partition_ancestors(d.objid) a) r(relid)
-          JOIN topics.capture cap ON cap.relid OPERATOR(pg_catalog.=) r.relid
-         WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-    LOOP
-        PERFORM topics_internal.capture_check(captured);
-    END LOOP;
-END;
-$$;
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'pg_topics_capture_ddl_end';
 
 -- A dropped table takes its capture with it.  Security definer: the user
 -- who drops a table may not write topics.capture.
@@ -134,7 +111,8 @@ END;
 $$;
 
 CREATE EVENT TRIGGER pg_topics_capture_ddl_end ON ddl_command_end
-    WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE')
+    WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'ALTER FOREIGN TABLE',
+                 'CREATE FOREIGN TABLE', 'ALTER VIEW', 'ALTER MATERIALIZED VIEW')
     EXECUTE FUNCTION topics_internal.capture_ddl_end();
 CREATE EVENT TRIGGER pg_topics_capture_sql_drop ON sql_drop
     EXECUTE FUNCTION topics_internal.capture_sql_drop();
@@ -143,5 +121,7 @@ REVOKE ALL ON FUNCTION topics.capture(regclass, text, text[], jsonb),
     topics.uncapture(regclass), topics.snapshot(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION topics.capture(regclass, text, text[], jsonb),
     topics.uncapture(regclass), topics.snapshot(regclass) TO PUBLIC;
-REVOKE ALL ON FUNCTION topics_internal.capture_sql_drop(),
-    topics_internal.capture_ddl_end() FROM PUBLIC;
+-- The triggers are made by topics.capture(), as the owner of pg_topics's
+-- tables: no other role may make one that calls the trigger function.
+REVOKE ALL ON FUNCTION topics_internal.capture_trigger(),
+    topics_internal.capture_sql_drop(), topics_internal.capture_ddl_end() FROM PUBLIC;

@@ -31,6 +31,9 @@ typedef enum CaptureOp
 
 #define CAPTURE_OP_LETTERS	"cudtr"
 
+/* The names of a capture's triggers, per op that has one (capture_setup.c). */
+extern const char *const capture_trigger_names[];
+
 /* Debezium's source.version: the version of pg_topics that wrote the event. */
 #define CAPTURE_FORMAT_VERSION	"pg_topics-0.6"
 
@@ -39,6 +42,9 @@ typedef enum ColumnKind
 {
 	COLUMN_BOOL,
 	COLUMN_INT,					/* int2, int4, int8: written here */
+	COLUMN_FLOAT4,				/* shortest exact, whatever extra_float_digits */
+	COLUMN_FLOAT8,
+	COLUMN_BYTEA,				/* hex, whatever bytea_output */
 	COLUMN_NUMBER,
 	COLUMN_DATETIME,
 	COLUMN_JSON,
@@ -102,7 +108,7 @@ typedef struct CaptureRel
 extern CaptureRel *capture_rel(Relation rel);
 extern bool capture_row(Oid relid, char **topic, List **keys, Jsonb **options);
 extern void capture_options_parse(Jsonb *options, CaptureOptions *opts);
-extern Expr *capture_filter_expr(Relation rel, const char *filter);
+extern Expr *capture_filter_expr(Relation rel, const char *filter, bool plan);
 extern List *capture_key_of(Relation rel, List *names);
 
 /* capture_encode.c */
@@ -118,6 +124,8 @@ typedef struct CaptureBatch CaptureBatch;
 extern CaptureBatch *capture_batch_begin(CaptureRel *cr, bool snapshot);
 extern void capture_batch_change(CaptureBatch *batch, CaptureOp op,
 								 TupleTableSlot *before,
+								 TupleTableSlot *after);
+extern bool capture_batch_update(CaptureBatch *batch, TupleTableSlot *before,
 								 TupleTableSlot *after);
 extern int64 capture_batch_end(CaptureBatch *batch);
 

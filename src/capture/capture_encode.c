@@ -18,6 +18,7 @@
 #include "access/tupdesc.h"
 #include "catalog/pg_type.h"
 #include "common/jsonapi.h"
+#include "common/shortest_dec.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_coerce.h"
 #include "utils/builtins.h"
@@ -49,7 +50,11 @@ column_kind(Oid base)
 		case VARCHAROID:
 			return COLUMN_STRING;
 		case FLOAT4OID:
+			return COLUMN_FLOAT4;
 		case FLOAT8OID:
+			return COLUMN_FLOAT8;
+		case BYTEAOID:
+			return COLUMN_BYTEA;
 		case NUMERICOID:
 			return COLUMN_NUMBER;
 		case DATEOID:
@@ -185,6 +190,34 @@ encode_value(StringInfo buf, ColumnEncoder *enc, Datum value)
 					enc->typid == INT4OID ? DatumGetInt32(value) : DatumGetInt16(value);
 
 				appendBinaryStringInfo(buf, digits, pg_lltoa(v, digits));
+				return;
+			}
+		case COLUMN_FLOAT4:
+		case COLUMN_FLOAT8:
+			{
+				char		digits[32];
+
+				/* what float8out writes with extra_float_digits > 0 */
+				if (enc->kind == COLUMN_FLOAT4)
+					float_to_shortest_decimal_buf(DatumGetFloat4(value), digits);
+				else
+					double_to_shortest_decimal_buf(DatumGetFloat8(value), digits);
+				if (IsValidJsonNumber(digits, strlen(digits)))
+					appendStringInfoString(buf, digits);
+				else
+					json_string(buf, digits, strlen(digits));
+				return;
+			}
+		case COLUMN_BYTEA:
+			{
+				bytea	   *b = DatumGetByteaPP(value);
+				int			len = VARSIZE_ANY_EXHDR(b);
+
+				/* "\\x..." as byteaout writes it with bytea_output = hex */
+				appendStringInfoString(buf, "\"\\\\x");
+				enlargeStringInfo(buf, 2 * len + 1);
+				buf->len += hex_encode(VARDATA_ANY(b), len, buf->data + buf->len);
+				appendStringInfoChar(buf, '"');
 				return;
 			}
 		case COLUMN_STRING:

@@ -296,10 +296,11 @@ next_msg(CaptureBatch *batch)
 	return &batch->msgs[batch->nmsgs++];
 }
 
-static void
+static int
 add_event(CaptureBatch *batch, CaptureOp op, bytea *key,
 		  TupleTableSlot *before, TupleTableSlot *after)
 {
+	int			event = batch->nmsgs;
 	ProduceMessage *msg;
 
 	msg = next_msg(batch);
@@ -319,34 +320,73 @@ add_event(CaptureBatch *batch, CaptureOp op, bytea *key,
 		msg->headers = batch->cr->headers[op];
 		msg->timestamp = batch->ts;
 	}
+	return event;
 }
 
 /*
- * capture_batch_change adds the events of one changed row: before is the
- * old row (update, delete), after the new one (insert, update, read).
- * The filter decides as a publication's row filter does: an update whose
- * row leaves the filter is a delete, one whose row enters it a create.
- * An update that changes the key is a delete of the old key and a create
- * of the new one, each on its key's partition.
+ * begin_row flushes the events made so far, before a row's are made, and
+ * switches to the events' memory.
+ */
+static MemoryContext
+begin_row(CaptureBatch *batch)
+{
+	if (batch->nmsgs >= CAPTURE_FLUSH_EVENTS)
+		flush(batch);
+	return MemoryContextSwitchTo(batch->events_cxt);
+}
+
+/*
+ * capture_batch_change adds the event of one inserted (c), deleted (d) or
+ * read (r) row, if it passes the filter, or of a TRUNCATE (t), which goes
+ * to every partition: each partition's consumers must see it.
  */
 void
 capture_batch_change(CaptureBatch *batch, CaptureOp op,
 					 TupleTableSlot *before, TupleTableSlot *after)
 {
-	MemoryContext old;
-	bool		before_in;
-	bool		after_in;
-
-	/* the events made so far go before this row's are made */
-	if (batch->nmsgs >= CAPTURE_FLUSH_EVENTS)
-		flush(batch);
-	old = MemoryContextSwitchTo(batch->events_cxt);
-	before_in = before != NULL && passes_filter(batch, before);
-	after_in = after != NULL && passes_filter(batch, after);
+	MemoryContext old = begin_row(batch);
 
 	if (op == CAPTURE_TRUNCATE)
-		add_event(batch, op, NULL, NULL, NULL);
-	else if (op == CAPTURE_UPDATE && before_in && after_in)
+	{
+		int			p;
+
+		for (p = 0; p < batch->topic->npartitions; p++)
+		{
+			if (batch->nmsgs >= CAPTURE_FLUSH_EVENTS)
+				flush(batch);
+			batch->msgs[add_event(batch, op, NULL, NULL, NULL)].partition = p;
+		}
+	}
+	else if (op == CAPTURE_DELETE)
+	{
+		if (passes_filter(batch, before))
+			add_event(batch, op, event_key(batch, before), before, NULL);
+	}
+	else if (passes_filter(batch, after))
+		add_event(batch, op, event_key(batch, after), NULL, after);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * capture_batch_update adds the events of one updated row but its creates,
+ * and tells whether it has one: the caller adds the creates of a
+ * statement after all its deletes, so that a statement that swaps two
+ * keys deletes each before creating it again.  The filter decides as a
+ * publication's row filter does: an update whose row leaves the filter is
+ * a delete, one whose row enters it a create.  An update that changes the
+ * key is a delete of the old key and a create of the new one, each on its
+ * key's partition.
+ */
+bool
+capture_batch_update(CaptureBatch *batch, TupleTableSlot *before,
+					 TupleTableSlot *after)
+{
+	MemoryContext old = begin_row(batch);
+	bool		before_in = passes_filter(batch, before);
+	bool		after_in = passes_filter(batch, after);
+	bool		create = after_in;
+
+	if (before_in && after_in)
 	{
 		bytea	   *old_key = event_key(batch, before);
 		bytea	   *new_key = event_key(batch, after);
@@ -354,19 +394,17 @@ capture_batch_change(CaptureBatch *batch, CaptureOp op,
 		if (old_key == NULL ||
 			(VARSIZE(old_key) == VARSIZE(new_key) &&
 			 memcmp(old_key, new_key, VARSIZE(old_key)) == 0))
-			add_event(batch, CAPTURE_UPDATE, new_key, before, after);
-		else
 		{
-			add_event(batch, CAPTURE_DELETE, old_key, before, NULL);
-			add_event(batch, CAPTURE_CREATE, new_key, NULL, after);
+			add_event(batch, CAPTURE_UPDATE, new_key, before, after);
+			create = false;
 		}
+		else
+			add_event(batch, CAPTURE_DELETE, old_key, before, NULL);
 	}
-	else if (before_in && (op == CAPTURE_DELETE || op == CAPTURE_UPDATE))
+	else if (before_in)
 		add_event(batch, CAPTURE_DELETE, event_key(batch, before), before, NULL);
-	else if (after_in)
-		add_event(batch, op == CAPTURE_UPDATE ? CAPTURE_CREATE : op,
-				  event_key(batch, after), NULL, after);
 	MemoryContextSwitchTo(old);
+	return create;
 }
 
 /*

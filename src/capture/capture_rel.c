@@ -32,6 +32,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/json.h"
@@ -71,6 +72,12 @@ capture_rels_inval(Datum arg, Oid relid)
 		if (relid == InvalidOid || cr->relid == relid ||
 			cr->captured_relid == relid)
 			cr->valid = false;
+}
+
+static void
+capture_rels_inval_all(Datum arg, int cacheid, uint32 hashvalue)
+{
+	capture_rels_inval(arg, InvalidOid);
 }
 
 /*
@@ -265,12 +272,16 @@ filter_error_position(void *arg)
 
 /*
  * capture_filter_expr parses a capture's filter as an expression over the
- * columns of rel, as a CHECK constraint is, and returns it planned.  The
- * text is parsed as an expression alone, never spliced into a statement.
+ * columns of rel, as a CHECK constraint is, and returns it, planned if
+ * asked.  The text is parsed as an expression alone, never spliced into a
+ * statement, and with a search_path of pg_catalog alone, so that every
+ * session that writes the table reads it alike, whatever its search_path:
+ * a function or operator of another schema must be named with it.
  */
 Expr *
-capture_filter_expr(Relation rel, const char *filter)
+capture_filter_expr(Relation rel, const char *filter, bool plan)
 {
+	int			guc_level;
 	ErrorContextCallback errcb;
 	List	   *raw;
 	SelectStmt *select;
@@ -283,6 +294,10 @@ capture_filter_expr(Relation rel, const char *filter)
 	errcb.arg = (void *) filter;
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
+	guc_level = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
 	raw = raw_parser(filter, RAW_PARSE_PLPGSQL_EXPR);
 
 	select = (SelectStmt *) linitial_node(RawStmt, raw)->stmt;
@@ -314,8 +329,9 @@ capture_filter_expr(Relation rel, const char *filter)
 	if (has_system_column(expr, NULL))
 		filter_error(filter, "System columns are not allowed.");
 	free_parsestate(pstate);
+	AtEOXact_GUC(true, guc_level);
 	error_context_stack = errcb.previous;
-	return expression_planner((Expr *) expr);
+	return plan ? expression_planner((Expr *) expr) : (Expr *) expr;
 }
 
 /*
@@ -331,20 +347,22 @@ capture_key_of(Relation rel, List *names)
 
 	if (names == NIL)
 	{
-		Oid			pk = RelationGetPrimaryKeyIndex(rel);
-		HeapTuple	tup;
-		Form_pg_index index;
-		int			i;
+		/* RelationGetPrimaryKeyIndex() passes over a deferrable one */
+		foreach(lc, RelationGetIndexList(rel))
+		{
+			HeapTuple	tup = SearchSysCache1(INDEXRELID,
+											  ObjectIdGetDatum(lfirst_oid(lc)));
+			Form_pg_index index;
+			int			i;
 
-		if (!OidIsValid(pk))
-			return NIL;
-		tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(pk));
-		if (!HeapTupleIsValid(tup))
-			elog(ERROR, "cache lookup failed for index %u", pk);
-		index = (Form_pg_index) GETSTRUCT(tup);
-		for (i = 0; i < index->indnkeyatts; i++)
-			keys = lappend_int(keys, index->indkey.values[i]);
-		ReleaseSysCache(tup);
+			if (!HeapTupleIsValid(tup))
+				elog(ERROR, "cache lookup failed for index %u", lfirst_oid(lc));
+			index = (Form_pg_index) GETSTRUCT(tup);
+			if (index->indisprimary)
+				for (i = 0; i < index->indnkeyatts; i++)
+					keys = lappend_int(keys, index->indkey.values[i]);
+			ReleaseSysCache(tup);
+		}
 		return keys;
 	}
 	foreach(lc, names)
@@ -527,12 +545,22 @@ capture_rel_build(CaptureRel *cr, Relation rel)
 	foreach(lc, keys)
 		cr->keys[i++] = lfirst_int(lc);
 	if (cr->opts.filter)
-		cr->filter = capture_filter_expr(rel, cr->opts.filter);
+		cr->filter = capture_filter_expr(rel, cr->opts.filter, true);
 	for (i = 0; i < CAPTURE_NOPS; i++)
 	{
 		cr->headers[i] = op_headers(cr, i);
 		cr->value_prefix[i] = value_prefix(cr, i);
 	}
+}
+
+static void
+build_error_context(void *arg)
+{
+	Relation	rel = arg;
+
+	errcontext("reading the capture of table %s",
+			   quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+										  RelationGetRelationName(rel)));
 }
 
 /*
@@ -558,6 +586,9 @@ capture_rel(Relation rel)
 		capture_rels = hash_create("pg_topics captured tables", 16, &ctl,
 								   HASH_ELEM | HASH_BLOBS);
 		CacheRegisterRelcacheCallback(capture_rels_inval, (Datum) 0);
+		/* a renamed schema renames the tables of events */
+		CacheRegisterSyscacheCallback(NAMESPACEOID, capture_rels_inval_all,
+									  (Datum) 0);
 	}
 	cr = hash_search(capture_rels, &relid, HASH_ENTER, &found);
 	if (found && cr->valid)
@@ -588,11 +619,18 @@ capture_rel(Relation rel)
 	{
 		CaptureRel	built;
 
+		ErrorContextCallback errcb;
+
 		memset(&built, 0, sizeof(built));
 		built.relid = relid;
 		built.cxt = cxt;
+		errcb.callback = build_error_context;
+		errcb.arg = rel;
+		errcb.previous = error_context_stack;
+		error_context_stack = &errcb;
 		MemoryContextSwitchTo(cxt);
 		capture_rel_build(&built, rel);
+		error_context_stack = errcb.previous;
 		MemoryContextSwitchTo(old);
 		/* an invalidation during the build: use it once, build again next */
 		built.valid = (invals == capture_invals);

@@ -25,6 +25,9 @@
 #include "catalog/partition.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
+#include "catalog/dependency.h"
+#include "catalog/pg_trigger.h"
+#include "commands/event_trigger.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -46,10 +49,10 @@
 
 PG_FUNCTION_INFO_V1(pg_topics_capture);
 PG_FUNCTION_INFO_V1(pg_topics_uncapture);
-PG_FUNCTION_INFO_V1(pg_topics_capture_check);
+PG_FUNCTION_INFO_V1(pg_topics_capture_ddl_end);
 
 /* The triggers of a capture, per operation that has one. */
-static const char *const trigger_names[] = {
+const char *const capture_trigger_names[] = {
 	[CAPTURE_CREATE] = "pg_topics_capture_insert",
 	[CAPTURE_UPDATE] = "pg_topics_capture_update",
 	[CAPTURE_DELETE] = "pg_topics_capture_delete",
@@ -122,17 +125,89 @@ has_trigger(Relation rel, const char *name)
 }
 
 /*
- * set_triggers gives every table of the captured tree the triggers of the
- * operations published, and takes the others away; with only_missing, it
- * only adds those a table lacks (new partitions).
+ * check_capturable raises an error for a table of a captured tree that
+ * capture cannot follow: a table of an inheritance tree (whose children
+ * are written apart from it; partitions are captured), a foreign table
+ * (no transition tables), an unlogged table (a crash empties it, and
+ * keeps its events).
  */
 static void
-set_triggers(Oid relid, CaptureOptions *opts, bool only_missing)
+check_capturable(Relation rel)
+{
+	Oid			relid = RelationGetRelid(rel);
+
+	if ((!rel->rd_rel->relispartition && has_superclass(relid)) ||
+		(rel->rd_rel->relkind == RELKIND_RELATION &&
+		 find_inheritance_children(relid, NoLock) != NIL))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot capture table %s: it is in an inheritance tree",
+						qualified_name(relid)),
+				 errdetail("Capture follows partitioned tables, not tables that inherit one another."),
+				 errhint("Capture each table of the tree on its own, or make it a partitioned table.")));
+	if (rel->rd_rel->relkind == RELKIND_FOREIGN_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot capture foreign table %s", qualified_name(relid)),
+				 errdetail("Its changes are not made in this database.")));
+	if (rel->rd_rel->relpersistence == RELPERSISTENCE_UNLOGGED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot capture unlogged table %s", qualified_name(relid)),
+				 errdetail("A crash empties an unlogged table, and would keep its events.")));
+	if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot capture temporary table \"%s\"",
+						RelationGetRelationName(rel))));
+}
+
+/*
+ * trigger_depends records that a trigger of a capture depends on the
+ * columns its capture names (key columns, "columns") and on what its
+ * filter uses, as a trigger's WHEN clause does: dropping one, or changing
+ * its type, is refused (2BP01), or with CASCADE takes the trigger along.
+ */
+static void
+trigger_depends(Relation rel, const char *trigger, List *keynames,
+				CaptureOptions *opts)
+{
+	Oid			table = RelationGetRelid(rel);
+	ObjectAddress trig;
+	List	   *names = list_concat_copy(keynames, opts->columns);
+	ListCell   *lc;
+
+	ObjectAddressSet(trig, TriggerRelationId, get_trigger_oid(table, trigger, false));
+	foreach(lc, names)
+	{
+		ObjectAddress col;
+
+		ObjectAddressSubSet(col, RelationRelationId, table,
+							get_attnum(table, lfirst(lc)));
+		recordDependencyOn(&trig, &col, DEPENDENCY_NORMAL);
+	}
+	if (opts->filter)
+		recordDependencyOnSingleRelExpr(&trig,
+										(Node *) capture_filter_expr(rel, opts->filter, false),
+										table, DEPENDENCY_NORMAL, DEPENDENCY_NORMAL,
+										false);
+}
+
+/*
+ * set_triggers gives every table of the captured tree the triggers of the
+ * operations published, and takes the others away; with only_missing, it
+ * only adds those a table lacks (new partitions).  The triggers are made
+ * as the owner of pg_topics's tables: the trigger function is not for
+ * other roles to use, and a table's writers need not own it.
+ */
+static void
+set_triggers(Oid relid, CaptureOptions *opts, List *keynames, bool only_missing)
 {
 	List	   *tables = find_all_inheritors(relid, ShareRowExclusiveLock, NULL);
 	ListCell   *lc;
+	AsOwner		admin;
 
-	SPI_connect();
+	as_owner_begin(&admin);
 	foreach(lc, tables)
 	{
 		Oid			table = lfirst_oid(lc);
@@ -140,28 +215,33 @@ set_triggers(Oid relid, CaptureOptions *opts, bool only_missing)
 		Relation	rel = table_open(table, NoLock);
 		int			op;
 
+		if (opts != NULL)
+			check_capturable(rel);
 		for (op = CAPTURE_CREATE; op <= CAPTURE_TRUNCATE; op++)
 		{
 			bool		wanted = (opts != NULL && opts->ops[op] &&
 								  (op != CAPTURE_TRUNCATE || table == relid));
-			bool		there = has_trigger(rel, trigger_names[op]);
+			bool		there = has_trigger(rel, capture_trigger_names[op]);
 
 			if (only_missing && (there || !wanted))
 				continue;
 			if (there)
 				spi_run(psprintf("DROP TRIGGER %s ON %s",
-								 trigger_names[op], name),
+								 capture_trigger_names[op], name),
 						0, NULL, NULL, SPI_OK_UTILITY);
 			if (wanted)
+			{
 				spi_run(psprintf("CREATE TRIGGER %s AFTER %s FOR EACH STATEMENT "
 								 "EXECUTE FUNCTION topics_internal.capture_trigger()",
-								 trigger_names[op],
+								 capture_trigger_names[op],
 								 psprintf(trigger_events[op], name)),
 						0, NULL, NULL, SPI_OK_UTILITY);
+				trigger_depends(rel, capture_trigger_names[op], keynames, opts);
+			}
 		}
 		table_close(rel, NoLock);
 	}
-	SPI_finish();
+	as_owner_end(&admin);
 }
 
 /*
@@ -342,11 +422,7 @@ pg_topics_capture(PG_FUNCTION_ARGS)
 						  PG_GETARG_JSONB_P(3), &opts);
 
 	rel = capture_open_owned(relid, ShareRowExclusiveLock);
-	if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot capture temporary table \"%s\"",
-						RelationGetRelationName(rel))));
+	check_capturable(rel);
 	if (RelationGetNamespace(rel) == get_namespace_oid(TOPICS_SCHEMA, true) ||
 		RelationGetNamespace(rel) == get_namespace_oid(TOPICS_DATA_SCHEMA, true))
 		ereport(ERROR,
@@ -394,9 +470,9 @@ pg_topics_capture(PG_FUNCTION_ARGS)
 	check_columns(rel, opts.columns, "the option \"columns\"");
 	check_columns(rel, opts.exclude, "the option \"exclude_columns\"");
 	if (opts.filter)
-		(void) capture_filter_expr(rel, opts.filter);
+		(void) capture_filter_expr(rel, opts.filter, false);
 
-	set_triggers(relid, &opts, false);
+	set_triggers(relid, &opts, keynames, false);
 
 	args[0] = ObjectIdGetDatum(relid);
 	args[1] = CStringGetTextDatum(name);
@@ -436,7 +512,7 @@ pg_topics_uncapture(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("table %s is not captured", qualified_name(relid)),
 				 errhint("topics.captures lists the captured tables.")));
-	set_triggers(relid, NULL, false);
+	set_triggers(relid, NULL, NIL, false);
 	args[0] = ObjectIdGetDatum(relid);
 	as_owner_begin(&admin);
 	spi_run("DELETE FROM topics.capture WHERE relid OPERATOR(pg_catalog.=) $1",
@@ -486,50 +562,142 @@ check_still_there(Relation rel, List *names, const char *what)
 }
 
 /*
- * has_own_triggers tells whether the captured table has the triggers of
- * its capture.  While pg_restore rebuilds it, it has not: the dump holds
- * the triggers of the table and of its partitions, to be made after the
- * constraints, and must find none made already.
+ * filter_still_parses raises 2BP01 when DDL took what a capture's filter
+ * names (a renamed column: a dropped one, or a dropped function, the
+ * triggers' dependencies refuse).
  */
-static bool
-has_own_triggers(Relation rel, CaptureOptions *opts)
+static void
+filter_still_parses(Relation rel, const char *filter)
 {
-	int			op;
+	MemoryContext cxt = CurrentMemoryContext;
 
-	for (op = CAPTURE_CREATE; op <= CAPTURE_TRUNCATE; op++)
-		if (opts->ops[op] && !has_trigger(rel, trigger_names[op]))
-			return false;
-	return true;
+	PG_TRY();
+	{
+		(void) capture_filter_expr(rel, filter, false);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("the filter of the capture of table %s no longer reads: %s",
+						qualified_name(RelationGetRelid(rel)), edata->message),
+				 errdetail("The filter is \"%s\".", filter),
+				 errhint("Change the capture in the same transaction: topics.uncapture() before the change and topics.capture() after it.")));
+	}
+	PG_END_TRY();
 }
 
 /*
- * topics_internal.capture_check(relation), run after DDL on a captured
- * table or on a table of its partition tree: the columns its capture
- * names are still there, its filter still parses, and new partitions get
- * its triggers (when it has its own).
+ * capture_check checks a captured table after DDL on it or on a table of
+ * its partition tree: the columns its capture names are still there, its
+ * filter still reads, capture can still follow every table of the tree;
+ * and, when the DDL made or attached partitions, gives them the triggers.
  */
-Datum
-pg_topics_capture_check(PG_FUNCTION_ARGS)
+static void
+capture_check(Oid relid, bool partitions_added)
 {
-	Oid			relid = PG_GETARG_OID(0);
-	Relation	rel;
+	Relation	rel = relation_open(relid, AccessShareLock);
 	char	   *topic;
 	List	   *keys;
 	Jsonb	   *options;
 	CaptureOptions opts;
+	ListCell   *lc;
 
-	pg_topics_check_loaded();
-	rel = capture_open_owned(relid, AccessShareLock);
 	if (capture_row(relid, &topic, &keys, &options))
 	{
 		capture_options_parse(options, &opts);
 		check_still_there(rel, keys, "key columns");
 		check_still_there(rel, opts.columns, "columns");
 		if (opts.filter)
-			(void) capture_filter_expr(rel, opts.filter);
-		if (has_own_triggers(rel, &opts))
-			set_triggers(relid, &opts, true);
+			filter_still_parses(rel, opts.filter);
+		foreach(lc, find_all_inheritors(relid, AccessShareLock, NULL))
+		{
+			Relation	table = relation_open(lfirst_oid(lc), NoLock);
+
+			check_capturable(table);
+			relation_close(table, NoLock);
+		}
+		if (partitions_added)
+			set_triggers(relid, &opts, keys, true);
 	}
 	relation_close(rel, NoLock);
+}
+
+/*
+ * adds_partitions tells whether a command makes or attaches partitions.
+ * Only those get triggers here: the other commands that end with a table
+ * of the tree lacking some are pg_restore's, whose dump makes them next.
+ */
+static bool
+adds_partitions(Node *parsetree)
+{
+	ListCell   *lc;
+
+	if (IsA(parsetree, CreateStmt))
+		return ((CreateStmt *) parsetree)->partbound != NULL;
+	if (IsA(parsetree, CreateForeignTableStmt))
+		return ((CreateForeignTableStmt *) parsetree)->base.partbound != NULL;
+	if (!IsA(parsetree, AlterTableStmt))
+		return false;
+	foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
+		if (((AlterTableCmd *) lfirst(lc))->subtype == AT_AttachPartition)
+			return true;
+	return false;
+}
+
+/*
+ * topics_internal.capture_ddl_end(), the event trigger at the end of DDL
+ * on tables: capture_check for every captured table that the command
+ * concerned, itself or through a partition or an inheritance child.  It
+ * runs as the user of the DDL, who may do it; a table that is not
+ * captured costs one query.
+ */
+Datum
+pg_topics_capture_ddl_end(PG_FUNCTION_ARGS)
+{
+	EventTriggerData *trigdata = (EventTriggerData *) fcinfo->context;
+	List	   *captured = NIL;
+	ListCell   *lc;
+	uint64		i;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("topics_internal.capture_ddl_end() was not called by an event trigger")));
+	SPI_connect();
+	spi_run("SELECT DISTINCT cap.relid::pg_catalog.oid"
+			"  FROM pg_catalog.pg_event_trigger_ddl_commands() d"
+			"  CROSS JOIN LATERAL"
+			"       (SELECT d.objid"
+			"        UNION ALL"
+			"        SELECT a.relid::pg_catalog.oid"
+			"          FROM pg_catalog.pg_partition_ancestors(d.objid) a"
+			"        UNION ALL"
+			"        SELECT i.inhparent FROM pg_catalog.pg_inherits i"
+			"         WHERE i.inhrelid OPERATOR(pg_catalog.=) d.objid) r(relid)"
+			"  JOIN topics.capture cap"
+			"    ON cap.relid::pg_catalog.oid OPERATOR(pg_catalog.=) r.relid"
+			" WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass",
+			0, NULL, NULL, SPI_OK_SELECT);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		MemoryContext spi = MemoryContextSwitchTo(cxt);
+
+		captured = lappend_oid(captured,
+							   DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+															  SPI_tuptable->tupdesc,
+															  1, &isnull)));
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+	foreach(lc, captured)
+		capture_check(lfirst_oid(lc), adds_partitions(trigdata->parsetree));
 	PG_RETURN_VOID();
 }

@@ -66,6 +66,59 @@ missing_transition_table(const char *trigger)
 			 errhint("Use topics.capture() to set capture up; it makes the triggers.")));
 }
 
+/*
+ * capture_updates adds the events of an UPDATE: its deletes and updates,
+ * then its creates (see capture_batch_update).  The transition tables
+ * hold an UPDATE's old and new rows in pairs, but for a row that moved to
+ * another partition whose trigger then skipped the insert: its old row has
+ * no new one.  Such a statement is published as the deletes of its old
+ * rows, then the creates of its new ones.
+ */
+static void
+capture_updates(CaptureBatch *batch, TriggerData *td, TupleTableSlot *before,
+				TupleTableSlot *after)
+{
+	Tuplestorestate *olds = td->tg_oldtable;
+	Tuplestorestate *news = td->tg_newtable;
+	int64		n = tuplestore_tuple_count(news);
+	bool	   *creates;
+	int64		i;
+
+	if (tuplestore_tuple_count(olds) != n)
+	{
+		while (tuplestore_gettupleslot(olds, true, false, before))
+		{
+			CHECK_FOR_INTERRUPTS();
+			capture_batch_change(batch, CAPTURE_DELETE, before, NULL);
+		}
+		while (tuplestore_gettupleslot(news, true, false, after))
+		{
+			CHECK_FOR_INTERRUPTS();
+			capture_batch_change(batch, CAPTURE_CREATE, NULL, after);
+		}
+		return;
+	}
+	creates = palloc0(sizeof(bool) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (!tuplestore_gettupleslot(news, true, false, after) ||
+			!tuplestore_gettupleslot(olds, true, false, before))
+			elog(ERROR, "transition tables of %lld rows ended early", (long long) n);
+		creates[i] = capture_batch_update(batch, before, after);
+	}
+	tuplestore_rescan(news);
+	for (i = 0; i < n; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (!tuplestore_gettupleslot(news, true, false, after))
+			elog(ERROR, "transition table of %lld rows ended early", (long long) n);
+		if (creates[i])
+			capture_batch_change(batch, CAPTURE_CREATE, NULL, after);
+	}
+	pfree(creates);
+}
+
 Datum
 pg_topics_capture_trigger(PG_FUNCTION_ARGS)
 {
@@ -104,6 +157,14 @@ pg_topics_capture_trigger(PG_FUNCTION_ARGS)
 	if (!cr->opts.ops[op])
 		return PointerGetDatum(NULL);
 
+	/* one trigger per op, the one topics.capture() made: no second copy */
+	if (strcmp(td->tg_trigger->tgname, capture_trigger_names[op]) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("trigger \"%s\" of table \"%s\" was not made by topics.capture()",
+						td->tg_trigger->tgname, RelationGetRelationName(td->tg_relation)),
+				 errhint("Drop it: topics.capture() makes the triggers that capture needs.")));
+
 	if (op != CAPTURE_TRUNCATE && op != CAPTURE_DELETE)
 	{
 		if (td->tg_newtable == NULL)
@@ -120,16 +181,16 @@ pg_topics_capture_trigger(PG_FUNCTION_ARGS)
 	batch = capture_batch_begin(cr, false);
 	if (op == CAPTURE_TRUNCATE)
 		capture_batch_change(batch, op, NULL, NULL);
+	else if (op == CAPTURE_UPDATE)
+		capture_updates(batch, td, before, after);
 	else
 	{
-		/* an UPDATE's old and new rows are appended in pairs */
-		for (;;)
+		Tuplestorestate *rows = op == CAPTURE_CREATE ? td->tg_newtable : td->tg_oldtable;
+		TupleTableSlot *slot = op == CAPTURE_CREATE ? after : before;
+
+		while (tuplestore_gettupleslot(rows, true, false, slot))
 		{
 			CHECK_FOR_INTERRUPTS();
-			if (after && !tuplestore_gettupleslot(td->tg_newtable, true, false, after))
-				break;
-			if (before && !tuplestore_gettupleslot(td->tg_oldtable, true, false, before))
-				break;
 			capture_batch_change(batch, op, before, after);
 		}
 	}
