@@ -487,6 +487,51 @@ RESET ROLE;
 DROP TABLE parted;
 DROP ROLE part_owner;
 
+-- the filter is parsed as the table's owner, never as pg_topics's: a
+-- literal of the owner's domain runs the domain's check as the owner; a
+-- filter of "*" is refused
+CREATE ROLE cdc_mallory;
+GRANT CREATE ON SCHEMA public TO cdc_mallory;
+GRANT INSERT ON topics_data.cdc TO cdc_mallory;
+SET ROLE cdc_mallory;
+CREATE FUNCTION public.whoami(int) RETURNS boolean LANGUAGE plpgsql AS
+  $$ BEGIN RAISE NOTICE 'the check runs as %', current_user; RETURN true; END $$;
+CREATE DOMAIN public.watched AS int CHECK (public.whoami(VALUE));
+CREATE TABLE mallory_t (id int PRIMARY KEY);
+SELECT topics.capture('mallory_t', 'cdc',
+         options => '{"filter": "id = ANY (''{1}''::public.watched[])"}');
+SELECT topics.capture('mallory_t', 'cdc', options => '{"filter": "*"}');
+SELECT topics.capture('mallory_t', 'cdc', options => '{"filter": "mallory_t.*"}');
+DROP TABLE mallory_t;
+DROP DOMAIN public.watched;
+DROP FUNCTION public.whoami(int);
+RESET ROLE;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'cdc_mallory';
+REVOKE ALL ON SCHEMA public FROM cdc_mallory;
+REVOKE ALL ON topics_data.cdc FROM cdc_mallory;
+DROP ROLE cdc_mallory;
+
+-- a captured table cannot be attached to a captured tree; a partition made
+-- by CREATE SCHEMA gets the triggers; topics.captures.active says whether
+-- every trigger of every table of the tree fires
+CREATE TABLE tree (id int PRIMARY KEY) PARTITION BY RANGE (id);
+CREATE TABLE tree_1 PARTITION OF tree FOR VALUES FROM (0) TO (100);
+CREATE TABLE loose (id int PRIMARY KEY);
+SELECT topics.capture('tree', 'cdc');
+SELECT topics.capture('loose', 'cdc');
+ALTER TABLE tree ATTACH PARTITION loose FOR VALUES FROM (100) TO (200);
+CREATE SCHEMA tree_parts CREATE TABLE tree_2 PARTITION OF public.tree FOR VALUES FROM (200) TO (300);
+SELECT count(*) FROM pg_trigger WHERE tgrelid = 'tree_parts.tree_2'::regclass;
+SELECT active FROM topics.captures WHERE table_name = 'tree';
+ALTER TABLE tree_1 DISABLE TRIGGER pg_topics_capture_insert;
+SELECT active FROM topics.captures WHERE table_name = 'tree';
+ALTER TABLE tree_1 ENABLE REPLICA TRIGGER pg_topics_capture_insert;
+SELECT active FROM topics.captures WHERE table_name = 'tree';
+ALTER TABLE tree_1 ENABLE ALWAYS TRIGGER pg_topics_capture_insert;
+SELECT active FROM topics.captures WHERE table_name = 'tree';
+DROP TABLE tree, loose;
+DROP SCHEMA tree_parts;
+
 -- uncapture takes the triggers away
 SELECT topics.uncapture('readings');
 SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'pg_topics_capture%'

@@ -70,13 +70,21 @@ SELECT n.nspname AS schema_name,
        cap.options,
        cap.created_at,
        cap.snapshot_at,
-       -- every trigger that capture made is there and enabled
-       (SELECT pg_catalog.count(*) FROM pg_catalog.pg_trigger t
-         WHERE t.tgrelid OPERATOR(pg_catalog.=) cap.relid
-           AND t.tgname OPERATOR(pg_catalog.~~) 'pg_topics_capture_%'
-           AND t.tgenabled OPERATOR(pg_catalog.<>) 'D')
-       OPERATOR(pg_catalog.=)
-       pg_catalog.jsonb_array_length(cap.options OPERATOR(pg_catalog.->) 'ops') AS active
+       -- every trigger that capture made is there, on every table of the
+       -- tree, and fires
+       NOT EXISTS (
+         SELECT FROM (SELECT cap.relid::pg_catalog.oid
+                      UNION
+                      SELECT p.relid::pg_catalog.oid
+                        FROM pg_catalog.pg_partition_tree(cap.relid) p) t(relid),
+                     pg_catalog.jsonb_array_elements_text(cap.options OPERATOR(pg_catalog.->) 'ops') o(op)
+          WHERE (o.op OPERATOR(pg_catalog.<>) 'truncate'
+                 OR t.relid OPERATOR(pg_catalog.=) cap.relid::pg_catalog.oid)
+            AND NOT EXISTS (
+                  SELECT FROM pg_catalog.pg_trigger g
+                   WHERE g.tgrelid OPERATOR(pg_catalog.=) t.relid
+                     AND g.tgname OPERATOR(pg_catalog.=) ('pg_topics_capture_' OPERATOR(pg_catalog.||) o.op)
+                     AND g.tgenabled OPERATOR(pg_catalog.=) ANY ('{O,A}'::"char"[]))) AS active
   FROM topics.capture cap
   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) cap.relid
   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace;
@@ -87,7 +95,8 @@ GRANT SELECT ON topics.captures TO PUBLIC;
 -- After DDL on a captured table, on a table of its partition tree, or on
 -- a table that inherits it: refuse a change that takes a column the
 -- capture names, or that makes a tree capture cannot follow; give new
--- partitions the triggers.  It runs as the user of the DDL.
+-- partitions the triggers; record what a capture trigger just made
+-- depends on.  It runs as the user of the DDL.
 CREATE FUNCTION topics_internal.capture_ddl_end()
 RETURNS event_trigger
 LANGUAGE C
@@ -112,7 +121,8 @@ $$;
 
 CREATE EVENT TRIGGER pg_topics_capture_ddl_end ON ddl_command_end
     WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'ALTER FOREIGN TABLE',
-                 'CREATE FOREIGN TABLE', 'ALTER VIEW', 'ALTER MATERIALIZED VIEW')
+                 'CREATE FOREIGN TABLE', 'ALTER VIEW', 'ALTER MATERIALIZED VIEW',
+                 'CREATE SCHEMA', 'CREATE TRIGGER')
     EXECUTE FUNCTION topics_internal.capture_ddl_end();
 CREATE EVENT TRIGGER pg_topics_capture_sql_drop ON sql_drop
     EXECUTE FUNCTION topics_internal.capture_sql_drop();

@@ -22,6 +22,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
+#include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "parser/parse_coerce.h"
@@ -243,6 +244,17 @@ filter_error(const char *filter, const char *detail)
 }
 
 static bool
+has_star(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, ColumnRef) &&
+		IsA(llast(((ColumnRef *) node)->fields), A_Star))
+		return true;
+	return raw_expression_tree_walker(node, has_star, context);
+}
+
+static bool
 has_system_column(Node *node, void *context)
 {
 	if (node == NULL)
@@ -282,6 +294,8 @@ Expr *
 capture_filter_expr(Relation rel, const char *filter, bool plan)
 {
 	int			guc_level;
+	Oid			saved_user;
+	int			saved_sec;
 	ErrorContextCallback errcb;
 	List	   *raw;
 	SelectStmt *select;
@@ -299,9 +313,10 @@ capture_filter_expr(Relation rel, const char *filter, bool plan)
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 							 true, 0, false);
 	raw = raw_parser(filter, RAW_PARSE_PLPGSQL_EXPR);
-
+	if (list_length(raw) != 1)
+		filter_error(filter, "It must be one expression, without FROM, WHERE or other clauses.");
 	select = (SelectStmt *) linitial_node(RawStmt, raw)->stmt;
-	if (list_length(raw) != 1 || !IsA(select, SelectStmt) ||
+	if (!IsA(select, SelectStmt) ||
 		list_length(select->targetList) != 1 ||
 		select->distinctClause || select->fromClause || select->whereClause ||
 		select->groupClause || select->havingClause || select->windowClause ||
@@ -312,7 +327,19 @@ capture_filter_expr(Relation rel, const char *filter, bool plan)
 	target = linitial_node(ResTarget, select->targetList);
 	if (target->name != NULL)
 		filter_error(filter, "It must be one expression, without a column alias.");
+	if (has_star(target->val, NULL))
+		filter_error(filter, "It must name the columns it reads: \"*\" is not allowed.");
 
+	/*
+	 * As the table's owner, with the restrictions of maintenance commands:
+	 * parsing a literal runs its type's input function (a domain's check),
+	 * which must never run as whoever happens to parse the filter, such as
+	 * the owner of pg_topics's tables when it makes the triggers.
+	 */
+	GetUserIdAndSecContext(&saved_user, &saved_sec);
+	SetUserIdAndSecContext(rel->rd_rel->relowner,
+						   saved_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
 	pstate = make_parsestate(NULL);
 	pstate->p_sourcetext = filter;
 	nsitem = addRangeTableEntryForRelation(pstate, rel, AccessShareLock,
@@ -329,6 +356,7 @@ capture_filter_expr(Relation rel, const char *filter, bool plan)
 	if (has_system_column(expr, NULL))
 		filter_error(filter, "System columns are not allowed.");
 	free_parsestate(pstate);
+	SetUserIdAndSecContext(saved_user, saved_sec);
 	AtEOXact_GUC(true, guc_level);
 	error_context_stack = errcb.previous;
 	return plan ? expression_planner((Expr *) expr) : (Expr *) expr;

@@ -21,6 +21,7 @@
 
 #include "access/relation.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_inherits.h"
@@ -31,6 +32,7 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -169,21 +171,22 @@ check_capturable(Relation rel)
  * its type, is refused (2BP01), or with CASCADE takes the trigger along.
  */
 static void
-trigger_depends(Relation rel, const char *trigger, List *keynames,
-				CaptureOptions *opts)
+trigger_depends(Relation rel, Oid trigger, List *keynames, CaptureOptions *opts)
 {
 	Oid			table = RelationGetRelid(rel);
 	ObjectAddress trig;
 	List	   *names = list_concat_copy(keynames, opts->columns);
 	ListCell   *lc;
 
-	ObjectAddressSet(trig, TriggerRelationId, get_trigger_oid(table, trigger, false));
+	ObjectAddressSet(trig, TriggerRelationId, trigger);
 	foreach(lc, names)
 	{
+		AttrNumber	att = get_attnum(table, lfirst(lc));
 		ObjectAddress col;
 
-		ObjectAddressSubSet(col, RelationRelationId, table,
-							get_attnum(table, lfirst(lc)));
+		if (att <= 0)
+			continue;
+		ObjectAddressSubSet(col, RelationRelationId, table, att);
 		recordDependencyOn(&trig, &col, DEPENDENCY_NORMAL);
 	}
 	if (opts->filter)
@@ -197,22 +200,25 @@ trigger_depends(Relation rel, const char *trigger, List *keynames,
  * set_triggers gives every table of the captured tree the triggers of the
  * operations published, and takes the others away; with only_missing, it
  * only adds those a table lacks (new partitions).  The triggers are made
- * as the owner of pg_topics's tables: the trigger function is not for
- * other roles to use, and a table's writers need not own it.
+ * as the owner of pg_topics's tables, which is all that runs as that
+ * owner: the trigger function is not for other roles to use.  Their
+ * dependencies are recorded by the event trigger that follows (see
+ * record_dependencies), as the table's owner.
  */
 static void
-set_triggers(Oid relid, CaptureOptions *opts, List *keynames, bool only_missing)
+set_triggers(Oid relid, CaptureOptions *opts, bool only_missing)
 {
 	List	   *tables = find_all_inheritors(relid, ShareRowExclusiveLock, NULL);
 	ListCell   *lc;
-	AsOwner		admin;
 
-	as_owner_begin(&admin);
 	foreach(lc, tables)
 	{
 		Oid			table = lfirst_oid(lc);
 		char	   *name = qualified_name(table);
 		Relation	rel = table_open(table, NoLock);
+		List	   *sql = NIL;
+		ListCell   *stmt;
+		AsOwner		admin;
 		int			op;
 
 		if (opts != NULL)
@@ -226,22 +232,22 @@ set_triggers(Oid relid, CaptureOptions *opts, List *keynames, bool only_missing)
 			if (only_missing && (there || !wanted))
 				continue;
 			if (there)
-				spi_run(psprintf("DROP TRIGGER %s ON %s",
-								 capture_trigger_names[op], name),
-						0, NULL, NULL, SPI_OK_UTILITY);
+				sql = lappend(sql, psprintf("DROP TRIGGER %s ON %s",
+											capture_trigger_names[op], name));
 			if (wanted)
-			{
-				spi_run(psprintf("CREATE TRIGGER %s AFTER %s FOR EACH STATEMENT "
-								 "EXECUTE FUNCTION topics_internal.capture_trigger()",
-								 capture_trigger_names[op],
-								 psprintf(trigger_events[op], name)),
-						0, NULL, NULL, SPI_OK_UTILITY);
-				trigger_depends(rel, capture_trigger_names[op], keynames, opts);
-			}
+				sql = lappend(sql, psprintf("CREATE TRIGGER %s AFTER %s FOR EACH STATEMENT "
+											"EXECUTE FUNCTION topics_internal.capture_trigger()",
+											capture_trigger_names[op],
+											psprintf(trigger_events[op], name)));
 		}
 		table_close(rel, NoLock);
+		if (sql == NIL)
+			continue;
+		as_owner_begin(&admin);
+		foreach(stmt, sql)
+			spi_run(lfirst(stmt), 0, NULL, NULL, SPI_OK_UTILITY);
+		as_owner_end(&admin);
 	}
-	as_owner_end(&admin);
 }
 
 /*
@@ -429,6 +435,19 @@ pg_topics_capture(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("cannot capture table %s: it belongs to pg_topics",
 						qualified_name(relid))));
+	/*
+	 * The tree locked from the top, as DDL does, before looking for a
+	 * capture in it: one made meanwhile is then seen.
+	 */
+	if (rel->rd_rel->relispartition)
+	{
+		List	   *ancestors = get_partition_ancestors(relid);
+		int			i;
+
+		for (i = list_length(ancestors) - 1; i >= 0; i--)
+			LockRelationOid(list_nth_oid(ancestors, i), ShareRowExclusiveLock);
+	}
+	(void) find_all_inheritors(relid, ShareRowExclusiveLock, NULL);
 	check_not_nested(rel);
 
 	if (!topic_lookup_row(name, &owner, &partitions))
@@ -472,8 +491,6 @@ pg_topics_capture(PG_FUNCTION_ARGS)
 	if (opts.filter)
 		(void) capture_filter_expr(rel, opts.filter, false);
 
-	set_triggers(relid, &opts, keynames, false);
-
 	args[0] = ObjectIdGetDatum(relid);
 	args[1] = CStringGetTextDatum(name);
 	args[2] = names_array(keynames);
@@ -485,6 +502,10 @@ pg_topics_capture(PG_FUNCTION_ARGS)
 			"options = excluded.options",
 			4, argtypes, args, SPI_OK_INSERT);
 	as_owner_end(&admin);
+
+	/* the row first: the event trigger after CREATE TRIGGER reads it */
+	CommandCounterIncrement();
+	set_triggers(relid, &opts, false);
 	relation_close(rel, NoLock);
 	PG_RETURN_VOID();
 }
@@ -512,7 +533,7 @@ pg_topics_uncapture(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("table %s is not captured", qualified_name(relid)),
 				 errhint("topics.captures lists the captured tables.")));
-	set_triggers(relid, NULL, NIL, false);
+	set_triggers(relid, NULL, false);
 	args[0] = ObjectIdGetDatum(relid);
 	as_owner_begin(&admin);
 	spi_run("DELETE FROM topics.capture WHERE relid OPERATOR(pg_catalog.=) $1",
@@ -622,8 +643,9 @@ capture_check(Oid relid, bool partitions_added)
 			check_capturable(table);
 			relation_close(table, NoLock);
 		}
+		check_not_nested(rel);
 		if (partitions_added)
-			set_triggers(relid, &opts, keys, true);
+			set_triggers(relid, &opts, true);
 	}
 	relation_close(rel, NoLock);
 }
@@ -638,6 +660,13 @@ adds_partitions(Node *parsetree)
 {
 	ListCell   *lc;
 
+	if (IsA(parsetree, CreateSchemaStmt))
+	{
+		foreach(lc, ((CreateSchemaStmt *) parsetree)->schemaElts)
+			if (adds_partitions(lfirst(lc)))
+				return true;
+		return false;
+	}
 	if (IsA(parsetree, CreateStmt))
 		return ((CreateStmt *) parsetree)->partbound != NULL;
 	if (IsA(parsetree, CreateForeignTableStmt))
@@ -651,53 +680,126 @@ adds_partitions(Node *parsetree)
 }
 
 /*
+ * captured_of returns the captured table of a table, itself or one of its
+ * partition ancestors, or InvalidOid.
+ */
+static Oid
+captured_of(Oid relid, char **topic, List **keys, Jsonb **options)
+{
+	List	   *candidates = list_make1_oid(relid);
+	ListCell   *lc;
+
+	if (get_rel_relispartition(relid))
+		candidates = list_concat(candidates, get_partition_ancestors(relid));
+	foreach(lc, candidates)
+		if (capture_row(lfirst_oid(lc), topic, keys, options))
+			return lfirst_oid(lc);
+	return InvalidOid;
+}
+
+/*
+ * record_dependencies records the dependencies of a capture trigger just
+ * made: by topics.capture(), or by pg_restore, whose dump holds the
+ * triggers but not what they depend on.
+ */
+static void
+record_dependencies(Oid table, Oid trigger)
+{
+	char	   *topic;
+	List	   *keys;
+	Jsonb	   *options;
+	CaptureOptions opts;
+	Relation	rel;
+
+	if (!OidIsValid(captured_of(table, &topic, &keys, &options)))
+		return;
+	capture_options_parse(options, &opts);
+	rel = table_open(table, AccessShareLock);
+	trigger_depends(rel, trigger, keys, &opts);
+	table_close(rel, NoLock);
+}
+
+/* oids of the rows of a query's first column (and second, when pairs) */
+static List *
+spi_oids(int column)
+{
+	List	   *result = NIL;
+	uint64		i;
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		result = lappend_oid(result,
+							 DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+															SPI_tuptable->tupdesc,
+															column, &isnull)));
+	}
+	return result;
+}
+
+/*
  * topics_internal.capture_ddl_end(), the event trigger at the end of DDL
  * on tables: capture_check for every captured table that the command
- * concerned, itself or through a partition or an inheritance child.  It
- * runs as the user of the DDL, who may do it; a table that is not
- * captured costs one query.
+ * concerned, itself or through a partition or an inheritance child; and
+ * the dependencies of the capture triggers it made.  It runs as the user
+ * of the DDL; a command that concerns no captured table costs a query.
+ * The catalog is read under the latest snapshot: a capture made after the
+ * snapshot of a REPEATABLE READ transaction counts.
  */
 Datum
 pg_topics_capture_ddl_end(PG_FUNCTION_ARGS)
 {
 	EventTriggerData *trigdata = (EventTriggerData *) fcinfo->context;
-	List	   *captured = NIL;
-	ListCell   *lc;
-	uint64		i;
 	MemoryContext cxt = CurrentMemoryContext;
+	MemoryContext spi;
+	List	   *captured;
+	List	   *trigger_tables;
+	List	   *triggers;
+	ListCell   *lc;
+	ListCell   *lc2;
 
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("topics_internal.capture_ddl_end() was not called by an event trigger")));
 	SPI_connect();
-	spi_run("SELECT DISTINCT cap.relid::pg_catalog.oid"
-			"  FROM pg_catalog.pg_event_trigger_ddl_commands() d"
-			"  CROSS JOIN LATERAL"
-			"       (SELECT d.objid"
-			"        UNION ALL"
-			"        SELECT a.relid::pg_catalog.oid"
-			"          FROM pg_catalog.pg_partition_ancestors(d.objid) a"
-			"        UNION ALL"
-			"        SELECT i.inhparent FROM pg_catalog.pg_inherits i"
-			"         WHERE i.inhrelid OPERATOR(pg_catalog.=) d.objid) r(relid)"
-			"  JOIN topics.capture cap"
-			"    ON cap.relid::pg_catalog.oid OPERATOR(pg_catalog.=) r.relid"
-			" WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass",
-			0, NULL, NULL, SPI_OK_SELECT);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-		MemoryContext spi = MemoryContextSwitchTo(cxt);
-
-		captured = lappend_oid(captured,
-							   DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
-															  SPI_tuptable->tupdesc,
-															  1, &isnull)));
-		MemoryContextSwitchTo(spi);
-	}
+	spi = CurrentMemoryContext;
+	spi_select_latest("SELECT DISTINCT cap.relid::pg_catalog.oid"
+					  "  FROM pg_catalog.pg_event_trigger_ddl_commands() d"
+					  "  CROSS JOIN LATERAL"
+					  "       (SELECT d.objid"
+					  "        UNION ALL"
+					  "        SELECT a.relid::pg_catalog.oid"
+					  "          FROM pg_catalog.pg_partition_ancestors(d.objid) a"
+					  "        UNION ALL"
+					  "        SELECT i.inhparent FROM pg_catalog.pg_inherits i"
+					  "         WHERE i.inhrelid OPERATOR(pg_catalog.=) d.objid) r(relid)"
+					  "  JOIN topics.capture cap"
+					  "    ON cap.relid::pg_catalog.oid OPERATOR(pg_catalog.=) r.relid"
+					  " WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass",
+					  0, NULL, NULL);
+	MemoryContextSwitchTo(cxt);
+	captured = spi_oids(1);
+	MemoryContextSwitchTo(spi);
+	spi_select_latest("SELECT t.tgrelid, t.oid"
+					  "  FROM pg_catalog.pg_event_trigger_ddl_commands() d"
+					  "  JOIN pg_catalog.pg_trigger t ON t.oid OPERATOR(pg_catalog.=) d.objid"
+					  " WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_trigger'::pg_catalog.regclass"
+					  "   AND d.command_tag OPERATOR(pg_catalog.=) 'CREATE TRIGGER'"
+					  "   AND t.tgname OPERATOR(pg_catalog.=) ANY (ARRAY['pg_topics_capture_insert',"
+					  "       'pg_topics_capture_update', 'pg_topics_capture_delete',"
+					  "       'pg_topics_capture_truncate']::pg_catalog.name[])",
+					  0, NULL, NULL);
+	MemoryContextSwitchTo(cxt);
+	trigger_tables = spi_oids(1);
+	triggers = spi_oids(2);
+	MemoryContextSwitchTo(spi);
 	SPI_finish();
+
 	foreach(lc, captured)
 		capture_check(lfirst_oid(lc), adds_partitions(trigdata->parsetree));
+	forboth(lc, trigger_tables, lc2, triggers)
+		record_dependencies(lfirst_oid(lc), lfirst_oid(lc2));
 	PG_RETURN_VOID();
 }
