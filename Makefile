@@ -7,6 +7,7 @@ OBJS = \
 	src/bgworker.o \
 	src/capture/capture_encode.o \
 	src/capture/capture_event.o \
+	src/capture/capture_order.o \
 	src/capture/capture_rel.o \
 	src/capture/capture_setup.o \
 	src/capture/capture_trigger.o \

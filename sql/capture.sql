@@ -532,6 +532,43 @@ SELECT active FROM topics.captures WHERE table_name = 'tree';
 DROP TABLE tree, loose;
 DROP SCHEMA tree_parts;
 
+-- a statement run from within another on the same table (by a row
+-- trigger of the table) publishes after it, and the parts of a writable
+-- CTE as their triggers fire: a consumer rebuilds the rows as they are
+CREATE TABLE nested (id int PRIMARY KEY, v text, normalized text);
+CREATE FUNCTION norm_upper() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN UPDATE nested SET normalized = upper(NEW.v) WHERE id = NEW.id; RETURN NULL; END $$;
+CREATE TRIGGER norm AFTER INSERT ON nested FOR EACH ROW EXECUTE FUNCTION norm_upper();
+SELECT topic FROM topics.create_topic('nested_cdc', 1);
+SELECT topics.capture('nested', 'nested_cdc');
+INSERT INTO nested (id, v) VALUES (1, 'abc'), (2, 'def');
+DROP TRIGGER norm ON nested;
+WITH gone AS (DELETE FROM nested WHERE id = 1 RETURNING id)
+INSERT INTO nested (id, v) SELECT id, 'newer one' FROM gone;
+-- a nested statement rolled back to a savepoint takes its events along
+CREATE FUNCTION norm_or_fail() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  BEGIN
+    UPDATE nested SET normalized = 'rolled back' WHERE id = NEW.id;
+    RAISE EXCEPTION 'undo';
+  EXCEPTION WHEN raise_exception THEN NULL;
+  END;
+  UPDATE nested SET normalized = lower(NEW.v) WHERE id = NEW.id;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER norm AFTER INSERT ON nested FOR EACH ROW EXECUTE FUNCTION norm_or_fail();
+INSERT INTO nested (id, v) VALUES (3, 'GHI');
+SELECT o, k, v->>'op' AS op, v->'after'->>'v' AS after_v, v->'after'->>'normalized' AS normalized
+  FROM events('nested_cdc');
+SELECT count(*) AS differ FROM
+  ((SELECT * FROM nested)
+   EXCEPT
+   (SELECT r.* FROM (SELECT DISTINCT ON (k) v FROM events('nested_cdc') ORDER BY k, o DESC) l,
+                    jsonb_populate_record(NULL::nested, l.v->'after') r
+     WHERE l.v->>'op' <> 'd')) d;
+DROP TABLE nested;
+DROP FUNCTION norm_upper(), norm_or_fail();
+
 -- uncapture takes the triggers away
 SELECT topics.uncapture('readings');
 SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'pg_topics_capture%'
@@ -549,5 +586,6 @@ DROP DOMAIN positive_amount;
 SELECT topics.drop_topic(name) FROM topics.topics
  WHERE name IN ('cdc', 'docs_cdc', 'lines', 'keyless_cdc', 'wide_cdc', 'items_cdc', 'dbz',
                 'readings_cdc', 'existing_cdc', 'compacted', 'small', 'm_cdc',
-                'skipping_cdc', 'swapped_cdc', 'trunc_cdc', 'filtered_cdc', 'floats_cdc', 'renamed_cdc');
+                'skipping_cdc', 'swapped_cdc', 'trunc_cdc', 'filtered_cdc', 'floats_cdc', 'renamed_cdc',
+                'nested_cdc');
 DROP FUNCTION events(text);

@@ -33,6 +33,10 @@ typedef enum CaptureOp
 
 /* The names of a capture's triggers, per op that has one (capture_setup.c). */
 extern const char *const capture_trigger_names[];
+extern const char *const capture_before_names[];
+
+/* Events handed to produce_messages() at once, at most. */
+#define CAPTURE_FLUSH_EVENTS	1000
 
 /* Debezium's source.version: the version of pg_topics that wrote the event. */
 #define CAPTURE_FORMAT_VERSION	"pg_topics-0.6"
@@ -121,12 +125,18 @@ extern void json_string(StringInfo buf, const char *s, int len);
 /* capture_event.c */
 typedef struct CaptureBatch CaptureBatch;
 
-extern CaptureBatch *capture_batch_begin(CaptureRel *cr, bool snapshot);
+extern CaptureBatch *capture_batch_begin(CaptureRel *cr, bool snapshot, bool keep);
 extern void capture_batch_change(CaptureBatch *batch, CaptureOp op,
 								 TupleTableSlot *before,
 								 TupleTableSlot *after);
 extern bool capture_batch_update(CaptureBatch *batch, TupleTableSlot *before,
 								 TupleTableSlot *after);
 extern int64 capture_batch_end(CaptureBatch *batch);
+
+/* capture_order.c */
+extern void capture_statement_begin(Oid captured);
+extern bool capture_statement_end(Oid captured);
+extern void capture_keep(Oid captured, const char *topic, ProduceMessage *msgs, int n);
+extern void capture_produce_kept(Oid captured);
 
 #endif							/* CAPTURE_H */

@@ -29,9 +29,6 @@
 #include "log/topic.h"
 #include "pg_topics.h"
 
-/* Events handed to produce_messages() at once, at most. */
-#define CAPTURE_FLUSH_EVENTS	1000
-
 /* Events one row makes, at most: a delete, its tombstone, a create. */
 #define CAPTURE_ROW_EVENTS		3
 
@@ -73,6 +70,8 @@ struct CaptureBatch
 	CaptureRel *cr;
 	Topic	   *topic;
 	bool		snapshot;
+	bool		keep;			/* its events wait for an enclosing
+								 * statement's (capture_order.c) */
 	TimestampTz ts;
 	char	   *source;			/* Debezium's source block, or the plain
 								 * value's trailing fields */
@@ -140,7 +139,7 @@ source_fields(CaptureBatch *batch)
  * need no privilege on the topic.
  */
 CaptureBatch *
-capture_batch_begin(CaptureRel *cr, bool snapshot)
+capture_batch_begin(CaptureRel *cr, bool snapshot, bool keep)
 {
 	CaptureBatch *batch = palloc0(sizeof(CaptureBatch));
 
@@ -151,6 +150,7 @@ capture_batch_begin(CaptureRel *cr, bool snapshot)
 
 	batch->cr = cr;
 	batch->snapshot = snapshot;
+	batch->keep = keep;
 	batch->errcb.callback = batch_error_context;
 	batch->errcb.arg = batch;
 	batch->errcb.previous = error_context_stack;
@@ -273,7 +273,11 @@ flush(CaptureBatch *batch)
 		return;
 	for (i = 0; i < batch->nmsgs; i++)
 		produce_check_message(batch->topic, &batch->msgs[i]);
-	produce_messages(batch->topic, batch->msgs, batch->nmsgs, true);
+	if (batch->keep)
+		capture_keep(batch->cr->captured_relid, batch->cr->topic, batch->msgs,
+					 batch->nmsgs);
+	else
+		produce_messages(batch->topic, batch->msgs, batch->nmsgs, true);
 	batch->produced += batch->nmsgs;
 	batch->nmsgs = 0;
 	MemoryContextReset(batch->events_cxt);
@@ -417,6 +421,9 @@ capture_batch_end(CaptureBatch *batch)
 	int64		produced;
 
 	flush(batch);
+	/* the events of statements nested in this one come after its own */
+	if (!batch->keep && !batch->snapshot)
+		capture_produce_kept(batch->cr->captured_relid);
 	produced = batch->produced;
 	if (batch->estate)
 		FreeExecutorState(batch->estate);

@@ -60,6 +60,18 @@ const char *const capture_trigger_names[] = {
 	[CAPTURE_DELETE] = "pg_topics_capture_delete",
 	[CAPTURE_TRUNCATE] = "pg_topics_capture_truncate",
 };
+static const char *const op_words[] = {
+	[CAPTURE_CREATE] = "INSERT",
+	[CAPTURE_UPDATE] = "UPDATE",
+	[CAPTURE_DELETE] = "DELETE",
+	[CAPTURE_TRUNCATE] = "TRUNCATE",
+};
+const char *const capture_before_names[] = {
+	[CAPTURE_CREATE] = "pg_topics_capture_before_insert",
+	[CAPTURE_UPDATE] = "pg_topics_capture_before_update",
+	[CAPTURE_DELETE] = "pg_topics_capture_before_delete",
+	[CAPTURE_TRUNCATE] = "pg_topics_capture_before_truncate",
+};
 static const char *const trigger_events[] = {
 	[CAPTURE_CREATE] = "INSERT ON %s REFERENCING NEW TABLE AS pg_topics_new",
 	[CAPTURE_UPDATE] = "UPDATE ON %s REFERENCING OLD TABLE AS pg_topics_old NEW TABLE AS pg_topics_new",
@@ -229,16 +241,30 @@ set_triggers(Oid relid, CaptureOptions *opts, bool only_missing)
 								  (op != CAPTURE_TRUNCATE || table == relid));
 			bool		there = has_trigger(rel, capture_trigger_names[op]);
 
+			bool		before_there = has_trigger(rel, capture_before_names[op]);
+
+			/* TRUNCATE changes no row, nor runs a statement that might */
+			if (op == CAPTURE_TRUNCATE)
+				before_there = false;
 			if (only_missing && (there || !wanted))
 				continue;
 			if (there)
 				sql = lappend(sql, psprintf("DROP TRIGGER %s ON %s",
 											capture_trigger_names[op], name));
+			if (before_there)
+				sql = lappend(sql, psprintf("DROP TRIGGER %s ON %s",
+											capture_before_names[op], name));
 			if (wanted)
+			{
 				sql = lappend(sql, psprintf("CREATE TRIGGER %s AFTER %s FOR EACH STATEMENT "
 											"EXECUTE FUNCTION topics_internal.capture_trigger()",
 											capture_trigger_names[op],
 											psprintf(trigger_events[op], name)));
+				if (op != CAPTURE_TRUNCATE)
+					sql = lappend(sql, psprintf("CREATE TRIGGER %s BEFORE %s ON %s FOR EACH STATEMENT "
+												"EXECUTE FUNCTION topics_internal.capture_trigger()",
+												capture_before_names[op], op_words[op], name));
+			}
 		}
 		table_close(rel, NoLock);
 		if (sql == NIL)
@@ -789,7 +815,9 @@ pg_topics_capture_ddl_end(PG_FUNCTION_ARGS)
 					  "   AND d.command_tag OPERATOR(pg_catalog.=) 'CREATE TRIGGER'"
 					  "   AND t.tgname OPERATOR(pg_catalog.=) ANY (ARRAY['pg_topics_capture_insert',"
 					  "       'pg_topics_capture_update', 'pg_topics_capture_delete',"
-					  "       'pg_topics_capture_truncate']::pg_catalog.name[])",
+					  "       'pg_topics_capture_truncate', 'pg_topics_capture_before_insert',"
+					  "       'pg_topics_capture_before_update', 'pg_topics_capture_before_delete']"
+					  "       ::pg_catalog.name[])",
 					  0, NULL, NULL);
 	MemoryContextSwitchTo(cxt);
 	trigger_tables = spi_oids(1);

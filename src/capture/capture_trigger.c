@@ -129,16 +129,17 @@ pg_topics_capture_trigger(PG_FUNCTION_ARGS)
 	CaptureOp	op;
 	TupleTableSlot *before = NULL;
 	TupleTableSlot *after = NULL;
+	bool		keep;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("topics_internal.capture_trigger() was not called by a trigger")));
 	event = td->tg_event;
-	if (!TRIGGER_FIRED_FOR_STATEMENT(event) || !TRIGGER_FIRED_AFTER(event))
+	if (!TRIGGER_FIRED_FOR_STATEMENT(event) || TRIGGER_FIRED_INSTEAD(event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("topics_internal.capture_trigger() must fire AFTER each statement"),
+				 errmsg("topics_internal.capture_trigger() must fire for each statement"),
 				 errhint("Use topics.capture() to set capture up; it makes the triggers.")));
 	pg_topics_check_loaded();
 
@@ -157,13 +158,22 @@ pg_topics_capture_trigger(PG_FUNCTION_ARGS)
 	if (!cr->opts.ops[op])
 		return PointerGetDatum(NULL);
 
-	/* one trigger per op, the one topics.capture() made: no second copy */
-	if (strcmp(td->tg_trigger->tgname, capture_trigger_names[op]) != 0)
+	/* one trigger per op and time, the one topics.capture() made */
+	if (strcmp(td->tg_trigger->tgname,
+			   TRIGGER_FIRED_BEFORE(event) ? capture_before_names[op] :
+			   capture_trigger_names[op]) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("trigger \"%s\" of table \"%s\" was not made by topics.capture()",
 						td->tg_trigger->tgname, RelationGetRelationName(td->tg_relation)),
 				 errhint("Drop it: topics.capture() makes the triggers that capture needs.")));
+
+	if (TRIGGER_FIRED_BEFORE(event))
+	{
+		capture_statement_begin(cr->captured_relid);
+		return PointerGetDatum(NULL);
+	}
+	keep = capture_statement_end(cr->captured_relid);
 
 	if (op != CAPTURE_TRUNCATE && op != CAPTURE_DELETE)
 	{
@@ -178,7 +188,7 @@ pg_topics_capture_trigger(PG_FUNCTION_ARGS)
 		before = transition_slot(td->tg_oldtable, td->tg_relation);
 	}
 
-	batch = capture_batch_begin(cr, false);
+	batch = capture_batch_begin(cr, false, keep);
 	if (op == CAPTURE_TRUNCATE)
 		capture_batch_change(batch, op, NULL, NULL);
 	else if (op == CAPTURE_UPDATE)
@@ -211,7 +221,7 @@ snapshot_table(Oid relid, Snapshot snap)
 {
 	Relation	rel = table_open(relid, NoLock);
 	CaptureRel *cr = capture_rel(rel);
-	CaptureBatch *batch = capture_batch_begin(cr, true);
+	CaptureBatch *batch = capture_batch_begin(cr, true, false);
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
 	TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
 	int64		produced;
