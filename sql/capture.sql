@@ -558,6 +558,18 @@ BEGIN
 END $$;
 CREATE TRIGGER norm AFTER INSERT ON nested FOR EACH ROW EXECUTE FUNCTION norm_or_fail();
 INSERT INTO nested (id, v) VALUES (3, 'GHI');
+-- a statement run before the enclosing statement's change (by a BEFORE
+-- row trigger) publishes before it; INSERT ... ON CONFLICT and MERGE
+-- publish the statements their row triggers run after their own
+CREATE FUNCTION replace_first() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN DELETE FROM nested WHERE id = NEW.id; RETURN NEW; END $$;
+CREATE TRIGGER replace_first BEFORE INSERT ON nested FOR EACH ROW EXECUTE FUNCTION replace_first();
+INSERT INTO nested (id, v) VALUES (3, 'replaced');
+DROP TRIGGER replace_first ON nested;
+DROP FUNCTION replace_first();
+INSERT INTO nested (id, v) VALUES (4, 'upserted') ON CONFLICT (id) DO UPDATE SET v = excluded.v;
+MERGE INTO nested USING (VALUES (5, 'merged')) m(id, v) ON nested.id = m.id
+  WHEN MATCHED THEN UPDATE SET v = m.v WHEN NOT MATCHED THEN INSERT (id, v) VALUES (m.id, m.v);
 SELECT o, k, v->>'op' AS op, v->'after'->>'v' AS after_v, v->'after'->>'normalized' AS normalized
   FROM events('nested_cdc');
 SELECT count(*) AS differ FROM
@@ -568,6 +580,57 @@ SELECT count(*) AS differ FROM
      WHERE l.v->>'op' <> 'd')) d;
 DROP TABLE nested;
 DROP FUNCTION norm_upper(), norm_or_fail();
+-- a TRUNCATE publishes before what its AFTER trigger writes
+CREATE TABLE seeded (id int PRIMARY KEY, v text);
+CREATE FUNCTION seed() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN INSERT INTO seeded VALUES (0, 'seed'); RETURN NULL; END $$;
+CREATE TRIGGER a_seed AFTER TRUNCATE ON seeded FOR EACH STATEMENT EXECUTE FUNCTION seed();
+SELECT topic FROM topics.create_topic('seeded_cdc', 1);
+SELECT topics.capture('seeded', 'seeded_cdc', options => '{"ops": ["insert", "update", "delete", "truncate"]}');
+INSERT INTO seeded VALUES (1, 'x');
+TRUNCATE seeded;
+SELECT o, k, v->>'op' AS op FROM events('seeded_cdc');
+DROP TABLE seeded;
+DROP FUNCTION seed();
+
+-- events kept for a statement whose AFTER trigger was disabled by hand
+-- are published when the transaction commits
+CREATE TABLE half (id int PRIMARY KEY, v text);
+CREATE FUNCTION half_touch() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN UPDATE half SET v = v || '!' WHERE id = NEW.id; RETURN NULL; END $$;
+CREATE TRIGGER touch AFTER INSERT ON half FOR EACH ROW EXECUTE FUNCTION half_touch();
+SELECT topic FROM topics.create_topic('half_cdc', 4);
+SELECT topics.capture('half', 'half_cdc');
+ALTER TABLE half DISABLE TRIGGER pg_topics_capture_insert;
+BEGIN;
+INSERT INTO half VALUES (1, 'a');
+COMMIT;
+SELECT k, v->>'op' AS op, v->'after'->>'v' AS after_v FROM events('half_cdc');
+DROP TABLE half;
+DROP FUNCTION half_touch();
+
+-- a partition owned by another role: the filter is still read as the
+-- captured table's owner
+CREATE ROLE cdc_app;
+GRANT CREATE ON SCHEMA public TO cdc_app;
+GRANT INSERT ON topics_data.cdc TO cdc_app;
+SET ROLE cdc_app;
+CREATE FUNCTION public.whoami(int) RETURNS boolean LANGUAGE plpgsql AS
+  $$ BEGIN RAISE NOTICE 'the check runs as %', current_user; RETURN true; END $$;
+CREATE DOMAIN public.watched AS int CHECK (public.whoami(VALUE));
+CREATE TABLE app_t (id int PRIMARY KEY) PARTITION BY RANGE (id);
+RESET ROLE;
+CREATE TABLE app_t_1 PARTITION OF app_t FOR VALUES FROM (0) TO (100);
+SET ROLE cdc_app;
+SELECT topics.capture('app_t', 'cdc', options => '{"filter": "id = ANY (''{1}''::public.watched[])"}');
+RESET ROLE;
+INSERT INTO app_t_1 VALUES (1);
+DROP TABLE app_t;
+DROP DOMAIN public.watched;
+DROP FUNCTION public.whoami(int);
+REVOKE ALL ON SCHEMA public FROM cdc_app;
+REVOKE ALL ON topics_data.cdc FROM cdc_app;
+DROP ROLE cdc_app;
 
 -- uncapture takes the triggers away
 SELECT topics.uncapture('readings');
@@ -587,5 +650,5 @@ SELECT topics.drop_topic(name) FROM topics.topics
  WHERE name IN ('cdc', 'docs_cdc', 'lines', 'keyless_cdc', 'wide_cdc', 'items_cdc', 'dbz',
                 'readings_cdc', 'existing_cdc', 'compacted', 'small', 'm_cdc',
                 'skipping_cdc', 'swapped_cdc', 'trunc_cdc', 'filtered_cdc', 'floats_cdc', 'renamed_cdc',
-                'nested_cdc');
+                'nested_cdc', 'seeded_cdc', 'half_cdc');
 DROP FUNCTION events(text);

@@ -9,7 +9,8 @@
  * transaction callbacks (log/partition.c, groups/positions.c,
  * position_commit.c, queue/delivery.c, taking_loop.c), the utility hook
  * (utility.c), the planner hook that streams topics.fetch
- * (log/fetch_scan.c) and the launcher (workers/launcher.c).  No file calls back into this one.
+ * (log/fetch_scan.c), the executor hook that orders capture's events
+ * (capture/capture_order.c) and the launcher (workers/launcher.c).  No file calls back into this one.
  *
  *-------------------------------------------------------------------------
  */
@@ -19,6 +20,7 @@
 #include "storage/ipc.h"
 #include "tcop/utility.h"
 
+#include "capture/capture.h"
 #include "groups/positions.h"
 #include "guc.h"
 #include "log/fetch.h"
@@ -89,6 +91,7 @@ _PG_init(void)
 
 	position_commit_init();
 	partition_init();
+	capture_order_init();
 	delivery_init();
 	delivery_query_init();
 	queue_topic_init();

@@ -112,7 +112,9 @@ typedef struct CaptureRel
 extern CaptureRel *capture_rel(Relation rel);
 extern bool capture_row(Oid relid, char **topic, List **keys, Jsonb **options);
 extern void capture_options_parse(Jsonb *options, CaptureOptions *opts);
-extern Expr *capture_filter_expr(Relation rel, const char *filter, bool plan);
+extern Expr *capture_filter_expr(Relation rel, Oid owner, const char *filter,
+								 bool plan);
+extern Oid	rel_owner(Oid relid);
 extern List *capture_key_of(Relation rel, List *names);
 
 /* capture_encode.c */
@@ -122,10 +124,19 @@ extern void encode_row(StringInfo buf, CaptureRel *cr, TupleTableSlot *slot,
 					   bool keys_only);
 extern void json_string(StringInfo buf, const char *s, int len);
 
+/* What a statement's end does with its events (capture_order.c). */
+typedef enum CaptureEnd
+{
+	CAPTURE_KEEP,
+	CAPTURE_PUBLISH,
+	CAPTURE_PUBLISH_ALL
+} CaptureEnd;
+
 /* capture_event.c */
 typedef struct CaptureBatch CaptureBatch;
 
-extern CaptureBatch *capture_batch_begin(CaptureRel *cr, bool snapshot, bool keep);
+extern CaptureBatch *capture_batch_begin(CaptureRel *cr, bool snapshot,
+										 CaptureEnd end, CommandId cid);
 extern void capture_batch_change(CaptureBatch *batch, CaptureOp op,
 								 TupleTableSlot *before,
 								 TupleTableSlot *after);
@@ -134,9 +145,11 @@ extern bool capture_batch_update(CaptureBatch *batch, TupleTableSlot *before,
 extern int64 capture_batch_end(CaptureBatch *batch);
 
 /* capture_order.c */
-extern void capture_statement_begin(Oid captured);
-extern bool capture_statement_end(Oid captured);
-extern void capture_keep(Oid captured, const char *topic, ProduceMessage *msgs, int n);
-extern void capture_produce_kept(Oid captured);
+extern void capture_order_init(void);
+extern void capture_statement_begin(Oid captured, bool truncate);
+extern CaptureEnd capture_statement_end(Oid captured, CommandId *cid);
+extern void capture_keep(Oid captured, CommandId cid, const char *topic,
+						 ProduceMessage *msgs, int n);
+extern void capture_produce_kept(Oid captured, CommandId cid);
 
 #endif							/* CAPTURE_H */

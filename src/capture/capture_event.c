@@ -70,8 +70,9 @@ struct CaptureBatch
 	CaptureRel *cr;
 	Topic	   *topic;
 	bool		snapshot;
-	bool		keep;			/* its events wait for an enclosing
-								 * statement's (capture_order.c) */
+	CaptureEnd	end;			/* what to do with its events, and with
+								 * those kept (capture_order.c) */
+	CommandId	cid;			/* of its statement */
 	TimestampTz ts;
 	char	   *source;			/* Debezium's source block, or the plain
 								 * value's trailing fields */
@@ -139,7 +140,8 @@ source_fields(CaptureBatch *batch)
  * need no privilege on the topic.
  */
 CaptureBatch *
-capture_batch_begin(CaptureRel *cr, bool snapshot, bool keep)
+capture_batch_begin(CaptureRel *cr, bool snapshot, CaptureEnd end,
+					CommandId cid)
 {
 	CaptureBatch *batch = palloc0(sizeof(CaptureBatch));
 
@@ -150,7 +152,8 @@ capture_batch_begin(CaptureRel *cr, bool snapshot, bool keep)
 
 	batch->cr = cr;
 	batch->snapshot = snapshot;
-	batch->keep = keep;
+	batch->end = end;
+	batch->cid = cid;
 	batch->errcb.callback = batch_error_context;
 	batch->errcb.arg = batch;
 	batch->errcb.previous = error_context_stack;
@@ -273,9 +276,9 @@ flush(CaptureBatch *batch)
 		return;
 	for (i = 0; i < batch->nmsgs; i++)
 		produce_check_message(batch->topic, &batch->msgs[i]);
-	if (batch->keep)
-		capture_keep(batch->cr->captured_relid, batch->cr->topic, batch->msgs,
-					 batch->nmsgs);
+	if (batch->end == CAPTURE_KEEP)
+		capture_keep(batch->cr->captured_relid, batch->cid, batch->cr->topic,
+					 batch->msgs, batch->nmsgs);
 	else
 		produce_messages(batch->topic, batch->msgs, batch->nmsgs, true);
 	batch->produced += batch->nmsgs;
@@ -421,9 +424,9 @@ capture_batch_end(CaptureBatch *batch)
 	int64		produced;
 
 	flush(batch);
-	/* the events of statements nested in this one come after its own */
-	if (!batch->keep && !batch->snapshot)
-		capture_produce_kept(batch->cr->captured_relid);
+	/* the events of statements run from within this one come after it */
+	if (batch->end == CAPTURE_PUBLISH_ALL)
+		capture_produce_kept(batch->cr->captured_relid, batch->cid);
 	produced = batch->produced;
 	if (batch->estate)
 		FreeExecutorState(batch->estate);

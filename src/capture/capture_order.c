@@ -9,10 +9,13 @@
  * inserted row would publish the update before the insert, and a consumer
  * would rebuild the row as inserted.  So a capture has BEFORE statement
  * triggers too, which note each statement of the captured tree as open,
- * with its command id; a statement that ends while one of the tree that
- * began at an earlier command is still open keeps its events here, and
- * the outermost one publishes its own, then those kept, in the order
- * kept.  Changes rolled back to a savepoint take their kept
+ * with its command id, and the executor's finish marks a query's
+ * statements as having made their changes.  A statement that ends while
+ * one of the tree that began at an earlier command and made its changes
+ * is still open (it ran from that one's AFTER triggers) keeps its events
+ * here; the enclosing statement publishes its own, then those.  One run
+ * before the enclosing statement's changes (from a BEFORE trigger)
+ * publishes at once.  Changes rolled back to a savepoint take their kept
  * events with them.  Events still kept when the transaction commits (an
  * AFTER trigger disabled by hand) are published then.
  *
@@ -21,6 +24,8 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "executor/executor.h"
+#include "utils/snapmgr.h"
 #include "utils/memutils.h"
 
 #include "capture/capture.h"
@@ -33,6 +38,8 @@ typedef struct OpenStatement
 	CommandId	cid;			/* a statement run from within it has a
 								 * later one; a part of the same query, the
 								 * same */
+	bool		finished;		/* its changes are made: its AFTER triggers
+								 * run */
 	SubTransactionId subxid;
 } OpenStatement;
 
@@ -40,6 +47,7 @@ typedef struct OpenStatement
 typedef struct KeptEvents
 {
 	Oid			captured;
+	CommandId	cid;
 	SubTransactionId subxid;
 	char	   *topic;
 	int			n;
@@ -50,6 +58,9 @@ static List *open_statements = NIL;
 static List *kept = NIL;
 static MemoryContext order_cxt = NULL;
 static bool callbacks_registered = false;
+static ExecutorFinish_hook_type prev_executor_finish = NULL;
+
+static void produce_kept(Oid captured, CommandId after);
 
 static void
 forget_all(void)
@@ -57,6 +68,38 @@ forget_all(void)
 	open_statements = NIL;
 	kept = NIL;
 	order_cxt = NULL;			/* a child of TopTransactionContext: gone */
+}
+
+/*
+ * A query's changes are made when the executor finishes it: what its AFTER
+ * triggers run from then on runs after them.
+ */
+static void
+order_executor_finish(QueryDesc *queryDesc)
+{
+	ListCell   *lc;
+
+	foreach(lc, open_statements)
+	{
+		OpenStatement *st = lfirst(lc);
+
+		if (st->cid == queryDesc->estate->es_output_cid)
+			st->finished = true;
+	}
+	if (prev_executor_finish)
+		prev_executor_finish(queryDesc);
+	else
+		standard_ExecutorFinish(queryDesc);
+}
+
+/*
+ * capture_order_init installs the executor hook; from _PG_init.
+ */
+void
+capture_order_init(void)
+{
+	prev_executor_finish = ExecutorFinish_hook;
+	ExecutorFinish_hook = order_executor_finish;
 }
 
 static void
@@ -67,9 +110,15 @@ order_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PARALLEL_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
-			/* what no enclosing statement published */
-			while (kept != NIL)
-				capture_produce_kept(((KeptEvents *) linitial(kept))->captured);
+			/* what no enclosing statement published (a trigger disabled) */
+			if (kept != NIL)
+			{
+				PushActiveSnapshot(GetTransactionSnapshot());
+				while (kept != NIL)
+					produce_kept(((KeptEvents *) linitial(kept))->captured,
+								 FirstCommandId);
+				PopActiveSnapshot();
+			}
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
@@ -125,15 +174,19 @@ order_memory(void)
 
 /*
  * capture_statement_begin notes a statement of a captured tree as open.
+ * A TRUNCATE has no changes to make before its AFTER triggers that a
+ * statement run from it could precede.  Its command id is marked used,
+ * so that a statement run from within it gets a later one.
  */
 void
-capture_statement_begin(Oid captured)
+capture_statement_begin(Oid captured, bool truncate)
 {
 	MemoryContext old = MemoryContextSwitchTo(order_memory());
 	OpenStatement *st = palloc(sizeof(OpenStatement));
 
 	st->captured = captured;
-	st->cid = GetCurrentCommandId(false);
+	st->cid = GetCurrentCommandId(true);
+	st->finished = truncate;
 	st->subxid = GetCurrentSubTransactionId();
 	open_statements = lappend(open_statements, st);
 	MemoryContextSwitchTo(old);
@@ -141,38 +194,49 @@ capture_statement_begin(Oid captured)
 
 /*
  * capture_statement_end notes that a statement of a captured tree ended,
- * and tells whether it ran from within another of the tree, still open:
- * then its events are kept.  The parts of one query (a writable CTE) are
- * published as their triggers fire, in an order PostgreSQL chooses.
+ * and returns what to do with its events:
+ * - CAPTURE_KEEP: it ran from within another of the tree, after that one
+ *   made its changes (from an AFTER trigger): its events wait for that
+ *   one's;
+ * - CAPTURE_PUBLISH: publish them;
+ * - CAPTURE_PUBLISH_ALL: publish them, then those kept for the statements
+ *   that ran from within it: it is the last part of its query to end.
+ * The parts of one query (the INSERT and UPDATE of an INSERT ... ON
+ * CONFLICT, a writable CTE) share a command id.
  */
-bool
-capture_statement_end(Oid captured)
+CaptureEnd
+capture_statement_end(Oid captured, CommandId *cid)
 {
-	CommandId	cid = InvalidCommandId;
 	ListCell   *lc;
 	int			i;
+	bool		sibling = false;
 
+	*cid = InvalidCommandId;
 	for (i = list_length(open_statements) - 1; i >= 0; i--)
 	{
 		OpenStatement *st = list_nth(open_statements, i);
 
 		if (st->captured == captured)
 		{
-			cid = st->cid;
+			*cid = st->cid;
 			open_statements = list_delete_nth_cell(open_statements, i);
 			break;
 		}
 	}
-	if (cid == InvalidCommandId)
-		return false;
+	if (*cid == InvalidCommandId)
+		return CAPTURE_PUBLISH_ALL;
 	foreach(lc, open_statements)
 	{
 		OpenStatement *st = lfirst(lc);
 
-		if (st->captured == captured && st->cid < cid)
-			return true;
+		if (st->captured != captured)
+			continue;
+		if (st->cid < *cid && st->finished)
+			return CAPTURE_KEEP;
+		if (st->cid == *cid)
+			sibling = true;
 	}
-	return false;
+	return sibling ? CAPTURE_PUBLISH : CAPTURE_PUBLISH_ALL;
 }
 
 static bytea *
@@ -188,16 +252,21 @@ copy_bytes(bytea *b)
 }
 
 /*
- * capture_keep keeps n events of a statement, copied.
+ * capture_keep keeps n events of a statement, copied: before those kept
+ * for the statements that ran from within it, which come after it.
  */
 void
-capture_keep(Oid captured, const char *topic, ProduceMessage *msgs, int n)
+capture_keep(Oid captured, CommandId cid, const char *topic,
+			 ProduceMessage *msgs, int n)
 {
 	MemoryContext old = MemoryContextSwitchTo(order_memory());
 	KeptEvents *k = palloc(sizeof(KeptEvents));
+	ListCell   *lc;
+	int			pos = list_length(kept);
 	int			i;
 
 	k->captured = captured;
+	k->cid = cid;
 	k->subxid = GetCurrentSubTransactionId();
 	k->topic = pstrdup(topic);
 	k->n = n;
@@ -210,31 +279,62 @@ capture_keep(Oid captured, const char *topic, ProduceMessage *msgs, int n)
 		if (msgs[i].headers)
 			k->msgs[i].headers = PointerGetDatum(copy_bytes(DatumGetByteaP(msgs[i].headers)));
 	}
-	kept = lappend(kept, k);
+	foreach(lc, kept)
+	{
+		KeptEvents *other = lfirst(lc);
+
+		if (other->captured == captured && other->cid > cid)
+		{
+			pos = foreach_current_index(lc);
+			break;
+		}
+	}
+	kept = list_insert_nth(kept, pos, k);
 	MemoryContextSwitchTo(old);
 }
 
 /*
- * capture_produce_kept produces the events kept for a captured tree, in
- * the order kept.
+ * produce_kept produces, in the order kept, the events kept for a
+ * captured tree of statements with a command id after the given one.
  */
-void
-capture_produce_kept(Oid captured)
+static void
+produce_kept(Oid captured, CommandId after)
 {
+	List	   *left = NIL;
+	List	   *mine = NIL;
 	ListCell   *lc;
+	Topic	   *topic = NULL;
 
 	foreach(lc, kept)
 	{
 		KeptEvents *k = lfirst(lc);
-		Topic	   *topic;
+
+		if (k->captured == captured && k->cid >= after)
+			mine = lappend(mine, k);
+		else
+			left = lappend(left, k);
+	}
+	kept = left;
+	foreach(lc, mine)
+	{
+		KeptEvents *k = lfirst(lc);
 		int			done;
 
-		if (k->captured != captured)
-			continue;
-		kept = foreach_delete_current(kept, lc);
-		topic = topic_open(k->topic, RowExclusiveLock);
+		if (topic == NULL || strcmp(topic->name, k->topic) != 0)
+			topic = topic_open(k->topic, RowExclusiveLock);
 		for (done = 0; done < k->n; done += CAPTURE_FLUSH_EVENTS)
 			produce_messages(topic, k->msgs + done,
 							 Min(CAPTURE_FLUSH_EVENTS, k->n - done), true);
 	}
+}
+
+/*
+ * capture_produce_kept produces the events kept for the statements that
+ * ran from within one of command id cid.
+ */
+void
+capture_produce_kept(Oid captured, CommandId cid)
+{
+	if (kept != NIL)
+		produce_kept(captured, cid);
 }

@@ -285,13 +285,14 @@ filter_error_position(void *arg)
 /*
  * capture_filter_expr parses a capture's filter as an expression over the
  * columns of rel, as a CHECK constraint is, and returns it, planned if
- * asked.  The text is parsed as an expression alone, never spliced into a
+ * asked; owner is the captured table's owner.  The text is parsed as an
+ * expression alone, never spliced into a
  * statement, and with a search_path of pg_catalog alone, so that every
  * session that writes the table reads it alike, whatever its search_path:
  * a function or operator of another schema must be named with it.
  */
 Expr *
-capture_filter_expr(Relation rel, const char *filter, bool plan)
+capture_filter_expr(Relation rel, Oid owner, const char *filter, bool plan)
 {
 	int			guc_level;
 	Oid			saved_user;
@@ -331,13 +332,14 @@ capture_filter_expr(Relation rel, const char *filter, bool plan)
 		filter_error(filter, "It must name the columns it reads: \"*\" is not allowed.");
 
 	/*
-	 * As the table's owner, with the restrictions of maintenance commands:
+	 * As the captured table's owner (not a partition's, which may be
+	 * another role), with the restrictions of maintenance commands:
 	 * parsing a literal runs its type's input function (a domain's check),
 	 * which must never run as whoever happens to parse the filter, such as
 	 * the owner of pg_topics's tables when it makes the triggers.
 	 */
 	GetUserIdAndSecContext(&saved_user, &saved_sec);
-	SetUserIdAndSecContext(rel->rd_rel->relowner,
+	SetUserIdAndSecContext(owner,
 						   saved_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
 	pstate = make_parsestate(NULL);
@@ -502,7 +504,7 @@ name_listed(List *names, const char *name)
 	return false;
 }
 
-static Oid
+Oid
 rel_owner(Oid relid)
 {
 	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
@@ -573,7 +575,7 @@ capture_rel_build(CaptureRel *cr, Relation rel)
 	foreach(lc, keys)
 		cr->keys[i++] = lfirst_int(lc);
 	if (cr->opts.filter)
-		cr->filter = capture_filter_expr(rel, cr->opts.filter, true);
+		cr->filter = capture_filter_expr(rel, cr->owner, cr->opts.filter, true);
 	for (i = 0; i < CAPTURE_NOPS; i++)
 	{
 		cr->headers[i] = op_headers(cr, i);

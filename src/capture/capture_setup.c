@@ -183,7 +183,8 @@ check_capturable(Relation rel)
  * its type, is refused (2BP01), or with CASCADE takes the trigger along.
  */
 static void
-trigger_depends(Relation rel, Oid trigger, List *keynames, CaptureOptions *opts)
+trigger_depends(Relation rel, Oid owner, Oid trigger, List *keynames,
+				CaptureOptions *opts)
 {
 	Oid			table = RelationGetRelid(rel);
 	ObjectAddress trig;
@@ -203,7 +204,7 @@ trigger_depends(Relation rel, Oid trigger, List *keynames, CaptureOptions *opts)
 	}
 	if (opts->filter)
 		recordDependencyOnSingleRelExpr(&trig,
-										(Node *) capture_filter_expr(rel, opts->filter, false),
+										(Node *) capture_filter_expr(rel, owner, opts->filter, false),
 										table, DEPENDENCY_NORMAL, DEPENDENCY_NORMAL,
 										false);
 }
@@ -243,9 +244,6 @@ set_triggers(Oid relid, CaptureOptions *opts, bool only_missing)
 
 			bool		before_there = has_trigger(rel, capture_before_names[op]);
 
-			/* TRUNCATE changes no row, nor runs a statement that might */
-			if (op == CAPTURE_TRUNCATE)
-				before_there = false;
 			if (only_missing && (there || !wanted))
 				continue;
 			if (there)
@@ -260,10 +258,9 @@ set_triggers(Oid relid, CaptureOptions *opts, bool only_missing)
 											"EXECUTE FUNCTION topics_internal.capture_trigger()",
 											capture_trigger_names[op],
 											psprintf(trigger_events[op], name)));
-				if (op != CAPTURE_TRUNCATE)
-					sql = lappend(sql, psprintf("CREATE TRIGGER %s BEFORE %s ON %s FOR EACH STATEMENT "
-												"EXECUTE FUNCTION topics_internal.capture_trigger()",
-												capture_before_names[op], op_words[op], name));
+				sql = lappend(sql, psprintf("CREATE TRIGGER %s BEFORE %s ON %s FOR EACH STATEMENT "
+											"EXECUTE FUNCTION topics_internal.capture_trigger()",
+											capture_before_names[op], op_words[op], name));
 			}
 		}
 		table_close(rel, NoLock);
@@ -515,7 +512,7 @@ pg_topics_capture(PG_FUNCTION_ARGS)
 	check_columns(rel, opts.columns, "the option \"columns\"");
 	check_columns(rel, opts.exclude, "the option \"exclude_columns\"");
 	if (opts.filter)
-		(void) capture_filter_expr(rel, opts.filter, false);
+		(void) capture_filter_expr(rel, rel->rd_rel->relowner, opts.filter, false);
 
 	args[0] = ObjectIdGetDatum(relid);
 	args[1] = CStringGetTextDatum(name);
@@ -620,7 +617,7 @@ filter_still_parses(Relation rel, const char *filter)
 
 	PG_TRY();
 	{
-		(void) capture_filter_expr(rel, filter, false);
+		(void) capture_filter_expr(rel, rel->rd_rel->relowner, filter, false);
 	}
 	PG_CATCH();
 	{
@@ -737,11 +734,13 @@ record_dependencies(Oid table, Oid trigger)
 	CaptureOptions opts;
 	Relation	rel;
 
-	if (!OidIsValid(captured_of(table, &topic, &keys, &options)))
+	Oid			captured = captured_of(table, &topic, &keys, &options);
+
+	if (!OidIsValid(captured))
 		return;
 	capture_options_parse(options, &opts);
 	rel = table_open(table, AccessShareLock);
-	trigger_depends(rel, trigger, keys, &opts);
+	trigger_depends(rel, rel_owner(captured), trigger, keys, &opts);
 	table_close(rel, NoLock);
 }
 
@@ -816,7 +815,8 @@ pg_topics_capture_ddl_end(PG_FUNCTION_ARGS)
 					  "   AND t.tgname OPERATOR(pg_catalog.=) ANY (ARRAY['pg_topics_capture_insert',"
 					  "       'pg_topics_capture_update', 'pg_topics_capture_delete',"
 					  "       'pg_topics_capture_truncate', 'pg_topics_capture_before_insert',"
-					  "       'pg_topics_capture_before_update', 'pg_topics_capture_before_delete']"
+					  "       'pg_topics_capture_before_update', 'pg_topics_capture_before_delete',"
+					  "       'pg_topics_capture_before_truncate']"
 					  "       ::pg_catalog.name[])",
 					  0, NULL, NULL);
 	MemoryContextSwitchTo(cxt);

@@ -129,7 +129,8 @@ pg_topics_capture_trigger(PG_FUNCTION_ARGS)
 	CaptureOp	op;
 	TupleTableSlot *before = NULL;
 	TupleTableSlot *after = NULL;
-	bool		keep;
+	CaptureEnd	end;
+	CommandId	cid;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -170,10 +171,10 @@ pg_topics_capture_trigger(PG_FUNCTION_ARGS)
 
 	if (TRIGGER_FIRED_BEFORE(event))
 	{
-		capture_statement_begin(cr->captured_relid);
+		capture_statement_begin(cr->captured_relid, op == CAPTURE_TRUNCATE);
 		return PointerGetDatum(NULL);
 	}
-	keep = capture_statement_end(cr->captured_relid);
+	end = capture_statement_end(cr->captured_relid, &cid);
 
 	if (op != CAPTURE_TRUNCATE && op != CAPTURE_DELETE)
 	{
@@ -188,7 +189,7 @@ pg_topics_capture_trigger(PG_FUNCTION_ARGS)
 		before = transition_slot(td->tg_oldtable, td->tg_relation);
 	}
 
-	batch = capture_batch_begin(cr, false, keep);
+	batch = capture_batch_begin(cr, false, end, cid);
 	if (op == CAPTURE_TRUNCATE)
 		capture_batch_change(batch, op, NULL, NULL);
 	else if (op == CAPTURE_UPDATE)
@@ -221,7 +222,8 @@ snapshot_table(Oid relid, Snapshot snap)
 {
 	Relation	rel = table_open(relid, NoLock);
 	CaptureRel *cr = capture_rel(rel);
-	CaptureBatch *batch = capture_batch_begin(cr, true, false);
+	CaptureBatch *batch = capture_batch_begin(cr, true, CAPTURE_PUBLISH,
+											  InvalidCommandId);
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
 	TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
 	int64		produced;
