@@ -580,6 +580,48 @@ SELECT count(*) AS differ FROM
      WHERE l.v->>'op' <> 'd')) d;
 DROP TABLE nested;
 DROP FUNCTION norm_upper(), norm_or_fail();
+-- two captured tables whose row triggers write each other: no event of
+-- either is lost; a BEFORE row trigger that reads before it writes; an
+-- INSERT in a WITH whose row trigger updates the row
+CREATE TABLE ping (id int PRIMARY KEY, v text);
+CREATE TABLE pong (id int PRIMARY KEY, v text);
+SELECT topic FROM topics.create_topic('ping_cdc', 1);
+SELECT topic FROM topics.create_topic('pong_cdc', 1);
+SELECT topics.capture('ping', 'ping_cdc');
+SELECT topics.capture('pong', 'pong_cdc');
+CREATE FUNCTION ping_to_pong() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN INSERT INTO pong VALUES (NEW.id, 'from ping'); RETURN NULL; END $$;
+CREATE FUNCTION pong_to_ping() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN UPDATE ping SET v = 'touched by pong' WHERE id = NEW.id; RETURN NULL; END $$;
+CREATE TRIGGER to_pong AFTER INSERT ON ping FOR EACH ROW EXECUTE FUNCTION ping_to_pong();
+CREATE TRIGGER to_ping AFTER INSERT ON pong FOR EACH ROW EXECUTE FUNCTION pong_to_ping();
+INSERT INTO ping SELECT g, 'a' FROM generate_series(1, 300) g;
+SELECT v->>'op' AS op, count(*) FROM events('ping_cdc') GROUP BY 1 ORDER BY 1;
+SELECT v->>'op' AS op, count(*) FROM events('pong_cdc') GROUP BY 1 ORDER BY 1;
+DROP TABLE ping, pong;
+DROP FUNCTION ping_to_pong(), pong_to_ping();
+CREATE TABLE lookfirst (id int PRIMARY KEY, v text);
+SELECT topic FROM topics.create_topic('lookfirst_cdc', 1);
+SELECT topics.capture('lookfirst', 'lookfirst_cdc');
+CREATE FUNCTION look_then_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM lookfirst WHERE id = NEW.id) THEN
+    DELETE FROM lookfirst WHERE id = NEW.id;
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER look BEFORE INSERT ON lookfirst FOR EACH ROW EXECUTE FUNCTION look_then_delete();
+INSERT INTO lookfirst VALUES (1, 'a');
+INSERT INTO lookfirst VALUES (1, 'b');
+DROP TRIGGER look ON lookfirst;
+CREATE FUNCTION fill() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN UPDATE lookfirst SET v = 'filled' WHERE id = NEW.id; RETURN NULL; END $$;
+CREATE TRIGGER fill AFTER INSERT ON lookfirst FOR EACH ROW EXECUTE FUNCTION fill();
+WITH x AS (INSERT INTO lookfirst VALUES (2, 'raw')) SELECT 1;
+SELECT o, k, v->>'op' AS op, v->'after'->>'v' AS after_v FROM events('lookfirst_cdc');
+DROP TABLE lookfirst;
+DROP FUNCTION look_then_delete(), fill();
+
 -- a TRUNCATE publishes before what its AFTER trigger writes
 CREATE TABLE seeded (id int PRIMARY KEY, v text);
 CREATE FUNCTION seed() RETURNS trigger LANGUAGE plpgsql AS
@@ -650,5 +692,5 @@ SELECT topics.drop_topic(name) FROM topics.topics
  WHERE name IN ('cdc', 'docs_cdc', 'lines', 'keyless_cdc', 'wide_cdc', 'items_cdc', 'dbz',
                 'readings_cdc', 'existing_cdc', 'compacted', 'small', 'm_cdc',
                 'skipping_cdc', 'swapped_cdc', 'trunc_cdc', 'filtered_cdc', 'floats_cdc', 'renamed_cdc',
-                'nested_cdc', 'seeded_cdc', 'half_cdc');
+                'nested_cdc', 'seeded_cdc', 'half_cdc', 'ping_cdc', 'pong_cdc', 'lookfirst_cdc');
 DROP FUNCTION events(text);

@@ -77,15 +77,43 @@ forget_all(void)
 static void
 order_executor_finish(QueryDesc *queryDesc)
 {
+	EState	   *estate = queryDesc->estate;
 	ListCell   *lc;
 
-	foreach(lc, open_statements)
+	/*
+	 * The data-modifying statements of a WITH that are not done yet, first,
+	 * as standard_ExecutorFinish would: their changes are the query's too.
+	 * A query that reads only has no command id of its own (0, the first
+	 * statement's): it marks nothing.
+	 */
+	if (estate->es_auxmodifytables != NIL)
 	{
-		OpenStatement *st = lfirst(lc);
+		MemoryContext old = MemoryContextSwitchTo(estate->es_query_cxt);
+		ScanDirection direction = estate->es_direction;
 
-		if (st->cid == queryDesc->estate->es_output_cid)
-			st->finished = true;
+		estate->es_direction = ForwardScanDirection;
+		foreach(lc, estate->es_auxmodifytables)
+		{
+			PlanState  *ps = (PlanState *) lfirst(lc);
+
+			for (;;)
+			{
+				ResetPerTupleExprContext(estate);
+				if (TupIsNull(ExecProcNode(ps)))
+					break;
+			}
+		}
+		estate->es_direction = direction;
+		MemoryContextSwitchTo(old);
 	}
+	if (queryDesc->operation != CMD_SELECT || queryDesc->plannedstmt->hasModifyingCTE)
+		foreach(lc, open_statements)
+		{
+			OpenStatement *st = lfirst(lc);
+
+			if (st->cid == estate->es_output_cid)
+				st->finished = true;
+		}
 	if (prev_executor_finish)
 		prev_executor_finish(queryDesc);
 	else
@@ -304,7 +332,9 @@ produce_kept(Oid captured, CommandId after)
 	List	   *mine = NIL;
 	ListCell   *lc;
 	Topic	   *topic = NULL;
+	MemoryContext old = MemoryContextSwitchTo(order_memory());
 
+	/* in the order's memory: the list outlives this trigger's call */
 	foreach(lc, kept)
 	{
 		KeptEvents *k = lfirst(lc);
@@ -315,6 +345,7 @@ produce_kept(Oid captured, CommandId after)
 			left = lappend(left, k);
 	}
 	kept = left;
+	MemoryContextSwitchTo(old);
 	foreach(lc, mine)
 	{
 		KeptEvents *k = lfirst(lc);
