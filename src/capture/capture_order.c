@@ -5,9 +5,10 @@
  *	  table, held back until the enclosing statement has published its own.
  *
  * Statement triggers fire when their statement ends, and a statement run
- * from within another (by a row trigger of the table) ends first: an AFTER INSERT row trigger that updates the
- * inserted row would publish the update before the insert, and a consumer
- * would rebuild the row as inserted.  So a capture has BEFORE statement
+ * from within another (by a row trigger of the table) ends first: an AFTER
+ * INSERT row trigger that updates the inserted row would publish the
+ * update before the insert, and a consumer would rebuild the row as
+ * inserted.  So a capture has BEFORE statement
  * triggers too, which note each statement of the captured tree as open,
  * with its command id, and the executor's finish marks a query's
  * statements as having made their changes.  A statement that ends while
@@ -25,8 +26,8 @@
 
 #include "access/xact.h"
 #include "executor/executor.h"
-#include "utils/snapmgr.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "capture/capture.h"
 #include "log/topic.h"
