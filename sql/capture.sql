@@ -618,6 +618,16 @@ CREATE FUNCTION fill() RETURNS trigger LANGUAGE plpgsql AS
   $$ BEGIN UPDATE lookfirst SET v = 'filled' WHERE id = NEW.id; RETURN NULL; END $$;
 CREATE TRIGGER fill AFTER INSERT ON lookfirst FOR EACH ROW EXECUTE FUNCTION fill();
 WITH x AS (INSERT INTO lookfirst VALUES (2, 'raw')) SELECT 1;
+-- a WITH statement whose RETURNING is left unread, on a captured table and
+-- on another; one that runs after a function of the query moved the
+-- command counter on
+WITH x AS (INSERT INTO lookfirst VALUES (6, 'unread') RETURNING id) SELECT 1;
+CREATE TEMP TABLE plain_t (x int);
+WITH x AS (INSERT INTO plain_t VALUES (1) RETURNING x) SELECT 1;
+CREATE FUNCTION bump() RETURNS int LANGUAGE plpgsql AS
+  $$ BEGIN INSERT INTO plain_t VALUES (2); RETURN 1; END $$;
+WITH x AS (INSERT INTO lookfirst VALUES (7, 'bumped')) SELECT bump();
+DROP FUNCTION bump();
 SELECT o, k, v->>'op' AS op, v->'after'->>'v' AS after_v FROM events('lookfirst_cdc');
 DROP TABLE lookfirst;
 DROP FUNCTION look_then_delete(), fill();

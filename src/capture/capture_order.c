@@ -99,20 +99,28 @@ order_executor_finish(QueryDesc *queryDesc)
 
 			for (;;)
 			{
+				TupleTableSlot *slot;
+
 				ResetPerTupleExprContext(estate);
-				if (TupIsNull(ExecProcNode(ps)))
+				slot = ExecProcNode(ps);
+				if (TupIsNull(slot))
 					break;
 			}
 		}
 		estate->es_direction = direction;
 		MemoryContextSwitchTo(old);
 	}
+	/*
+	 * The statements of this query began at its command id, or later when
+	 * a function of the query made the counter move on before a WITH
+	 * statement ran; those of the queries it runs within, before.
+	 */
 	if (queryDesc->operation != CMD_SELECT || queryDesc->plannedstmt->hasModifyingCTE)
 		foreach(lc, open_statements)
 		{
 			OpenStatement *st = lfirst(lc);
 
-			if (st->cid == estate->es_output_cid)
+			if (st->cid >= estate->es_output_cid)
 				st->finished = true;
 		}
 	if (prev_executor_finish)
@@ -249,6 +257,7 @@ capture_statement_end(Oid captured, CommandId *cid)
 		{
 			*cid = st->cid;
 			open_statements = list_delete_nth_cell(open_statements, i);
+			pfree(st);
 			break;
 		}
 	}
@@ -308,18 +317,39 @@ capture_keep(Oid captured, CommandId cid, const char *topic,
 		if (msgs[i].headers)
 			k->msgs[i].headers = PointerGetDatum(copy_bytes(DatumGetByteaP(msgs[i].headers)));
 	}
-	foreach(lc, kept)
-	{
-		KeptEvents *other = lfirst(lc);
-
-		if (other->captured == captured && other->cid > cid)
+	/* mostly the last: a statement ends after those it ran */
+	if (kept != NIL && ((KeptEvents *) llast(kept))->cid > cid)
+		foreach(lc, kept)
 		{
-			pos = foreach_current_index(lc);
-			break;
+			KeptEvents *other = lfirst(lc);
+
+			if (other->captured == captured && other->cid > cid)
+			{
+				pos = foreach_current_index(lc);
+				break;
+			}
 		}
-	}
 	kept = list_insert_nth(kept, pos, k);
 	MemoryContextSwitchTo(old);
+}
+
+static void
+kept_free(KeptEvents *k)
+{
+	int			i;
+
+	for (i = 0; i < k->n; i++)
+	{
+		if (k->msgs[i].key)
+			pfree(k->msgs[i].key);
+		if (k->msgs[i].value)
+			pfree(k->msgs[i].value);
+		if (k->msgs[i].headers)
+			pfree(DatumGetPointer(k->msgs[i].headers));
+	}
+	pfree(k->msgs);
+	pfree(k->topic);
+	pfree(k);
 }
 
 /*
@@ -333,9 +363,20 @@ produce_kept(Oid captured, CommandId after)
 	List	   *mine = NIL;
 	ListCell   *lc;
 	Topic	   *topic = NULL;
-	MemoryContext old = MemoryContextSwitchTo(order_memory());
+	MemoryContext old;
+
+	foreach(lc, kept)
+	{
+		KeptEvents *k = lfirst(lc);
+
+		if (k->captured == captured && k->cid >= after)
+			break;
+	}
+	if (lc == NULL)
+		return;
 
 	/* in the order's memory: the list outlives this trigger's call */
+	old = MemoryContextSwitchTo(order_memory());
 	foreach(lc, kept)
 	{
 		KeptEvents *k = lfirst(lc);
@@ -345,6 +386,7 @@ produce_kept(Oid captured, CommandId after)
 		else
 			left = lappend(left, k);
 	}
+	list_free(kept);
 	kept = left;
 	MemoryContextSwitchTo(old);
 	foreach(lc, mine)
@@ -357,7 +399,9 @@ produce_kept(Oid captured, CommandId after)
 		for (done = 0; done < k->n; done += CAPTURE_FLUSH_EVENTS)
 			produce_messages(topic, k->msgs + done,
 							 Min(CAPTURE_FLUSH_EVENTS, k->n - done), true);
+		kept_free(k);
 	}
+	list_free(mine);
 }
 
 /*
