@@ -111,6 +111,7 @@ typedef struct CaptureRel
 /* capture_rel.c */
 extern CaptureRel *capture_rel(Relation rel);
 extern bool capture_row(Oid relid, char **topic, List **keys, Jsonb **options);
+extern Oid	captured_of(Oid relid, char **topic, List **keys, Jsonb **options);
 extern void capture_options_parse(Jsonb *options, CaptureOptions *opts);
 extern Expr *capture_filter_expr(Relation rel, Oid owner, const char *filter,
 								 bool plan);

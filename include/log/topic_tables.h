@@ -63,6 +63,8 @@ extern Oid	segment_relid(const char *topic, int partition,
 extern void topic_table_check(Relation rel, const char *topic);
 extern int64 relation_bytes(Relation rel);
 extern Oid	segment_offset_index(Relation rel);
+extern void spi_exec_args(const char *sql, int nargs, Oid *types, Datum *args,
+						  int expected);
 extern void spi_select_latest(const char *sql, int nargs, Oid *types,
 							  Datum *values);
 extern void topic_tables_exec(const char *sql);

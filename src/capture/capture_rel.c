@@ -504,6 +504,24 @@ name_listed(List *names, const char *name)
 	return false;
 }
 
+/*
+ * captured_of returns the captured table of a table, itself or one of its
+ * partition ancestors, with its capture's row, or InvalidOid.
+ */
+Oid
+captured_of(Oid relid, char **topic, List **keys, Jsonb **options)
+{
+	List	   *candidates = list_make1_oid(relid);
+	ListCell   *lc;
+
+	if (get_rel_relispartition(relid))
+		candidates = list_concat(candidates, get_partition_ancestors(relid));
+	foreach(lc, candidates)
+		if (capture_row(lfirst_oid(lc), topic, keys, options))
+			return lfirst_oid(lc);
+	return InvalidOid;
+}
+
 Oid
 rel_owner(Oid relid)
 {
@@ -524,7 +542,6 @@ static void
 capture_rel_build(CaptureRel *cr, Relation rel)
 {
 	Oid			relid = RelationGetRelid(rel);
-	List	   *candidates = list_make1_oid(relid);
 	ListCell   *lc;
 	char	   *topic = NULL;
 	List	   *keynames = NIL;
@@ -533,18 +550,8 @@ capture_rel_build(CaptureRel *cr, Relation rel)
 	List	   *keys;
 	int			i;
 
-	if (rel->rd_rel->relispartition)
-		candidates = list_concat(candidates, get_partition_ancestors(relid));
-	cr->captured = false;
-	foreach(lc, candidates)
-	{
-		if (capture_row(lfirst_oid(lc), &topic, &keynames, &options))
-		{
-			cr->captured = true;
-			cr->captured_relid = lfirst_oid(lc);
-			break;
-		}
-	}
+	cr->captured_relid = captured_of(relid, &topic, &keynames, &options);
+	cr->captured = OidIsValid(cr->captured_relid);
 	if (!cr->captured)
 		return;
 

@@ -112,19 +112,6 @@ capture_open_owned(Oid relid, LOCKMODE lockmode)
 	return rel;
 }
 
-/*
- * spi_run runs a statement through SPI, as the current user.
- */
-static void
-spi_run(const char *sql, int nargs, Oid *types, Datum *args, int expected)
-{
-	int			rc = SPI_execute_with_args(sql, nargs, types, args, NULL, false, 0);
-
-	if (rc != expected)
-		elog(ERROR, "SPI_execute_with_args failed for \"%s\": %s", sql,
-			 SPI_result_code_string(rc));
-}
-
 static bool
 has_trigger(Relation rel, const char *name)
 {
@@ -268,7 +255,7 @@ set_triggers(Oid relid, CaptureOptions *opts, bool only_missing)
 			continue;
 		as_owner_begin(&admin);
 		foreach(stmt, sql)
-			spi_run(lfirst(stmt), 0, NULL, NULL, SPI_OK_UTILITY);
+			spi_exec_args(lfirst(stmt), 0, NULL, NULL, SPI_OK_UTILITY);
 		as_owner_end(&admin);
 	}
 }
@@ -519,7 +506,7 @@ pg_topics_capture(PG_FUNCTION_ARGS)
 	args[2] = names_array(keynames);
 	args[3] = options_jsonb(&opts);
 	as_owner_begin(&admin);
-	spi_run("INSERT INTO topics.capture (relid, topic, key_columns, options) "
+	spi_exec_args("INSERT INTO topics.capture (relid, topic, key_columns, options) "
 			"VALUES ($1, $2, $3, $4) ON CONFLICT (relid) DO UPDATE "
 			"SET topic = excluded.topic, key_columns = excluded.key_columns, "
 			"options = excluded.options",
@@ -559,7 +546,7 @@ pg_topics_uncapture(PG_FUNCTION_ARGS)
 	set_triggers(relid, NULL, false);
 	args[0] = ObjectIdGetDatum(relid);
 	as_owner_begin(&admin);
-	spi_run("DELETE FROM topics.capture WHERE relid OPERATOR(pg_catalog.=) $1",
+	spi_exec_args("DELETE FROM topics.capture WHERE relid OPERATOR(pg_catalog.=) $1",
 			1, argtypes, args, SPI_OK_DELETE);
 	as_owner_end(&admin);
 	relation_close(rel, NoLock);
@@ -579,7 +566,7 @@ capture_snapshot_done(Oid relid)
 
 	args[0] = ObjectIdGetDatum(relid);
 	as_owner_begin(&admin);
-	spi_run("UPDATE topics.capture SET snapshot_at = pg_catalog.now() "
+	spi_exec_args("UPDATE topics.capture SET snapshot_at = pg_catalog.now() "
 			"WHERE relid OPERATOR(pg_catalog.=) $1",
 			1, argtypes, args, SPI_OK_UPDATE);
 	as_owner_end(&admin);
@@ -700,24 +687,6 @@ adds_partitions(Node *parsetree)
 		if (((AlterTableCmd *) lfirst(lc))->subtype == AT_AttachPartition)
 			return true;
 	return false;
-}
-
-/*
- * captured_of returns the captured table of a table, itself or one of its
- * partition ancestors, or InvalidOid.
- */
-static Oid
-captured_of(Oid relid, char **topic, List **keys, Jsonb **options)
-{
-	List	   *candidates = list_make1_oid(relid);
-	ListCell   *lc;
-
-	if (get_rel_relispartition(relid))
-		candidates = list_concat(candidates, get_partition_ancestors(relid));
-	foreach(lc, candidates)
-		if (capture_row(lfirst_oid(lc), topic, keys, options))
-			return lfirst_oid(lc);
-	return InvalidOid;
 }
 
 /*

@@ -85,20 +85,6 @@
 static const QueueTopicHooks *queue_hooks = NULL;
 
 /*
- * spi_exec_args runs a statement with parameters and checks its result.
- * Caller is connected to SPI.
- */
-static void
-spi_exec_args(const char *sql, int nargs, Oid *types, Datum *args, int expected)
-{
-	int			rc = SPI_execute_with_args(sql, nargs, types, args, NULL, false, 0);
-
-	if (rc != expected)
-		elog(ERROR, "SPI_execute_with_args failed for \"%s\": %s", sql,
-			 SPI_result_code_string(rc));
-}
-
-/*
  * topic_check_config raises 22023 unless config is an object of known
  * settings with valid values for a topic of that mode and name (the
  * queue layer checks a queue's own settings).

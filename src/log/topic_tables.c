@@ -446,6 +446,20 @@ as_owner_end(AsOwner *admin)
 }
 
 /*
+ * spi_exec_args runs a statement with parameters and checks its result.
+ * Caller is connected to SPI.
+ */
+void
+spi_exec_args(const char *sql, int nargs, Oid *types, Datum *args, int expected)
+{
+	int			rc = SPI_execute_with_args(sql, nargs, types, args, NULL, false, 0);
+
+	if (rc != expected)
+		elog(ERROR, "SPI_execute_with_args failed for \"%s\": %s", sql,
+			 SPI_result_code_string(rc));
+}
+
+/*
  * spi_select_latest runs a read-only query under the latest snapshot, so
  * that it sees rows committed after the caller's transaction snapshot (the
  * catalog, or messages below a last stable offset read from shared memory).
